@@ -1,0 +1,118 @@
+//! A validated report as it travels from intake through the router to the tracker.
+
+use geo::Point;
+use serde::{Deserialize, Serialize};
+
+use crate::category::CategoryCode;
+use crate::ids::{CameraId, Reference, mask_phone};
+use crate::time::Timestamp;
+
+/// The channel a report arrived on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Channel {
+    /// 12345 / 12319 hotline call.
+    Hotline,
+    /// Citizen app report.
+    Citizen,
+    /// Grid supervisor's patrol report.
+    Patrol,
+    /// Video-AI camera alert.
+    Camera,
+}
+
+impl Channel {
+    /// Every channel, in display order.
+    pub const ALL: [Channel; 4] = [Channel::Hotline, Channel::Citizen, Channel::Patrol, Channel::Camera];
+
+    /// Lower-case name, used in metrics labels and statistics.
+    pub fn name(self) -> &'static str {
+        match self {
+            Channel::Hotline => "hotline",
+            Channel::Citizen => "citizen",
+            Channel::Patrol => "patrol",
+            Channel::Camera => "camera",
+        }
+    }
+}
+
+/// A report accepted by intake: validated, normalised to WGS84, with its reference.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    /// The reference returned to the reporter.
+    pub reference: Reference,
+    /// Channel.
+    pub channel: Channel,
+    /// When intake accepted it.
+    pub received_at: Timestamp,
+    /// When the problem was observed (a camera's detection time), else `received_at`.
+    pub observed_at: Timestamp,
+    /// Category.
+    pub category: CategoryCode,
+    /// Filing condition, if any.
+    pub condition: Option<String>,
+    /// WGS84 location, if the reporter gave one.
+    pub location: Option<Point<f64>>,
+    /// Address text.
+    pub address: String,
+    /// Description.
+    pub description: String,
+    /// Operator, citizen, supervisor or camera id.
+    pub reporter_id: String,
+    /// Contact phone for the reply, if any.
+    pub contact_phone: Option<String>,
+    /// True if the reporter must be called back when the case closes.
+    pub reply_required: bool,
+    /// Photo or frame URLs.
+    pub media_urls: Vec<String>,
+    /// Camera alerts: the camera and the detector label.
+    pub camera: Option<CameraDetection>,
+    /// Hotline calls transferred from the 12345 platform: its ticket number.
+    pub external_ticket_id: Option<String>,
+    /// Patrol reports about a numbered component: its 16-digit id.
+    pub component_id: Option<String>,
+}
+
+/// Which camera saw what.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CameraDetection {
+    /// The camera.
+    pub camera_id: CameraId,
+    /// The detector label.
+    pub detection_type: String,
+}
+
+impl CameraDetection {
+    /// The key camera repeats are merged on: the same camera and detection.
+    pub fn repeat_key(&self) -> String {
+        format!("{}/{}", self.camera_id, self.detection_type)
+    }
+}
+
+/// What a ticket keeps of each of its reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportSummary {
+    /// The reference.
+    pub reference: Reference,
+    /// Channel.
+    pub channel: Channel,
+    /// When intake accepted it.
+    pub received_at: Timestamp,
+    /// True if the reporter must get the reply when the case closes.
+    pub reply_required: bool,
+    /// Masked contact for the reply; empty if none.
+    pub contact_masked: String,
+}
+
+impl Report {
+    /// The summary a ticket keeps.
+    pub fn summary(&self) -> ReportSummary {
+        ReportSummary {
+            reference: self.reference.clone(),
+            channel: self.channel,
+            received_at: self.received_at,
+            reply_required: self.reply_required,
+            contact_masked: self.contact_phone.as_deref().map(mask_phone).unwrap_or_default(),
+        }
+    }
+}

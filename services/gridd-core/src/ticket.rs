@@ -1,0 +1,1057 @@
+//! The case lifecycle: one state machine for every change to a ticket.
+//!
+//! [`open`] files a case from a router decision; [`apply`] takes a ticket, a [`Command`] and
+//! the time, and returns the changed ticket with the changes to record, or refuses. Both are
+//! pure: the caller stores the result, its history entries, feed entries and timers in one
+//! transaction. Timers are not bookkept separately: [`desired_timers`] derives them from the
+//! ticket, so after every transition the stored timers are replaced by what it returns.
+//!
+//! ```text
+//!                 ┌──────── Dispatch (改派) ◄──────────────┐
+//!  open ─► REGISTERED ──Dispatch──► DISPATCHED ──Accept──► ACCEPTED ──Start──► IN_PROGRESS
+//!   │  (manual queue)                 │    ▲                  │                     │
+//!   └─(squad found)───────────────────┘    │ Return ◄─────────┴─────────────────────┤
+//!                                          │   ▼                                     │ Resolve
+//!                                      RETURNED                                    CHECKING
+//!                     REWORK ◄─── Verify(fail) ───────────────────────────────────────┤
+//!                       └─Accept─► ACCEPTED                        Verify(pass) ──► CLOSED
+//!  Suspend: DISPATCHED/ACCEPTED/IN_PROGRESS/REWORK ⇄ SUSPENDED (Resume)
+//!  Close (特殊结案) and Cancel (作废): from any open state.
+//! ```
+
+use geo::Point;
+use serde::{Deserialize, Serialize};
+
+use crate::calendar::WorkCalendar;
+use crate::category::{CategoryCode, Limit, LimitSpec, Urgency};
+use crate::escalation::{Ladder, Light};
+use crate::grid::CellRef;
+use crate::ids::{SquadId, TicketId};
+use crate::report::ReportSummary;
+use crate::time::Timestamp;
+
+/// Lifecycle states; see the module docs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TicketState {
+    /// 立案, waiting in the manual queue.
+    Registered,
+    /// 派遣, waiting for the squad to sign for it.
+    Dispatched,
+    /// 签收.
+    Accepted,
+    /// 处置中.
+    InProgress,
+    /// 退回, back in the manual queue for re-dispatch.
+    Returned,
+    /// 核查.
+    Checking,
+    /// 返工.
+    Rework,
+    /// 挂账/缓办.
+    Suspended,
+    /// 结案 (terminal).
+    Closed,
+    /// 作废 (terminal).
+    Cancelled,
+}
+
+impl TicketState {
+    /// Every state, in lifecycle order.
+    pub const ALL: [TicketState; 10] = [
+        TicketState::Registered,
+        TicketState::Dispatched,
+        TicketState::Accepted,
+        TicketState::InProgress,
+        TicketState::Returned,
+        TicketState::Checking,
+        TicketState::Rework,
+        TicketState::Suspended,
+        TicketState::Closed,
+        TicketState::Cancelled,
+    ];
+
+    /// Snake-case name, as stored and shown.
+    pub fn name(self) -> &'static str {
+        match self {
+            TicketState::Registered => "registered",
+            TicketState::Dispatched => "dispatched",
+            TicketState::Accepted => "accepted",
+            TicketState::InProgress => "in_progress",
+            TicketState::Returned => "returned",
+            TicketState::Checking => "checking",
+            TicketState::Rework => "rework",
+            TicketState::Suspended => "suspended",
+            TicketState::Closed => "closed",
+            TicketState::Cancelled => "cancelled",
+        }
+    }
+
+    /// Parses a [`TicketState::name`].
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.name() == name)
+    }
+
+    /// True for closed and cancelled.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, TicketState::Closed | TicketState::Cancelled)
+    }
+
+    /// True while a squad holds the task and the handling clock runs.
+    pub fn is_with_squad(self) -> bool {
+        matches!(
+            self,
+            TicketState::Dispatched | TicketState::Accepted | TicketState::InProgress | TicketState::Rework
+        )
+    }
+
+    /// True while the case waits in the dispatch centre's manual queue.
+    pub fn is_in_manual_queue(self) -> bool {
+        matches!(self, TicketState::Registered | TicketState::Returned)
+    }
+}
+
+impl std::fmt::Display for TicketState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The stage a clock measures.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Stage {
+    /// The dispatch centre must dispatch.
+    Dispatch,
+    /// The squad must handle it; starts at dispatch.
+    Handling,
+    /// The supervisor must check on site.
+    Check,
+}
+
+impl Stage {
+    /// Name as shown.
+    pub fn name(self) -> &'static str {
+        match self {
+            Stage::Dispatch => "dispatch",
+            Stage::Handling => "handling",
+            Stage::Check => "check",
+        }
+    }
+}
+
+/// A running time limit of one stage.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageClock {
+    /// The stage.
+    pub stage: Stage,
+    /// Identifies this deadline: a new clock, an extension or a re-dispatch gets a new one,
+    /// and each ladder level fires at most once per generation.
+    pub generation: u32,
+    /// When the clock started.
+    pub started_at: Timestamp,
+    /// The limit (including approved extensions).
+    pub limit: Limit,
+    /// Time spent suspended, on the limit's clock; pushes every threshold back.
+    pub paused_millis: i64,
+    /// `started_at + limit + paused` on the calendar.
+    pub deadline: Timestamp,
+    /// Highest ladder level fired for this generation (0 = none).
+    pub fired_level: u32,
+}
+
+impl StageClock {
+    fn start(stage: Stage, generation: u32, now: Timestamp, limit: Limit, cal: &WorkCalendar) -> Self {
+        let mut clock = Self {
+            stage,
+            generation,
+            started_at: now,
+            limit,
+            paused_millis: 0,
+            deadline: now,
+            fired_level: 0,
+        };
+        clock.deadline = clock.threshold(1.0, cal);
+        clock
+    }
+
+    /// The instant at which `share` of the limit is used up.
+    pub fn threshold(&self, share: f64, cal: &WorkCalendar) -> Timestamp {
+        let used = self.limit.share(share);
+        cal.advance(self.started_at, Limit { clock: used.clock, millis: used.millis + self.paused_millis })
+    }
+}
+
+/// Why a case waits in the manual queue.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ManualReason {
+    /// No location given.
+    NoLocation,
+    /// Outside every cell.
+    OutsideGrid,
+    /// No rule names a squad.
+    NoResponsibleSquad,
+    /// Returned by a squad.
+    Returned,
+}
+
+/// How the router (or a dispatcher) chose the squad.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Routing {
+    /// Rule id, `territorial-default`, or `manual`.
+    pub rule_id: String,
+    /// Reason for people.
+    pub reason: String,
+    /// Grid version that located the point.
+    pub grid_version: String,
+}
+
+/// How a case was closed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CloseType {
+    /// 正常结案.
+    Normal,
+    /// 超时结案.
+    Overdue,
+    /// 特殊结案.
+    Special,
+}
+
+/// Why a case was cancelled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CancelReason {
+    /// Duplicate.
+    Duplicate,
+    /// Invalid / false report.
+    Invalid,
+    /// Outside city management's remit.
+    OutOfScope,
+    /// Already fixed.
+    AlreadyFixed,
+}
+
+/// A case.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Ticket {
+    /// Case number (the opening report's reference).
+    pub id: TicketId,
+    /// +1 on every change.
+    pub version: u64,
+    /// Lifecycle state.
+    pub state: TicketState,
+    /// Category.
+    pub category: CategoryCode,
+    /// Filing condition, if any.
+    pub condition: Option<String>,
+    /// Urgency.
+    pub urgency: Urgency,
+    /// Handling limit as written (for display).
+    pub handling_spec: LimitSpec,
+    /// WGS84 location, if known.
+    pub location: Option<Point<f64>>,
+    /// Address text.
+    pub address: String,
+    /// Description.
+    pub description: String,
+    /// Cell, if located.
+    pub cell: Option<CellRef>,
+    /// True in towns and zones (longer check limit).
+    pub rural: bool,
+    /// Squad holding the case; `None` in the manual queue.
+    pub squad: Option<SquadId>,
+    /// How the squad was chosen.
+    pub routing: Option<Routing>,
+    /// Why the case is in the manual queue.
+    pub manual_reason: Option<ManualReason>,
+    /// Reports, the opening one first.
+    pub reports: Vec<ReportSummary>,
+    /// When filed.
+    pub created_at: Timestamp,
+    /// Last dispatch.
+    pub dispatched_at: Option<Timestamp>,
+    /// The squad must sign for the task by then.
+    pub accept_deadline: Option<Timestamp>,
+    /// When the squad signed for it.
+    pub accepted_at: Option<Timestamp>,
+    /// True once the accept deadline passed without the squad signing.
+    pub accept_overdue: bool,
+    /// Last report of completion (处置反馈).
+    pub resolved_at: Option<Timestamp>,
+    /// The handling clock; kept through the check so rework resumes it.
+    pub handling: Option<StageClock>,
+    /// The dispatch or check clock, when one runs.
+    pub side_clock: Option<StageClock>,
+    /// Last clock generation handed out.
+    pub generations: u32,
+    /// Light of the running clock.
+    pub light: Light,
+    /// While suspended: the state to resume to and when it was suspended.
+    pub suspension: Option<Suspension>,
+    /// 返工 count.
+    pub rework_count: u32,
+    /// 延期 count.
+    pub extension_count: u32,
+    /// 退回 count.
+    pub return_count: u32,
+    /// Dispatches to a squad.
+    pub dispatch_count: u32,
+    /// Set once closed.
+    pub close_type: Option<CloseType>,
+    /// When closed or cancelled.
+    pub closed_at: Option<Timestamp>,
+    /// Set once cancelled.
+    pub cancel_reason: Option<CancelReason>,
+}
+
+/// A suspension in progress.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Suspension {
+    /// State to return to.
+    pub prior: TicketState,
+    /// When suspended.
+    pub since: Timestamp,
+}
+
+impl Ticket {
+    /// The clock that runs in the current state, if any.
+    pub fn active_clock(&self) -> Option<&StageClock> {
+        match self.state {
+            TicketState::Registered | TicketState::Returned | TicketState::Checking => self.side_clock.as_ref(),
+            s if s.is_with_squad() => self.handling.as_ref(),
+            _ => None,
+        }
+    }
+
+    /// True if the running clock's deadline has passed at `now`.
+    pub fn is_overdue(&self, now: Timestamp) -> bool {
+        self.active_clock().is_some_and(|c| now >= c.deadline)
+    }
+
+    /// True if the handling deadline had passed when the squad last reported completion.
+    pub fn resolved_late(&self) -> bool {
+        match (&self.handling, self.resolved_at) {
+            (Some(h), Some(at)) => at > h.deadline,
+            _ => false,
+        }
+    }
+}
+
+/// Who issues a command; recorded in the history.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Actor {
+    /// The router's decision.
+    Router,
+    /// A due timer.
+    Timer,
+    /// A person at the centre (dispatcher, shift leader, supervisor).
+    Operator(String),
+    /// A squad member.
+    Squad {
+        /// The squad.
+        squad: SquadId,
+        /// The member.
+        member: String,
+    },
+}
+
+impl std::fmt::Display for Actor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Actor::Router => f.write_str("router"),
+            Actor::Timer => f.write_str("timer"),
+            Actor::Operator(id) => f.write_str(id),
+            Actor::Squad { squad, member } => write!(f, "{squad}/{member}"),
+        }
+    }
+}
+
+/// A timer a ticket needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TimerKind {
+    /// Ladder level of the running clock.
+    Escalation {
+        /// The level (1-based).
+        level: u32,
+    },
+    /// The squad has not signed for the task in time.
+    AcceptDue,
+}
+
+/// A timer: which clock generation, what, and when.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Timer {
+    /// Generation of the clock it belongs to.
+    pub generation: u32,
+    /// What fires.
+    pub kind: TimerKind,
+    /// When.
+    pub due: Timestamp,
+}
+
+/// Commands on an existing ticket.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Command {
+    /// Merge a duplicate report into the case (并案).
+    Attach {
+        /// The report.
+        report: ReportSummary,
+        /// Why it is a duplicate.
+        reason: String,
+    },
+    /// Assign to a squad (first dispatch, 改派, or re-assignment).
+    Dispatch {
+        /// The squad.
+        squad: SquadId,
+    },
+    /// The squad signs for the task.
+    Accept,
+    /// The squad starts handling.
+    Start,
+    /// The squad reports the task handled.
+    Resolve {
+        /// What was done.
+        note: String,
+    },
+    /// The squad returns the task as not theirs.
+    Return {
+        /// Why.
+        reason: String,
+    },
+    /// The on-site check result.
+    Verify {
+        /// Pass or fail.
+        passed: bool,
+    },
+    /// Special closure by the centre.
+    Close,
+    /// Cancellation.
+    Cancel {
+        /// Why.
+        reason: CancelReason,
+    },
+    /// Suspension.
+    Suspend,
+    /// Resumption.
+    Resume,
+    /// Extension of the handling deadline.
+    Extend {
+        /// Time added.
+        extension: LimitSpec,
+    },
+    /// A due timer.
+    Fire(Timer),
+}
+
+impl Command {
+    /// Name used in errors and history.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Command::Attach { .. } => "attach",
+            Command::Dispatch { .. } => "dispatch",
+            Command::Accept => "accept",
+            Command::Start => "start",
+            Command::Resolve { .. } => "resolve",
+            Command::Return { .. } => "return",
+            Command::Verify { .. } => "verify",
+            Command::Close => "close",
+            Command::Cancel { .. } => "cancel",
+            Command::Suspend => "suspend",
+            Command::Resume => "resume",
+            Command::Extend { .. } => "extend",
+            Command::Fire(_) => "fire_timer",
+        }
+    }
+
+    /// True for commands only the squad holding the task may issue.
+    fn is_squad_command(&self) -> bool {
+        matches!(self, Command::Accept | Command::Start | Command::Resolve { .. } | Command::Return { .. })
+    }
+}
+
+/// Why a command was refused. A refused command changes nothing.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum CommandError {
+    /// The command is not allowed in the ticket's state.
+    #[error("ticket {ticket} is {state}: {command} is not allowed")]
+    IllegalTransition {
+        /// The ticket.
+        ticket: TicketId,
+        /// Its state.
+        state: TicketState,
+        /// The command.
+        command: &'static str,
+    },
+    /// A squad command from a squad that does not hold the task.
+    #[error("ticket {ticket} is not assigned to squad {squad}")]
+    NotAssigned {
+        /// The ticket.
+        ticket: TicketId,
+        /// The squad that asked.
+        squad: SquadId,
+    },
+    /// The caller's expected version is stale.
+    #[error("ticket {ticket} is at version {actual}, not {expected}")]
+    VersionConflict {
+        /// The ticket.
+        ticket: TicketId,
+        /// What the caller expected.
+        expected: u64,
+        /// What it is.
+        actual: u64,
+    },
+    /// Dispatch to the squad that already holds the task.
+    #[error("ticket {ticket} is already with squad {squad}")]
+    AlreadyAssigned {
+        /// The ticket.
+        ticket: TicketId,
+        /// The squad.
+        squad: SquadId,
+    },
+    /// A timer that no longer applies (the clock moved on); the caller drops it.
+    #[error("timer of ticket {ticket} no longer applies")]
+    StaleTimer {
+        /// The ticket.
+        ticket: TicketId,
+    },
+}
+
+/// What kind of change happened, as recorded in the history and on the ticket-event log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChangeKind {
+    /// Filed (立案).
+    Filed,
+    /// Sent to a squad.
+    Dispatched,
+    /// Signed for.
+    Accepted,
+    /// Handling started.
+    Started,
+    /// Reported handled.
+    Resolved,
+    /// Returned by the squad.
+    Returned,
+    /// Check passed and closed.
+    CheckPassed,
+    /// Check failed: rework.
+    CheckFailed,
+    /// Special closure.
+    Closed,
+    /// Cancelled.
+    Cancelled,
+    /// Suspended.
+    Suspended,
+    /// Resumed.
+    Resumed,
+    /// Deadline extended.
+    Extended,
+    /// Ladder level fired.
+    Escalated,
+    /// Squad late to sign for the task.
+    AcceptOverdue,
+    /// Duplicate report merged in.
+    ReportMerged,
+}
+
+impl ChangeKind {
+    /// Snake-case name.
+    pub fn name(self) -> &'static str {
+        match self {
+            ChangeKind::Filed => "filed",
+            ChangeKind::Dispatched => "dispatched",
+            ChangeKind::Accepted => "accepted",
+            ChangeKind::Started => "started",
+            ChangeKind::Resolved => "resolved",
+            ChangeKind::Returned => "returned",
+            ChangeKind::CheckPassed => "check_passed",
+            ChangeKind::CheckFailed => "check_failed",
+            ChangeKind::Closed => "closed",
+            ChangeKind::Cancelled => "cancelled",
+            ChangeKind::Suspended => "suspended",
+            ChangeKind::Resumed => "resumed",
+            ChangeKind::Extended => "extended",
+            ChangeKind::Escalated => "escalated",
+            ChangeKind::AcceptOverdue => "accept_overdue",
+            ChangeKind::ReportMerged => "report_merged",
+        }
+    }
+}
+
+/// What a squad's terminal is told.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FeedKind {
+    /// New task.
+    Assigned,
+    /// Back for rework.
+    Rework,
+    /// Warning or escalation.
+    Escalated,
+    /// Taken away.
+    Withdrawn,
+    /// Changed otherwise.
+    Updated,
+    /// Closed after the check.
+    Closed,
+}
+
+/// One change made by a command.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Change {
+    /// Kind.
+    pub kind: ChangeKind,
+    /// Detail for people.
+    pub detail: String,
+    /// Squads to tell, and what.
+    pub feed: Vec<(SquadId, FeedKind)>,
+    /// Ladder level, for [`ChangeKind::Escalated`].
+    pub escalation_level: Option<u32>,
+}
+
+impl Change {
+    fn new(kind: ChangeKind, detail: impl Into<String>) -> Self {
+        Self { kind, detail: detail.into(), feed: Vec::new(), escalation_level: None }
+    }
+
+    fn tell(mut self, squad: Option<&SquadId>, kind: FeedKind) -> Self {
+        if let Some(squad) = squad {
+            self.feed.push((squad.clone(), kind));
+        }
+        self
+    }
+}
+
+/// The result of a successful command: the ticket after it and what to record.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Transition {
+    /// The ticket after the command (version already incremented).
+    pub ticket: Ticket,
+    /// The changes, in order.
+    pub changes: Vec<Change>,
+}
+
+/// Stage limits that are not per category.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StageLimits {
+    /// Dispatch limit for urgent cases (10 min).
+    pub dispatch_urgent: LimitSpec,
+    /// Dispatch limit for normal cases (30 min).
+    pub dispatch_normal: LimitSpec,
+    /// The squad signs for a task within this (30 min).
+    pub accept: LimitSpec,
+    /// On-site check in urban streets (1 h).
+    pub check_urban: LimitSpec,
+    /// On-site check in towns and zones (2 h).
+    pub check_rural: LimitSpec,
+}
+
+/// Everything the state machine needs besides the ticket and the command.
+#[derive(Debug, Clone, Copy)]
+pub struct Policy<'a> {
+    /// Working-time calendar.
+    pub calendar: &'a WorkCalendar,
+    /// Escalation ladder.
+    pub ladder: &'a Ladder,
+    /// Stage limits.
+    pub stages: &'a StageLimits,
+}
+
+/// Where the router placed a new case.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Placement {
+    /// A squad was found: the case is dispatched at once.
+    Assigned {
+        /// The squad.
+        squad: SquadId,
+        /// Why.
+        routing: Routing,
+    },
+    /// No squad: the case waits in the manual queue.
+    Manual {
+        /// Why.
+        reason: ManualReason,
+        /// Routing detail, if the point was located.
+        routing: Option<Routing>,
+    },
+}
+
+/// A case to file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NewCase {
+    /// Case number.
+    pub id: TicketId,
+    /// Opening report.
+    pub report: ReportSummary,
+    /// Category.
+    pub category: CategoryCode,
+    /// Filing condition.
+    pub condition: Option<String>,
+    /// Urgency.
+    pub urgency: Urgency,
+    /// Handling limit as written.
+    pub handling: LimitSpec,
+    /// Location.
+    pub location: Option<Point<f64>>,
+    /// Address.
+    pub address: String,
+    /// Description.
+    pub description: String,
+    /// Cell.
+    pub cell: Option<CellRef>,
+    /// Town or zone.
+    pub rural: bool,
+    /// Where it goes.
+    pub placement: Placement,
+}
+
+/// Files a case. An assigned case is dispatched in the same step, so its handling clock
+/// starts at filing.
+pub fn open(case: NewCase, now: Timestamp, policy: Policy<'_>) -> Transition {
+    let mut t = Ticket {
+        id: case.id,
+        version: 1,
+        state: TicketState::Registered,
+        category: case.category,
+        condition: case.condition,
+        urgency: case.urgency,
+        handling_spec: case.handling,
+        location: case.location,
+        address: case.address,
+        description: case.description,
+        cell: case.cell,
+        rural: case.rural,
+        squad: None,
+        routing: None,
+        manual_reason: None,
+        reports: vec![case.report],
+        created_at: now,
+        dispatched_at: None,
+        accept_deadline: None,
+        accepted_at: None,
+        accept_overdue: false,
+        resolved_at: None,
+        handling: None,
+        side_clock: None,
+        generations: 0,
+        light: Light::Green,
+        suspension: None,
+        rework_count: 0,
+        extension_count: 0,
+        return_count: 0,
+        dispatch_count: 0,
+        close_type: None,
+        closed_at: None,
+        cancel_reason: None,
+    };
+    let place = t.cell.as_ref().map_or_else(|| "no location".to_string(), |c| {
+        format!("{} {} (cell {})", c.street_name, c.community_name, c.cell_code)
+    });
+    let filed = Change::new(
+        ChangeKind::Filed,
+        format!("filed from {} report {} at {place}", t.reports[0].channel.name(), t.reports[0].reference),
+    );
+    match case.placement {
+        Placement::Assigned { squad, routing } => {
+            let detail = format!("dispatched to {squad}: {}", routing.reason);
+            t.routing = Some(routing);
+            dispatch_to(&mut t, squad.clone(), now, policy);
+            let dispatched = Change::new(ChangeKind::Dispatched, detail).tell(Some(&squad), FeedKind::Assigned);
+            Transition { ticket: t, changes: vec![filed, dispatched] }
+        }
+        Placement::Manual { reason, routing } => {
+            t.routing = routing;
+            to_manual_queue(&mut t, TicketState::Registered, reason, now, policy);
+            let detail = format!("{}; waiting in the manual queue ({reason:?})", filed.detail);
+            Transition { ticket: t, changes: vec![Change::new(ChangeKind::Filed, detail)] }
+        }
+    }
+}
+
+fn next_generation(t: &mut Ticket) -> u32 {
+    t.generations += 1;
+    t.generations
+}
+
+fn dispatch_to(t: &mut Ticket, squad: SquadId, now: Timestamp, policy: Policy<'_>) {
+    let cal = policy.calendar;
+    let generation = next_generation(t);
+    let limit = cal.resolve(t.handling_spec, t.urgency);
+    t.handling = Some(StageClock::start(Stage::Handling, generation, now, limit, cal));
+    t.side_clock = None;
+    t.accept_deadline = Some(cal.advance(now, cal.resolve(policy.stages.accept, t.urgency)));
+    t.accepted_at = None;
+    t.accept_overdue = false;
+    t.squad = Some(squad);
+    t.manual_reason = None;
+    t.dispatched_at = Some(now);
+    t.dispatch_count += 1;
+    t.light = Light::Green;
+    t.state = TicketState::Dispatched;
+}
+
+fn to_manual_queue(t: &mut Ticket, state: TicketState, reason: ManualReason, now: Timestamp, policy: Policy<'_>) {
+    let spec = match t.urgency {
+        Urgency::Urgent => policy.stages.dispatch_urgent,
+        Urgency::Normal => policy.stages.dispatch_normal,
+    };
+    let generation = next_generation(t);
+    let limit = policy.calendar.resolve(spec, t.urgency);
+    t.side_clock = Some(StageClock::start(Stage::Dispatch, generation, now, limit, policy.calendar));
+    t.handling = None;
+    t.accept_deadline = None;
+    t.squad = None;
+    t.manual_reason = Some(reason);
+    t.light = Light::Green;
+    t.state = state;
+}
+
+/// Refuses the command unless the ticket is at `expected` (when given).
+pub fn check_version(t: &Ticket, expected: Option<u64>) -> Result<(), CommandError> {
+    match expected {
+        Some(expected) if expected != t.version => {
+            Err(CommandError::VersionConflict { ticket: t.id.clone(), expected, actual: t.version })
+        }
+        _ => Ok(()),
+    }
+}
+
+/// Applies `command` from `actor` at `now`. On success the returned ticket has its version
+/// incremented; on error nothing changed.
+pub fn apply(
+    ticket: &Ticket,
+    command: &Command,
+    actor: &Actor,
+    now: Timestamp,
+    policy: Policy<'_>,
+) -> Result<Transition, CommandError> {
+    if command.is_squad_command() {
+        let holds = matches!(actor, Actor::Squad { squad, .. } if ticket.squad.as_ref() == Some(squad));
+        if !holds {
+            let squad = match actor {
+                Actor::Squad { squad, .. } => squad.clone(),
+                other => SquadId::new(other.to_string()),
+            };
+            return Err(CommandError::NotAssigned { ticket: ticket.id.clone(), squad });
+        }
+    }
+    let mut t = ticket.clone();
+    let illegal = || CommandError::IllegalTransition {
+        ticket: ticket.id.clone(),
+        state: ticket.state,
+        command: command.name(),
+    };
+    use TicketState as S;
+    let change = match (command, ticket.state) {
+        (Command::Attach { report, reason }, _) => {
+            t.reports.push(report.clone());
+            let detail = format!("report {} merged: {reason}", report.reference);
+            Change::new(ChangeKind::ReportMerged, detail)
+        }
+        (Command::Dispatch { squad }, s) if s.is_in_manual_queue() || s.is_with_squad() => {
+            if ticket.squad.as_ref() == Some(squad) {
+                return Err(CommandError::AlreadyAssigned { ticket: ticket.id.clone(), squad: squad.clone() });
+            }
+            let previous = ticket.squad.clone();
+            t.routing = Some(Routing {
+                rule_id: "manual".into(),
+                reason: format!("dispatched by {actor}"),
+                grid_version: ticket.routing.as_ref().map(|r| r.grid_version.clone()).unwrap_or_default(),
+            });
+            dispatch_to(&mut t, squad.clone(), now, policy);
+            let detail = match &previous {
+                Some(p) => format!("re-assigned from {p} to {squad}"),
+                None => format!("dispatched to {squad}"),
+            };
+            Change::new(ChangeKind::Dispatched, detail)
+                .tell(previous.as_ref(), FeedKind::Withdrawn)
+                .tell(Some(squad), FeedKind::Assigned)
+        }
+        (Command::Accept, S::Dispatched | S::Rework) => {
+            let on_time = t.accept_deadline.is_none_or(|d| now <= d);
+            t.accepted_at = Some(now);
+            t.state = S::Accepted;
+            let detail = if on_time { "signed for" } else { "signed for after the accept limit" };
+            Change::new(ChangeKind::Accepted, detail)
+        }
+        (Command::Start, S::Accepted) => {
+            t.state = S::InProgress;
+            Change::new(ChangeKind::Started, "handling on site")
+        }
+        (Command::Resolve { note }, S::InProgress) => {
+            let spec = if t.rural { policy.stages.check_rural } else { policy.stages.check_urban };
+            let generation = next_generation(&mut t);
+            let limit = policy.calendar.resolve(spec, t.urgency);
+            t.side_clock = Some(StageClock::start(Stage::Check, generation, now, limit, policy.calendar));
+            t.resolved_at = Some(now);
+            t.light = Light::Green;
+            t.state = S::Checking;
+            Change::new(ChangeKind::Resolved, format!("reported handled: {note}"))
+        }
+        (Command::Return { reason }, S::Dispatched | S::Accepted | S::InProgress) => {
+            let squad = t.squad.clone();
+            t.return_count += 1;
+            to_manual_queue(&mut t, S::Returned, ManualReason::Returned, now, policy);
+            Change::new(ChangeKind::Returned, format!("returned as not responsible: {reason}"))
+                .tell(squad.as_ref(), FeedKind::Withdrawn)
+        }
+        (Command::Verify { passed: true }, S::Checking) => {
+            let close_type = if t.resolved_late() { CloseType::Overdue } else { CloseType::Normal };
+            close(&mut t, close_type, now);
+            let detail = format!("check passed; closed ({close_type:?})");
+            Change::new(ChangeKind::CheckPassed, detail).tell(t.squad.as_ref(), FeedKind::Closed)
+        }
+        (Command::Verify { passed: false }, S::Checking) => {
+            t.rework_count += 1;
+            t.side_clock = None;
+            t.state = S::Rework;
+            t.light = light_of(t.handling.as_ref(), policy.ladder);
+            let detail = format!("check failed; rework #{}", t.rework_count);
+            Change::new(ChangeKind::CheckFailed, detail).tell(t.squad.as_ref(), FeedKind::Rework)
+        }
+        (Command::Close, s) if !s.is_terminal() => {
+            close(&mut t, CloseType::Special, now);
+            Change::new(ChangeKind::Closed, "closed by the centre (special closure)")
+                .tell(t.squad.as_ref(), FeedKind::Withdrawn)
+        }
+        (Command::Cancel { reason }, s) if !s.is_terminal() => {
+            t.cancel_reason = Some(*reason);
+            t.state = S::Cancelled;
+            t.closed_at = Some(now);
+            t.side_clock = None;
+            t.suspension = None;
+            Change::new(ChangeKind::Cancelled, format!("cancelled ({reason:?})"))
+                .tell(t.squad.as_ref(), FeedKind::Withdrawn)
+        }
+        (Command::Suspend, s) if s.is_with_squad() => {
+            t.suspension = Some(Suspension { prior: s, since: now });
+            t.state = S::Suspended;
+            Change::new(ChangeKind::Suspended, "suspended; the clock is frozen")
+                .tell(t.squad.as_ref(), FeedKind::Updated)
+        }
+        (Command::Resume, S::Suspended) => {
+            let Some(suspension) = t.suspension.take() else { return Err(illegal()) };
+            if let Some(h) = t.handling.as_mut() {
+                h.paused_millis += policy.calendar.elapsed(suspension.since, now, h.limit.clock);
+                h.deadline = h.threshold(1.0, policy.calendar);
+            }
+            if suspension.prior == S::Dispatched {
+                let accept = policy.calendar.resolve(policy.stages.accept, t.urgency);
+                t.accept_deadline = Some(policy.calendar.advance(now, accept));
+            }
+            t.state = suspension.prior;
+            let deadline = t.handling.as_ref().map(|h| h.deadline.to_string()).unwrap_or_default();
+            Change::new(ChangeKind::Resumed, format!("resumed; handling deadline now {deadline}"))
+                .tell(t.squad.as_ref(), FeedKind::Updated)
+        }
+        (Command::Extend { extension }, s) if s.is_with_squad() => {
+            let generation = next_generation(&mut t);
+            let Some(h) = t.handling.as_mut() else { return Err(illegal()) };
+            let added = policy.calendar.resolve_on(*extension, h.limit.clock);
+            h.limit.millis += added.millis;
+            h.generation = generation;
+            h.fired_level = 0;
+            h.deadline = h.threshold(1.0, policy.calendar);
+            let detail = format!("extended by {extension}; handling deadline now {}", h.deadline);
+            t.extension_count += 1;
+            t.light = Light::Green;
+            Change::new(ChangeKind::Extended, detail).tell(t.squad.as_ref(), FeedKind::Updated)
+        }
+        (Command::Fire(timer), _) => fire(&mut t, timer, now, policy)?,
+        _ => return Err(illegal()),
+    };
+    t.version += 1;
+    Ok(Transition { ticket: t, changes: vec![change] })
+}
+
+fn close(t: &mut Ticket, close_type: CloseType, now: Timestamp) {
+    t.close_type = Some(close_type);
+    t.closed_at = Some(now);
+    t.state = TicketState::Closed;
+    t.side_clock = None;
+    t.suspension = None;
+}
+
+/// Light implied by the levels already fired on `clock`.
+fn light_of(clock: Option<&StageClock>, ladder: &Ladder) -> Light {
+    clock.and_then(|c| ladder.at(c.fired_level)).map_or(Light::Green, |e| e.step.light)
+}
+
+fn fire(t: &mut Ticket, timer: &Timer, now: Timestamp, policy: Policy<'_>) -> Result<Change, CommandError> {
+    let stale = || CommandError::StaleTimer { ticket: t.id.clone() };
+    let current = desired_timers(t, policy);
+    if !current.contains(timer) || timer.due > now {
+        return Err(stale());
+    }
+    match timer.kind {
+        TimerKind::AcceptDue => {
+            t.accept_overdue = true;
+            Ok(Change::new(ChangeKind::AcceptOverdue, "not signed for within the accept limit; 中队长 told")
+                .tell(t.squad.as_ref(), FeedKind::Escalated))
+        }
+        TimerKind::Escalation { level } => {
+            let escalation = policy.ladder.at(level).ok_or_else(stale)?;
+            let squad = t.squad.clone();
+            let clock = match t.state {
+                s if s.is_with_squad() => t.handling.as_mut(),
+                _ => t.side_clock.as_mut(),
+            }
+            .ok_or_else(stale)?;
+            clock.fired_level = level;
+            let stage = clock.stage;
+            t.light = escalation.step.light;
+            let step = escalation.step;
+            let repeat = if escalation.repetition > 0 { format!(" (repeat {})", escalation.repetition) } else { String::new() };
+            let detail = format!(
+                "{}{repeat}: {:.0}% of the {} limit used; {} told",
+                step.label,
+                escalation.share * 100.0,
+                stage.name(),
+                audience(stage, &step.notify),
+            );
+            let mut change = Change::new(ChangeKind::Escalated, detail);
+            change.escalation_level = Some(level);
+            if stage == Stage::Handling {
+                change = change.tell(squad.as_ref(), FeedKind::Escalated);
+            }
+            Ok(change)
+        }
+    }
+}
+
+/// Who is told at a ladder step: the squad chain while the squad handles it, the centre's
+/// own chain for the dispatch and check stages.
+fn audience(stage: Stage, notify: &str) -> String {
+    match stage {
+        Stage::Handling => notify.to_string(),
+        Stage::Dispatch => format!("指挥中心 ({notify} level)"),
+        Stage::Check => format!("监督中心 ({notify} level)"),
+    }
+}
+
+/// The timers the ticket needs now: the next ladder level of the running clock, and the
+/// accept deadline while the squad has not signed for a dispatched task.
+pub fn desired_timers(t: &Ticket, policy: Policy<'_>) -> Vec<Timer> {
+    let mut timers = Vec::with_capacity(2);
+    if let Some(clock) = t.active_clock() {
+        let level = clock.fired_level + 1;
+        if let Some(next) = policy.ladder.at(level) {
+            timers.push(Timer {
+                generation: clock.generation,
+                kind: TimerKind::Escalation { level },
+                due: clock.threshold(next.share, policy.calendar),
+            });
+        }
+    }
+    if let (TicketState::Dispatched, Some(due), false, Some(h)) =
+        (t.state, t.accept_deadline, t.accept_overdue, t.handling.as_ref())
+    {
+        timers.push(Timer { generation: h.generation, kind: TimerKind::AcceptDue, due });
+    }
+    timers
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,368 @@
+use std::collections::HashSet;
+
+use proptest::prelude::*;
+
+use super::*;
+use crate::calendar::tests::calendar_2026;
+use crate::category::ClockKind;
+use crate::ids::{CellCode, CommunityCode, Reference, StreetCode};
+use crate::report::Channel;
+
+struct Env {
+    calendar: WorkCalendar,
+    ladder: Ladder,
+    stages: StageLimits,
+}
+
+impl Env {
+    fn new() -> Self {
+        let spec = |s: &str| LimitSpec::parse(s).expect("valid limit");
+        Self {
+            calendar: calendar_2026(),
+            ladder: Ladder::default(),
+            stages: StageLimits {
+                dispatch_urgent: spec("10min"),
+                dispatch_normal: spec("30min"),
+                accept: spec("30min"),
+                check_urban: spec("1h"),
+                check_rural: spec("2h"),
+            },
+        }
+    }
+
+    fn policy(&self) -> Policy<'_> {
+        Policy { calendar: &self.calendar, ladder: &self.ladder, stages: &self.stages }
+    }
+}
+
+/// Monday 2026-11-23 09:00 in Xinyi.
+fn monday_9am() -> Timestamp {
+    let local = chrono::NaiveDate::from_ymd_opt(2026, 11, 23)
+        .and_then(|d| d.and_hms_opt(9, 0, 0))
+        .expect("valid time");
+    Timestamp::from_local(local, chrono::FixedOffset::east_opt(8 * 3600).expect("offset"))
+}
+
+const MIN: i64 = 60_000;
+const HOUR: i64 = 60 * MIN;
+
+fn squad(id: &str) -> SquadId {
+    SquadId::new(id)
+}
+
+fn squad_actor(id: &str) -> Actor {
+    Actor::Squad { squad: squad(id), member: "m1".into() }
+}
+
+fn new_case(placement: Placement) -> NewCase {
+    NewCase {
+        id: TicketId::new("261123-00000001"),
+        report: ReportSummary {
+            reference: Reference::new("261123-00000001"),
+            channel: Channel::Hotline,
+            received_at: monday_9am(),
+            reply_required: true,
+            contact_masked: "138****5678".into(),
+        },
+        category: CategoryCode::parse("E0102").expect("valid"),
+        condition: None,
+        urgency: Urgency::Normal,
+        handling: LimitSpec::parse("4WH").expect("valid"),
+        location: Some(Point::new(118.35, 34.37)),
+        address: "新安路".into(),
+        description: "垃圾".into(),
+        cell: Some(CellRef {
+            cell_code: CellCode::parse("320381001001001").expect("valid"),
+            street_code: StreetCode::parse("320381001").expect("valid"),
+            street_name: "新安街道".into(),
+            community_code: CommunityCode::parse("320381001001").expect("valid"),
+            community_name: "职工居委会".into(),
+        }),
+        rural: false,
+        placement,
+    }
+}
+
+fn assigned(squad_id: &str) -> Placement {
+    Placement::Assigned {
+        squad: squad(squad_id),
+        routing: Routing { rule_id: "territorial-default".into(), reason: "test".into(), grid_version: "g1".into() },
+    }
+}
+
+fn run(env: &Env, t: &Ticket, cmd: Command, actor: &Actor, at: Timestamp) -> Transition {
+    apply(t, &cmd, actor, at, env.policy()).unwrap_or_else(|e| panic!("{} refused: {e}", cmd.name()))
+}
+
+#[test]
+fn an_assigned_case_is_dispatched_with_working_time_deadlines() {
+    let env = Env::new();
+    let tr = open(new_case(assigned("sq-1")), monday_9am(), env.policy());
+    let t = &tr.ticket;
+    assert_eq!(t.state, TicketState::Dispatched);
+    assert_eq!(t.squad, Some(squad("sq-1")));
+    assert_eq!(tr.changes.iter().map(|c| c.kind).collect::<Vec<_>>(), vec![ChangeKind::Filed, ChangeKind::Dispatched]);
+    assert_eq!(tr.changes[1].feed, vec![(squad("sq-1"), FeedKind::Assigned)]);
+    // 4 WH from 09:00: 3 h before lunch, 1 h after 13:30.
+    let handling = t.handling.as_ref().expect("handling clock");
+    assert_eq!(handling.deadline, monday_9am().add_millis(5 * HOUR + 30 * MIN));
+    assert_eq!(t.accept_deadline, Some(monday_9am().add_millis(30 * MIN)));
+    let timers = desired_timers(t, env.policy());
+    // 75 % of 4 WH = 3 WH → 12:00.
+    assert!(timers.contains(&Timer { generation: handling.generation, kind: TimerKind::Escalation { level: 1 }, due: monday_9am().add_millis(3 * HOUR) }));
+    assert!(timers.iter().any(|x| x.kind == TimerKind::AcceptDue));
+}
+
+#[test]
+fn the_closed_loop_from_dispatch_to_closure() {
+    let env = Env::new();
+    let s = squad_actor("sq-1");
+    let t0 = monday_9am();
+    let t = open(new_case(assigned("sq-1")), t0, env.policy()).ticket;
+    let t = run(&env, &t, Command::Accept, &s, t0.add_millis(10 * MIN)).ticket;
+    assert_eq!(t.state, TicketState::Accepted);
+    let t = run(&env, &t, Command::Start, &s, t0.add_millis(20 * MIN)).ticket;
+    let t = run(&env, &t, Command::Resolve { note: "cleared".into() }, &s, t0.add_millis(HOUR)).ticket;
+    assert_eq!(t.state, TicketState::Checking);
+    assert_eq!(t.active_clock().map(|c| c.stage), Some(Stage::Check));
+    let op = Actor::Operator("sup-1".into());
+    let done = run(&env, &t, Command::Verify { passed: true }, &op, t0.add_millis(90 * MIN));
+    assert_eq!(done.ticket.state, TicketState::Closed);
+    assert_eq!(done.ticket.close_type, Some(CloseType::Normal));
+    assert_eq!(done.changes[0].feed, vec![(squad("sq-1"), FeedKind::Closed)]);
+    assert!(desired_timers(&done.ticket, env.policy()).is_empty(), "closure stops every timer");
+    assert_eq!(done.ticket.version, 5, "one version per command: open, accept, start, resolve, verify");
+}
+
+#[test]
+fn squad_commands_need_the_holding_squad() {
+    let env = Env::new();
+    let t = open(new_case(assigned("sq-1")), monday_9am(), env.policy()).ticket;
+    let err = apply(&t, &Command::Accept, &squad_actor("sq-2"), monday_9am(), env.policy());
+    assert!(matches!(err, Err(CommandError::NotAssigned { .. })));
+    let err = apply(&t, &Command::Start, &squad_actor("sq-1"), monday_9am(), env.policy());
+    assert!(matches!(err, Err(CommandError::IllegalTransition { state: TicketState::Dispatched, command: "start", .. })));
+}
+
+#[test]
+fn failed_check_is_rework_on_the_same_deadline() {
+    let env = Env::new();
+    let s = squad_actor("sq-1");
+    let op = Actor::Operator("sup".into());
+    let t0 = monday_9am();
+    let mut t = open(new_case(assigned("sq-1")), t0, env.policy()).ticket;
+    for cmd in [Command::Accept, Command::Start, Command::Resolve { note: "done".into() }] {
+        t = run(&env, &t, cmd, &s, t0.add_millis(MIN)).ticket;
+    }
+    let before = t.handling.clone();
+    let tr = run(&env, &t, Command::Verify { passed: false }, &op, t0.add_millis(2 * MIN));
+    assert_eq!(tr.ticket.state, TicketState::Rework);
+    assert_eq!(tr.ticket.rework_count, 1);
+    assert_eq!(tr.changes[0].feed, vec![(squad("sq-1"), FeedKind::Rework)]);
+    assert_eq!(tr.ticket.handling, before, "rework resumes the bundled handling deadline");
+    let t = run(&env, &tr.ticket, Command::Accept, &s, t0.add_millis(3 * MIN)).ticket;
+    assert_eq!(t.state, TicketState::Accepted);
+}
+
+/// Fires every due timer up to `until`, like the tracker does.
+fn fire_due(env: &Env, mut t: Ticket, until: Timestamp) -> (Ticket, Vec<u32>) {
+    let mut fired = Vec::new();
+    loop {
+        let due = desired_timers(&t, env.policy()).into_iter().filter(|x| x.due <= until).min_by_key(|x| x.due);
+        let Some(timer) = due else { return (t, fired) };
+        let tr = run(env, &t, Command::Fire(timer), &Actor::Timer, until);
+        fired.extend(tr.changes.iter().filter_map(|c| c.escalation_level));
+        t = tr.ticket;
+    }
+}
+
+#[test]
+fn the_ladder_fires_each_level_once_and_repeats_until_closed() {
+    let env = Env::new();
+    let t0 = monday_9am();
+    let t = open(new_case(assigned("sq-1")), t0, env.policy()).ticket;
+    // Two working days later the 4 WH case is far past 200 %.
+    let later = t0.add_millis(48 * HOUR);
+    let (t, fired) = fire_due(&env, t, later);
+    assert!(fired.starts_with(&[1, 2, 3, 4, 5]), "levels in order: {fired:?}");
+    assert_eq!(fired.iter().collect::<HashSet<_>>().len(), fired.len(), "no level twice");
+    assert_eq!(t.light, Light::Red);
+    assert!(t.accept_overdue);
+    // Firing an old timer again is refused as stale and changes nothing.
+    let old = Timer { generation: t.handling.as_ref().map_or(0, |h| h.generation), kind: TimerKind::Escalation { level: 1 }, due: t0 };
+    assert!(matches!(apply(&t, &Command::Fire(old), &Actor::Timer, later, env.policy()), Err(CommandError::StaleTimer { .. })));
+    // A timer not yet due is refused too.
+    let next = desired_timers(&t, env.policy()).into_iter().next().expect("ladder repeats");
+    assert!(apply(&t, &Command::Fire(next), &Actor::Timer, next.due.add_millis(-1), env.policy()).is_err());
+    let closed = run(&env, &t, Command::Close, &Actor::Operator("op".into()), later).ticket;
+    assert!(desired_timers(&closed, env.policy()).is_empty());
+}
+
+#[test]
+fn suspension_freezes_the_clock() {
+    let env = Env::new();
+    let t0 = monday_9am();
+    let op = Actor::Operator("op".into());
+    let t = open(new_case(assigned("sq-1")), t0, env.policy()).ticket;
+    let deadline = t.handling.as_ref().map(|h| h.deadline).expect("deadline");
+    let t = run(&env, &t, Command::Suspend, &op, t0.add_millis(HOUR)).ticket;
+    assert!(desired_timers(&t, env.policy()).is_empty(), "a suspended case never escalates");
+    assert!(apply(&t, &Command::Accept, &squad_actor("sq-1"), t0, env.policy()).is_err());
+    // Suspended 10:00 Monday → 10:00 Tuesday: one working day (7.5 WH) frozen.
+    let t = run(&env, &t, Command::Resume, &op, t0.add_millis(25 * HOUR)).ticket;
+    assert_eq!(t.state, TicketState::Dispatched);
+    let new_deadline = t.handling.as_ref().map(|h| h.deadline).expect("deadline");
+    assert_eq!(env.calendar.elapsed(deadline, new_deadline, ClockKind::Working), 450 * MIN);
+}
+
+#[test]
+fn extension_moves_the_deadline_and_rearms_the_ladder() {
+    let env = Env::new();
+    let t0 = monday_9am();
+    let t = open(new_case(assigned("sq-1")), t0, env.policy()).ticket;
+    let (t, fired) = fire_due(&env, t, t0.add_millis(6 * HOUR));
+    assert_eq!(fired, vec![1, 2]);
+    let old = t.handling.clone().expect("handling");
+    let tr = run(&env, &t, Command::Extend { extension: LimitSpec::parse("1WD").expect("valid") }, &Actor::Operator("op".into()), t0.add_millis(6 * HOUR));
+    let h = tr.ticket.handling.as_ref().expect("handling");
+    assert_ne!(h.generation, old.generation);
+    assert_eq!(h.fired_level, 0);
+    assert_eq!(env.calendar.elapsed(old.deadline, h.deadline, ClockKind::Working), 450 * MIN);
+    assert_eq!(tr.ticket.extension_count, 1);
+}
+
+#[test]
+fn a_returned_case_is_redispatched_to_another_squad() {
+    let env = Env::new();
+    let t0 = monday_9am();
+    let t = open(new_case(assigned("sq-1")), t0, env.policy()).ticket;
+    let tr = run(&env, &t, Command::Return { reason: "not ours".into() }, &squad_actor("sq-1"), t0.add_millis(MIN));
+    assert_eq!(tr.ticket.state, TicketState::Returned);
+    assert_eq!(tr.ticket.squad, None);
+    assert_eq!(tr.ticket.manual_reason, Some(ManualReason::Returned));
+    assert_eq!(tr.changes[0].feed, vec![(squad("sq-1"), FeedKind::Withdrawn)]);
+    assert_eq!(tr.ticket.active_clock().map(|c| c.stage), Some(Stage::Dispatch));
+    let tr = run(&env, &tr.ticket, Command::Dispatch { squad: squad("sq-2") }, &Actor::Operator("op".into()), t0.add_millis(5 * MIN));
+    assert_eq!(tr.ticket.state, TicketState::Dispatched);
+    assert_eq!(tr.ticket.squad, Some(squad("sq-2")));
+    assert_eq!(tr.ticket.dispatch_count, 2);
+    assert_eq!(tr.changes[0].feed, vec![(squad("sq-2"), FeedKind::Assigned)]);
+}
+
+#[test]
+fn manual_queue_cases_have_a_dispatch_clock() {
+    let env = Env::new();
+    let t = open(new_case(Placement::Manual { reason: ManualReason::OutsideGrid, routing: None }), monday_9am(), env.policy()).ticket;
+    assert_eq!(t.state, TicketState::Registered);
+    let clock = t.active_clock().expect("dispatch clock");
+    assert_eq!((clock.stage, clock.deadline), (Stage::Dispatch, monday_9am().add_millis(30 * MIN)));
+}
+
+// ---- property: no illegal transition is reachable ----
+
+/// The lifecycle of DOMAIN.md, written independently of `apply`: every (from, to) pair a
+/// successful command may produce. Staying in the same state is allowed for annotations
+/// (merge, escalation, extension).
+fn allowed(from: TicketState, to: TicketState) -> bool {
+    use TicketState as S;
+    if from == to {
+        return true;
+    }
+    match from {
+        S::Registered | S::Returned => matches!(to, S::Dispatched | S::Closed | S::Cancelled),
+        S::Dispatched => matches!(to, S::Accepted | S::Returned | S::Suspended | S::Closed | S::Cancelled),
+        S::Accepted => matches!(to, S::InProgress | S::Returned | S::Dispatched | S::Suspended | S::Closed | S::Cancelled),
+        S::InProgress => matches!(to, S::Checking | S::Returned | S::Dispatched | S::Suspended | S::Closed | S::Cancelled),
+        S::Checking => matches!(to, S::Closed | S::Rework | S::Cancelled),
+        S::Rework => matches!(to, S::Accepted | S::Dispatched | S::Suspended | S::Closed | S::Cancelled),
+        S::Suspended => matches!(to, S::Dispatched | S::Accepted | S::InProgress | S::Rework | S::Closed | S::Cancelled),
+        S::Closed | S::Cancelled => false,
+    }
+}
+
+#[derive(Debug, Clone)]
+enum Step {
+    Cmd(u8, u8, u32),
+    FireNext(u32),
+}
+
+fn steps() -> impl Strategy<Value = Vec<Step>> {
+    let step = prop_oneof![
+        (0u8..13, 0u8..3, 0u32..600).prop_map(|(c, a, m)| Step::Cmd(c, a, m)),
+        (0u32..6000).prop_map(Step::FireNext),
+    ];
+    proptest::collection::vec(step, 1..60)
+}
+
+fn command(index: u8) -> Command {
+    match index {
+        0 => Command::Dispatch { squad: squad("sq-2") },
+        1 => Command::Dispatch { squad: squad("sq-1") },
+        2 => Command::Accept,
+        3 => Command::Start,
+        4 => Command::Resolve { note: "n".into() },
+        5 => Command::Return { reason: "r".into() },
+        6 => Command::Verify { passed: true },
+        7 => Command::Verify { passed: false },
+        8 => Command::Close,
+        9 => Command::Cancel { reason: CancelReason::Invalid },
+        10 => Command::Suspend,
+        11 => Command::Resume,
+        _ => Command::Extend { extension: LimitSpec::parse("2WH").expect("valid") },
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn no_illegal_transition_is_reachable(manual in any::<bool>(), script in steps()) {
+        let env = Env::new();
+        let placement = if manual { Placement::Manual { reason: ManualReason::NoLocation, routing: None } } else { assigned("sq-1") };
+        let mut now = monday_9am();
+        let mut t = open(new_case(placement), now, env.policy()).ticket;
+        let mut fired: HashSet<(u32, u32)> = HashSet::new();
+        for step in script {
+            let (cmd, actor) = match step {
+                Step::Cmd(c, a, minutes) => {
+                    now = now.add_millis(i64::from(minutes) * MIN);
+                    let actor = match a {
+                        0 => Actor::Operator("op".into()),
+                        1 => squad_actor(t.squad.as_ref().map_or("sq-1", |s| s.as_str())),
+                        _ => squad_actor("sq-9"),
+                    };
+                    (command(c), actor)
+                }
+                Step::FireNext(minutes) => {
+                    now = now.add_millis(i64::from(minutes) * MIN);
+                    let Some(timer) = desired_timers(&t, env.policy()).into_iter().min_by_key(|x| x.due) else { continue };
+                    (Command::Fire(timer), Actor::Timer)
+                }
+            };
+            let before = t.clone();
+            match apply(&t, &cmd, &actor, now, env.policy()) {
+                Ok(tr) => {
+                    prop_assert!(allowed(before.state, tr.ticket.state), "{} → {} by {}", before.state, tr.ticket.state, cmd.name());
+                    prop_assert_eq!(tr.ticket.version, before.version + 1);
+                    for change in &tr.changes {
+                        if let (Some(level), Command::Fire(timer)) = (change.escalation_level, &cmd) {
+                            prop_assert!(fired.insert((timer.generation, level)), "level {} fired twice for generation {}", level, timer.generation);
+                        }
+                    }
+                    t = tr.ticket;
+                }
+                Err(_) => prop_assert_eq!(&t, &before),
+            }
+            // Invariants that hold in every reachable state.
+            if t.state.is_in_manual_queue() {
+                prop_assert!(t.squad.is_none() && t.manual_reason.is_some(), "manual queue without a reason or with a squad");
+            }
+            if t.state.is_with_squad() || t.state == TicketState::Checking {
+                prop_assert!(t.squad.is_some(), "{} without a squad", t.state);
+            }
+            if t.state.is_terminal() || t.state == TicketState::Suspended {
+                prop_assert!(desired_timers(&t, env.policy()).is_empty(), "no timer in {}", t.state);
+            }
+        }
+    }
+}
