@@ -27,17 +27,19 @@ impl WorkingWindow {
     /// Parses `HH:MM-HH:MM`.
     pub fn parse(s: &str) -> Result<Self, String> {
         let (a, b) = s.split_once('-').ok_or_else(|| format!("{s:?} is not HH:MM-HH:MM"))?;
-        let minutes = |t: &str| {
-            NaiveTime::parse_from_str(t.trim(), "%H:%M")
-                .map(|t| (t.signed_duration_since(NaiveTime::MIN).num_minutes()) as u16)
-                .map_err(|_| format!("{t:?} in {s:?} is not HH:MM"))
-        };
-        let (start_min, end_min) = (minutes(a)?, minutes(b)?);
+        let (start_min, end_min) = (minute_of_day(a)?, minute_of_day(b)?);
         if start_min >= end_min {
             return Err(format!("window {s:?} must end after it starts"));
         }
         Ok(Self { start_min, end_min })
     }
+}
+
+/// Parses a local time `HH:MM` into minutes since midnight.
+pub fn minute_of_day(s: &str) -> Result<u16, String> {
+    NaiveTime::parse_from_str(s.trim(), "%H:%M")
+        .map(|t| t.signed_duration_since(NaiveTime::MIN).num_minutes() as u16)
+        .map_err(|_| format!("{:?} is not a time HH:MM", s.trim()))
 }
 
 /// How a date differs from the plain Monday–Friday week.

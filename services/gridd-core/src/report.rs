@@ -116,3 +116,31 @@ impl Report {
         }
     }
 }
+
+/// The router's decision for one report, as appended to the dispatch log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    /// The report decided on.
+    pub report: Report,
+    /// The case it opens or joins.
+    pub ticket_id: crate::ids::TicketId,
+    /// Open or attach.
+    pub outcome: Outcome,
+}
+
+/// What the report does.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Outcome {
+    /// It opens a new case.
+    Open {
+        /// Where it lies, if located.
+        cell: Option<crate::grid::CellRef>,
+        /// Squad or manual queue.
+        placement: crate::ticket::Placement,
+    },
+    /// It joins an existing case (并案).
+    Attach {
+        /// Why it is a duplicate.
+        reason: String,
+    },
+}

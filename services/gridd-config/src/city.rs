@@ -1,0 +1,278 @@
+//! `city.toml` and the files it names: everything the engine knows about one city.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use chrono::FixedOffset;
+use geo::Point;
+use gridd_core::calendar::{WorkCalendar, WorkingWindow};
+use gridd_core::category::{Catalogue, CategoryCode, LimitSpec, LimitUnit};
+use gridd_core::dedup::DedupPolicy;
+use gridd_core::escalation::{Ladder, LadderStep};
+use gridd_core::grid::{Cell, Grid};
+use gridd_core::ids::{CameraId, CellCode};
+use gridd_core::routing::Responsibility;
+use gridd_core::ticket::StageLimits;
+use serde::Deserialize;
+
+use crate::{ConfigError, calendar, catalogue, divisions, geojson, read_toml, squads};
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CityFile {
+    name: String,
+    utc_offset: String,
+    working_windows: Vec<String>,
+    files: Files,
+    stage_limits: StageLimits,
+    escalation: EscalationEntry,
+    dedup: DedupEntry,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Files {
+    divisions: PathBuf,
+    grid: PathBuf,
+    catalogue: PathBuf,
+    calendars: Vec<PathBuf>,
+    squads: PathBuf,
+    cameras: PathBuf,
+    detections: PathBuf,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EscalationEntry {
+    repeat_every: f64,
+    step: Vec<LadderStep>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DedupEntry {
+    radius_m: f64,
+    window: LimitSpec,
+    camera_cooldown: LimitSpec,
+    camera_min_confidence: f32,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DetectionsFile {
+    detection: Vec<DetectionEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DetectionEntry {
+    label: String,
+    name: String,
+    category: CategoryCode,
+}
+
+/// A camera of the registry.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Camera {
+    /// Id.
+    pub id: CameraId,
+    /// Name, e.g. 新安路与北京路交叉口.
+    pub name: String,
+    /// WGS84 location.
+    pub location: Point<f64>,
+}
+
+/// A loaded and validated city.
+#[derive(Debug)]
+pub struct CityConfig {
+    /// City name.
+    pub name: String,
+    /// The city.toml the city was loaded from.
+    pub path: PathBuf,
+    /// The unit grid (with the divisions).
+    pub grid: Grid,
+    /// The catalogue.
+    pub catalogue: Catalogue,
+    /// Working-time calendar.
+    pub calendar: WorkCalendar,
+    /// Escalation ladder.
+    pub ladder: Ladder,
+    /// Stage limits.
+    pub stages: StageLimits,
+    /// Squads and rules.
+    pub responsibility: Responsibility,
+    /// Cameras by id.
+    pub cameras: BTreeMap<CameraId, Camera>,
+    /// Detector label → category, with the label's display name.
+    pub detections: BTreeMap<String, (CategoryCode, String)>,
+    /// Duplicate thresholds.
+    pub dedup: DedupPolicy,
+    /// Camera alerts below this confidence are rejected.
+    pub camera_min_confidence: f32,
+    /// Things that are allowed but worth a log line (e.g. a year without holiday data).
+    pub warnings: Vec<String>,
+}
+
+/// Loads `city.toml` and every file it names (paths relative to it).
+pub fn load_city(path: &Path) -> Result<CityConfig, ConfigError> {
+    let file: CityFile = read_toml(path)?;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let at = |p: &Path| dir.join(p);
+    let err = |item: &str, reason: String| ConfigError::new(path, item, reason);
+
+    let offset = parse_offset(&file.utc_offset).map_err(|r| err("utc_offset", r))?;
+    let windows = file
+        .working_windows
+        .iter()
+        .map(|w| WorkingWindow::parse(w))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|r| err("working_windows", r))?;
+    let mut overrides = BTreeMap::new();
+    let mut years = BTreeSet::new();
+    for year_file in &file.files.calendars {
+        years.insert(calendar::load_year(&at(year_file), &mut overrides)?);
+    }
+    let calendar = WorkCalendar::new(offset, windows, overrides, years).map_err(|r| err("working_windows", r))?;
+    let ladder = Ladder::new(file.escalation.step, file.escalation.repeat_every).map_err(|r| err("escalation", r))?;
+    let dedup = DedupPolicy {
+        radius_m: positive(file.dedup.radius_m).map_err(|r| err("dedup.radius_m", r))?,
+        window_ms: clock_millis(file.dedup.window).map_err(|r| err("dedup.window", r))?,
+        camera_cooldown_ms: clock_millis(file.dedup.camera_cooldown).map_err(|r| err("dedup.camera_cooldown", r))?,
+    };
+    if !(0.0..=1.0).contains(&file.dedup.camera_min_confidence) {
+        return Err(err("dedup.camera_min_confidence", "must be between 0 and 1".into()));
+    }
+
+    let divisions = divisions::load(&at(&file.files.divisions))?;
+    let grid_path = at(&file.files.grid);
+    let grid = load_grid(&grid_path, divisions)?;
+    let catalogue = catalogue::load(&at(&file.files.catalogue))?;
+    let responsibility = squads::load(&at(&file.files.squads), grid.divisions())?;
+    let cameras = load_cameras(&at(&file.files.cameras))?;
+    let detections = load_detections(&at(&file.files.detections), &catalogue)?;
+
+    let mut warnings = Vec::new();
+    let this_year = chrono::Utc::now().with_timezone(&offset).format("%Y").to_string().parse().unwrap_or(0);
+    for year in [this_year, this_year + 1] {
+        if !calendar.covers_year(year) {
+            warnings.push(format!("{}: no holiday calendar for {year}; weekends only are days off that year", path.display()));
+        }
+    }
+    for camera in cameras.values() {
+        if grid.locate(camera.location).is_none() {
+            warnings.push(format!("camera {} ({}) lies outside the grid; its alerts go to the manual queue", camera.id, camera.name));
+        }
+    }
+    Ok(CityConfig {
+        name: file.name,
+        path: path.to_path_buf(),
+        grid,
+        catalogue,
+        calendar,
+        ladder,
+        stages: file.stage_limits,
+        responsibility,
+        cameras,
+        detections,
+        dedup,
+        camera_min_confidence: file.dedup.camera_min_confidence,
+        warnings,
+    })
+}
+
+/// Reads and indexes a grid file against the divisions.
+pub(crate) fn load_grid(path: &Path, divisions: gridd_core::grid::Divisions) -> Result<Grid, ConfigError> {
+    let (version, raw) = geojson::read_grid(path)?;
+    let mut cells = Vec::with_capacity(raw.len());
+    for cell in raw {
+        let code = CellCode::parse(&cell.code).map_err(|r| ConfigError::new(path, &cell.code, r))?;
+        cells.push(Cell::new(code, cell.polygon));
+    }
+    Grid::new(version, divisions, cells).map_err(|e| ConfigError::new(path, e.cell, e.reason))
+}
+
+fn parse_offset(s: &str) -> Result<FixedOffset, String> {
+    let bad = || format!("{s:?} is not an offset like +08:00");
+    let (sign, rest) = match s.as_bytes().first() {
+        Some(b'+') => (1, &s[1..]),
+        Some(b'-') => (-1, &s[1..]),
+        _ => return Err(bad()),
+    };
+    let (h, m) = rest.split_once(':').ok_or_else(bad)?;
+    let (h, m): (i32, i32) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+    FixedOffset::east_opt(sign * (h * 3600 + m * 60)).ok_or_else(bad)
+}
+
+fn positive(x: f64) -> Result<f64, String> {
+    if x.is_finite() && x > 0.0 { Ok(x) } else { Err(format!("must be positive, got {x}")) }
+}
+
+fn clock_millis(spec: LimitSpec) -> Result<i64, String> {
+    let unit_ms: u64 = match spec.unit {
+        LimitUnit::Hours => 3_600_000,
+        LimitUnit::Minutes => 60_000,
+        LimitUnit::Seconds => 1000,
+        LimitUnit::WorkingHours | LimitUnit::WorkingDays => {
+            return Err(format!("{spec} must be clock time (h, min or s), not working time"));
+        }
+    };
+    i64::try_from(spec.milli_amount.saturating_mul(unit_ms) / 1000).map_err(|_| format!("{spec} is too long"))
+}
+
+/// `cameras.csv`: header `camera_id,name,lon,lat` (WGS84).
+fn load_cameras(path: &Path) -> Result<BTreeMap<CameraId, Camera>, ConfigError> {
+    let text = std::fs::read_to_string(path).map_err(|e| ConfigError::io(path, e))?;
+    let mut lines = text.lines().enumerate();
+    if lines.next().map(|(_, h)| h.trim()) != Some("camera_id,name,lon,lat") {
+        return Err(ConfigError::new(path, "line 1", "header must be camera_id,name,lon,lat"));
+    }
+    let mut cameras = BTreeMap::new();
+    for (i, line) in lines.filter(|(_, l)| !l.trim().is_empty()) {
+        let item = format!("line {}", i + 1);
+        let fields: Vec<&str> = line.split(',').map(str::trim).collect();
+        let [id, name, lon, lat] = fields[..] else {
+            return Err(ConfigError::new(path, item, format!("expected 4 fields, got {}", fields.len())));
+        };
+        let item = format!("{item} ({id})");
+        gridd_core::ids::validate_token("camera_id", id, 64).map_err(|e| ConfigError::new(path, &item, e.to_string()))?;
+        let (lon, lat): (f64, f64) = match (lon.parse(), lat.parse()) {
+            (Ok(lon), Ok(lat)) => (lon, lat),
+            _ => return Err(ConfigError::new(path, item, "lon and lat must be numbers")),
+        };
+        gridd_core::coords::validate_lon_lat(lon, lat).map_err(|e| ConfigError::new(path, &item, e.to_string()))?;
+        let camera = Camera { id: CameraId::new(id), name: name.to_owned(), location: Point::new(lon, lat) };
+        if cameras.insert(camera.id.clone(), camera).is_some() {
+            return Err(ConfigError::new(path, item, "camera id is listed twice"));
+        }
+    }
+    Ok(cameras)
+}
+
+/// `detections.toml`: detector labels and the categories they file under.
+fn load_detections(path: &Path, catalogue: &Catalogue) -> Result<BTreeMap<String, (CategoryCode, String)>, ConfigError> {
+    let file: DetectionsFile = read_toml(path)?;
+    let mut map = BTreeMap::new();
+    for d in file.detection {
+        let item = format!("detection {}", d.label);
+        if catalogue.get(&d.category).is_none() {
+            return Err(ConfigError::new(path, item, format!("category {} is not in the catalogue", d.category)));
+        }
+        if map.insert(d.label.clone(), (d.category, d.name)).is_some() {
+            return Err(ConfigError::new(path, item, "label is listed twice"));
+        }
+    }
+    Ok(map)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_and_clock_limits() {
+        assert_eq!(parse_offset("+08:00").map(|o| o.local_minus_utc()), Ok(8 * 3600));
+        assert!(parse_offset("08:00").is_err());
+        assert_eq!(clock_millis(LimitSpec::parse("30min").expect("valid")), Ok(1_800_000));
+        assert!(clock_millis(LimitSpec::parse("2WH").expect("valid")).is_err());
+    }
+}

@@ -1,0 +1,99 @@
+-- gridd embedded store, SQLite dialect, version 1.
+
+-- The embedded durable log: one row per record, per topic in append order.
+-- Topics: intake (IntakeRecord), dispatch (DispatchDecision), ticket-events (TicketEvent).
+CREATE TABLE log (
+    topic       TEXT    NOT NULL,
+    seq         INTEGER NOT NULL,
+    key         TEXT    NOT NULL,
+    payload     BLOB    NOT NULL,
+    appended_at INTEGER NOT NULL,
+    PRIMARY KEY (topic, seq)
+) WITHOUT ROWID;
+CREATE INDEX log_by_key ON log (topic, key, seq);
+
+-- Next record each consumer reads, written in the same transaction as the effect.
+CREATE TABLE consumer_positions (
+    consumer TEXT    NOT NULL,
+    topic    TEXT    NOT NULL,
+    next_seq INTEGER NOT NULL,
+    PRIMARY KEY (consumer, topic)
+) WITHOUT ROWID;
+
+-- Client idempotency keys (scoped by channel) and the reference they were given.
+CREATE TABLE intake_keys (
+    idem_key    TEXT    NOT NULL PRIMARY KEY,
+    fingerprint TEXT    NOT NULL,
+    reference   TEXT    NOT NULL,
+    received_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+-- Every accepted report; ticket_id is set once the tracker has filed or merged it.
+CREATE TABLE reports (
+    reference   TEXT    NOT NULL PRIMARY KEY,
+    channel     TEXT    NOT NULL,
+    received_at INTEGER NOT NULL,
+    ticket_id   TEXT,
+    disposition TEXT
+) WITHOUT ROWID;
+
+-- Tickets: the JSON body is the source of truth; the other columns serve queries.
+CREATE TABLE tickets (
+    id         TEXT    NOT NULL PRIMARY KEY,
+    state      TEXT    NOT NULL,
+    squad      TEXT,
+    street     TEXT,
+    category   TEXT    NOT NULL,
+    created_at INTEGER NOT NULL,
+    deadline   INTEGER,
+    version    INTEGER NOT NULL,
+    body       TEXT    NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX tickets_by_created ON tickets (created_at DESC, id DESC);
+CREATE INDEX tickets_by_state ON tickets (state, deadline);
+CREATE INDEX tickets_by_squad ON tickets (squad, created_at);
+CREATE INDEX tickets_by_street ON tickets (street, created_at);
+
+-- Per-squad task feed: contiguous seq per squad; the ticket snapshot is the event it points to.
+CREATE TABLE squad_feed (
+    squad     TEXT    NOT NULL,
+    seq       INTEGER NOT NULL,
+    ticket_id TEXT    NOT NULL,
+    kind      TEXT    NOT NULL,
+    at        INTEGER NOT NULL,
+    event_seq INTEGER NOT NULL,
+    PRIMARY KEY (squad, seq)
+) WITHOUT ROWID;
+
+-- Durable timers, replaced as a whole for a ticket after every change.
+CREATE TABLE timers (
+    ticket_id  TEXT    NOT NULL,
+    generation INTEGER NOT NULL,
+    kind       TEXT    NOT NULL,
+    due        INTEGER NOT NULL,
+    PRIMARY KEY (ticket_id, generation, kind)
+) WITHOUT ROWID;
+CREATE INDEX timers_by_due ON timers (due);
+
+-- Escalations fired: the primary key makes a second firing of a level for a deadline impossible.
+CREATE TABLE escalations (
+    ticket_id  TEXT    NOT NULL,
+    generation INTEGER NOT NULL,
+    level      INTEGER NOT NULL,
+    name       TEXT    NOT NULL,
+    fired_at   INTEGER NOT NULL,
+    PRIMARY KEY (ticket_id, generation, level)
+) WITHOUT ROWID;
+
+-- What the router knows of the cases it opened, for duplicate merging.
+CREATE TABLE router_cases (
+    ticket_id    TEXT    NOT NULL PRIMARY KEY,
+    category     TEXT    NOT NULL,
+    lon          REAL,
+    lat          REAL,
+    opened_at    INTEGER NOT NULL,
+    last_seen_at INTEGER NOT NULL,
+    camera_key   TEXT
+) WITHOUT ROWID;
+CREATE INDEX router_cases_by_category ON router_cases (category, opened_at);
+CREATE INDEX router_cases_by_camera ON router_cases (camera_key, last_seen_at);

@@ -1,0 +1,344 @@
+//! The store conformance suite: the behaviour every backend must show, written once and run
+//! against each backend by [`store_conformance!`].
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::FixedOffset;
+use geo::Point;
+use gridd_core::calendar::{WorkCalendar, WorkingWindow};
+use gridd_core::category::{CategoryCode, LimitSpec, Urgency};
+use gridd_core::dedup::KnownCase;
+use gridd_core::escalation::Ladder;
+use gridd_core::ids::{Reference, SquadId, TicketId};
+use gridd_core::report::{Channel, ReportSummary};
+use gridd_core::ticket::{self, FeedKind, NewCase, Placement, Policy, Routing, StageLimits, Ticket, TicketState, Timer, TimerKind};
+use gridd_core::time::Timestamp;
+
+use crate::{IntakeKeyEntry, ReportStatus, Signal, Store, StoreError, TicketFilter, topics};
+
+pub(crate) fn new_ticket(id: &str, squad: Option<&str>, created: i64) -> Ticket {
+    let offset = FixedOffset::east_opt(8 * 3600).expect("offset");
+    let windows = vec![WorkingWindow::parse("08:30-12:00").expect("window"), WorkingWindow::parse("13:30-17:30").expect("window")];
+    let calendar = WorkCalendar::new(offset, windows, BTreeMap::new(), BTreeSet::new()).expect("calendar");
+    let spec = |s: &str| LimitSpec::parse(s).expect("limit");
+    let stages = StageLimits {
+        dispatch_urgent: spec("10min"),
+        dispatch_normal: spec("30min"),
+        accept: spec("30min"),
+        check_urban: spec("1h"),
+        check_rural: spec("2h"),
+    };
+    let ladder = Ladder::default();
+    let policy = Policy { calendar: &calendar, ladder: &ladder, stages: &stages };
+    let placement = match squad {
+        Some(s) => Placement::Assigned {
+            squad: SquadId::new(s),
+            routing: Routing { rule_id: "r".into(), reason: "test".into(), grid_version: "g".into() },
+        },
+        None => Placement::Manual { reason: ticket::ManualReason::NoLocation, routing: None },
+    };
+    let case = NewCase {
+        id: TicketId::new(id),
+        report: ReportSummary {
+            reference: Reference::new(id),
+            channel: Channel::Hotline,
+            received_at: Timestamp::from_millis(created),
+            reply_required: false,
+            contact_masked: String::new(),
+        },
+        category: CategoryCode::parse("E0102").expect("code"),
+        condition: None,
+        urgency: Urgency::Normal,
+        handling: spec("4WH"),
+        location: None,
+        address: String::new(),
+        description: "d".into(),
+        cell: None,
+        rural: false,
+        placement,
+    };
+    ticket::open(case, Timestamp::from_millis(created), policy).ticket
+}
+
+pub(crate) async fn log_positions_and_signals<S: Store>(store: S) {
+    let mut intake = store.subscribe(Signal::Intake);
+    let before = *intake.borrow_and_update();
+    let seqs = store
+        .write(|tx| -> Result<_, StoreError> {
+            let a = tx.append_log(topics::INTAKE, "k1", b"one", Timestamp::from_millis(1))?;
+            let b = tx.append_log(topics::INTAKE, "k2", b"two", Timestamp::from_millis(2))?;
+            let c = tx.append_log(topics::DISPATCH, "t", b"x", Timestamp::from_millis(3))?;
+            Ok((a, b, c))
+        })
+        .await
+        .expect("append");
+    assert_eq!(seqs, (1, 2, 1), "seq is per topic and starts at 1");
+    assert!(intake.has_changed().expect("sender alive"), "appending wakes intake waiters");
+    assert_ne!(*intake.borrow_and_update(), before);
+    let (records, pos, end) = store
+        .read(|tx| -> Result<_, StoreError> {
+            Ok((tx.read_log(topics::INTAKE, 1, 10)?, tx.position("router", topics::INTAKE)?, tx.log_end(topics::INTAKE)?))
+        })
+        .await
+        .expect("read");
+    assert_eq!(records.len(), 1);
+    assert_eq!((records[0].seq, records[0].payload.as_slice()), (2, b"two".as_slice()));
+    assert_eq!((pos, end), (1, 2));
+    store.write(|tx| tx.set_position("router", topics::INTAKE, 3)).await.expect("position");
+    let pos = store.read(|tx| tx.position("router", topics::INTAKE)).await.expect("read");
+    assert_eq!(pos, 3);
+}
+
+pub(crate) async fn failed_transactions_write_nothing<S: Store>(store: S) {
+    #[derive(Debug)]
+    struct Refused;
+    impl From<StoreError> for Refused {
+        fn from(_: StoreError) -> Self {
+            Refused
+        }
+    }
+    let out = store
+        .write(|tx| -> Result<(), Refused> {
+            tx.append_log(topics::INTAKE, "k", b"p", Timestamp::from_millis(1))?;
+            tx.put_ticket(&new_ticket("T1", Some("sq-1"), 0))?;
+            Err(Refused)
+        })
+        .await;
+    assert!(out.is_err());
+    let (end, t) = store
+        .read(|tx| -> Result<_, StoreError> { Ok((tx.log_end(topics::INTAKE)?, tx.ticket(&TicketId::new("T1"))?)) })
+        .await
+        .expect("read");
+    assert_eq!((end, t), (0, None), "a refused transaction leaves no trace");
+}
+
+pub(crate) async fn intake_keys_and_report_status<S: Store>(store: S) {
+    let r = Reference::new("261122-AAAA0000");
+    let entry = IntakeKeyEntry { fingerprint: "f1".into(), reference: r.clone(), received_at: Timestamp::from_millis(5) };
+    let e = entry.clone();
+    let r2 = r.clone();
+    store
+        .write(move |tx| -> Result<_, StoreError> {
+            tx.put_intake_key("hotline/abc", &e)?;
+            tx.put_report(&r2, Channel::Hotline, Timestamp::from_millis(5))
+        })
+        .await
+        .expect("write");
+    let dup = store.write(move |tx| tx.put_intake_key("hotline/abc", &entry)).await;
+    assert!(dup.is_err(), "a key is recorded once");
+    let r3 = r.clone();
+    let (found, status) = store
+        .read(move |tx| -> Result<_, StoreError> { Ok((tx.intake_key("hotline/abc")?, tx.report_status(&r3)?)) })
+        .await
+        .expect("read");
+    assert_eq!(found.map(|e| e.reference), Some(r.clone()));
+    assert_eq!(status, ReportStatus::Pending);
+    let r4 = r.clone();
+    store.write(move |tx| tx.link_report(&r4, &TicketId::new("T9"), "filed")).await.expect("link");
+    let status = store.read(move |tx| tx.report_status(&r)).await.expect("read");
+    assert_eq!(status, ReportStatus::Linked(TicketId::new("T9")));
+    let unknown = store.read(|tx| tx.report_status(&Reference::new("nope"))).await.expect("read");
+    assert_eq!(unknown, ReportStatus::Unknown);
+}
+
+pub(crate) async fn tickets_filter_and_page<S: Store>(store: S) {
+    store
+        .write(|tx| -> Result<_, StoreError> {
+            for i in 0..5 {
+                tx.put_ticket(&new_ticket(&format!("T{i}"), Some(if i % 2 == 0 { "sq-1" } else { "sq-2" }), i * 1000))?;
+            }
+            tx.put_ticket(&new_ticket("M1", None, 10_000))
+        })
+        .await
+        .expect("write");
+    let page1 = store
+        .read(|tx| tx.list_tickets(&TicketFilter { squad: Some(SquadId::new("sq-1")), limit: 2, ..Default::default() }))
+        .await
+        .expect("list");
+    assert_eq!(page1.iter().map(|t| t.id.to_string()).collect::<Vec<_>>(), ["T4", "T2"], "newest first");
+    let cursor = crate::PageCursor { created_at: page1[1].created_at, id: page1[1].id.clone() };
+    let page2 = store
+        .read(move |tx| {
+            tx.list_tickets(&TicketFilter { squad: Some(SquadId::new("sq-1")), after: Some(cursor), limit: 2, ..Default::default() })
+        })
+        .await
+        .expect("list");
+    assert_eq!(page2.iter().map(|t| t.id.to_string()).collect::<Vec<_>>(), ["T0"]);
+    let manual = store
+        .read(|tx| tx.list_tickets(&TicketFilter { states: vec![TicketState::Registered], limit: 10, ..Default::default() }))
+        .await
+        .expect("list");
+    assert_eq!(manual.len(), 1);
+    // Every ticket's running deadline is in 1970; far later all open ones are overdue.
+    let overdue = store
+        .read(|tx| tx.list_tickets(&TicketFilter { overdue_at: Some(Timestamp::from_millis(10_i64.pow(12))), limit: 10, ..Default::default() }))
+        .await
+        .expect("list");
+    assert_eq!(overdue.len(), 6);
+    let counts = store.read(|tx| tx.live_counts(Timestamp::from_millis(0))).await.expect("counts");
+    assert_eq!(counts.by_state.iter().map(|(_, n)| n).sum::<u64>(), 6);
+}
+
+pub(crate) async fn feeds_are_contiguous_per_squad<S: Store>(store: S) {
+    let seqs = store
+        .write(|tx| -> Result<_, StoreError> {
+            let e = tx.append_log(topics::TICKET_EVENTS, "T1", b"event", Timestamp::from_millis(1))?;
+            let mut seqs = Vec::new();
+            for squad in ["sq-1", "sq-2", "sq-1"] {
+                seqs.push(tx.append_feed(&SquadId::new(squad), &TicketId::new("T1"), FeedKind::Assigned, Timestamp::from_millis(1), e)?);
+            }
+            Ok(seqs)
+        })
+        .await
+        .expect("feed");
+    assert_eq!(seqs, [1, 1, 2]);
+    let feed = store.read(|tx| tx.feed(&SquadId::new("sq-1"), 1, 10)).await.expect("read");
+    assert_eq!(feed.len(), 1);
+    assert_eq!((feed[0].seq, feed[0].kind, feed[0].event_payload.as_slice()), (2, FeedKind::Assigned, b"event".as_slice()));
+}
+
+pub(crate) async fn timers_and_escalations<S: Store>(store: S) {
+    let timer = |level, due| Timer { generation: 1, kind: TimerKind::Escalation { level }, due: Timestamp::from_millis(due) };
+    store
+        .write(move |tx| -> Result<_, StoreError> {
+            tx.replace_timers(&TicketId::new("A"), &[timer(1, 100), Timer { generation: 1, kind: TimerKind::AcceptDue, due: Timestamp::from_millis(50) }])?;
+            tx.replace_timers(&TicketId::new("B"), &[timer(2, 300)])?;
+            tx.replace_timers(&TicketId::new("A"), &[timer(2, 200)])
+        })
+        .await
+        .expect("timers");
+    let (due, next) = store
+        .read(|tx| -> Result<_, StoreError> { Ok((tx.due_timers(Timestamp::from_millis(250), 10)?, tx.next_timer_due()?)) })
+        .await
+        .expect("read");
+    assert_eq!(due, vec![(TicketId::new("A"), timer(2, 200))], "replace drops the old timers");
+    assert_eq!(next, Some(Timestamp::from_millis(200)));
+    let (first, second) = store
+        .write(|tx| -> Result<_, StoreError> {
+            let a = tx.record_escalation(&TicketId::new("A"), 1, 2, "pressing", Timestamp::from_millis(200))?;
+            let b = tx.record_escalation(&TicketId::new("A"), 1, 2, "pressing", Timestamp::from_millis(201))?;
+            Ok((a, b))
+        })
+        .await
+        .expect("escalations");
+    assert!(first && !second, "an escalation is recorded once per ticket, generation and level");
+}
+
+pub(crate) async fn known_cases_follow_ticket_state<S: Store>(store: S) {
+    let case = KnownCase {
+        ticket_id: TicketId::new("K1"),
+        category: CategoryCode::parse("E0102").expect("code"),
+        location: Some(Point::new(118.35, 34.37)),
+        opened_at: Timestamp::from_millis(1000),
+        last_seen_at: Timestamp::from_millis(1000),
+        open: true,
+    };
+    store.write(move |tx| tx.put_known_case(&case, Some("CAM-1/exposed_garbage"))).await.expect("write");
+    let near = |store: S| async move {
+        store
+            .read(|tx| {
+                tx.known_cases_near(
+                    &CategoryCode::parse("E0102").expect("code"),
+                    Timestamp::from_millis(0),
+                    Point::new(118.34, 34.36),
+                    Point::new(118.36, 34.38),
+                )
+            })
+            .await
+            .expect("read")
+    };
+    let found = near(store.clone()).await;
+    assert_eq!(found.len(), 1);
+    assert!(found[0].open, "a case the tracker has not filed yet counts as open");
+    let mut t = new_ticket("K1", Some("sq-1"), 1000);
+    t.state = TicketState::Closed;
+    store
+        .write(move |tx| -> Result<_, StoreError> {
+            tx.put_ticket(&t)?;
+            tx.touch_known_case(&TicketId::new("K1"), Timestamp::from_millis(5000))
+        })
+        .await
+        .expect("write");
+    let found = near(store.clone()).await;
+    assert!(!found[0].open, "closed cases are not merge targets");
+    let camera = store.read(|tx| tx.known_cases_for_camera("CAM-1/exposed_garbage")).await.expect("read");
+    assert_eq!(camera[0].last_seen_at, Timestamp::from_millis(5000));
+}
+
+/// Generates the suite for a backend: `$make` is an async expression giving a fresh store.
+macro_rules! store_conformance {
+    ($backend:ident, $make:expr) => {
+        mod $backend {
+            #[allow(unused_imports)]
+            use super::*;
+
+            #[tokio::test]
+            async fn log_positions_and_signals() {
+                $crate::conformance::log_positions_and_signals($make).await;
+            }
+            #[tokio::test]
+            async fn failed_transactions_write_nothing() {
+                $crate::conformance::failed_transactions_write_nothing($make).await;
+            }
+            #[tokio::test]
+            async fn intake_keys_and_report_status() {
+                $crate::conformance::intake_keys_and_report_status($make).await;
+            }
+            #[tokio::test]
+            async fn tickets_filter_and_page() {
+                $crate::conformance::tickets_filter_and_page($make).await;
+            }
+            #[tokio::test]
+            async fn feeds_are_contiguous_per_squad() {
+                $crate::conformance::feeds_are_contiguous_per_squad($make).await;
+            }
+            #[tokio::test]
+            async fn timers_and_escalations() {
+                $crate::conformance::timers_and_escalations($make).await;
+            }
+            #[tokio::test]
+            async fn known_cases_follow_ticket_state() {
+                $crate::conformance::known_cases_follow_ticket_state($make).await;
+            }
+        }
+    };
+}
+
+mod backends {
+    use std::sync::LazyLock;
+
+    use crate::sqlite::SqliteStore;
+
+    /// Temp directories live for the whole test binary, so each store's file outlives it.
+    static DIRS: LazyLock<std::sync::Mutex<Vec<tempfile::TempDir>>> = LazyLock::new(Default::default);
+
+    pub(crate) fn sqlite() -> SqliteStore {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = SqliteStore::open(&dir.path().join("gridd.db")).expect("open sqlite");
+        DIRS.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(dir);
+        store
+    }
+
+    store_conformance!(sqlite_backend, sqlite());
+
+    #[tokio::test]
+    async fn sqlite_commits_survive_reopening() {
+        use crate::{ReadTx, Store, StoreError, WriteTx, topics};
+        use gridd_core::time::Timestamp;
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("gridd.db");
+        let store = SqliteStore::open(&path).expect("open");
+        store
+            .write(|tx: &mut dyn WriteTx| tx.append_log(topics::INTAKE, "k", b"kept", Timestamp::from_millis(1)))
+            .await
+            .expect("append");
+        drop(store);
+        let reopened = SqliteStore::open(&path).expect("reopen");
+        let records = reopened
+            .read(|tx: &mut dyn ReadTx| -> Result<_, StoreError> { tx.read_log(topics::INTAKE, 0, 10) })
+            .await
+            .expect("read");
+        assert_eq!(records.len(), 1);
+        assert_eq!(records[0].payload, b"kept");
+    }
+}

@@ -1,0 +1,269 @@
+//! gridd's store: the source of truth for tickets, and in the embedded mode also the durable
+//! log between the roles.
+//!
+//! Roles talk to it through [`Store`]: a closure runs inside one transaction ([`WriteTx`] or
+//! [`ReadTx`]) and everything it writes commits together — a ticket change, its history
+//! event, its squad-feed entries, its timers and the consumer position that caused it. That is
+//! what makes delivery effectively exactly-once: a crash either loses the whole step (it is
+//! replayed from the log) or none of it.
+//!
+//! Backends: [`sqlite::SqliteStore`] (embedded default). Log payloads are opaque bytes here
+//! (protobuf, encoded by the roles); tickets are stored as JSON of the core type.
+
+use std::future::Future;
+
+use gridd_core::category::CategoryCode;
+use gridd_core::dedup::KnownCase;
+use gridd_core::ids::{Reference, SquadId, StreetCode, TicketId};
+use gridd_core::report::Channel;
+use gridd_core::ticket::{FeedKind, Ticket, TicketState, Timer};
+use gridd_core::time::Timestamp;
+
+pub mod sqlite;
+
+/// Log topic names. The embedded log and Kafka use the same names (Kafka with a prefix).
+pub mod topics {
+    /// Validated reports from intake.
+    pub const INTAKE: &str = "intake";
+    /// Router decisions.
+    pub const DISPATCH: &str = "dispatch";
+    /// Every ticket change; also each ticket's history.
+    pub const TICKET_EVENTS: &str = "ticket-events";
+}
+
+/// A storage failure. The transaction that hit it was rolled back.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StoreError {
+    /// The database failed (I/O, constraint, busy past the timeout).
+    #[error("store backend: {0}")]
+    Backend(String),
+    /// Stored data could not be read back (a bug or tampering, never a client's fault).
+    #[error("corrupt stored data: {0}")]
+    Corrupt(String),
+}
+
+/// What a wait can wake up on; bumped after every commit that touched it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Signal {
+    /// A record was appended to the intake log.
+    Intake,
+    /// A record was appended to the dispatch log.
+    Dispatch,
+    /// A ticket event was appended.
+    TicketEvents,
+    /// A squad-feed entry was appended.
+    SquadFeed,
+    /// Timers changed.
+    Timers,
+}
+
+impl Signal {
+    const ALL: [Signal; 5] = [Signal::Intake, Signal::Dispatch, Signal::TicketEvents, Signal::SquadFeed, Signal::Timers];
+
+    fn of_topic(topic: &str) -> Option<Signal> {
+        match topic {
+            topics::INTAKE => Some(Signal::Intake),
+            topics::DISPATCH => Some(Signal::Dispatch),
+            topics::TICKET_EVENTS => Some(Signal::TicketEvents),
+            _ => None,
+        }
+    }
+}
+
+/// One log record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LogRecord {
+    /// Position in its topic, from 1.
+    pub seq: u64,
+    /// Partition key (area, camera or ticket id).
+    pub key: String,
+    /// Encoded payload.
+    pub payload: Vec<u8>,
+    /// When it was appended.
+    pub appended_at: Timestamp,
+}
+
+/// What an idempotency key was given the first time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IntakeKeyEntry {
+    /// Hash of the normalised request, to tell a retry from a reused key.
+    pub fingerprint: String,
+    /// The reference given.
+    pub reference: Reference,
+    /// When it was accepted.
+    pub received_at: Timestamp,
+}
+
+/// Where a report reference stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReportStatus {
+    /// Never accepted.
+    Unknown,
+    /// Accepted, not yet filed or merged.
+    Pending,
+    /// Part of this case.
+    Linked(TicketId),
+}
+
+/// Resume point of a ticket listing (keyset pagination, newest first).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PageCursor {
+    /// Creation time of the last ticket of the previous page.
+    pub created_at: Timestamp,
+    /// Its id.
+    pub id: TicketId,
+}
+
+/// Filters of a ticket listing; empty fields do not filter.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct TicketFilter {
+    /// Only these states.
+    pub states: Vec<TicketState>,
+    /// Only this squad's.
+    pub squad: Option<SquadId>,
+    /// Only this street's.
+    pub street: Option<StreetCode>,
+    /// Only this category.
+    pub category: Option<CategoryCode>,
+    /// Only open cases whose running clock is past its deadline at this instant.
+    pub overdue_at: Option<Timestamp>,
+    /// Created at or after.
+    pub created_from: Option<Timestamp>,
+    /// Created before.
+    pub created_to: Option<Timestamp>,
+    /// Continue after this ticket.
+    pub after: Option<PageCursor>,
+    /// Page size.
+    pub limit: usize,
+}
+
+/// One entry of a squad's feed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FeedEntry {
+    /// The squad.
+    pub squad: SquadId,
+    /// Per-squad sequence number, contiguous from 1.
+    pub seq: u64,
+    /// The ticket.
+    pub ticket_id: TicketId,
+    /// What the squad is told.
+    pub kind: FeedKind,
+    /// When.
+    pub at: Timestamp,
+    /// The ticket event that caused it (encoded TicketEvent).
+    pub event_payload: Vec<u8>,
+}
+
+/// A due timer of a ticket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct DueTimer<'a> {
+    /// The ticket.
+    pub ticket_id: &'a TicketId,
+    /// The timer.
+    pub timer: Timer,
+}
+
+/// Counts for the live summary.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct LiveCounts {
+    /// Tickets per state.
+    pub by_state: Vec<(TicketState, u64)>,
+    /// Open tickets past their running deadline.
+    pub overdue_open: u64,
+    /// Reports accepted per channel.
+    pub intake_by_channel: Vec<(Channel, u64)>,
+    /// Escalations fired per level name.
+    pub escalations_by_name: Vec<(String, u64)>,
+    /// Reports merged into an existing case.
+    pub merged_reports: u64,
+}
+
+/// Reads inside a transaction (a consistent snapshot).
+pub trait ReadTx {
+    /// Records of `topic` after `after_seq`, oldest first, at most `limit`.
+    fn read_log(&mut self, topic: &str, after_seq: u64, limit: usize) -> Result<Vec<LogRecord>, StoreError>;
+    /// Records of `topic` with `key`, oldest first (a ticket's history on ticket-events).
+    fn read_log_by_key(&mut self, topic: &str, key: &str) -> Result<Vec<LogRecord>, StoreError>;
+    /// The last seq of `topic` (0 when empty).
+    fn log_end(&mut self, topic: &str) -> Result<u64, StoreError>;
+    /// The next seq `consumer` reads on `topic` (1 when it never read).
+    fn position(&mut self, consumer: &str, topic: &str) -> Result<u64, StoreError>;
+    /// What an idempotency key was given.
+    fn intake_key(&mut self, key: &str) -> Result<Option<IntakeKeyEntry>, StoreError>;
+    /// Where a report stands.
+    fn report_status(&mut self, reference: &Reference) -> Result<ReportStatus, StoreError>;
+    /// A ticket.
+    fn ticket(&mut self, id: &TicketId) -> Result<Option<Ticket>, StoreError>;
+    /// Tickets matching `filter`, newest first.
+    fn list_tickets(&mut self, filter: &TicketFilter) -> Result<Vec<Ticket>, StoreError>;
+    /// Tickets created in `[from, to)`.
+    fn tickets_created(&mut self, from: Option<Timestamp>, to: Option<Timestamp>) -> Result<Vec<Ticket>, StoreError>;
+    /// Squad feed entries after `after_seq`, oldest first.
+    fn feed(&mut self, squad: &SquadId, after_seq: u64, limit: usize) -> Result<Vec<FeedEntry>, StoreError>;
+    /// Timers due at or before `now`, earliest first.
+    fn due_timers(&mut self, now: Timestamp, limit: usize) -> Result<Vec<(TicketId, Timer)>, StoreError>;
+    /// The earliest timer, if any.
+    fn next_timer_due(&mut self) -> Result<Option<Timestamp>, StoreError>;
+    /// Cases the router opened with `category`, opened since `since`, inside the lon/lat box.
+    fn known_cases_near(
+        &mut self,
+        category: &CategoryCode,
+        since: Timestamp,
+        min: geo::Point<f64>,
+        max: geo::Point<f64>,
+    ) -> Result<Vec<KnownCase>, StoreError>;
+    /// Cases the router opened from this camera and detection.
+    fn known_cases_for_camera(&mut self, camera_key: &str) -> Result<Vec<KnownCase>, StoreError>;
+    /// Counts for the live summary at `now`.
+    fn live_counts(&mut self, now: Timestamp) -> Result<LiveCounts, StoreError>;
+}
+
+/// Writes inside a transaction; everything commits together or not at all.
+pub trait WriteTx: ReadTx {
+    /// Appends to `topic`; returns the record's seq.
+    fn append_log(&mut self, topic: &str, key: &str, payload: &[u8], at: Timestamp) -> Result<u64, StoreError>;
+    /// Sets the next seq `consumer` reads on `topic`.
+    fn set_position(&mut self, consumer: &str, topic: &str, next_seq: u64) -> Result<(), StoreError>;
+    /// Records an idempotency key.
+    fn put_intake_key(&mut self, key: &str, entry: &IntakeKeyEntry) -> Result<(), StoreError>;
+    /// Records an accepted report (pending).
+    fn put_report(&mut self, reference: &Reference, channel: Channel, received_at: Timestamp) -> Result<(), StoreError>;
+    /// Links a report to its case; `disposition` is `filed` or `merged`.
+    fn link_report(&mut self, reference: &Reference, ticket: &TicketId, disposition: &str) -> Result<(), StoreError>;
+    /// Inserts or replaces a ticket.
+    fn put_ticket(&mut self, ticket: &Ticket) -> Result<(), StoreError>;
+    /// Appends to a squad's feed; returns its seq.
+    fn append_feed(&mut self, squad: &SquadId, ticket: &TicketId, kind: FeedKind, at: Timestamp, event_seq: u64) -> Result<u64, StoreError>;
+    /// Replaces all of a ticket's timers.
+    fn replace_timers(&mut self, ticket: &TicketId, timers: &[Timer]) -> Result<(), StoreError>;
+    /// Records a fired escalation; false if that (ticket, generation, level) was already recorded.
+    fn record_escalation(&mut self, ticket: &TicketId, generation: u32, level: u32, name: &str, at: Timestamp) -> Result<bool, StoreError>;
+    /// Records a case the router opened.
+    fn put_known_case(&mut self, case: &KnownCase, camera_key: Option<&str>) -> Result<(), StoreError>;
+    /// Notes another report joining a known case.
+    fn touch_known_case(&mut self, ticket: &TicketId, at: Timestamp) -> Result<(), StoreError>;
+}
+
+/// A store backend.
+pub trait Store: Clone + Send + Sync + 'static {
+    /// Runs `f` in one write transaction and commits if it returns `Ok`. Waiters on what it
+    /// touched are woken after the commit.
+    fn write<R, E, F>(&self, f: F) -> impl Future<Output = Result<R, E>> + Send
+    where
+        F: FnOnce(&mut dyn WriteTx) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<StoreError> + Send + 'static;
+
+    /// Runs `f` on a consistent read snapshot.
+    fn read<R, E, F>(&self, f: F) -> impl Future<Output = Result<R, E>> + Send
+    where
+        F: FnOnce(&mut dyn ReadTx) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<StoreError> + Send + 'static;
+
+    /// A receiver that changes after every commit touching `signal`.
+    fn subscribe(&self, signal: Signal) -> tokio::sync::watch::Receiver<u64>;
+}
+
+#[cfg(test)]
+mod conformance;

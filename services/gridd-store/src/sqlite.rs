@@ -1,0 +1,593 @@
+//! The embedded backend: one SQLite file in WAL mode with `synchronous = FULL`, so a commit
+//! is on disk before it is acknowledged and a crash (even `kill -9`) loses nothing committed.
+//!
+//! SQLite has one writer at a time: writes go through one connection behind a mutex, which
+//! also serialises the roles' transactions. Reads use a small pool of their own connections
+//! and see a consistent snapshot while writes go on (WAL).
+
+use std::collections::HashSet;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use geo::Point;
+use gridd_core::category::CategoryCode;
+use gridd_core::dedup::KnownCase;
+use gridd_core::ids::{Reference, SquadId, TicketId};
+use gridd_core::report::Channel;
+use gridd_core::ticket::{FeedKind, Ticket, TicketState, Timer, TimerKind};
+use gridd_core::time::Timestamp;
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, params_from_iter};
+use tokio::sync::watch;
+
+use crate::{
+    FeedEntry, IntakeKeyEntry, LiveCounts, LogRecord, ReadTx, ReportStatus, Signal, Store, StoreError, TicketFilter, WriteTx,
+};
+
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/sqlite/0001_init.sql")];
+const READERS: usize = 4;
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError::Backend(e.to_string())
+    }
+}
+
+struct Inner {
+    writer: Mutex<Connection>,
+    readers: Vec<Mutex<Connection>>,
+    next_reader: AtomicUsize,
+    signals: Vec<(Signal, watch::Sender<u64>)>,
+}
+
+/// The SQLite store. Cheap to clone; clones share the connections.
+#[derive(Clone)]
+pub struct SqliteStore {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+fn connect(path: &Path) -> Result<Connection, StoreError> {
+    let conn = Connection::open(path).map_err(|e| StoreError::Backend(format!("cannot open {}: {e}", path.display())))?;
+    conn.busy_timeout(std::time::Duration::from_secs(10))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "FULL")?;
+    Ok(conn)
+}
+
+fn migrate(conn: &mut Connection) -> Result<(), StoreError> {
+    let current: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+    let current = usize::try_from(current).unwrap_or(usize::MAX);
+    if current > MIGRATIONS.len() {
+        return Err(StoreError::Backend(format!(
+            "the database is at schema version {current}, newer than this gridd ({}); refusing to open it",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", as_i64(i as u64 + 1))?;
+        tx.commit()?;
+    }
+    Ok(())
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the database at `path` and brings its schema up to date.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        let mut writer = connect(path)?;
+        migrate(&mut writer)?;
+        let readers = (0..READERS).map(|_| connect(path).map(Mutex::new)).collect::<Result<Vec<_>, _>>()?;
+        let signals = Signal::ALL.iter().map(|s| (*s, watch::channel(0).0)).collect();
+        Ok(Self { inner: Arc::new(Inner { writer: Mutex::new(writer), readers, next_reader: AtomicUsize::new(0), signals }) })
+    }
+
+    fn notify(&self, touched: &HashSet<Signal>) {
+        for (signal, sender) in &self.inner.signals {
+            if touched.contains(signal) {
+                sender.send_modify(|n| *n = n.wrapping_add(1));
+            }
+        }
+    }
+
+    fn reader(&self) -> MutexGuard<'_, Connection> {
+        let i = self.inner.next_reader.fetch_add(1, Ordering::Relaxed) % self.inner.readers.len();
+        lock(&self.inner.readers[i])
+    }
+}
+
+/// Locks a connection. A poisoned mutex only means another thread panicked while holding
+/// it; SQLite rolled that transaction back, so the connection is still usable.
+fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+async fn blocking<R: Send + 'static, E: From<StoreError> + Send + 'static>(
+    f: impl FnOnce() -> Result<R, E> + Send + 'static,
+) -> Result<R, E> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .unwrap_or_else(|e| Err(StoreError::Backend(format!("store task failed: {e}")).into()))
+}
+
+impl Store for SqliteStore {
+    fn write<R, E, F>(&self, f: F) -> impl Future<Output = Result<R, E>> + Send
+    where
+        F: FnOnce(&mut dyn WriteTx) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let store = self.clone();
+        blocking(move || {
+            let mut conn = lock(&store.inner.writer);
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::from)?;
+            let mut stx = Tx { conn: &tx, touched: HashSet::new() };
+            let out = f(&mut stx)?;
+            let touched = std::mem::take(&mut stx.touched);
+            tx.commit().map_err(StoreError::from)?;
+            drop(conn);
+            store.notify(&touched);
+            Ok(out)
+        })
+    }
+
+    fn read<R, E, F>(&self, f: F) -> impl Future<Output = Result<R, E>> + Send
+    where
+        F: FnOnce(&mut dyn ReadTx) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let store = self.clone();
+        blocking(move || {
+            let mut conn = store.reader();
+            let tx = conn.transaction().map_err(StoreError::from)?;
+            let mut stx = Tx { conn: &tx, touched: HashSet::new() };
+            f(&mut stx)
+        })
+    }
+
+    fn subscribe(&self, signal: Signal) -> watch::Receiver<u64> {
+        self.inner
+            .signals
+            .iter()
+            .find(|(s, _)| *s == signal)
+            .map(|(_, sender)| sender.subscribe())
+            .unwrap_or_else(|| watch::channel(0).1)
+    }
+}
+
+struct Tx<'c> {
+    conn: &'c Connection,
+    touched: HashSet<Signal>,
+}
+
+fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {e}"))
+}
+
+fn ticket_from_json(body: &str) -> Result<Ticket, StoreError> {
+    serde_json::from_str(body).map_err(|e| corrupt("ticket body", e))
+}
+
+fn seq(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+fn as_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+fn timer_kind_text(kind: TimerKind) -> String {
+    match kind {
+        TimerKind::AcceptDue => "accept".into(),
+        TimerKind::Escalation { level } => format!("escalation:{level}"),
+    }
+}
+
+fn timer_kind_from(text: &str) -> Result<TimerKind, StoreError> {
+    if text == "accept" {
+        return Ok(TimerKind::AcceptDue);
+    }
+    text.strip_prefix("escalation:")
+        .and_then(|l| l.parse().ok())
+        .map(|level| TimerKind::Escalation { level })
+        .ok_or_else(|| corrupt("timer kind", text))
+}
+
+const FEED_KINDS: [(FeedKind, &str); 6] = [
+    (FeedKind::Assigned, "assigned"),
+    (FeedKind::Rework, "rework"),
+    (FeedKind::Escalated, "escalated"),
+    (FeedKind::Withdrawn, "withdrawn"),
+    (FeedKind::Updated, "updated"),
+    (FeedKind::Closed, "closed"),
+];
+
+fn feed_kind_text(kind: FeedKind) -> &'static str {
+    FEED_KINDS.iter().find(|(k, _)| *k == kind).map_or("updated", |(_, t)| t)
+}
+
+fn feed_kind_from(text: &str) -> Result<FeedKind, StoreError> {
+    FEED_KINDS.iter().find(|(_, t)| *t == text).map(|(k, _)| *k).ok_or_else(|| corrupt("feed kind", text))
+}
+
+fn channel_from(text: &str) -> Option<Channel> {
+    Channel::ALL.into_iter().find(|c| c.name() == text)
+}
+
+const OPEN_STATES_SQL: &str = "('registered','dispatched','accepted','in_progress','returned','checking','rework')";
+
+impl Tx<'_> {
+    fn known_cases(&self, sql: &str, params: impl rusqlite::Params) -> Result<Vec<KnownCase>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let rows = stmt.query_map(params, |r| {
+            Ok((
+                r.get::<_, String>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, Option<f64>>(2)?,
+                r.get::<_, Option<f64>>(3)?,
+                r.get::<_, i64>(4)?,
+                r.get::<_, i64>(5)?,
+                r.get::<_, Option<String>>(6)?,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, category, lon, lat, opened, seen, state) = row?;
+            out.push(KnownCase {
+                ticket_id: TicketId::new(id),
+                category: CategoryCode::parse(&category).map_err(|e| corrupt("router case category", e))?,
+                location: lon.zip(lat).map(|(x, y)| Point::new(x, y)),
+                opened_at: Timestamp::from_millis(opened),
+                last_seen_at: Timestamp::from_millis(seen),
+                open: state.is_none_or(|s| !TicketState::from_name(&s).is_some_and(TicketState::is_terminal)),
+            });
+        }
+        Ok(out)
+    }
+
+    fn count_by(&self, sql: &str, now: Option<i64>) -> Result<Vec<(String, u64)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let map = |r: &rusqlite::Row<'_>| Ok((r.get::<_, String>(0)?, seq(r.get(1)?)));
+        let rows = match now {
+            Some(now) => stmt.query_map([now], map)?.collect::<Result<Vec<_>, _>>()?,
+            None => stmt.query_map([], map)?.collect::<Result<Vec<_>, _>>()?,
+        };
+        Ok(rows)
+    }
+}
+
+impl ReadTx for Tx<'_> {
+    fn read_log(&mut self, topic: &str, after_seq: u64, limit: usize) -> Result<Vec<LogRecord>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT seq, key, payload, appended_at FROM log WHERE topic = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3")?;
+        let rows = stmt.query_map(params![topic, as_i64(after_seq), as_i64(limit as u64)], |r| {
+            Ok(LogRecord { seq: seq(r.get(0)?), key: r.get(1)?, payload: r.get(2)?, appended_at: Timestamp::from_millis(r.get(3)?) })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn read_log_by_key(&mut self, topic: &str, key: &str) -> Result<Vec<LogRecord>, StoreError> {
+        let mut stmt =
+            self.conn.prepare_cached("SELECT seq, key, payload, appended_at FROM log WHERE topic = ?1 AND key = ?2 ORDER BY seq")?;
+        let rows = stmt.query_map(params![topic, key], |r| {
+            Ok(LogRecord { seq: seq(r.get(0)?), key: r.get(1)?, payload: r.get(2)?, appended_at: Timestamp::from_millis(r.get(3)?) })
+        })?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn log_end(&mut self, topic: &str) -> Result<u64, StoreError> {
+        let end: i64 = self.conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM log WHERE topic = ?1", [topic], |r| r.get(0))?;
+        Ok(seq(end))
+    }
+
+    fn position(&mut self, consumer: &str, topic: &str) -> Result<u64, StoreError> {
+        let next: Option<i64> = self
+            .conn
+            .query_row("SELECT next_seq FROM consumer_positions WHERE consumer = ?1 AND topic = ?2", [consumer, topic], |r| r.get(0))
+            .optional()?;
+        Ok(next.map_or(1, seq))
+    }
+
+    fn intake_key(&mut self, key: &str) -> Result<Option<IntakeKeyEntry>, StoreError> {
+        let mut stmt = self.conn.prepare_cached("SELECT fingerprint, reference, received_at FROM intake_keys WHERE idem_key = ?1")?;
+        Ok(stmt
+            .query_row([key], |r| {
+                Ok(IntakeKeyEntry {
+                    fingerprint: r.get(0)?,
+                    reference: Reference::new(r.get::<_, String>(1)?),
+                    received_at: Timestamp::from_millis(r.get(2)?),
+                })
+            })
+            .optional()?)
+    }
+
+    fn report_status(&mut self, reference: &Reference) -> Result<ReportStatus, StoreError> {
+        let row: Option<Option<String>> = self
+            .conn
+            .query_row("SELECT ticket_id FROM reports WHERE reference = ?1", [reference.as_str()], |r| r.get(0))
+            .optional()?;
+        Ok(match row {
+            None => ReportStatus::Unknown,
+            Some(None) => ReportStatus::Pending,
+            Some(Some(id)) => ReportStatus::Linked(TicketId::new(id)),
+        })
+    }
+
+    fn ticket(&mut self, id: &TicketId) -> Result<Option<Ticket>, StoreError> {
+        let body: Option<String> =
+            self.conn.query_row("SELECT body FROM tickets WHERE id = ?1", [id.as_str()], |r| r.get(0)).optional()?;
+        body.as_deref().map(ticket_from_json).transpose()
+    }
+
+    fn list_tickets(&mut self, filter: &TicketFilter) -> Result<Vec<Ticket>, StoreError> {
+        let mut sql = String::from("SELECT body FROM tickets WHERE 1 = 1");
+        let mut args: Vec<rusqlite::types::Value> = Vec::new();
+        let mut arg = |sql: &mut String, clause: &str, v: rusqlite::types::Value| {
+            args.push(v);
+            sql.push_str(&clause.replace('?', &format!("?{}", args.len())));
+        };
+        if !filter.states.is_empty() {
+            let names: Vec<String> = filter.states.iter().map(|s| format!("'{}'", s.name())).collect();
+            sql.push_str(&format!(" AND state IN ({})", names.join(",")));
+        }
+        if let Some(squad) = &filter.squad {
+            arg(&mut sql, " AND squad = ?", squad.to_string().into());
+        }
+        if let Some(street) = &filter.street {
+            arg(&mut sql, " AND street = ?", street.to_string().into());
+        }
+        if let Some(category) = &filter.category {
+            arg(&mut sql, " AND category = ?", category.to_string().into());
+        }
+        if let Some(now) = filter.overdue_at {
+            arg(&mut sql, " AND deadline IS NOT NULL AND deadline <= ?", now.millis().into());
+        }
+        if let Some(from) = filter.created_from {
+            arg(&mut sql, " AND created_at >= ?", from.millis().into());
+        }
+        if let Some(to) = filter.created_to {
+            arg(&mut sql, " AND created_at < ?", to.millis().into());
+        }
+        if let Some(after) = &filter.after {
+            args.push(after.created_at.millis().into());
+            args.push(after.id.to_string().into());
+            let (a, b) = (args.len() - 1, args.len());
+            sql.push_str(&format!(" AND (created_at < ?{a} OR (created_at = ?{a} AND id < ?{b}))"));
+        }
+        args.push(as_i64(filter.limit as u64).into());
+        sql.push_str(&format!(" ORDER BY created_at DESC, id DESC LIMIT ?{}", args.len()));
+        let mut stmt = self.conn.prepare(&sql)?;
+        let bodies = stmt.query_map(params_from_iter(args.iter()), |r| r.get::<_, String>(0))?;
+        bodies.map(|b| ticket_from_json(&b?)).collect()
+    }
+
+    fn tickets_created(&mut self, from: Option<Timestamp>, to: Option<Timestamp>) -> Result<Vec<Ticket>, StoreError> {
+        let mut stmt = self.conn.prepare_cached("SELECT body FROM tickets WHERE created_at >= ?1 AND created_at < ?2")?;
+        let (from, to) = (from.map_or(i64::MIN, Timestamp::millis), to.map_or(i64::MAX, Timestamp::millis));
+        let bodies = stmt.query_map([from, to], |r| r.get::<_, String>(0))?;
+        bodies.map(|b| ticket_from_json(&b?)).collect()
+    }
+
+    fn feed(&mut self, squad: &SquadId, after_seq: u64, limit: usize) -> Result<Vec<FeedEntry>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT f.seq, f.ticket_id, f.kind, f.at, l.payload FROM squad_feed f \
+             JOIN log l ON l.topic = 'ticket-events' AND l.seq = f.event_seq \
+             WHERE f.squad = ?1 AND f.seq > ?2 ORDER BY f.seq LIMIT ?3",
+        )?;
+        let rows = stmt.query_map(params![squad.as_str(), as_i64(after_seq), as_i64(limit as u64)], |r| {
+            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?, r.get::<_, Vec<u8>>(4)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (n, ticket, kind, at, payload) = row?;
+            out.push(FeedEntry {
+                squad: squad.clone(),
+                seq: seq(n),
+                ticket_id: TicketId::new(ticket),
+                kind: feed_kind_from(&kind)?,
+                at: Timestamp::from_millis(at),
+                event_payload: payload,
+            });
+        }
+        Ok(out)
+    }
+
+    fn due_timers(&mut self, now: Timestamp, limit: usize) -> Result<Vec<(TicketId, Timer)>, StoreError> {
+        let mut stmt =
+            self.conn.prepare_cached("SELECT ticket_id, generation, kind, due FROM timers WHERE due <= ?1 ORDER BY due LIMIT ?2")?;
+        let rows = stmt.query_map(params![now.millis(), as_i64(limit as u64)], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?, r.get::<_, String>(2)?, r.get::<_, i64>(3)?))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (id, generation, kind, due) = row?;
+            let generation = u32::try_from(generation).map_err(|e| corrupt("timer generation", e))?;
+            out.push((TicketId::new(id), Timer { generation, kind: timer_kind_from(&kind)?, due: Timestamp::from_millis(due) }));
+        }
+        Ok(out)
+    }
+
+    fn next_timer_due(&mut self) -> Result<Option<Timestamp>, StoreError> {
+        let due: Option<i64> = self.conn.query_row("SELECT MIN(due) FROM timers", [], |r| r.get(0))?;
+        Ok(due.map(Timestamp::from_millis))
+    }
+
+    fn known_cases_near(
+        &mut self,
+        category: &CategoryCode,
+        since: Timestamp,
+        min: Point<f64>,
+        max: Point<f64>,
+    ) -> Result<Vec<KnownCase>, StoreError> {
+        self.known_cases(
+            "SELECT rc.ticket_id, rc.category, rc.lon, rc.lat, rc.opened_at, rc.last_seen_at, t.state \
+             FROM router_cases rc LEFT JOIN tickets t ON t.id = rc.ticket_id \
+             WHERE rc.category = ?1 AND rc.opened_at >= ?2 AND rc.lon BETWEEN ?3 AND ?4 AND rc.lat BETWEEN ?5 AND ?6",
+            params![category.as_str(), since.millis(), min.x(), max.x(), min.y(), max.y()],
+        )
+    }
+
+    fn known_cases_for_camera(&mut self, camera_key: &str) -> Result<Vec<KnownCase>, StoreError> {
+        self.known_cases(
+            "SELECT rc.ticket_id, rc.category, rc.lon, rc.lat, rc.opened_at, rc.last_seen_at, t.state \
+             FROM router_cases rc LEFT JOIN tickets t ON t.id = rc.ticket_id \
+             WHERE rc.camera_key = ?1 ORDER BY rc.last_seen_at DESC LIMIT 16",
+            params![camera_key],
+        )
+    }
+
+    fn live_counts(&mut self, now: Timestamp) -> Result<LiveCounts, StoreError> {
+        let by_state = self
+            .count_by("SELECT state, COUNT(*) FROM tickets GROUP BY state", None)?
+            .into_iter()
+            .filter_map(|(s, n)| TicketState::from_name(&s).map(|s| (s, n)))
+            .collect();
+        let overdue_open: i64 = self.conn.query_row(
+            &format!("SELECT COUNT(*) FROM tickets WHERE deadline <= ?1 AND state IN {OPEN_STATES_SQL}"),
+            [now.millis()],
+            |r| r.get(0),
+        )?;
+        let intake_by_channel = self
+            .count_by("SELECT channel, COUNT(*) FROM reports GROUP BY channel", None)?
+            .into_iter()
+            .filter_map(|(c, n)| channel_from(&c).map(|c| (c, n)))
+            .collect();
+        let escalations_by_name = self.count_by("SELECT name, COUNT(*) FROM escalations GROUP BY name ORDER BY MIN(level)", None)?;
+        let merged: i64 = self.conn.query_row("SELECT COUNT(*) FROM reports WHERE disposition = 'merged'", [], |r| r.get(0))?;
+        Ok(LiveCounts { by_state, overdue_open: seq(overdue_open), intake_by_channel, escalations_by_name, merged_reports: seq(merged) })
+    }
+}
+
+impl WriteTx for Tx<'_> {
+    fn append_log(&mut self, topic: &str, key: &str, payload: &[u8], at: Timestamp) -> Result<u64, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "INSERT INTO log (topic, seq, key, payload, appended_at) \
+             VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM log WHERE topic = ?1), ?2, ?3, ?4) RETURNING seq",
+        )?;
+        let n: i64 = stmt.query_row(params![topic, key, payload, at.millis()], |r| r.get(0))?;
+        if let Some(signal) = Signal::of_topic(topic) {
+            self.touched.insert(signal);
+        }
+        Ok(seq(n))
+    }
+
+    fn set_position(&mut self, consumer: &str, topic: &str, next_seq: u64) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO consumer_positions (consumer, topic, next_seq) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (consumer, topic) DO UPDATE SET next_seq = excluded.next_seq",
+            )?
+            .execute(params![consumer, topic, as_i64(next_seq)])?;
+        Ok(())
+    }
+
+    fn put_intake_key(&mut self, key: &str, entry: &IntakeKeyEntry) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached("INSERT INTO intake_keys (idem_key, fingerprint, reference, received_at) VALUES (?1, ?2, ?3, ?4)")?
+            .execute(params![key, entry.fingerprint, entry.reference.as_str(), entry.received_at.millis()])?;
+        Ok(())
+    }
+
+    fn put_report(&mut self, reference: &Reference, channel: Channel, received_at: Timestamp) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached("INSERT INTO reports (reference, channel, received_at) VALUES (?1, ?2, ?3)")?
+            .execute(params![reference.as_str(), channel.name(), received_at.millis()])?;
+        Ok(())
+    }
+
+    fn link_report(&mut self, reference: &Reference, ticket: &TicketId, disposition: &str) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached("UPDATE reports SET ticket_id = ?2, disposition = ?3 WHERE reference = ?1")?
+            .execute(params![reference.as_str(), ticket.as_str(), disposition])?;
+        Ok(())
+    }
+
+    fn put_ticket(&mut self, t: &Ticket) -> Result<(), StoreError> {
+        let body = serde_json::to_string(t).map_err(|e| corrupt("ticket serialisation", e))?;
+        self.conn
+            .prepare_cached(
+                "INSERT INTO tickets (id, state, squad, street, category, created_at, deadline, version, body) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9) \
+                 ON CONFLICT (id) DO UPDATE SET state = excluded.state, squad = excluded.squad, street = excluded.street, \
+                 deadline = excluded.deadline, version = excluded.version, body = excluded.body",
+            )?
+            .execute(params![
+                t.id.as_str(),
+                t.state.name(),
+                t.squad.as_ref().map(SquadId::as_str),
+                t.cell.as_ref().map(|c| c.street_code.to_string()),
+                t.category.as_str(),
+                t.created_at.millis(),
+                t.active_clock().map(|c| c.deadline.millis()),
+                as_i64(t.version),
+                body,
+            ])?;
+        Ok(())
+    }
+
+    fn append_feed(&mut self, squad: &SquadId, ticket: &TicketId, kind: FeedKind, at: Timestamp, event_seq: u64) -> Result<u64, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "INSERT INTO squad_feed (squad, seq, ticket_id, kind, at, event_seq) \
+             VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM squad_feed WHERE squad = ?1), ?2, ?3, ?4, ?5) RETURNING seq",
+        )?;
+        let n: i64 = stmt.query_row(params![squad.as_str(), ticket.as_str(), feed_kind_text(kind), at.millis(), as_i64(event_seq)], |r| {
+            r.get(0)
+        })?;
+        self.touched.insert(Signal::SquadFeed);
+        Ok(seq(n))
+    }
+
+    fn replace_timers(&mut self, ticket: &TicketId, timers: &[Timer]) -> Result<(), StoreError> {
+        self.conn.prepare_cached("DELETE FROM timers WHERE ticket_id = ?1")?.execute([ticket.as_str()])?;
+        let mut insert = self.conn.prepare_cached("INSERT INTO timers (ticket_id, generation, kind, due) VALUES (?1, ?2, ?3, ?4)")?;
+        for t in timers {
+            insert.execute(params![ticket.as_str(), t.generation, timer_kind_text(t.kind), t.due.millis()])?;
+        }
+        self.touched.insert(Signal::Timers);
+        Ok(())
+    }
+
+    fn record_escalation(&mut self, ticket: &TicketId, generation: u32, level: u32, name: &str, at: Timestamp) -> Result<bool, StoreError> {
+        let inserted = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO escalations (ticket_id, generation, level, name, fired_at) VALUES (?1, ?2, ?3, ?4, ?5) \
+                 ON CONFLICT DO NOTHING",
+            )?
+            .execute(params![ticket.as_str(), generation, level, name, at.millis()])?;
+        Ok(inserted == 1)
+    }
+
+    fn put_known_case(&mut self, case: &KnownCase, camera_key: Option<&str>) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO router_cases (ticket_id, category, lon, lat, opened_at, last_seen_at, camera_key) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (ticket_id) DO NOTHING",
+            )?
+            .execute(params![
+                case.ticket_id.as_str(),
+                case.category.as_str(),
+                case.location.map(|p| p.x()),
+                case.location.map(|p| p.y()),
+                case.opened_at.millis(),
+                case.last_seen_at.millis(),
+                camera_key,
+            ])?;
+        Ok(())
+    }
+
+    fn touch_known_case(&mut self, ticket: &TicketId, at: Timestamp) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached("UPDATE router_cases SET last_seen_at = MAX(last_seen_at, ?2) WHERE ticket_id = ?1")?
+            .execute(params![ticket.as_str(), at.millis()])?;
+        Ok(())
+    }
+}
