@@ -276,3 +276,24 @@ mod tests {
         assert!(clock_millis(LimitSpec::parse("2WH").expect("valid")).is_err());
     }
 }
+
+#[cfg(test)]
+mod demo_city {
+    use super::*;
+
+    /// The shipped demo city loads and is what the README says it is.
+    #[test]
+    fn xinyi_loads() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/xinyi/city.toml");
+        let city = load_city(&path).unwrap_or_else(|e| panic!("{e}"));
+        assert_eq!(city.grid.divisions().city.as_str(), "320381");
+        assert_eq!(city.grid.divisions().streets().count(), 21);
+        assert!(city.grid.cells().len() > 10_000, "{} cells", city.grid.cells().len());
+        assert!(city.catalogue.classes().count() >= 60);
+        assert!(city.responsibility.squads().any(|s| s.name == "一中队"));
+        assert!(city.calendar.covers_year(2026));
+        // 新沂市 government area lies in 新安街道 on the demo grid.
+        let cell = city.grid.locate(Point::new(118.350, 34.372)).expect("city centre is in the grid");
+        assert_eq!(city.grid.street_of(cell).map(|s| s.name.as_str()), Some("新安街道"));
+    }
+}

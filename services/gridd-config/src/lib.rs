@@ -30,3 +30,27 @@ fn read_toml<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Result<T
         ConfigError::new(path, item.unwrap_or_default(), e.message().trim())
     })
 }
+
+/// The city the engine runs on now; a reload swaps it whole, and work already under way keeps
+/// the version it started with.
+#[derive(Clone, Debug)]
+pub struct CityHandle {
+    inner: std::sync::Arc<std::sync::RwLock<std::sync::Arc<CityConfig>>>,
+}
+
+impl CityHandle {
+    /// A handle on `city`.
+    pub fn new(city: CityConfig) -> Self {
+        Self { inner: std::sync::Arc::new(std::sync::RwLock::new(std::sync::Arc::new(city))) }
+    }
+
+    /// The current city.
+    pub fn current(&self) -> std::sync::Arc<CityConfig> {
+        self.inner.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Replaces the city for all work that starts from now on.
+    pub fn replace(&self, city: CityConfig) {
+        *self.inner.write().unwrap_or_else(std::sync::PoisonError::into_inner) = std::sync::Arc::new(city);
+    }
+}

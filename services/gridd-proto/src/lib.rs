@@ -6,6 +6,7 @@
 pub use {prost, prost_types, tonic};
 
 mod convert;
+pub mod status;
 
 pub use convert::*;
 

@@ -1,0 +1,467 @@
+//! The intake role: takes reports from the four channels, validates and normalises them
+//! (coordinates to WGS84, categories against the catalogue, lengths), gives each a reference,
+//! and acknowledges only after the record is durably appended to the intake log.
+//!
+//! Idempotency: every request carries a client key (camera alerts use camera id + alert id).
+//! A retry with the same key and the same content gets the same reference and writes nothing;
+//! the same key with different content is refused, because answering it with the earlier
+//! reference would silently drop the second report.
+//!
+//! - [`Intake`]: the role's API, used by the gRPC adapter and by tests;
+//! - [`grpc::IntakeGrpc`]: `IntakeService` over tonic.
+
+use std::sync::Arc;
+
+use geo::Point;
+use gridd_config::{CityConfig, CityHandle};
+use gridd_core::FieldError;
+use gridd_core::coords::{CoordSystem, to_wgs84, validate_lon_lat};
+use gridd_core::ids::{CameraId, Reference, validate_text, validate_token};
+use gridd_core::report::{CameraDetection, Channel, Report};
+use gridd_core::time::{Clock, Timestamp};
+use gridd_proto::v1;
+use gridd_store::{IntakeKeyEntry, Store, StoreError, WriteTx, topics};
+
+pub mod grpc;
+mod refs;
+
+pub use refs::ReferenceGenerator;
+
+/// Longest client token (ids, idempotency keys).
+const MAX_TOKEN: usize = 128;
+/// Longest address text, in characters.
+const MAX_ADDRESS: usize = 200;
+/// Longest description, in characters.
+const MAX_DESCRIPTION: usize = 2000;
+/// Most photos per report.
+const MAX_PHOTOS: usize = 9;
+/// How far in the future a camera's clock may run before its alert is refused.
+const CAMERA_CLOCK_SKEW_MS: i64 = 60_000;
+
+/// Why a report was not accepted.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum IntakeError {
+    /// A field is wrong; nothing was written.
+    #[error(transparent)]
+    Invalid(#[from] FieldError),
+    /// The idempotency key was used before for a different report.
+    #[error("idempotency key {key:?} was already used for a different report ({reference})")]
+    KeyReused {
+        /// The key as the client sent it.
+        key: String,
+        /// The reference of the earlier report.
+        reference: Reference,
+    },
+    /// The store could not take it; nothing was acknowledged.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl IntakeError {
+    /// The gRPC status for this error.
+    pub fn status(&self) -> tonic::Status {
+        match self {
+            IntakeError::Invalid(e) => gridd_proto::status::invalid_argument(e),
+            IntakeError::KeyReused { .. } => tonic::Status::already_exists(self.to_string()),
+            IntakeError::Store(e) => gridd_proto::status::unavailable("intake", e),
+        }
+    }
+}
+
+use gridd_proto::tonic;
+
+/// A report accepted (or recognised as already accepted).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    /// Its reference.
+    pub reference: Reference,
+    /// When it was first accepted.
+    pub received_at: Timestamp,
+    /// True if this was a retry of an accepted report.
+    pub replayed: bool,
+}
+
+/// A validated report waiting for its reference and its append.
+#[derive(Debug, Clone)]
+pub struct Draft {
+    idempotency_key: String,
+    client_key: String,
+    fingerprint: String,
+    report: Report,
+}
+
+/// The intake role.
+pub struct Intake<S> {
+    store: S,
+    city: CityHandle,
+    clock: Arc<dyn Clock>,
+    refs: ReferenceGenerator,
+}
+
+impl<S: Store> Intake<S> {
+    /// Intake on `store` for `city`, handing out references as `node`.
+    pub fn new(store: S, city: CityHandle, clock: Arc<dyn Clock>, node: u8) -> Self {
+        let offset = city.current().calendar.offset();
+        Self { store, city, clock, refs: ReferenceGenerator::new(node, offset) }
+    }
+
+    /// Validates and appends a hotline call.
+    pub async fn hotline(&self, req: &v1::LogHotlineCallRequest) -> Result<Accepted, IntakeError> {
+        let draft = validate_hotline(&self.city.current(), req)?;
+        self.append_one(draft).await
+    }
+
+    /// Validates and appends a citizen report.
+    pub async fn citizen(&self, req: &v1::SubmitCitizenReportRequest) -> Result<Accepted, IntakeError> {
+        let draft = validate_citizen(&self.city.current(), req)?;
+        self.append_one(draft).await
+    }
+
+    /// Validates and appends a patrol report.
+    pub async fn patrol(&self, req: &v1::SubmitPatrolReportRequest) -> Result<Accepted, IntakeError> {
+        let draft = validate_patrol(&self.city.current(), req)?;
+        self.append_one(draft).await
+    }
+
+    /// Validates one camera alert (for batching with [`Intake::append`]).
+    pub fn validate_camera(&self, alert: &v1::CameraAlert) -> Result<Draft, FieldError> {
+        validate_camera(&self.city.current(), alert, self.clock.now())
+    }
+
+    async fn append_one(&self, draft: Draft) -> Result<Accepted, IntakeError> {
+        let mut results = self.append(vec![draft]).await?;
+        results.pop().unwrap_or_else(|| Err(IntakeError::Store(StoreError::Backend("empty append result".into()))))
+    }
+
+    /// Appends validated drafts in one durable transaction; one result per draft, in order.
+    /// Only when this returns are the accepted ones acknowledged.
+    pub async fn append(&self, drafts: Vec<Draft>) -> Result<Vec<Result<Accepted, IntakeError>>, StoreError> {
+        let now = self.clock.now();
+        let stamped: Vec<Draft> = drafts
+            .into_iter()
+            .map(|mut d| {
+                d.report.reference = self.refs.next(now);
+                d.report.received_at = now;
+                if d.report.channel != Channel::Camera {
+                    d.report.observed_at = now;
+                }
+                d
+            })
+            .collect();
+        let results = self.store.write(move |tx| stamped.iter().map(|d| append_draft(tx, d)).collect::<Result<Vec<_>, _>>()).await?;
+        for accepted in results.iter().flatten().filter(|a| !a.replayed) {
+            tracing::debug!(reference = %accepted.reference, "report accepted");
+        }
+        Ok(results)
+    }
+}
+
+fn append_draft(tx: &mut dyn WriteTx, d: &Draft) -> Result<Result<Accepted, IntakeError>, StoreError> {
+    if let Some(earlier) = tx.intake_key(&d.idempotency_key)? {
+        if earlier.fingerprint != d.fingerprint {
+            return Ok(Err(IntakeError::KeyReused { key: d.client_key.clone(), reference: earlier.reference }));
+        }
+        return Ok(Ok(Accepted { reference: earlier.reference, received_at: earlier.received_at, replayed: true }));
+    }
+    let r = &d.report;
+    let entry = IntakeKeyEntry { fingerprint: d.fingerprint.clone(), reference: r.reference.clone(), received_at: r.received_at };
+    tx.put_intake_key(&d.idempotency_key, &entry)?;
+    tx.put_report(&r.reference, r.channel, r.received_at)?;
+    let payload = gridd_proto::prost::Message::encode_to_vec(&gridd_proto::intake_record(r));
+    tx.append_log(topics::INTAKE, &partition_key(r), &payload, r.received_at)?;
+    metrics::counter!("gridd_intake_records_total", "channel" => r.channel.name()).increment(1);
+    Ok(Ok(Accepted { reference: r.reference.clone(), received_at: r.received_at, replayed: false }))
+}
+
+/// The intake log key: reports of one place (a ~5 km square) or one camera meet in one
+/// router partition, so duplicates can be merged there.
+fn partition_key(r: &Report) -> String {
+    match (&r.camera, r.location) {
+        (Some(c), _) => format!("camera:{}", c.camera_id),
+        (None, Some(p)) => format!("area:{}:{}", (p.x() / 0.05).floor() as i64, (p.y() / 0.05).floor() as i64),
+        (None, None) => "area:none".into(),
+    }
+}
+
+/// FNV-1a over the report's content: stable across builds, so stored fingerprints stay
+/// comparable after an upgrade.
+fn fingerprint(r: &Report) -> String {
+    let mut text = format!(
+        "{}|{}|{}|{:?}|{}|{}|{}|{:?}|{}|{:?}|{:?}|{:?}|{:?}",
+        r.channel.name(),
+        r.category,
+        r.condition.as_deref().unwrap_or(""),
+        r.location.map(|p| (format!("{:.6}", p.x()), format!("{:.6}", p.y()))),
+        r.address,
+        r.description,
+        r.reporter_id,
+        r.contact_phone,
+        r.reply_required,
+        r.camera.as_ref().map(CameraDetection::repeat_key),
+        r.external_ticket_id,
+        r.component_id,
+        r.media_urls,
+    );
+    if r.channel == Channel::Camera {
+        text.push_str(&r.observed_at.millis().to_string());
+    }
+    let hash = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3));
+    format!("{hash:016x}")
+}
+
+fn point(field: &str, p: Option<&v1::GeoPoint>, required: bool) -> Result<Option<Point<f64>>, FieldError> {
+    let Some(p) = p else {
+        return if required { Err(FieldError::new(field, "is required")) } else { Ok(None) };
+    };
+    validate_lon_lat(p.lon, p.lat).map_err(|e| e.within(field))?;
+    let crs = match p.crs() {
+        v1::CoordSystem::Unspecified | v1::CoordSystem::Wgs84 => CoordSystem::Wgs84,
+        v1::CoordSystem::Gcj02 => CoordSystem::Gcj02,
+        v1::CoordSystem::Bd09 => CoordSystem::Bd09,
+    };
+    let (lon, lat) = to_wgs84(crs, p.lon, p.lat);
+    Ok(Some(Point::new(lon, lat)))
+}
+
+fn phone(field: &str, value: &str) -> Result<Option<String>, FieldError> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    let digits = v.strip_prefix('+').unwrap_or(v);
+    if !(3..=20).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(FieldError::new(field, "must be 3 to 20 digits, optionally after a leading +"));
+    }
+    Ok(Some(v.to_owned()))
+}
+
+fn photos(field: &str, urls: &[String]) -> Result<Vec<String>, FieldError> {
+    if urls.len() > MAX_PHOTOS {
+        return Err(FieldError::new(field, format!("at most {MAX_PHOTOS} photos, got {}", urls.len())));
+    }
+    for (i, url) in urls.iter().enumerate() {
+        let f = format!("{field}[{i}]");
+        validate_text(&f, url, 500, true)?;
+        if !(url.starts_with("https://") || url.starts_with("http://")) {
+            return Err(FieldError::new(f, "must be an http or https URL"));
+        }
+    }
+    Ok(urls.to_vec())
+}
+
+/// The fields every channel shares.
+struct Common<'a> {
+    channel: Channel,
+    idempotency_key: &'a str,
+    category: &'a str,
+    condition: &'a str,
+    location: Option<Point<f64>>,
+    address: &'a str,
+    description: &'a str,
+    reporter_id: String,
+}
+
+fn draft(city: &CityConfig, c: Common<'_>, fill: impl FnOnce(&mut Report)) -> Result<Draft, FieldError> {
+    validate_token("idempotency_key", c.idempotency_key, MAX_TOKEN)?;
+    let terms = city.catalogue.terms(c.category.trim(), c.condition.trim())?;
+    validate_text("address", c.address, MAX_ADDRESS, false)?;
+    validate_text("description", c.description, MAX_DESCRIPTION, true)?;
+    let mut report = Report {
+        reference: Reference::new(""),
+        channel: c.channel,
+        received_at: Timestamp::from_millis(0),
+        observed_at: Timestamp::from_millis(0),
+        category: terms.class.code.clone(),
+        condition: terms.condition.map(str::to_owned),
+        location: c.location,
+        address: c.address.trim().to_owned(),
+        description: c.description.trim().to_owned(),
+        reporter_id: c.reporter_id,
+        contact_phone: None,
+        reply_required: false,
+        media_urls: Vec::new(),
+        camera: None,
+        external_ticket_id: None,
+        component_id: None,
+    };
+    fill(&mut report);
+    Ok(Draft {
+        idempotency_key: format!("{}/{}", c.channel.name(), c.idempotency_key),
+        client_key: c.idempotency_key.to_owned(),
+        fingerprint: fingerprint(&report),
+        report,
+    })
+}
+
+fn validate_hotline(city: &CityConfig, req: &v1::LogHotlineCallRequest) -> Result<Draft, FieldError> {
+    validate_token("idempotency_key", &req.idempotency_key, MAX_TOKEN)?;
+    if req.hotline() == v1::Hotline::Unspecified {
+        return Err(FieldError::new("hotline", "must be HOTLINE_12345 or HOTLINE_12319"));
+    }
+    validate_token("operator_id", &req.operator_id, MAX_TOKEN)?;
+    let caller = req.caller.clone().unwrap_or_default();
+    validate_text("caller.name", &caller.name, 50, false)?;
+    let contact = phone("caller.phone", &caller.phone)?;
+    if caller.reply_required && contact.is_none() {
+        return Err(FieldError::new("caller.phone", "is required when caller.reply_required is set"));
+    }
+    if !req.external_ticket_id.is_empty() {
+        validate_token("external_ticket_id", &req.external_ticket_id, MAX_TOKEN)?;
+    }
+    let location = point("location", req.location.as_ref(), false)?;
+    let common = Common {
+        channel: Channel::Hotline,
+        idempotency_key: &req.idempotency_key,
+        category: &req.category,
+        condition: &req.condition,
+        location,
+        address: &req.address,
+        description: &req.description,
+        reporter_id: req.operator_id.clone(),
+    };
+    draft(city, common, |r| {
+        r.contact_phone = contact;
+        r.reply_required = caller.reply_required;
+        r.external_ticket_id = Some(req.external_ticket_id.clone()).filter(|s| !s.is_empty());
+    })
+}
+
+fn validate_citizen(city: &CityConfig, req: &v1::SubmitCitizenReportRequest) -> Result<Draft, FieldError> {
+    validate_token("idempotency_key", &req.idempotency_key, MAX_TOKEN)?;
+    validate_token("citizen_id", &req.citizen_id, MAX_TOKEN)?;
+    let contact = phone("phone", &req.phone)?;
+    if req.reply_required && contact.is_none() {
+        return Err(FieldError::new("phone", "is required when reply_required is set"));
+    }
+    let location = point("location", req.location.as_ref(), true)?;
+    let media = photos("photo_urls", &req.photo_urls)?;
+    let common = Common {
+        channel: Channel::Citizen,
+        idempotency_key: &req.idempotency_key,
+        category: &req.category,
+        condition: &req.condition,
+        location,
+        address: &req.address,
+        description: &req.description,
+        reporter_id: req.citizen_id.clone(),
+    };
+    draft(city, common, |r| {
+        r.contact_phone = contact;
+        r.reply_required = req.reply_required;
+        r.media_urls = media;
+    })
+}
+
+fn validate_patrol(city: &CityConfig, req: &v1::SubmitPatrolReportRequest) -> Result<Draft, FieldError> {
+    validate_token("idempotency_key", &req.idempotency_key, MAX_TOKEN)?;
+    validate_token("supervisor_id", &req.supervisor_id, MAX_TOKEN)?;
+    let location = point("location", req.location.as_ref(), true)?;
+    let media = photos("photo_urls", &req.photo_urls)?;
+    if !req.component_id.is_empty() && !(req.component_id.len() == 16 && req.component_id.bytes().all(|b| b.is_ascii_digit())) {
+        return Err(FieldError::new("component_id", "a component id (部件标识码) is 16 digits"));
+    }
+    let common = Common {
+        channel: Channel::Patrol,
+        idempotency_key: &req.idempotency_key,
+        category: &req.category,
+        condition: &req.condition,
+        location,
+        address: &req.address,
+        description: &req.description,
+        reporter_id: req.supervisor_id.clone(),
+    };
+    draft(city, common, |r| {
+        r.media_urls = media;
+        r.component_id = Some(req.component_id.clone()).filter(|s| !s.is_empty());
+    })
+}
+
+fn validate_camera(city: &CityConfig, alert: &v1::CameraAlert, now: Timestamp) -> Result<Draft, FieldError> {
+    validate_token("camera_id", &alert.camera_id, MAX_TOKEN)?;
+    let camera = city
+        .cameras
+        .get(&CameraId::new(alert.camera_id.as_str()))
+        .ok_or_else(|| FieldError::new("camera_id", format!("{} is not in the camera registry", alert.camera_id)))?;
+    validate_token("alert_id", &alert.alert_id, MAX_TOKEN)?;
+    let (category, label) = city
+        .detections
+        .get(alert.detection_type.as_str())
+        .ok_or_else(|| FieldError::new("detection_type", format!("{:?} is not a configured detection", alert.detection_type)))?;
+    if !(alert.confidence.is_finite() && alert.confidence <= 1.0) {
+        return Err(FieldError::new("confidence", "must be a number from 0 to 1"));
+    }
+    if alert.confidence < city.camera_min_confidence {
+        return Err(FieldError::new(
+            "confidence",
+            format!("{} is below the minimum {} for filing", alert.confidence, city.camera_min_confidence),
+        ));
+    }
+    let detected_at = alert.detected_at.as_ref().map(gridd_proto::from_timestamp).ok_or_else(|| FieldError::new("detected_at", "is required"))?;
+    if detected_at.millis_since(now) > CAMERA_CLOCK_SKEW_MS {
+        return Err(FieldError::new("detected_at", "is in the future; check the camera gateway's clock"));
+    }
+    let frame = if alert.frame_url.is_empty() { Vec::new() } else { photos("frame_url", std::slice::from_ref(&alert.frame_url))? };
+    let location = point("location", alert.location.as_ref(), false)?.unwrap_or(camera.location);
+    let description = format!("{label} ({} {:.0}%)", camera.name, alert.confidence * 100.0);
+    let common = Common {
+        channel: Channel::Camera,
+        idempotency_key: &format!("{}/{}", alert.camera_id, alert.alert_id),
+        category: category.as_str(),
+        condition: "",
+        location: Some(location),
+        address: &camera.name,
+        description: &description,
+        reporter_id: alert.camera_id.clone(),
+    };
+    let mut d = draft(city, common, |r| {
+        r.media_urls = frame;
+        r.observed_at = detected_at;
+        r.camera = Some(CameraDetection { camera_id: camera.id.clone(), detection_type: alert.detection_type.clone() });
+    })?;
+    d.fingerprint = fingerprint(&d.report);
+    Ok(d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partition_keys_group_places_and_cameras() {
+        let mut r = Report {
+            reference: Reference::new("r"),
+            channel: Channel::Citizen,
+            received_at: Timestamp::from_millis(0),
+            observed_at: Timestamp::from_millis(0),
+            category: gridd_core::category::CategoryCode::parse("E0102").expect("code"),
+            condition: None,
+            location: Some(Point::new(118.351, 34.371)),
+            address: String::new(),
+            description: String::new(),
+            reporter_id: String::new(),
+            contact_phone: None,
+            reply_required: false,
+            media_urls: vec![],
+            camera: None,
+            external_ticket_id: None,
+            component_id: None,
+        };
+        let here = partition_key(&r);
+        r.location = Some(Point::new(118.352, 34.372));
+        assert_eq!(partition_key(&r), here, "points 150 m apart share a partition");
+        let before = fingerprint(&r);
+        r.description = "other".into();
+        assert_ne!(fingerprint(&r), before, "different content, different fingerprint");
+        r.camera = Some(CameraDetection { camera_id: CameraId::new("CAM-0001"), detection_type: "x".into() });
+        assert_eq!(partition_key(&r), "camera:CAM-0001");
+    }
+
+    #[test]
+    fn phones_and_photos() {
+        assert_eq!(phone("p", "+8613812345678"), Ok(Some("+8613812345678".into())));
+        assert_eq!(phone("p", ""), Ok(None));
+        assert_eq!(phone("p", "12-34").map_err(|e| e.field), Err("p".into()));
+        assert_eq!(photos("photo_urls", &["ftp://x".into()]).map_err(|e| e.field), Err("photo_urls[0]".into()));
+        assert!(photos("photo_urls", &vec!["https://x".into(); 10]).is_err());
+    }
+}
