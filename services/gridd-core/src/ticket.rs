@@ -607,13 +607,22 @@ pub struct Change {
     pub detail: String,
     /// Squads to tell, and what.
     pub feed: Vec<(SquadId, FeedKind)>,
-    /// Ladder level, for [`ChangeKind::Escalated`].
-    pub escalation_level: Option<u32>,
+    /// For [`ChangeKind::Escalated`]: the clock generation and ladder level that fired.
+    pub escalation: Option<Fired>,
+}
+
+/// A ladder level fired against one clock generation (one deadline).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Fired {
+    /// The clock generation.
+    pub generation: u32,
+    /// The ladder level.
+    pub level: u32,
 }
 
 impl Change {
     fn new(kind: ChangeKind, detail: impl Into<String>) -> Self {
-        Self { kind, detail: detail.into(), feed: Vec::new(), escalation_level: None }
+        Self { kind, detail: detail.into(), feed: Vec::new(), escalation: None }
     }
 
     fn tell(mut self, squad: Option<&SquadId>, kind: FeedKind) -> Self {
@@ -1000,7 +1009,7 @@ fn fire(t: &mut Ticket, timer: &Timer, now: Timestamp, policy: Policy<'_>) -> Re
             }
             .ok_or_else(stale)?;
             clock.fired_level = level;
-            let stage = clock.stage;
+            let (stage, generation) = (clock.stage, clock.generation);
             t.light = escalation.step.light;
             let step = escalation.step;
             let repeat = if escalation.repetition > 0 { format!(" (repeat {})", escalation.repetition) } else { String::new() };
@@ -1012,7 +1021,7 @@ fn fire(t: &mut Ticket, timer: &Timer, now: Timestamp, policy: Policy<'_>) -> Re
                 audience(stage, &step.notify),
             );
             let mut change = Change::new(ChangeKind::Escalated, detail);
-            change.escalation_level = Some(level);
+            change.escalation = Some(Fired { generation, level });
             if stage == Stage::Handling {
                 change = change.tell(squad.as_ref(), FeedKind::Escalated);
             }

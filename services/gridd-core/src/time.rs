@@ -37,6 +37,13 @@ impl Timestamp {
         self.utc().with_timezone(&offset).naive_local()
     }
 
+    /// Minutes since local midnight at `offset` (0..1440), for time-of-day rules.
+    pub fn minute_of_day(self, offset: FixedOffset) -> u16 {
+        use chrono::Timelike;
+        let local = self.local(offset);
+        (local.hour() * 60 + local.minute()) as u16
+    }
+
     /// The instant of a local wall-clock time at `offset`.
     pub fn from_local(local: NaiveDateTime, offset: FixedOffset) -> Self {
         let utc = local - chrono::Duration::seconds(i64::from(offset.local_minus_utc()));

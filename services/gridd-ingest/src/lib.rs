@@ -15,7 +15,6 @@ use std::sync::Arc;
 use geo::Point;
 use gridd_config::{CityConfig, CityHandle};
 use gridd_core::FieldError;
-use gridd_core::coords::{CoordSystem, to_wgs84, validate_lon_lat};
 use gridd_core::ids::{CameraId, Reference, validate_text, validate_token};
 use gridd_core::report::{CameraDetection, Channel, Report};
 use gridd_core::time::{Clock, Timestamp};
@@ -210,17 +209,10 @@ fn fingerprint(r: &Report) -> String {
 }
 
 fn point(field: &str, p: Option<&v1::GeoPoint>, required: bool) -> Result<Option<Point<f64>>, FieldError> {
-    let Some(p) = p else {
-        return if required { Err(FieldError::new(field, "is required")) } else { Ok(None) };
-    };
-    validate_lon_lat(p.lon, p.lat).map_err(|e| e.within(field))?;
-    let crs = match p.crs() {
-        v1::CoordSystem::Unspecified | v1::CoordSystem::Wgs84 => CoordSystem::Wgs84,
-        v1::CoordSystem::Gcj02 => CoordSystem::Gcj02,
-        v1::CoordSystem::Bd09 => CoordSystem::Bd09,
-    };
-    let (lon, lat) = to_wgs84(crs, p.lon, p.lat);
-    Ok(Some(Point::new(lon, lat)))
+    match gridd_proto::wgs84_point(field, p)? {
+        None if required => Err(FieldError::new(field, "is required")),
+        point => Ok(point),
+    }
 }
 
 fn phone(field: &str, value: &str) -> Result<Option<String>, FieldError> {

@@ -154,6 +154,20 @@ fn urgency(u: Urgency) -> v1::Urgency {
     }
 }
 
+/// A client's point converted to WGS84, checked; `None` when absent. Errors name `field`
+/// (e.g. `location.lon`).
+pub fn wgs84_point(field: &str, p: Option<&v1::GeoPoint>) -> Result<Option<Point<f64>>, gridd_core::FieldError> {
+    let Some(p) = p else { return Ok(None) };
+    gridd_core::coords::validate_lon_lat(p.lon, p.lat).map_err(|e| e.within(field))?;
+    let crs = match p.crs() {
+        v1::CoordSystem::Unspecified | v1::CoordSystem::Wgs84 => gridd_core::coords::CoordSystem::Wgs84,
+        v1::CoordSystem::Gcj02 => gridd_core::coords::CoordSystem::Gcj02,
+        v1::CoordSystem::Bd09 => gridd_core::coords::CoordSystem::Bd09,
+    };
+    let (lon, lat) = gridd_core::coords::to_wgs84(crs, p.lon, p.lat);
+    Ok(Some(Point::new(lon, lat)))
+}
+
 /// A WGS84 point on the wire.
 pub fn point(p: Point<f64>) -> v1::GeoPoint {
     v1::GeoPoint { lon: p.x(), lat: p.y(), crs: v1::CoordSystem::Wgs84.into() }

@@ -216,6 +216,8 @@ pub trait ReadTx {
     fn known_cases_for_camera(&mut self, camera_key: &str) -> Result<Vec<KnownCase>, StoreError>;
     /// Counts for the live summary at `now`.
     fn live_counts(&mut self, now: Timestamp) -> Result<LiveCounts, StoreError>;
+    /// Dead letters of `topic`: (seq, reason), oldest first.
+    fn dead_letters(&mut self, topic: &str) -> Result<Vec<(u64, String)>, StoreError>;
 }
 
 /// Writes inside a transaction; everything commits together or not at all.
@@ -242,6 +244,9 @@ pub trait WriteTx: ReadTx {
     fn put_known_case(&mut self, case: &KnownCase, camera_key: Option<&str>) -> Result<(), StoreError>;
     /// Notes another report joining a known case.
     fn touch_known_case(&mut self, ticket: &TicketId, at: Timestamp) -> Result<(), StoreError>;
+    /// Keeps a record of `topic` that cannot be processed, with the reason, so that it is not
+    /// lost; the consumer then moves past it.
+    fn dead_letter(&mut self, topic: &str, record: &LogRecord, reason: &str) -> Result<(), StoreError>;
 }
 
 /// A store backend.

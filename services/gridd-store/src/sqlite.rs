@@ -264,6 +264,12 @@ impl Tx<'_> {
 }
 
 impl ReadTx for Tx<'_> {
+    fn dead_letters(&mut self, topic: &str) -> Result<Vec<(u64, String)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached("SELECT source_seq, reason FROM dead_letters WHERE source_topic = ?1 ORDER BY source_seq")?;
+        let rows = stmt.query_map([topic], |r| Ok((seq(r.get(0)?), r.get::<_, String>(1)?)))?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
     fn read_log(&mut self, topic: &str, after_seq: u64, limit: usize) -> Result<Vec<LogRecord>, StoreError> {
         let mut stmt = self
             .conn
@@ -467,6 +473,17 @@ impl ReadTx for Tx<'_> {
 }
 
 impl WriteTx for Tx<'_> {
+    fn dead_letter(&mut self, topic: &str, record: &LogRecord, reason: &str) -> Result<(), StoreError> {
+        tracing::error!(topic, seq = record.seq, reason, "record kept as a dead letter");
+        self.conn
+            .prepare_cached(
+                "INSERT INTO dead_letters (source_topic, source_seq, source_key, reason, payload, at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT DO NOTHING",
+            )?
+            .execute(params![topic, as_i64(record.seq), record.key, reason, record.payload, record.appended_at.millis()])?;
+        Ok(())
+    }
+
     fn append_log(&mut self, topic: &str, key: &str, payload: &[u8], at: Timestamp) -> Result<u64, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "INSERT INTO log (topic, seq, key, payload, appended_at) \

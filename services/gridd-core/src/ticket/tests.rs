@@ -171,7 +171,7 @@ fn fire_due(env: &Env, mut t: Ticket, until: Timestamp) -> (Ticket, Vec<u32>) {
         let due = desired_timers(&t, env.policy()).into_iter().filter(|x| x.due <= until).min_by_key(|x| x.due);
         let Some(timer) = due else { return (t, fired) };
         let tr = run(env, &t, Command::Fire(timer), &Actor::Timer, until);
-        fired.extend(tr.changes.iter().filter_map(|c| c.escalation_level));
+        fired.extend(tr.changes.iter().filter_map(|c| c.escalation.map(|f| f.level)));
         t = tr.ticket;
     }
 }
@@ -344,10 +344,8 @@ proptest! {
                 Ok(tr) => {
                     prop_assert!(allowed(before.state, tr.ticket.state), "{} → {} by {}", before.state, tr.ticket.state, cmd.name());
                     prop_assert_eq!(tr.ticket.version, before.version + 1);
-                    for change in &tr.changes {
-                        if let (Some(level), Command::Fire(timer)) = (change.escalation_level, &cmd) {
-                            prop_assert!(fired.insert((timer.generation, level)), "level {} fired twice for generation {}", level, timer.generation);
-                        }
+                    for f in tr.changes.iter().filter_map(|c| c.escalation) {
+                        prop_assert!(fired.insert((f.generation, f.level)), "level {} fired twice for generation {}", f.level, f.generation);
                     }
                     t = tr.ticket;
                 }

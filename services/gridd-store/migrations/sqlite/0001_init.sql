@@ -97,3 +97,14 @@ CREATE TABLE router_cases (
 ) WITHOUT ROWID;
 CREATE INDEX router_cases_by_category ON router_cases (category, opened_at);
 CREATE INDEX router_cases_by_camera ON router_cases (camera_key, last_seen_at);
+
+-- Records that could not be processed, kept with the reason instead of being dropped.
+CREATE TABLE dead_letters (
+    source_topic TEXT    NOT NULL,
+    source_seq   INTEGER NOT NULL,
+    source_key   TEXT    NOT NULL,
+    reason       TEXT    NOT NULL,
+    payload      BLOB    NOT NULL,
+    at           INTEGER NOT NULL,
+    PRIMARY KEY (source_topic, source_seq)
+) WITHOUT ROWID;

@@ -1,0 +1,124 @@
+//! `SquadService`: a squad terminal's task feed and task commands.
+
+use gridd_config::CityHandle;
+use gridd_core::FieldError;
+use gridd_core::ids::{SquadId, TicketId, validate_text};
+use gridd_core::ticket::{Actor, Command, FeedKind};
+use gridd_proto::prost::Message;
+use gridd_proto::tonic::{self, Request, Response, Status};
+use gridd_proto::v1;
+use gridd_store::{FeedEntry, ReadTx, Signal, Store};
+use gridd_tracker::Tracker;
+
+use crate::{WatchStream, invalid, required_id, spawn_watch, store_status};
+
+/// The gRPC adapter.
+pub struct SquadGrpc<S> {
+    store: S,
+    city: CityHandle,
+    tracker: Tracker<S>,
+}
+
+impl<S: Store> SquadGrpc<S> {
+    /// An adapter over the store and the tracker's command API.
+    pub fn new(store: S, city: CityHandle, tracker: Tracker<S>) -> Self {
+        Self { store, city, tracker }
+    }
+
+    fn squad(&self, squad_id: &str) -> Result<SquadId, Status> {
+        required_id("squad_id", squad_id)?;
+        let id = SquadId::new(squad_id);
+        match self.city.current().responsibility.squad(&id) {
+            Some(_) => Ok(id),
+            None => Err(Status::not_found(format!("squad {squad_id} is not configured"))),
+        }
+    }
+
+    async fn run(&self, task: Option<&v1::TaskCommand>, command: Command, note: String) -> Result<Response<v1::Ticket>, Status> {
+        let task = task.ok_or_else(|| invalid(FieldError::new("task", "is required")))?;
+        let squad = self.squad(&task.squad_id)?;
+        required_id("ticket_id", &task.ticket_id)?;
+        required_id("member_id", &task.member_id)?;
+        let expected = (task.expected_version != 0).then_some(task.expected_version);
+        let actor = Actor::Squad { squad, member: task.member_id.clone() };
+        self.tracker
+            .command(TicketId::new(task.ticket_id.as_str()), command, actor, expected, note)
+            .await
+            .map(Response::new)
+            .map_err(|e| e.status())
+    }
+}
+
+fn task_kind(kind: FeedKind) -> v1::TaskEventKind {
+    match kind {
+        FeedKind::Assigned => v1::TaskEventKind::Assigned,
+        FeedKind::Rework => v1::TaskEventKind::Rework,
+        FeedKind::Escalated => v1::TaskEventKind::Escalated,
+        FeedKind::Withdrawn => v1::TaskEventKind::Withdrawn,
+        FeedKind::Updated => v1::TaskEventKind::Updated,
+        FeedKind::Closed => v1::TaskEventKind::Closed,
+    }
+}
+
+fn task_event(entry: FeedEntry) -> Result<(u64, v1::TaskEvent), Status> {
+    let event = v1::TicketEvent::decode(entry.event_payload.as_slice()).map_err(|e| gridd_proto::status::internal("decoding a feed entry", &e))?;
+    Ok((
+        entry.seq,
+        v1::TaskEvent {
+            seq: entry.seq,
+            squad_id: entry.squad.to_string(),
+            kind: task_kind(entry.kind).into(),
+            at: Some(gridd_proto::timestamp(entry.at)),
+            detail: event.detail,
+            ticket: event.ticket,
+        },
+    ))
+}
+
+#[tonic::async_trait]
+impl<S: Store> v1::squad_service_server::SquadService for SquadGrpc<S> {
+    type WatchTasksStream = WatchStream<v1::TaskEvent>;
+
+    async fn watch_tasks(&self, request: Request<v1::WatchTasksRequest>) -> Result<Response<Self::WatchTasksStream>, Status> {
+        let req = request.into_inner();
+        let squad = self.squad(&req.squad_id)?;
+        let store = self.store.clone();
+        let changed = store.subscribe(Signal::SquadFeed);
+        let stream = spawn_watch(changed, req.after_seq, move |after| {
+            let (store, squad) = (store.clone(), squad.clone());
+            async move {
+                let entries = store
+                    .read(move |tx: &mut dyn ReadTx| tx.feed(&squad, after, crate::WATCH_BATCH))
+                    .await
+                    .map_err(|e| store_status(&e))?;
+                entries.into_iter().map(task_event).collect()
+            }
+        });
+        Ok(Response::new(stream))
+    }
+
+    async fn accept_task(&self, request: Request<v1::TaskCommand>) -> Result<Response<v1::Ticket>, Status> {
+        self.run(Some(request.get_ref()), Command::Accept, String::new()).await
+    }
+
+    async fn start_task(&self, request: Request<v1::TaskCommand>) -> Result<Response<v1::Ticket>, Status> {
+        self.run(Some(request.get_ref()), Command::Start, String::new()).await
+    }
+
+    async fn resolve_task(&self, request: Request<v1::ResolveTaskRequest>) -> Result<Response<v1::Ticket>, Status> {
+        let req = request.into_inner();
+        validate_text("note", &req.note, 1000, true).map_err(invalid)?;
+        for (i, url) in req.photo_urls.iter().enumerate() {
+            validate_text(&format!("photo_urls[{i}]"), url, 500, true).map_err(invalid)?;
+        }
+        let note = req.note.trim().to_owned();
+        let photos = if req.photo_urls.is_empty() { String::new() } else { format!("{} photo(s)", req.photo_urls.len()) };
+        self.run(req.task.as_ref(), Command::Resolve { note }, photos).await
+    }
+
+    async fn return_task(&self, request: Request<v1::ReturnTaskRequest>) -> Result<Response<v1::Ticket>, Status> {
+        let req = request.into_inner();
+        validate_text("reason", &req.reason, 1000, true).map_err(invalid)?;
+        self.run(req.task.as_ref(), Command::Return { reason: req.reason.trim().to_owned() }, String::new()).await
+    }
+}

@@ -1,0 +1,195 @@
+//! The router role: reads the intake log, and for each report decides
+//!
+//! 1. whether it repeats an open case (same camera and detection; or same category near in
+//!    space and time, across channels) and joins it (并案);
+//! 2. otherwise where it lies (the unit-grid cell, community and street) and which squad is
+//!    responsible (rules by area × category × time of day, territorial default last);
+//! 3. what cannot be located or assigned goes to the dispatch centre's manual queue, never
+//!    dropped.
+//!
+//! Decisions go to the dispatch log, keyed by ticket id. In the embedded mode a batch of
+//! decisions, the router's duplicate index and its log position commit in one transaction,
+//! so a crash replays the batch whole or not at all. [`decide`] is the pure part, shared by
+//! every mode.
+
+use std::time::Instant;
+
+use gridd_config::{CityConfig, CityHandle};
+use gridd_core::category::CategoryCode;
+use gridd_core::dedup::{self, KnownCase};
+use gridd_core::ids::TicketId;
+use gridd_core::report::{Decision, Outcome, Report};
+use gridd_core::ticket::{ManualReason, Placement, Routing};
+use gridd_core::time::Timestamp;
+use gridd_proto::prost::Message;
+use gridd_proto::v1;
+use gridd_store::{Signal, Store, StoreError, WriteTx, topics};
+use tokio_util::sync::CancellationToken;
+
+/// Consumer name of the router on the intake log.
+pub const CONSUMER: &str = "router";
+/// Records routed per transaction.
+const BATCH: usize = 256;
+
+/// What the router can ask about cases it opened before.
+pub trait CaseLookup {
+    /// Cases of `category` opened since `since` inside the lon/lat box.
+    fn near(&mut self, category: &CategoryCode, since: Timestamp, min: geo::Point<f64>, max: geo::Point<f64>) -> Vec<KnownCase>;
+    /// Cases from this camera and detection.
+    fn camera(&mut self, key: &str) -> Vec<KnownCase>;
+}
+
+/// Decides where one report goes. Pure apart from the case lookups.
+pub fn decide(city: &CityConfig, report: Report, cases: &mut dyn CaseLookup) -> Decision {
+    let own_id = TicketId::from(report.reference.clone());
+    if let Some(duplicate) = find_duplicate(city, &report, cases) {
+        return Decision { report, ticket_id: duplicate.ticket_id, outcome: Outcome::Attach { reason: duplicate.reason } };
+    }
+    let (cell, placement) = place(city, report.location, &report.category, report.observed_at);
+    Decision { report, ticket_id: own_id, outcome: Outcome::Open { cell, placement } }
+}
+
+fn find_duplicate(city: &CityConfig, report: &Report, cases: &mut dyn CaseLookup) -> Option<dedup::Duplicate> {
+    if let Some(camera) = &report.camera {
+        let repeats = cases.camera(&camera.repeat_key());
+        if let Some(d) = dedup::camera_repeat(&city.dedup, report.observed_at, &repeats) {
+            return Some(d);
+        }
+    }
+    let point = report.location?;
+    let (min, max) = dedup::search_box(point, city.dedup.radius_m);
+    let since = report.observed_at.add_millis(-city.dedup.window_ms);
+    let nearby = cases.near(&report.category, since, min, max);
+    dedup::nearby(&city.dedup, &report.category, point, report.observed_at, &nearby)
+}
+
+/// Where a report of `category` at `point`, observed `at`, goes: its cell, and the squad
+/// (with the rule that chose it) or the manual queue (with the reason). `GridService.Locate`
+/// explains routing with this same function.
+pub fn place(
+    city: &CityConfig,
+    point: Option<geo::Point<f64>>,
+    category: &CategoryCode,
+    at: Timestamp,
+) -> (Option<gridd_core::grid::CellRef>, Placement) {
+    let grid = &city.grid;
+    let manual = |reason, routing| Placement::Manual { reason, routing };
+    let Some(point) = point else {
+        return (None, manual(ManualReason::NoLocation, None));
+    };
+    let Some(cell) = grid.locate(point) else {
+        return (None, manual(ManualReason::OutsideGrid, None));
+    };
+    let cell_ref = grid.cell_ref(cell);
+    let Some(street) = grid.street_of(cell) else {
+        return (Some(cell_ref), manual(ManualReason::NoResponsibleSquad, None));
+    };
+    let minute = at.minute_of_day(city.calendar.offset());
+    let routing = |rule_id: String, reason: String| Routing { rule_id, reason, grid_version: grid.version().to_owned() };
+    let placement = match city.responsibility.assign(street, &cell_ref.community_code, category, minute) {
+        Some(a) => Placement::Assigned { squad: a.squad, routing: routing(a.rule_id, a.reason) },
+        None => manual(
+            ManualReason::NoResponsibleSquad,
+            Some(routing("none".into(), format!("no rule or territorial squad covers {}", street.name))),
+        ),
+    };
+    (Some(cell_ref), placement)
+}
+
+struct TxCases<'a>(&'a mut dyn WriteTx);
+
+impl CaseLookup for TxCases<'_> {
+    fn near(&mut self, category: &CategoryCode, since: Timestamp, min: geo::Point<f64>, max: geo::Point<f64>) -> Vec<KnownCase> {
+        self.0.known_cases_near(category, since, min, max).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "duplicate lookup failed; routing without it");
+            Vec::new()
+        })
+    }
+
+    fn camera(&mut self, key: &str) -> Vec<KnownCase> {
+        self.0.known_cases_for_camera(key).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "camera repeat lookup failed; routing without it");
+            Vec::new()
+        })
+    }
+}
+
+fn write_decision(tx: &mut dyn WriteTx, decision: &Decision) -> Result<(), StoreError> {
+    let report = &decision.report;
+    match &decision.outcome {
+        Outcome::Open { .. } => {
+            let case = KnownCase {
+                ticket_id: decision.ticket_id.clone(),
+                category: report.category.clone(),
+                location: report.location,
+                opened_at: report.observed_at,
+                last_seen_at: report.observed_at,
+                open: true,
+            };
+            let camera_key = report.camera.as_ref().map(|c| c.repeat_key());
+            tx.put_known_case(&case, camera_key.as_deref())?;
+        }
+        Outcome::Attach { .. } => tx.touch_known_case(&decision.ticket_id, report.observed_at)?,
+    }
+    let payload = gridd_proto::dispatch_decision(decision).encode_to_vec();
+    tx.append_log(topics::DISPATCH, decision.ticket_id.as_str(), &payload, report.received_at)?;
+    Ok(())
+}
+
+fn outcome_label(d: &Decision) -> &'static str {
+    match &d.outcome {
+        Outcome::Attach { .. } => "merged",
+        Outcome::Open { placement: Placement::Assigned { .. }, .. } => "assigned",
+        Outcome::Open { placement: Placement::Manual { .. }, .. } => "manual",
+    }
+}
+
+/// Routes up to `max` intake records after the router's position, in one transaction.
+/// Returns how many records were consumed.
+pub fn route_batch(tx: &mut dyn WriteTx, city: &CityConfig, max: usize) -> Result<usize, StoreError> {
+    let next = tx.position(CONSUMER, topics::INTAKE)?;
+    let records = tx.read_log(topics::INTAKE, next.saturating_sub(1), max)?;
+    for record in &records {
+        let decoded = v1::IntakeRecord::decode(record.payload.as_slice())
+            .map_err(|e| e.to_string())
+            .and_then(|r| gridd_proto::report(&r).map_err(|e| e.to_string()));
+        match decoded {
+            Ok(report) => {
+                let started = Instant::now();
+                let decision = decide(city, report, &mut TxCases(tx));
+                metrics::histogram!("gridd_router_decide_seconds").record(started.elapsed().as_secs_f64());
+                metrics::counter!("gridd_router_decisions_total", "outcome" => outcome_label(&decision)).increment(1);
+                tracing::debug!(reference = %decision.report.reference, ticket_id = %decision.ticket_id, outcome = outcome_label(&decision), "routed");
+                write_decision(tx, &decision)?;
+            }
+            Err(reason) => {
+                metrics::counter!("gridd_dead_letters_total", "topic" => topics::INTAKE).increment(1);
+                tx.dead_letter(topics::INTAKE, record, &reason)?;
+            }
+        }
+    }
+    if let Some(last) = records.last() {
+        tx.set_position(CONSUMER, topics::INTAKE, last.seq + 1)?;
+        let end = tx.log_end(topics::INTAKE)?;
+        metrics::gauge!("gridd_log_lag", "consumer" => CONSUMER).set(end.saturating_sub(last.seq) as f64);
+    }
+    Ok(records.len())
+}
+
+/// The router's loop in the embedded mode: route whatever the intake log holds, then wait
+/// for the next append or for shutdown.
+pub async fn run<S: Store>(store: S, city: CityHandle, shutdown: CancellationToken) -> Result<(), StoreError> {
+    let mut appended = store.subscribe(Signal::Intake);
+    loop {
+        appended.borrow_and_update();
+        let current = city.current();
+        let routed = store.write(move |tx| route_batch(tx, &current, BATCH)).await?;
+        if routed == BATCH {
+            continue;
+        }
+        tokio::select! {
+            _ = appended.changed() => {}
+            () = shutdown.cancelled() => return Ok(()),
+        }
+    }
+}

@@ -1,0 +1,298 @@
+//! The tracker role: owns tickets.
+//!
+//! - It applies the router's decisions from the dispatch log (file a case, or merge a report
+//!   into one) — [`run_dispatch`];
+//! - it fires due timers: warning lights, the 督办 ladder, the accept deadline — [`run_timers`];
+//! - and it applies people's commands for the gateway — [`Tracker::command`].
+//!
+//! Every change goes through the core state machine and is recorded by [`record`] in the same
+//! transaction as its cause: the ticket, one ticket event per change (the history, and the
+//! outbox the squad feeds and dashboards read), the squad-feed entries, the escalation rows,
+//! and the ticket's timers, replaced by what the new state needs. Timers are rows, so they
+//! survive a crash; an escalation row's key (ticket, clock generation, level) makes a second
+//! firing impossible.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use gridd_config::{CityConfig, CityHandle};
+use gridd_core::category::LimitSpec;
+use gridd_core::ids::TicketId;
+use gridd_core::report::{Decision, Outcome};
+use gridd_core::ticket::{self, Actor, Command, CommandError, NewCase, Policy, Ticket, Transition, desired_timers};
+use gridd_core::time::{Clock, Timestamp};
+use gridd_proto::prost::Message;
+use gridd_proto::{tonic, v1};
+use gridd_store::{ReadTx, Signal, Store, StoreError, WriteTx, topics};
+use tokio_util::sync::CancellationToken;
+
+/// Consumer name of the tracker on the dispatch log.
+pub const CONSUMER: &str = "tracker";
+/// Decisions applied per transaction.
+const BATCH: usize = 128;
+/// Timers fired per transaction.
+const TIMER_BATCH: usize = 128;
+/// Longest sleep of the timer loop, so a changed wall clock is noticed.
+const MAX_TIMER_SLEEP: Duration = Duration::from_secs(30);
+/// Handling limit for a report whose category left the catalogue after intake accepted it.
+const FALLBACK_HANDLING: &str = "1WD";
+
+/// Why a command on a ticket failed.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TrackerError {
+    /// No such ticket.
+    #[error("ticket {0} not found")]
+    NotFound(TicketId),
+    /// The state machine refused it.
+    #[error(transparent)]
+    Command(#[from] CommandError),
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl TrackerError {
+    /// The gRPC status for this error.
+    pub fn status(&self) -> tonic::Status {
+        match self {
+            TrackerError::NotFound(_) => tonic::Status::not_found(self.to_string()),
+            TrackerError::Command(CommandError::NotAssigned { .. }) => tonic::Status::permission_denied(self.to_string()),
+            TrackerError::Command(CommandError::VersionConflict { .. }) => tonic::Status::aborted(self.to_string()),
+            TrackerError::Command(
+                CommandError::IllegalTransition { .. } | CommandError::AlreadyAssigned { .. } | CommandError::StaleTimer { .. },
+            ) => tonic::Status::failed_precondition(self.to_string()),
+            TrackerError::Store(e) => gridd_proto::status::unavailable("ticket command", e),
+        }
+    }
+}
+
+/// The state machine's policy from the city configuration.
+pub fn policy(city: &CityConfig) -> Policy<'_> {
+    Policy { calendar: &city.calendar, ladder: &city.ladder, stages: &city.stages }
+}
+
+/// A ticket as clients see it, with squad and category names from the city.
+pub fn view(city: &CityConfig, t: &Ticket, now: Timestamp) -> v1::Ticket {
+    let squad = t.squad.as_ref().and_then(|s| city.responsibility.squad(s)).map_or("", |s| s.name.as_str());
+    let category = city.catalogue.get(&t.category).map_or("", |c| c.name.as_str());
+    gridd_proto::ticket(t, now, gridd_proto::Names { squad, category })
+}
+
+/// Records a transition: the ticket, its events, feed entries, escalations and timers.
+pub fn record(tx: &mut dyn WriteTx, city: &CityConfig, now: Timestamp, actor: &Actor, transition: &Transition) -> Result<(), StoreError> {
+    let t = &transition.ticket;
+    tx.put_ticket(t)?;
+    let snapshot = view(city, t, now);
+    for change in &transition.changes {
+        let seq = tx.log_end(topics::TICKET_EVENTS)? + 1;
+        let event = v1::TicketEvent {
+            seq,
+            ticket_id: t.id.to_string(),
+            version: t.version,
+            at: Some(gridd_proto::timestamp(now)),
+            actor: actor.to_string(),
+            kind: change.kind.name().to_owned(),
+            detail: change.detail.clone(),
+            state: gridd_proto::ticket_state(t.state).into(),
+            ticket: Some(snapshot.clone()),
+        };
+        let appended = tx.append_log(topics::TICKET_EVENTS, t.id.as_str(), &event.encode_to_vec(), now)?;
+        debug_assert_eq!(appended, seq, "ticket-event seq is taken inside the writing transaction");
+        for (squad, kind) in &change.feed {
+            tx.append_feed(squad, &t.id, *kind, now, appended)?;
+        }
+        if let Some(fired) = change.escalation {
+            let name = city.ladder.level_name(fired.level);
+            if tx.record_escalation(&t.id, fired.generation, fired.level, &name, now)? {
+                metrics::counter!("gridd_escalations_total", "level" => name).increment(1);
+            }
+        }
+        tracing::info!(ticket_id = %t.id, kind = change.kind.name(), state = %t.state, "{}", change.detail);
+    }
+    tx.replace_timers(&t.id, &desired_timers(t, policy(city)))
+}
+
+/// Files or merges one router decision. Idempotent: a decision already applied changes nothing.
+fn apply_decision(tx: &mut dyn WriteTx, city: &CityConfig, now: Timestamp, decision: Decision) -> Result<Result<(), String>, StoreError> {
+    let report = decision.report;
+    match decision.outcome {
+        Outcome::Open { cell, placement } => {
+            if tx.ticket(&decision.ticket_id)?.is_some() {
+                return Ok(Ok(()));
+            }
+            let condition = report.condition.clone().unwrap_or_default();
+            let (urgency, handling) = match city.catalogue.terms(report.category.as_str(), &condition) {
+                Ok(terms) => (terms.urgency, terms.handling),
+                Err(e) => {
+                    tracing::warn!(reference = %report.reference, error = %e, "category no longer in the catalogue; filing with the fallback limit");
+                    (Default::default(), LimitSpec::parse(FALLBACK_HANDLING).map_err(StoreError::Corrupt)?)
+                }
+            };
+            let rural = cell
+                .as_ref()
+                .and_then(|c| city.grid.divisions().street(&c.street_code))
+                .is_some_and(|s| s.kind.is_rural());
+            let case = NewCase {
+                id: decision.ticket_id.clone(),
+                report: report.summary(),
+                category: report.category.clone(),
+                condition: report.condition.clone(),
+                urgency,
+                handling,
+                location: report.location,
+                address: report.address.clone(),
+                description: report.description.clone(),
+                cell,
+                rural,
+                placement,
+            };
+            let transition = ticket::open(case, now, policy(city));
+            record(tx, city, now, &Actor::Router, &transition)?;
+            tx.link_report(&report.reference, &decision.ticket_id, "filed")?;
+        }
+        Outcome::Attach { reason } => {
+            if tx.report_status(&report.reference)? == gridd_store::ReportStatus::Linked(decision.ticket_id.clone()) {
+                return Ok(Ok(()));
+            }
+            let Some(t) = tx.ticket(&decision.ticket_id)? else {
+                return Ok(Err(format!("merge into unknown ticket {}", decision.ticket_id)));
+            };
+            let command = Command::Attach { report: report.summary(), reason };
+            match ticket::apply(&t, &command, &Actor::Router, now, policy(city)) {
+                Ok(transition) => record(tx, city, now, &Actor::Router, &transition)?,
+                Err(e) => return Ok(Err(e.to_string())),
+            }
+            tx.link_report(&report.reference, &decision.ticket_id, "merged")?;
+        }
+    }
+    Ok(Ok(()))
+}
+
+/// Applies up to `max` decisions after the tracker's position, in one transaction.
+pub fn apply_batch(tx: &mut dyn WriteTx, city: &CityConfig, now: Timestamp, max: usize) -> Result<usize, StoreError> {
+    let next = tx.position(CONSUMER, topics::DISPATCH)?;
+    let records = tx.read_log(topics::DISPATCH, next.saturating_sub(1), max)?;
+    for record in &records {
+        let decoded = v1::DispatchDecision::decode(record.payload.as_slice())
+            .map_err(|e| e.to_string())
+            .and_then(|d| gridd_proto::decision(&d).map_err(|e| e.to_string()));
+        let outcome = match decoded {
+            Ok(decision) => apply_decision(tx, city, now, decision)?,
+            Err(reason) => Err(reason),
+        };
+        if let Err(reason) = outcome {
+            metrics::counter!("gridd_dead_letters_total", "topic" => topics::DISPATCH).increment(1);
+            tx.dead_letter(topics::DISPATCH, record, &reason)?;
+        }
+    }
+    if let Some(last) = records.last() {
+        tx.set_position(CONSUMER, topics::DISPATCH, last.seq + 1)?;
+        let end = tx.log_end(topics::DISPATCH)?;
+        metrics::gauge!("gridd_log_lag", "consumer" => CONSUMER).set(end.saturating_sub(last.seq) as f64);
+    }
+    Ok(records.len())
+}
+
+/// Fires up to `max` timers due at `now`, in one transaction. A timer the ticket no longer
+/// needs (the clock moved on) is dropped by re-deriving the ticket's timers.
+pub fn fire_due(tx: &mut dyn WriteTx, city: &CityConfig, now: Timestamp, max: usize) -> Result<usize, StoreError> {
+    let due = tx.due_timers(now, max)?;
+    for (id, timer) in &due {
+        let Some(t) = tx.ticket(id)? else {
+            tx.replace_timers(id, &[])?;
+            continue;
+        };
+        match ticket::apply(&t, &Command::Fire(*timer), &Actor::Timer, now, policy(city)) {
+            Ok(transition) => record(tx, city, now, &Actor::Timer, &transition)?,
+            Err(_) => tx.replace_timers(id, &desired_timers(&t, policy(city)))?,
+        }
+    }
+    Ok(due.len())
+}
+
+/// The tracker's dispatch consumer in the embedded mode.
+pub async fn run_dispatch<S: Store>(store: S, city: CityHandle, clock: Arc<dyn Clock>, shutdown: CancellationToken) -> Result<(), StoreError> {
+    let mut appended = store.subscribe(Signal::Dispatch);
+    loop {
+        appended.borrow_and_update();
+        let (current, now) = (city.current(), clock.now());
+        let applied = store.write(move |tx| apply_batch(tx, &current, now, BATCH)).await?;
+        if applied == BATCH {
+            continue;
+        }
+        tokio::select! {
+            _ = appended.changed() => {}
+            () = shutdown.cancelled() => return Ok(()),
+        }
+    }
+}
+
+/// The timer loop: fire what is due, then sleep until the earliest timer or a change.
+pub async fn run_timers<S: Store>(store: S, city: CityHandle, clock: Arc<dyn Clock>, shutdown: CancellationToken) -> Result<(), StoreError> {
+    let mut changed = store.subscribe(Signal::Timers);
+    loop {
+        changed.borrow_and_update();
+        let (current, now) = (city.current(), clock.now());
+        let fired = store.write(move |tx| fire_due(tx, &current, now, TIMER_BATCH)).await?;
+        if fired == TIMER_BATCH {
+            continue;
+        }
+        let next = store.read(|tx: &mut dyn ReadTx| tx.next_timer_due()).await?;
+        let sleep = next.map_or(MAX_TIMER_SLEEP, |due| clock.wall_duration(due.millis_since(clock.now())).min(MAX_TIMER_SLEEP));
+        tokio::select! {
+            () = tokio::time::sleep(sleep) => {}
+            _ = changed.changed() => {}
+            () = shutdown.cancelled() => return Ok(()),
+        }
+    }
+}
+
+/// People's commands on tickets, for the gateway.
+#[derive(Clone)]
+pub struct Tracker<S> {
+    store: S,
+    city: CityHandle,
+    clock: Arc<dyn Clock>,
+}
+
+impl<S: Store> Tracker<S> {
+    /// A tracker on `store`.
+    pub fn new(store: S, city: CityHandle, clock: Arc<dyn Clock>) -> Self {
+        Self { store, city, clock }
+    }
+
+    /// The clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Applies `command` from `actor` to ticket `id` (refused with ABORTED unless at
+    /// `expected_version`, when given), keeps `note` in the history, and returns the ticket
+    /// as clients see it.
+    pub async fn command(
+        &self,
+        id: TicketId,
+        command: Command,
+        actor: Actor,
+        expected_version: Option<u64>,
+        note: String,
+    ) -> Result<v1::Ticket, TrackerError> {
+        let city = self.city.current();
+        let clock = self.clock.clone();
+        self.store
+            .write(move |tx| {
+                let now = clock.now();
+                let t = tx.ticket(&id)?.ok_or_else(|| TrackerError::NotFound(id.clone()))?;
+                ticket::check_version(&t, expected_version)?;
+                let mut transition = ticket::apply(&t, &command, &actor, now, policy(&city))?;
+                if !note.trim().is_empty() {
+                    for change in &mut transition.changes {
+                        change.detail = format!("{} (note: {})", change.detail, note.trim());
+                    }
+                }
+                record(tx, &city, now, &actor, &transition)?;
+                Ok(view(&city, &transition.ticket, now))
+            })
+            .await
+    }
+}

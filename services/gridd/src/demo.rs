@@ -1,0 +1,464 @@
+//! `gridd demo`: the engine on the demo city, driven over gRPC like real clients would, with
+//! a live summary in the terminal.
+//!
+//! Simulated actors, all plain gRPC clients of the running engine:
+//! - hotline operators, citizens (sending GCJ-02 points, as phone map apps do) and patrol
+//!   supervisors report problems at random places of the grid, some of them repeats;
+//! - a camera gateway streams video-AI alerts, many of them repeats of a scene;
+//! - every squad watches its task feed: most sign for and handle their tasks, some are slow
+//!   (their cases climb the 督办 ladder), a few return tasks that are not theirs;
+//! - supervisors check resolved cases on site (most pass, some fail → rework);
+//! - a dispatcher empties the manual queue.
+//!
+//! Time runs `--speed` times faster (default 300: a working hour passes in 12 s) on the
+//! working-time calendar, so deadlines and escalations show up within a minute.
+
+use std::io::IsTerminal as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Context as _;
+use geo::InteriorPoint;
+use gridd_config::CityConfig;
+use gridd_core::category::{ClockKind, Limit};
+use gridd_core::coords::wgs84_to_gcj02;
+use gridd_core::time::{AcceleratedClock, Clock, SystemClock, Timestamp};
+use gridd_proto::tonic::transport::{Channel, Endpoint};
+use gridd_proto::v1;
+use gridd_proto::v1::dispatch_service_client::DispatchServiceClient;
+use gridd_proto::v1::grid_service_client::GridServiceClient;
+use gridd_proto::v1::intake_service_client::IntakeServiceClient;
+use gridd_proto::v1::squad_service_client::SquadServiceClient;
+use rand::rngs::StdRng;
+use rand::seq::IndexedRandom;
+use rand::{RngExt, SeedableRng};
+use tokio_util::sync::CancellationToken;
+
+use crate::engine::Engine;
+
+/// Options of `gridd demo`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct DemoArgs {
+    /// How many times faster than real time the engine's clock runs.
+    #[arg(long, default_value_t = 300)]
+    pub speed: u32,
+    /// Stop after this many seconds (default: run until Ctrl-C).
+    #[arg(long)]
+    pub duration: Option<u64>,
+    /// Reports per real second from hotline, citizens and patrols together.
+    #[arg(long, default_value_t = 3.0)]
+    pub rate: f64,
+    /// Keep the database in this directory (default: a fresh temporary one).
+    #[arg(long)]
+    pub data: Option<PathBuf>,
+    /// Seed of the simulation.
+    #[arg(long, default_value_t = 7)]
+    pub seed: u64,
+}
+
+/// Categories the simulated reporters use, weighted towards what cities see most.
+const COMMON: &[&str] = &[
+    "E0102", "E0102", "E0104", "E0504", "E0504", "E05L1", "E0505", "E0505", "E0507", "E0201", "E0101", "C0102", "C0118", "C0305",
+    "E0406", "C0402", "E0301",
+];
+
+/// Runs the demo until Ctrl-C or `--duration`.
+pub async fn run(config: &Path, args: DemoArgs) -> anyhow::Result<()> {
+    crate::telemetry::init_tracing("warn");
+    let (mut engine_config, city) = crate::cli::load(config)?;
+    let (data_dir, temporary) = match &args.data {
+        Some(dir) => (dir.clone(), false),
+        None => (std::env::temp_dir().join(format!("gridd-demo-{}", std::process::id())), true),
+    };
+    engine_config.sqlite = data_dir.join("gridd.db");
+    engine_config.grpc_addr = "127.0.0.1:0".parse()?;
+    engine_config.http_addr = "127.0.0.1:0".parse()?;
+
+    let origin = first_working_instant(&city, SystemClock.now());
+    let clock: Arc<dyn Clock> = Arc::new(AcceleratedClock::new(origin, args.speed));
+    let world = Arc::new(World::from(&city));
+    let city_name = format!("{} ({})", city.name, city.grid.divisions().city);
+    let offset = city.calendar.offset();
+    let engine = Engine::start(&engine_config, city, clock.clone()).await?;
+    let channel = Endpoint::from_shared(format!("http://{}", engine.grpc_addr()))?.connect().await.context("connecting to the engine")?;
+    let stop = engine.shutdown_token();
+    let header = Header { city: city_name, offset, grpc: engine.grpc_addr().to_string(), http: engine.http_addr().to_string(), speed: args.speed };
+
+    let actors = Actors { channel: channel.clone(), clock: clock.clone(), world, stop: stop.clone() };
+    actors.start(&args);
+    tokio::spawn(summary_loop(DispatchServiceClient::new(channel), clock, header, stop.clone()));
+    let duration = args.duration.map(Duration::from_secs);
+    let token = stop.clone();
+    tokio::spawn(async move {
+        match duration {
+            Some(d) => tokio::select! {
+                () = tokio::time::sleep(d) => {}
+                () = crate::cli::wait_for_signal() => {}
+            },
+            None => crate::cli::wait_for_signal().await,
+        }
+        token.cancel();
+    });
+    let result = engine.run_until_stopped().await;
+    if temporary {
+        let _ = std::fs::remove_dir_all(&data_dir);
+    }
+    result
+}
+
+/// The first working instant at or after `now`, so the demo starts at work.
+fn first_working_instant(city: &CityConfig, now: Timestamp) -> Timestamp {
+    city.calendar.advance(now, Limit { clock: ClockKind::Working, millis: 1 }).add_millis(-1)
+}
+
+/// What the simulated actors know of the city.
+struct World {
+    places: Vec<(f64, f64)>,
+    cameras: Vec<String>,
+    detections: Vec<String>,
+    squads: Vec<String>,
+    fallback_squad: String,
+}
+
+impl From<&CityConfig> for World {
+    fn from(city: &CityConfig) -> Self {
+        // Reports cluster where people are: three in four in the urban streets.
+        let mut places = Vec::new();
+        for cell in city.grid.cells() {
+            let urban = city.grid.street_of(cell).is_some_and(|s| !s.kind.is_rural());
+            if let Some(p) = cell.polygon.interior_point() {
+                for _ in 0..if urban { 3 } else { 1 } {
+                    places.push((p.x(), p.y()));
+                }
+            }
+        }
+        let squads: Vec<String> = city.responsibility.squads().map(|s| s.id.to_string()).collect();
+        let fallback_squad = squads.iter().find(|s| s.contains("mobile")).or(squads.first()).cloned().unwrap_or_default();
+        Self {
+            places,
+            cameras: city.cameras.keys().map(ToString::to_string).collect(),
+            detections: city.detections.keys().cloned().collect(),
+            squads,
+            fallback_squad,
+        }
+    }
+}
+
+/// Everything the simulated actors share.
+#[derive(Clone)]
+struct Actors {
+    channel: Channel,
+    clock: Arc<dyn Clock>,
+    world: Arc<World>,
+    stop: CancellationToken,
+}
+
+impl Actors {
+    fn start(&self, args: &DemoArgs) {
+        let rate = args.rate.max(0.1);
+        tokio::spawn(self.clone().reporters(rate, args.seed));
+        tokio::spawn(self.clone().cameras(args.seed + 1));
+        for (i, squad) in self.world.squads.iter().enumerate() {
+            tokio::spawn(self.clone().squad(squad.clone(), args.seed + 10 + i as u64));
+        }
+        tokio::spawn(self.clone().centre(args.seed + 2));
+    }
+
+    /// Sleeps `virtual_millis` of engine time; false if the demo is stopping.
+    async fn wait(&self, virtual_millis: i64) -> bool {
+        tokio::select! {
+            () = tokio::time::sleep(self.clock.wall_duration(virtual_millis)) => true,
+            () = self.stop.cancelled() => false,
+        }
+    }
+
+    async fn reporters(self, rate: f64, seed: u64) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut intake = IntakeServiceClient::new(self.channel.clone());
+        let mut recent: Vec<(f64, f64, &str)> = Vec::new();
+        let period = Duration::from_secs_f64(1.0 / rate);
+        for n in 0u64.. {
+            tokio::select! {
+                () = tokio::time::sleep(period) => {}
+                () = self.stop.cancelled() => return,
+            }
+            // One report in six repeats a recent one nearby: the router merges it (并案).
+            let (lon, lat, category) = match recent.choose(&mut rng) {
+                Some(&(x, y, c)) if rng.random_bool(1.0 / 6.0) => (x + rng.random_range(-0.0002..0.0002), y, c),
+                _ => {
+                    let &(x, y) = self.world.places.choose(&mut rng).unwrap_or(&(0.0, 0.0));
+                    (x, y, *COMMON.choose(&mut rng).unwrap_or(&"E0102"))
+                }
+            };
+            recent.push((lon, lat, category));
+            if recent.len() > 50 {
+                recent.remove(0);
+            }
+            let key = format!("demo-{seed}-{n}");
+            let point = |crs: v1::CoordSystem, (x, y): (f64, f64)| Some(v1::GeoPoint { lon: x, lat: y, crs: crs.into() });
+            let result = match n % 3 {
+                0 => {
+                    // A caller who cannot say where it is, now and then: the manual queue.
+                    let location = if rng.random_bool(0.05) { None } else { point(v1::CoordSystem::Wgs84, (lon, lat)) };
+                    let caller = v1::Caller { name: "市民".into(), phone: format!("138{:08}", rng.random_range(0..100_000_000)), reply_required: true, confidential: false };
+                    let req = v1::LogHotlineCallRequest {
+                        idempotency_key: key,
+                        hotline: v1::Hotline::Hotline12345.into(),
+                        operator_id: "op-01".into(),
+                        caller: Some(caller),
+                        category: category.into(),
+                        location,
+                        address: "市民来电描述的位置".into(),
+                        description: "市民来电反映".into(),
+                        ..Default::default()
+                    };
+                    intake.log_hotline_call(req).await.map(drop)
+                }
+                1 => {
+                    let req = v1::SubmitCitizenReportRequest {
+                        idempotency_key: key,
+                        citizen_id: format!("wx-{}", rng.random_range(1000..9999)),
+                        category: category.into(),
+                        location: point(v1::CoordSystem::Gcj02, wgs84_to_gcj02(lon, lat)),
+                        description: "随手拍".into(),
+                        photo_urls: vec!["https://example.invalid/photo.jpg".into()],
+                        ..Default::default()
+                    };
+                    intake.submit_citizen_report(req).await.map(drop)
+                }
+                _ => {
+                    let req = v1::SubmitPatrolReportRequest {
+                        idempotency_key: key,
+                        supervisor_id: format!("sup-{:02}", rng.random_range(1..20)),
+                        category: category.into(),
+                        location: point(v1::CoordSystem::Wgs84, (lon, lat)),
+                        description: "巡查发现".into(),
+                        ..Default::default()
+                    };
+                    intake.submit_patrol_report(req).await.map(drop)
+                }
+            };
+            if let Err(status) = result {
+                tracing::warn!(%status, "simulated report refused");
+            }
+        }
+    }
+
+    async fn cameras(self, seed: u64) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut intake = IntakeServiceClient::new(self.channel.clone());
+        let mut scenes: Vec<(String, String)> = Vec::new();
+        for batch in 0u64.. {
+            tokio::select! {
+                () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                () = self.stop.cancelled() => return,
+            }
+            let mut alerts = Vec::new();
+            for i in 0..rng.random_range(1..4) {
+                // Half of the alerts repeat a scene already seen: they join its case.
+                let scene = match scenes.choose(&mut rng) {
+                    Some(s) if rng.random_bool(0.5) => s.clone(),
+                    _ => {
+                        let camera = self.world.cameras.choose(&mut rng).cloned().unwrap_or_default();
+                        let detection = self.world.detections.choose(&mut rng).cloned().unwrap_or_default();
+                        scenes.push((camera.clone(), detection.clone()));
+                        (camera, detection)
+                    }
+                };
+                alerts.push(v1::CameraAlert {
+                    camera_id: scene.0,
+                    alert_id: format!("a-{seed}-{batch}-{i}"),
+                    detection_type: scene.1,
+                    confidence: rng.random_range(0.6..0.99),
+                    detected_at: Some(gridd_proto::timestamp(self.clock.now())),
+                    frame_url: "https://example.invalid/frame.jpg".into(),
+                    location: None,
+                });
+            }
+            if let Err(status) = intake.stream_camera_alerts(tokio_stream::iter(alerts)).await {
+                tracing::warn!(%status, "simulated camera stream refused");
+            }
+        }
+    }
+
+    /// One squad terminal: handles what it is given, at its own pace.
+    async fn squad(self, squad: String, seed: u64) {
+        let mut client = SquadServiceClient::new(self.channel.clone());
+        let request = v1::WatchTasksRequest { squad_id: squad.clone(), after_seq: 0 };
+        let Ok(response) = client.watch_tasks(request).await else { return };
+        let mut feed = response.into_inner();
+        let mut rng = StdRng::seed_from_u64(seed);
+        loop {
+            let event = tokio::select! {
+                event = feed.message() => event,
+                () = self.stop.cancelled() => return,
+            };
+            let Ok(Some(event)) = event else { return };
+            let kind = event.kind();
+            let Some(ticket) = event.ticket else { continue };
+            if matches!(kind, v1::TaskEventKind::Assigned | v1::TaskEventKind::Rework) {
+                let behaviour = rng.random_range(0..100);
+                let pace = rng.random_range(0.3..1.4);
+                tokio::spawn(self.clone().handle(squad.clone(), ticket, behaviour, pace, seed));
+            }
+        }
+    }
+
+    async fn handle(self, squad: String, ticket: v1::Ticket, behaviour: u32, pace: f64, seed: u64) {
+        let mut client = SquadServiceClient::new(self.channel.clone());
+        let task = |version: u64| v1::TaskCommand { squad_id: squad.clone(), ticket_id: ticket.id.clone(), member_id: format!("m-{seed}"), expected_version: version };
+        let minute = 60_000;
+        if behaviour < 6 && ticket.state() == v1::TicketState::Dispatched {
+            if self.wait(10 * minute).await {
+                let req = v1::ReturnTaskRequest { task: Some(task(0)), reason: "不属于本单位职责".into() };
+                let _ = client.return_task(req).await;
+            }
+            return;
+        }
+        if !self.wait((5.0 + 20.0 * pace) as i64 * minute).await || client.accept_task(task(0)).await.is_err() {
+            return;
+        }
+        if behaviour < 18 {
+            return; // a slow squad: signed for, never handled; the case climbs the ladder
+        }
+        if !self.wait(10 * minute).await || client.start_task(task(0)).await.is_err() {
+            return;
+        }
+        let deadline = ticket.handling_deadline.as_ref().map(gridd_proto::from_timestamp).unwrap_or_else(|| self.clock.now());
+        let left = deadline.millis_since(self.clock.now()).max(30 * minute);
+        if self.wait((left as f64 * pace) as i64).await {
+            let req = v1::ResolveTaskRequest { task: Some(task(0)), note: "已处置".into(), photo_urls: vec![] };
+            let _ = client.resolve_task(req).await;
+        }
+    }
+
+    /// The centre: supervisors check resolved cases, a dispatcher empties the manual queue.
+    async fn centre(self, seed: u64) {
+        let mut rng = StdRng::seed_from_u64(seed);
+        let mut dispatch = DispatchServiceClient::new(self.channel.clone());
+        let Ok(response) = dispatch.watch_tickets(v1::WatchTicketsRequest { after_seq: 0 }).await else { return };
+        let mut events = response.into_inner();
+        loop {
+            let event = tokio::select! {
+                event = events.message() => event,
+                () = self.stop.cancelled() => return,
+            };
+            let Ok(Some(event)) = event else { return };
+            let Some(ticket) = event.ticket else { continue };
+            match (event.kind.as_str(), ticket.state()) {
+                ("resolved", v1::TicketState::Checking) => {
+                    let passed = rng.random_bool(0.85);
+                    let delay = rng.random_range(10..50) * 60_000;
+                    tokio::spawn(self.clone().verify(ticket.id, passed, delay));
+                }
+                ("filed" | "returned", v1::TicketState::Registered | v1::TicketState::Returned) => {
+                    let delay = rng.random_range(5..25) * 60_000;
+                    tokio::spawn(self.clone().redispatch(ticket, delay));
+                }
+                _ => {}
+            }
+        }
+    }
+
+    async fn verify(self, ticket_id: String, passed: bool, delay: i64) {
+        if self.wait(delay).await {
+            let context = v1::CommandContext { operator_id: "sup-check".into(), ..Default::default() };
+            let req = v1::VerifyRequest { ticket_id, passed, context: Some(context) };
+            let _ = DispatchServiceClient::new(self.channel.clone()).verify(req).await;
+        }
+    }
+
+    /// Sends a manual-queue case to the territorial squad of its street (another one if that
+    /// squad returned it), or to the mobile squad when it has no location.
+    async fn redispatch(self, ticket: v1::Ticket, delay: i64) {
+        if !self.wait(delay).await {
+            return;
+        }
+        let mut squad = self.world.fallback_squad.clone();
+        if let Some(point) = ticket.location {
+            let req = v1::LocateRequest { point: Some(point), ..Default::default() };
+            if let Ok(found) = GridServiceClient::new(self.channel.clone()).locate(req).await {
+                if let Some(last) = found.into_inner().responsible.pop() {
+                    squad = last.squad_id;
+                }
+            }
+        }
+        if ticket.state() == v1::TicketState::Returned && ticket.return_count > 0 && squad != self.world.fallback_squad {
+            squad = self.world.fallback_squad.clone();
+        }
+        let context = v1::CommandContext { operator_id: "dispatcher-01".into(), ..Default::default() };
+        let req = v1::DispatchRequest { ticket_id: ticket.id, squad_id: squad, context: Some(context) };
+        let _ = DispatchServiceClient::new(self.channel.clone()).dispatch(req).await;
+    }
+}
+
+struct Header {
+    city: String,
+    offset: chrono::FixedOffset,
+    grpc: String,
+    http: String,
+    speed: u32,
+}
+
+/// Prints the live summary every second (redrawn in a terminal, appended every 5 s otherwise).
+async fn summary_loop(mut client: DispatchServiceClient<Channel>, clock: Arc<dyn Clock>, header: Header, stop: CancellationToken) {
+    let started = Instant::now();
+    let tty = std::io::stdout().is_terminal();
+    let period = if tty { Duration::from_secs(1) } else { Duration::from_secs(5) };
+    loop {
+        tokio::select! {
+            () = tokio::time::sleep(period) => {}
+            () = stop.cancelled() => return,
+        }
+        let Ok(stats) = client.get_stats(v1::GetStatsRequest::default()).await else { continue };
+        let text = render(&header, &stats.into_inner(), clock.now(), started.elapsed());
+        if tty {
+            print!("\x1b[2J\x1b[H{text}");
+        } else {
+            println!("{text}");
+        }
+    }
+}
+
+fn counts(items: &[v1::Count], order: &[&str]) -> String {
+    let value = |label: &str| items.iter().find(|c| c.label == label).map_or(0, |c| c.count);
+    order.iter().map(|l| format!("{l} {}", value(l))).collect::<Vec<_>>().join("   ")
+}
+
+fn render(h: &Header, s: &v1::GetStatsResponse, now: Timestamp, elapsed: Duration) -> String {
+    let local = now.local(h.offset);
+    let city = s.city.clone().unwrap_or_default();
+    let pct = |x: f64| format!("{:.0}%", x * 100.0);
+    let levels: Vec<&str> = s.escalations_by_level.iter().map(|c| c.label.as_str()).collect();
+    let mut out = String::new();
+    out.push_str(&format!(
+        "gridd demo — {} · engine time {} (×{}) · running {:>3}s · Ctrl-C to stop\n",
+        h.city,
+        local.format("%Y-%m-%d %a %H:%M"),
+        h.speed,
+        elapsed.as_secs()
+    ));
+    out.push_str(&format!("gRPC {} · metrics http://{}/metrics\n\n", h.grpc, h.http));
+    out.push_str(&format!(
+        "Events in     {}   (merged into open cases: {})\n",
+        counts(&s.intake_by_channel, &["hotline", "citizen", "patrol", "camera"]),
+        s.merged_reports
+    ));
+    out.push_str(&format!(
+        "Cases         {}\n              {}\n",
+        counts(&s.tickets_by_state, &["registered", "dispatched", "accepted", "in_progress", "returned"]),
+        counts(&s.tickets_by_state, &["checking", "rework", "suspended", "closed", "cancelled"])
+    ));
+    out.push_str(&format!("Overdue now   {}\n", s.overdue_open));
+    out.push_str(&format!("Escalations   {}\n", if levels.is_empty() { "none yet".into() } else { counts(&s.escalations_by_level, &levels) }));
+    out.push_str(&format!(
+        "KPIs          on-time disposal {}   closure {}   on-time closure {}   rework {}   avg handling {:.0} min\n",
+        pct(city.on_time_disposal_rate),
+        pct(city.closure_rate),
+        pct(city.on_time_closure_rate),
+        pct(city.rework_rate),
+        city.average_handling_seconds / 60.0
+    ));
+    out
+}

@@ -1,0 +1,5 @@
+//! The `gridd` command: see `gridd --help`.
+
+fn main() -> std::process::ExitCode {
+    gridd::cli::main()
+}

@@ -1,0 +1,40 @@
+//! Logs (`tracing`, to stderr, filtered by `RUST_LOG`) and the Prometheus metrics recorder.
+
+use std::sync::OnceLock;
+
+use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+
+/// Installs the log subscriber; `default_filter` applies when `RUST_LOG` is not set. Safe to
+/// call twice (the second call does nothing).
+pub fn init_tracing(default_filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+/// The process-wide Prometheus recorder (installed on first use), for `/metrics`.
+pub fn metrics_handle() -> PrometheusHandle {
+    static HANDLE: OnceLock<PrometheusHandle> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let recorder = PrometheusBuilder::new().build_recorder();
+            let handle = recorder.handle();
+            // Fails only if another recorder was installed first (an embedding program's);
+            // metrics then go there and /metrics shows what this recorder saw.
+            let _ = metrics::set_global_recorder(recorder);
+            describe();
+            handle
+        })
+        .clone()
+}
+
+fn describe() {
+    metrics::describe_counter!("gridd_intake_records_total", "Reports durably accepted, per channel");
+    metrics::describe_counter!("gridd_camera_alerts_rejected_total", "Camera alerts rejected by validation");
+    metrics::describe_histogram!("gridd_router_decide_seconds", metrics::Unit::Seconds, "Time to locate, deduplicate and assign one report");
+    metrics::describe_counter!("gridd_router_decisions_total", "Router decisions, per outcome (assigned, manual, merged)");
+    metrics::describe_gauge!("gridd_log_lag", "Records a consumer has not processed yet");
+    metrics::describe_counter!("gridd_escalations_total", "Escalations fired, per ladder level");
+    metrics::describe_counter!("gridd_dead_letters_total", "Records kept as dead letters, per topic");
+    metrics::describe_gauge!("gridd_tickets_open", "Tickets per open state");
+    metrics::describe_gauge!("gridd_tickets_overdue", "Open tickets past their running deadline");
+}
