@@ -13,6 +13,7 @@ use gridd_proto::prost::Message;
 use gridd_proto::tonic::{self, Request, Response, Status};
 use gridd_proto::v1;
 use gridd_store::{PageCursor, ReadTx, ReportStatus, Signal, Store, StoreError, TicketFilter, topics};
+use tokio_util::sync::CancellationToken;
 use gridd_tracker::{Tracker, view};
 
 use crate::{WatchStream, invalid, page_size, required_id, spawn_watch, store_status};
@@ -22,12 +23,14 @@ pub struct DispatchGrpc<S> {
     store: S,
     city: CityHandle,
     tracker: Tracker<S>,
+    shutdown: CancellationToken,
 }
 
 impl<S: Store> DispatchGrpc<S> {
-    /// An adapter over the store and the tracker's command API.
-    pub fn new(store: S, city: CityHandle, tracker: Tracker<S>) -> Self {
-        Self { store, city, tracker }
+    /// An adapter over the store and the tracker's command API; its watch streams end when
+    /// `shutdown` is cancelled.
+    pub fn new(store: S, city: CityHandle, tracker: Tracker<S>, shutdown: CancellationToken) -> Self {
+        Self { store, city, tracker, shutdown }
     }
 
     fn now(&self) -> Timestamp {
@@ -194,7 +197,7 @@ impl<S: Store> v1::dispatch_service_server::DispatchService for DispatchGrpc<S> 
     async fn watch_tickets(&self, request: Request<v1::WatchTicketsRequest>) -> Result<Response<Self::WatchTicketsStream>, Status> {
         let store = self.store.clone();
         let changed = store.subscribe(Signal::TicketEvents);
-        let stream = spawn_watch(changed, request.get_ref().after_seq, move |after| {
+        let stream = spawn_watch(changed, self.shutdown.clone(), request.get_ref().after_seq, move |after| {
             let store = store.clone();
             async move {
                 let records = store

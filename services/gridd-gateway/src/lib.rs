@@ -17,6 +17,7 @@ use gridd_proto::tonic::Status;
 use gridd_store::StoreError;
 use tokio::sync::mpsc;
 use tokio_stream::wrappers::ReceiverStream;
+use tokio_util::sync::CancellationToken;
 
 pub mod dispatch;
 pub mod grid;
@@ -52,10 +53,12 @@ pub type WatchStream<T> = ReceiverStream<Result<T, Status>>;
 
 /// Runs a watch: `round(after)` returns the next items after a position (with their
 /// positions); they are sent in order, then the watch waits on `changed` for more. Ends when
-/// the client goes away. Subscribing before reading means no append can fall between a read
-/// and the wait.
+/// the client goes away or the engine shuts down (the client resumes elsewhere from the last
+/// position it saw). Subscribing before reading means no append can fall between a read and
+/// the wait.
 fn spawn_watch<T, F, Fut>(
     mut changed: tokio::sync::watch::Receiver<u64>,
+    shutdown: CancellationToken,
     mut after: u64,
     mut round: F,
 ) -> WatchStream<T>
@@ -88,6 +91,7 @@ where
             tokio::select! {
                 result = changed.changed() => if result.is_err() { return },
                 () = tx.closed() => return,
+                () = shutdown.cancelled() => return,
             }
         }
     });

@@ -8,6 +8,7 @@ use gridd_proto::prost::Message;
 use gridd_proto::tonic::{self, Request, Response, Status};
 use gridd_proto::v1;
 use gridd_store::{FeedEntry, ReadTx, Signal, Store};
+use tokio_util::sync::CancellationToken;
 use gridd_tracker::Tracker;
 
 use crate::{WatchStream, invalid, required_id, spawn_watch, store_status};
@@ -17,12 +18,14 @@ pub struct SquadGrpc<S> {
     store: S,
     city: CityHandle,
     tracker: Tracker<S>,
+    shutdown: CancellationToken,
 }
 
 impl<S: Store> SquadGrpc<S> {
-    /// An adapter over the store and the tracker's command API.
-    pub fn new(store: S, city: CityHandle, tracker: Tracker<S>) -> Self {
-        Self { store, city, tracker }
+    /// An adapter over the store and the tracker's command API; its watch streams end when
+    /// `shutdown` is cancelled.
+    pub fn new(store: S, city: CityHandle, tracker: Tracker<S>, shutdown: CancellationToken) -> Self {
+        Self { store, city, tracker, shutdown }
     }
 
     fn squad(&self, squad_id: &str) -> Result<SquadId, Status> {
@@ -84,7 +87,7 @@ impl<S: Store> v1::squad_service_server::SquadService for SquadGrpc<S> {
         let squad = self.squad(&req.squad_id)?;
         let store = self.store.clone();
         let changed = store.subscribe(Signal::SquadFeed);
-        let stream = spawn_watch(changed, req.after_seq, move |after| {
+        let stream = spawn_watch(changed, self.shutdown.clone(), req.after_seq, move |after| {
             let (store, squad) = (store.clone(), squad.clone());
             async move {
                 let entries = store

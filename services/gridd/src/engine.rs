@@ -160,8 +160,8 @@ async fn serve_grpc(listener: TcpListener, s: Services, shutdown: CancellationTo
     let intake = Arc::new(gridd_ingest::Intake::new(s.store.clone(), s.city.clone(), s.clock.clone(), s.node));
     let tracker = gridd_tracker::Tracker::new(s.store.clone(), s.city.clone(), s.clock.clone());
     let intake = IntakeServiceServer::new(gridd_ingest::grpc::IntakeGrpc::new(intake));
-    let dispatch = DispatchServiceServer::new(gridd_gateway::dispatch::DispatchGrpc::new(s.store.clone(), s.city.clone(), tracker.clone()));
-    let squad = SquadServiceServer::new(gridd_gateway::squad::SquadGrpc::new(s.store.clone(), s.city.clone(), tracker));
+    let dispatch = DispatchServiceServer::new(gridd_gateway::dispatch::DispatchGrpc::new(s.store.clone(), s.city.clone(), tracker.clone(), shutdown.clone()));
+    let squad = SquadServiceServer::new(gridd_gateway::squad::SquadGrpc::new(s.store.clone(), s.city.clone(), tracker, shutdown.clone()));
     let grid = GridServiceServer::new(gridd_gateway::grid::GridGrpc::new(s.city.clone(), s.clock.clone()));
 
     let (health, health_service) = tonic_health::server::health_reporter();

@@ -1,0 +1,238 @@
+//! Test harness: starts the real engine — in this process on free ports ([`spawn_app`]), or
+//! as a separate `gridd` process that a test can `kill -9` ([`EngineProcess`]) — on the test
+//! city (the demo grid with limits of seconds), and gives typed gRPC clients.
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use gridd::engine::Engine;
+use gridd_config::{EngineConfig, load_city};
+use gridd_core::time::SystemClock;
+use gridd_proto::tonic::transport::{Channel, Endpoint};
+use gridd_proto::tonic::{Code, Status};
+use gridd_proto::v1;
+use gridd_proto::v1::dispatch_service_client::DispatchServiceClient;
+use gridd_proto::v1::grid_service_client::GridServiceClient;
+use gridd_proto::v1::intake_service_client::IntakeServiceClient;
+use gridd_proto::v1::squad_service_client::SquadServiceClient;
+use tokio_util::sync::CancellationToken;
+
+/// Longest any wait in a test lasts before it fails.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// A point in 新安街道 on the demo grid (cell 320381001011017), whose territorial squad is
+/// 一中队 (`sq-1`).
+pub const XINAN: (f64, f64) = (118.350, 34.372);
+
+/// The test city's `city.toml`.
+pub fn test_city() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/city/city.toml")
+}
+
+/// gRPC clients of one engine.
+#[derive(Clone)]
+pub struct Clients {
+    /// IntakeService.
+    pub intake: IntakeServiceClient<Channel>,
+    /// DispatchService.
+    pub dispatch: DispatchServiceClient<Channel>,
+    /// SquadService.
+    pub squad: SquadServiceClient<Channel>,
+    /// GridService.
+    pub grid: GridServiceClient<Channel>,
+    /// The channel, for other clients (health, reflection).
+    pub channel: Channel,
+}
+
+impl Clients {
+    /// Connects to `addr`.
+    pub async fn connect(addr: SocketAddr) -> Self {
+        let channel = Endpoint::from_shared(format!("http://{addr}")).expect("valid endpoint").connect().await.expect("engine reachable");
+        Self {
+            intake: IntakeServiceClient::new(channel.clone()),
+            dispatch: DispatchServiceClient::new(channel.clone()),
+            squad: SquadServiceClient::new(channel.clone()),
+            grid: GridServiceClient::new(channel.clone()),
+            channel,
+        }
+    }
+
+    /// Logs a hotline call of `category` at `point` (WGS84) and returns its reference.
+    pub async fn hotline(&mut self, key: &str, category: &str, point: Option<(f64, f64)>) -> Result<v1::IntakeReceipt, Status> {
+        self.intake.log_hotline_call(hotline_call(key, category, point)).await.map(|r| r.into_inner())
+    }
+
+    /// Waits until the report `reference` is part of a case and returns the case.
+    pub async fn ticket_of(&mut self, reference: &str) -> v1::Ticket {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let req = v1::GetTicketRequest { id: reference.into(), include_history: false };
+            match self.dispatch.get_ticket(req).await {
+                Ok(r) => {
+                    if let Some(t) = r.into_inner().ticket {
+                        return t;
+                    }
+                }
+                Err(s) if s.code() == Code::NotFound => {}
+                Err(s) => panic!("GetTicket({reference}) failed: {s}"),
+            }
+            assert!(tokio::time::Instant::now() < deadline, "report {reference} was never placed in a case");
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// The case `id` with its history.
+    pub async fn history(&mut self, id: &str) -> (v1::Ticket, Vec<v1::TicketEvent>) {
+        let r = self.dispatch.get_ticket(v1::GetTicketRequest { id: id.into(), include_history: true }).await.expect("ticket exists").into_inner();
+        (r.ticket.expect("a case, not a pending report"), r.history)
+    }
+
+    /// Waits until case `id` satisfies `done`, returning it.
+    pub async fn wait_for(&mut self, id: &str, what: &str, done: impl Fn(&v1::Ticket, &[v1::TicketEvent]) -> bool) -> (v1::Ticket, Vec<v1::TicketEvent>) {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        loop {
+            let (t, h) = self.history(id).await;
+            if done(&t, &h) {
+                return (t, h);
+            }
+            assert!(tokio::time::Instant::now() < deadline, "case {id} never got to: {what}; it is {:?} with history {:#?}", t.state(), h.iter().map(|e| &e.detail).collect::<Vec<_>>());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// Runs a squad command.
+    pub fn task(squad: &str, ticket: &str) -> v1::TaskCommand {
+        v1::TaskCommand { squad_id: squad.into(), ticket_id: ticket.into(), member_id: "m-1".into(), expected_version: 0 }
+    }
+
+    /// A command context for an operator.
+    pub fn operator() -> Option<v1::CommandContext> {
+        Some(v1::CommandContext { operator_id: "op-1".into(), ..Default::default() })
+    }
+}
+
+/// A hotline call request.
+pub fn hotline_call(key: &str, category: &str, point: Option<(f64, f64)>) -> v1::LogHotlineCallRequest {
+    v1::LogHotlineCallRequest {
+        idempotency_key: key.into(),
+        hotline: v1::Hotline::Hotline12345.into(),
+        operator_id: "op-1".into(),
+        caller: Some(v1::Caller { name: "张三".into(), phone: "13812345678".into(), reply_required: true, confidential: false }),
+        category: category.into(),
+        location: point.map(|(lon, lat)| v1::GeoPoint { lon, lat, crs: v1::CoordSystem::Wgs84.into() }),
+        address: "新安路".into(),
+        description: "路边有垃圾".into(),
+        ..Default::default()
+    }
+}
+
+/// The `i`-th of a lattice of points 200 m apart around the city centre: reports there never
+/// merge with each other.
+pub fn spread_point(i: usize) -> (f64, f64) {
+    (118.30 + (i % 40) as f64 * 0.0022, 34.33 + (i / 40) as f64 * 0.0019)
+}
+
+/// An engine running in this process.
+pub struct TestApp {
+    /// Clients.
+    pub clients: Clients,
+    /// Where it listens.
+    pub grpc_addr: SocketAddr,
+    /// Where HTTP listens.
+    pub http_addr: SocketAddr,
+    shutdown: CancellationToken,
+    handle: tokio::task::JoinHandle<anyhow::Result<()>>,
+    _dir: tempfile::TempDir,
+}
+
+/// Starts the engine in this process on free ports, a fresh SQLite file and the test city.
+pub async fn spawn_app() -> TestApp {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let city_path = test_city();
+    let city = load_city(&city_path).unwrap_or_else(|e| panic!("test city: {e}"));
+    let config = EngineConfig {
+        city: city_path,
+        grpc_addr: "127.0.0.1:0".parse().expect("addr"),
+        http_addr: "127.0.0.1:0".parse().expect("addr"),
+        sqlite: dir.path().join("gridd.db"),
+        intake_node: 0,
+    };
+    let engine = Engine::start(&config, city, Arc::new(SystemClock)).await.expect("engine starts");
+    let (grpc_addr, http_addr, shutdown) = (engine.grpc_addr(), engine.http_addr(), engine.shutdown_token());
+    let handle = tokio::spawn(engine.run_until_stopped());
+    TestApp { clients: Clients::connect(grpc_addr).await, grpc_addr, http_addr, shutdown, handle, _dir: dir }
+}
+
+impl TestApp {
+    /// Stops the engine and checks it stopped cleanly.
+    pub async fn stop(self) {
+        self.shutdown.cancel();
+        self.handle.await.expect("engine task").expect("engine stopped cleanly");
+    }
+}
+
+/// Path of the `gridd` binary next to this test's executable (cargo builds it into the same
+/// target directory; the test script builds it before the suite).
+pub fn gridd_binary() -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    let profile_dir = exe.parent().and_then(Path::parent).expect("target/<profile>/deps/<test>");
+    let binary = profile_dir.join("gridd");
+    assert!(binary.exists(), "{} is missing: build it first with `cargo build -p gridd`", binary.display());
+    binary
+}
+
+/// A `gridd run` process on a given data directory.
+pub struct EngineProcess {
+    child: Child,
+    /// Where it listens.
+    pub grpc_addr: SocketAddr,
+}
+
+impl EngineProcess {
+    /// Writes an engine config for `data_dir` (SQLite there, ports picked by the OS) and
+    /// starts `gridd run` on it, returning once it listens.
+    pub fn start(data_dir: &Path) -> Self {
+        let config = data_dir.join("gridd.toml");
+        let text = format!(
+            "city = {:?}\n[server]\ngrpc = \"127.0.0.1:0\"\nhttp = \"127.0.0.1:0\"\n[store]\nsqlite = \"gridd.db\"\n",
+            test_city().display().to_string()
+        );
+        std::fs::write(&config, text).expect("write engine config");
+        let mut child = Command::new(gridd_binary())
+            .args(["--config", &config.display().to_string(), "run"])
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start gridd");
+        let stdout = child.stdout.take().expect("piped stdout");
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(rest) = line.strip_prefix("gridd is running: gRPC on ") {
+                    let addr = rest.split(',').next().unwrap_or_default().trim().to_owned();
+                    let _ = tx.send(addr);
+                }
+            }
+        });
+        let addr = rx.recv_timeout(PATIENCE).expect("gridd printed its address");
+        Self { child, grpc_addr: addr.parse().expect("a socket address") }
+    }
+
+    /// SIGKILL: no shutdown, no flush, nothing.
+    pub fn kill_9(mut self) {
+        self.child.kill().expect("SIGKILL gridd");
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for EngineProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

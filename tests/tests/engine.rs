@@ -1,0 +1,10 @@
+//! The engine end to end: started on a free port, driven over gRPC like a client.
+
+mod engine {
+    mod crash;
+    mod escalation;
+    mod intake;
+    mod lifecycle;
+    mod routing;
+    mod service;
+}

@@ -1,0 +1,130 @@
+//! Intake: validation, idempotency, coordinate conversion, camera streams.
+
+use gridd_proto::tonic::Code;
+use gridd_proto::v1;
+use gridd_tests::{XINAN, hotline_call, spawn_app};
+use tonic_types_check::field_of;
+
+mod tonic_types_check {
+    use gridd_proto::tonic::Status;
+
+    /// The field a status names in its message (`field: reason`).
+    pub fn field_of(status: &Status) -> String {
+        status.message().split(':').next().unwrap_or_default().to_string()
+    }
+}
+
+#[tokio::test]
+async fn bad_requests_name_the_field_and_change_nothing() {
+    let app = spawn_app().await;
+    let mut c = app.clients.clone();
+    let cases = [
+        ("location.lon", { let mut r = hotline_call("k1", "E0102", Some((181.0, 34.0))); r.address = "x".into(); r }),
+        ("category", hotline_call("k2", "E9999", Some(XINAN))),
+        ("category", hotline_call("k3", "garbage", Some(XINAN))),
+        ("condition", { let mut r = hotline_call("k4", "C0102", Some(XINAN)); r.condition = "stolen".into(); r }),
+        ("idempotency_key", hotline_call("", "E0102", Some(XINAN))),
+        ("description", { let mut r = hotline_call("k5", "E0102", Some(XINAN)); r.description = " ".into(); r }),
+        ("caller.phone", { let mut r = hotline_call("k6", "E0102", Some(XINAN)); r.caller.as_mut().map(|c| c.phone.clear()); r }),
+        ("hotline", { let mut r = hotline_call("k7", "E0102", Some(XINAN)); r.hotline = 0; r }),
+    ];
+    for (field, request) in cases {
+        let status = c.intake.log_hotline_call(request).await.expect_err("refused");
+        assert_eq!(status.code(), Code::InvalidArgument, "{field}: {status:?}");
+        assert_eq!(field_of(&status), field, "{}", status.message());
+    }
+    let citizen = v1::SubmitCitizenReportRequest {
+        idempotency_key: "c1".into(),
+        citizen_id: "u1".into(),
+        category: "E0102".into(),
+        location: None,
+        description: "垃圾".into(),
+        ..Default::default()
+    };
+    let status = c.intake.submit_citizen_report(citizen).await.expect_err("citizen reports need a location");
+    assert_eq!((status.code(), field_of(&status)), (Code::InvalidArgument, "location".to_string()));
+    let stats = c.dispatch.get_stats(v1::GetStatsRequest::default()).await.expect("stats").into_inner();
+    assert_eq!(stats.intake_by_channel.iter().map(|c| c.count).sum::<u64>(), 0, "a refused request writes nothing");
+    assert!(stats.tickets_by_state.is_empty());
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_retry_with_the_same_key_gets_the_same_reference() {
+    let app = spawn_app().await;
+    let mut c = app.clients.clone();
+    let first = c.hotline("call-1", "E0102", Some(XINAN)).await.expect("accepted");
+    let retry = c.hotline("call-1", "E0102", Some(XINAN)).await.expect("accepted again");
+    assert_eq!(retry.reference, first.reference);
+    assert!(!first.replayed && retry.replayed);
+    // The same key for a different report is refused rather than silently answered.
+    let reused = c.hotline("call-1", "E0104", Some(XINAN)).await.expect_err("different content");
+    assert_eq!(reused.code(), Code::AlreadyExists);
+    let stats = c.dispatch.get_stats(v1::GetStatsRequest::default()).await.expect("stats").into_inner();
+    assert_eq!(stats.intake_by_channel.iter().map(|c| c.count).sum::<u64>(), 1);
+    // The operator's reference finds the case later.
+    let ticket = c.ticket_of(&first.reference).await;
+    assert_eq!(ticket.id, first.reference);
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn map_app_coordinates_are_converted_to_wgs84() {
+    let app = spawn_app().await;
+    let mut c = app.clients.clone();
+    let (glon, glat) = gridd_core::coords::wgs84_to_gcj02(XINAN.0, XINAN.1);
+    let (blon, blat) = gridd_core::coords::gcj02_to_bd09(glon, glat);
+    for (key, crs, lon, lat) in [("gcj", v1::CoordSystem::Gcj02, glon, glat), ("bd", v1::CoordSystem::Bd09, blon, blat)] {
+        let req = v1::SubmitCitizenReportRequest {
+            idempotency_key: key.into(),
+            citizen_id: "u1".into(),
+            category: if key == "gcj" { "E0102" } else { "E0104" }.into(),
+            location: Some(v1::GeoPoint { lon, lat, crs: crs.into() }),
+            description: "随手拍".into(),
+            ..Default::default()
+        };
+        let receipt = c.intake.submit_citizen_report(req).await.expect("accepted").into_inner();
+        let ticket = c.ticket_of(&receipt.reference).await;
+        let p = ticket.location.expect("located");
+        let off = gridd_core::coords::distance_m(geo::Point::new(p.lon, p.lat), geo::Point::new(XINAN.0, XINAN.1));
+        assert!(off < 1.0, "{key}: stored point is {off:.2} m from the true WGS84 point");
+        assert_eq!(ticket.cell.expect("in a cell").street_name, "新安街道");
+    }
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn camera_streams_accept_valid_alerts_and_merge_repeats() {
+    let app = spawn_app().await;
+    let mut c = app.clients.clone();
+    let now = gridd_proto::timestamp(gridd_core::time::Clock::now(&gridd_core::time::SystemClock));
+    let alert = |id: &str, camera: &str, detection: &str, confidence: f32| v1::CameraAlert {
+        camera_id: camera.into(),
+        alert_id: id.into(),
+        detection_type: detection.into(),
+        confidence,
+        detected_at: Some(now),
+        frame_url: String::new(),
+        location: None,
+    };
+    let alerts = vec![
+        alert("a1", "CAM-0001", "occupy_road_business", 0.9),
+        alert("a2", "CAM-0001", "occupy_road_business", 0.8),
+        alert("a3", "CAM-9999", "occupy_road_business", 0.9),
+        alert("a4", "CAM-0001", "flying_saucer", 0.9),
+        alert("a5", "CAM-0002", "exposed_garbage", 0.2),
+        alert("a1", "CAM-0001", "occupy_road_business", 0.9),
+    ];
+    let response = c.intake.stream_camera_alerts(tokio_stream::iter(alerts)).await.expect("stream accepted").into_inner();
+    let rejected: Vec<(u32, &str)> = response.rejected.iter().map(|r| (r.index, r.field.as_str())).collect();
+    assert_eq!(rejected, vec![(2, "camera_id"), (3, "detection_type"), (4, "confidence")]);
+    assert_eq!(response.accepted.len(), 3);
+    assert_eq!(response.accepted[2].reference, response.accepted[0].reference, "a resent alert is a replay");
+    assert!(response.accepted[2].replayed);
+    let first = c.ticket_of(&response.accepted[0].reference).await;
+    let second = c.ticket_of(&response.accepted[1].reference).await;
+    assert_eq!(second.id, first.id, "the same camera and detection joins the open case");
+    let (merged, _) = c.wait_for(&first.id, "two reports", |t, _| t.reports.len() == 2).await;
+    assert_eq!(merged.reports[1].reference, response.accepted[1].reference);
+    app.stop().await;
+}
