@@ -87,19 +87,34 @@ impl Clients {
 
     /// The case `id` with its history.
     pub async fn history(&mut self, id: &str) -> (v1::Ticket, Vec<v1::TicketEvent>) {
-        let r = self.dispatch.get_ticket(v1::GetTicketRequest { id: id.into(), include_history: true }).await.expect("ticket exists").into_inner();
+        let r = self
+            .dispatch
+            .get_ticket(v1::GetTicketRequest { id: id.into(), include_history: true })
+            .await
+            .expect("ticket exists")
+            .into_inner();
         (r.ticket.expect("a case, not a pending report"), r.history)
     }
 
     /// Waits until case `id` satisfies `done`, returning it.
-    pub async fn wait_for(&mut self, id: &str, what: &str, done: impl Fn(&v1::Ticket, &[v1::TicketEvent]) -> bool) -> (v1::Ticket, Vec<v1::TicketEvent>) {
+    pub async fn wait_for(
+        &mut self,
+        id: &str,
+        what: &str,
+        done: impl Fn(&v1::Ticket, &[v1::TicketEvent]) -> bool,
+    ) -> (v1::Ticket, Vec<v1::TicketEvent>) {
         let deadline = tokio::time::Instant::now() + PATIENCE;
         loop {
             let (t, h) = self.history(id).await;
             if done(&t, &h) {
                 return (t, h);
             }
-            assert!(tokio::time::Instant::now() < deadline, "case {id} never got to: {what}; it is {:?} with history {:#?}", t.state(), h.iter().map(|e| &e.detail).collect::<Vec<_>>());
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "case {id} never got to: {what}; it is {:?} with history {:#?}",
+                t.state(),
+                h.iter().map(|e| &e.detail).collect::<Vec<_>>()
+            );
             tokio::time::sleep(Duration::from_millis(50)).await;
         }
     }

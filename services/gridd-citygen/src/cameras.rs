@@ -30,10 +30,7 @@ impl Camera {
     /// The `number`-th camera overall, the `point`-th on its street, at `at`.
     pub fn new(number: usize, street_name: &str, point: usize, at: Point<f64>) -> Self {
         Self {
-            id: format!("CAM-{number:04}"),
-            name: format!("{street_name}-{point:02}号点位"),
-            lon: round6(at.x()),
-            lat: round6(at.y()),
+            id: format!("CAM-{number:04}"), name: format!("{street_name}-{point:02}号点位"), lon: round6(at.x()), lat: round6(at.y())
         }
     }
 }
@@ -49,15 +46,15 @@ pub fn allocate(cells: &[usize], total: usize, min: usize, max: usize) -> Result
     let ideal: Vec<f64> = cells.iter().map(|&c| total as f64 * c as f64 / sum.max(1) as f64).collect();
     let mut alloc: Vec<usize> = ideal.iter().map(|&v| (v.floor() as usize).clamp(min, max)).collect();
     while alloc.iter().sum::<usize>() < total {
-        let k = (0..n).filter(|&k| alloc[k] < max).max_by(|&a, &b| {
-            (ideal[a] - alloc[a] as f64).total_cmp(&(ideal[b] - alloc[b] as f64)).then(b.cmp(&a))
-        });
+        let k = (0..n)
+            .filter(|&k| alloc[k] < max)
+            .max_by(|&a, &b| (ideal[a] - alloc[a] as f64).total_cmp(&(ideal[b] - alloc[b] as f64)).then(b.cmp(&a)));
         alloc[k.ok_or("no street can take another camera")?] += 1;
     }
     while alloc.iter().sum::<usize>() > total {
-        let k = (0..n).filter(|&k| alloc[k] > min).min_by(|&a, &b| {
-            (ideal[a] - alloc[a] as f64).total_cmp(&(ideal[b] - alloc[b] as f64)).then(a.cmp(&b))
-        });
+        let k = (0..n)
+            .filter(|&k| alloc[k] > min)
+            .min_by(|&a, &b| (ideal[a] - alloc[a] as f64).total_cmp(&(ideal[b] - alloc[b] as f64)).then(a.cmp(&b)));
         alloc[k.ok_or("no street can give up a camera")?] -= 1;
     }
     Ok(alloc)

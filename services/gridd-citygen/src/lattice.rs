@@ -236,10 +236,8 @@ impl<'a> Classifier<'a> {
     /// Where `square` lies.
     pub fn place(&self, square: &Square) -> Placement {
         let rect = square.rect(self.lattice);
-        let crossing = self
-            .buckets
-            .get(&square.coarse_index())
-            .is_some_and(|segs| segs.iter().any(|&s| rect.intersects(&self.boundary.segments[s])));
+        let crossing =
+            self.buckets.get(&square.coarse_index()).is_some_and(|segs| segs.iter().any(|&s| rect.intersects(&self.boundary.segments[s])));
         if crossing {
             Placement::Crossing
         } else if self.boundary.contains(rect.center()) {

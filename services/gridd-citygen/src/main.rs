@@ -104,10 +104,13 @@ struct StreetPlan {
     /// Seed in metres, after any adjustment.
     seed: Xy,
     weight: f64,
-    /// If the seed lay outside the boundary: where it was, where it went (WGS84) and how far (m).
-    moved: Option<((f64, f64), (f64, f64), f64)>,
+    /// If the seed lay outside the boundary: how it was moved.
+    moved: Option<SeedMove>,
     communities: Vec<CommunityCode>,
 }
+
+/// A seed moved inside the boundary: from and to (WGS84 lon/lat) and the distance in metres.
+type SeedMove = ((f64, f64), (f64, f64), f64);
 
 fn run(dir: &Path) -> Result<()> {
     let at = |name: &str| -> PathBuf { dir.join(name) };
@@ -182,9 +185,7 @@ fn run(dir: &Path) -> Result<()> {
 
     // Streets: seeds, then nearest seed per coarse square.
     let mut streets = plan_streets(&divisions, &boundary, &proj, &coarse, &core)?;
-    let assign = |urban: bool| -> Vec<usize> {
-        (0..streets.len()).filter(|&s| (streets[s].kind == StreetKind::Urban) == urban).collect()
-    };
+    let assign = |urban: bool| -> Vec<usize> { (0..streets.len()).filter(|&s| (streets[s].kind == StreetKind::Urban) == urban).collect() };
     let (urban_streets, other_streets) = (assign(true), assign(false));
     let mut street_of: BTreeMap<(i64, i64), usize> = BTreeMap::new();
     for &(i, j) in coarse.keys() {
@@ -229,7 +230,10 @@ fn run(dir: &Path) -> Result<()> {
                 return Err(format!("community {community} of {} got no cells", plan.name));
             }
             if members.len() > MAX_CELLS_PER_COMMUNITY {
-                return Err(format!("community {community} has {} cells; at most {MAX_CELLS_PER_COMMUNITY} fit a 3-digit sequence", members.len()));
+                return Err(format!(
+                    "community {community} has {} cells; at most {MAX_CELLS_PER_COMMUNITY} fit a 3-digit sequence",
+                    members.len()
+                ));
             }
             let keys: Vec<CellKey> = members.iter().map(|(k, _)| *k).collect();
             for (seq, idx) in numbering::reading_order(&keys).into_iter().enumerate() {
@@ -418,7 +422,10 @@ fn print_summary(s: &Summary<'_>) {
     let (cols, rows) = (s.lattice.columns.1 - s.lattice.columns.0, s.lattice.rows.1 - s.lattice.rows.0);
     println!("gridd-citygen: {} {} grid {}", CITY, s.grid.divisions().city_name, s.grid.version());
     println!("lattice: {cols} × {rows} squares of 500 m, {} kept, {} in the urban core (split into 100 m squares)", s.coarse_kept, s.core);
-    println!("clipping: {} squares crossed the boundary, {} lattice-line crossings, {:.4} m² of slivers dropped", s.clipped_squares, s.crossings, s.dropped_m2);
+    println!(
+        "clipping: {} squares crossed the boundary, {} lattice-line crossings, {:.4} m² of slivers dropped",
+        s.clipped_squares, s.crossings, s.dropped_m2
+    );
     for plan in s.streets {
         if let Some(((lon, lat), (to_lon, to_lat), d)) = plan.moved {
             println!("seed of {} at ({lon}, {lat}) lay outside the boundary; moved {d:.0} m to ({to_lon:.6}, {to_lat:.6})", plan.name);

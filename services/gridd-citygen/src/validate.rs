@@ -31,10 +31,7 @@ impl AreaCheck {
 
 /// Compares the cells' total area with the boundary's.
 pub fn check_area(grid: &Grid, boundary: &Boundary) -> Result<AreaCheck, String> {
-    let check = AreaCheck {
-        cells_m2: grid.cells().iter().map(|c| c.area_m2).sum(),
-        boundary_m2: boundary.shape.geodesic_area_unsigned(),
-    };
+    let check = AreaCheck { cells_m2: grid.cells().iter().map(|c| c.area_m2).sum(), boundary_m2: boundary.shape.geodesic_area_unsigned() };
     let difference = check.relative_difference();
     if difference.is_nan() || difference.abs() >= MAX_AREA_DIFFERENCE {
         return Err(format!(

@@ -53,11 +53,7 @@ struct MakeupDay {
 pub(crate) fn load_year(path: &Path, overrides: &mut BTreeMap<NaiveDate, DayOverride>) -> Result<i32, ConfigError> {
     let file: YearFile = read_toml(path)?;
     let in_year = |d: NaiveDate, item: &str| {
-        if d.year() == file.year {
-            Ok(())
-        } else {
-            Err(ConfigError::new(path, item, format!("{d} is not in {}", file.year)))
-        }
+        if d.year() == file.year { Ok(()) } else { Err(ConfigError::new(path, item, format!("{d} is not in {}", file.year))) }
     };
     for h in &file.holiday {
         let item = format!("holiday {}", h.name);

@@ -90,10 +90,8 @@ pub struct RawCell {
 /// Reads a grid file: its version and cells. Errors name the feature's code (or index).
 pub fn read_grid(path: &Path) -> Result<(String, Vec<RawCell>), ConfigError> {
     let collection = read_collection(path)?;
-    let version = collection
-        .grid_version
-        .filter(|v| !v.trim().is_empty())
-        .ok_or_else(|| ConfigError::new(path, "grid_version", "is required"))?;
+    let version =
+        collection.grid_version.filter(|v| !v.trim().is_empty()).ok_or_else(|| ConfigError::new(path, "grid_version", "is required"))?;
     let mut cells = Vec::with_capacity(collection.features.len());
     for (i, feature) in collection.features.into_iter().enumerate() {
         let code = feature.properties.get("code").and_then(|v| v.as_str()).map(str::to_owned);
@@ -112,9 +110,14 @@ pub fn read_grid(path: &Path) -> Result<(String, Vec<RawCell>), ConfigError> {
 /// Writes a grid file, one feature per line, coordinates rounded to six decimals.
 pub fn write_grid(path: &Path, version: &str, city: &str, cells: &[RawCell]) -> std::io::Result<()> {
     let mut out = String::with_capacity(cells.len() * 200);
-    let _ = write!(out, "{{\"type\":\"FeatureCollection\",\"grid_version\":{},\"city\":{},\"features\":[\n", json(version), json(city));
+    let _ = writeln!(out, "{{\"type\":\"FeatureCollection\",\"grid_version\":{},\"city\":{},\"features\":[", json(version), json(city));
     for (i, cell) in cells.iter().enumerate() {
-        let _ = write!(out, "{{\"type\":\"Feature\",\"properties\":{{\"code\":{}}},\"geometry\":{}}}", json(&cell.code), polygon_json(&cell.polygon));
+        let _ = write!(
+            out,
+            "{{\"type\":\"Feature\",\"properties\":{{\"code\":{}}},\"geometry\":{}}}",
+            json(&cell.code),
+            polygon_json(&cell.polygon)
+        );
         out.push_str(if i + 1 < cells.len() { ",\n" } else { "\n" });
     }
     out.push_str("]}\n");

@@ -71,7 +71,11 @@ pub(crate) fn load(path: &Path, divisions: &Divisions) -> Result<Responsibility,
     for s in file.squad {
         for street in &s.territory {
             if divisions.street(street).is_none() {
-                return Err(ConfigError::new(path, format!("squad {}", s.id), format!("territory street {street} is not in the division list")));
+                return Err(ConfigError::new(
+                    path,
+                    format!("squad {}", s.id),
+                    format!("territory street {street} is not in the division list"),
+                ));
             }
         }
         squads.push(Squad { id: SquadId::new(s.id), name: s.name, kind: s.kind, territory: s.territory });
@@ -85,12 +89,8 @@ pub(crate) fn load(path: &Path, divisions: &Divisions) -> Result<Responsibility,
         if let Some(c) = r.communities.iter().find(|c| divisions.community(c).is_none()) {
             return Err(ConfigError::new(path, item, format!("community {c} is not in the division list")));
         }
-        let hours = r
-            .hours
-            .as_deref()
-            .map(parse_hours)
-            .transpose()
-            .map_err(|reason| ConfigError::new(path, format!("{item}.hours"), reason))?;
+        let hours =
+            r.hours.as_deref().map(parse_hours).transpose().map_err(|reason| ConfigError::new(path, format!("{item}.hours"), reason))?;
         rules.push(Rule {
             id: r.id,
             squad: SquadId::new(r.squad),

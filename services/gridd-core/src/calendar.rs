@@ -217,12 +217,9 @@ impl WorkCalendar {
 
     fn window_instants(&self, date: NaiveDate) -> impl Iterator<Item = (Timestamp, Timestamp)> + '_ {
         let midnight = Timestamp::from_local(date.and_time(NaiveTime::MIN), self.offset);
-        self.windows.iter().map(move |w| {
-            (
-                midnight.add_millis(i64::from(w.start_min) * 60_000),
-                midnight.add_millis(i64::from(w.end_min) * 60_000),
-            )
-        })
+        self.windows
+            .iter()
+            .map(move |w| (midnight.add_millis(i64::from(w.start_min) * 60_000), midnight.add_millis(i64::from(w.end_min) * 60_000)))
     }
 
     /// Local midnight of the day after `t`'s local date.
@@ -242,9 +239,7 @@ pub(crate) mod tests {
     pub(crate) fn calendar_2026() -> WorkCalendar {
         let d = |m, day| NaiveDate::from_ymd_opt(2026, m, day).expect("valid date");
         let mut overrides = BTreeMap::new();
-        let holidays = [
-            (1, 1, 3), (2, 15, 23), (4, 4, 6), (5, 1, 5), (6, 19, 21), (9, 25, 27), (10, 1, 7),
-        ];
+        let holidays = [(1, 1, 3), (2, 15, 23), (4, 4, 6), (5, 1, 5), (6, 19, 21), (9, 25, 27), (10, 1, 7)];
         for (m, from, to) in holidays {
             for day in from..=to {
                 overrides.insert(d(m, day), DayOverride::Holiday);
@@ -253,19 +248,14 @@ pub(crate) mod tests {
         for (m, day) in [(1, 4), (2, 14), (2, 28), (5, 9), (9, 20), (10, 10)] {
             overrides.insert(d(m, day), DayOverride::MakeupWorkday);
         }
-        let windows = vec![
-            WorkingWindow::parse("08:30-12:00").expect("valid"),
-            WorkingWindow::parse("13:30-17:30").expect("valid"),
-        ];
+        let windows = vec![WorkingWindow::parse("08:30-12:00").expect("valid"), WorkingWindow::parse("13:30-17:30").expect("valid")];
         let offset = FixedOffset::east_opt(8 * 3600).expect("valid offset");
         WorkCalendar::new(offset, windows, overrides, BTreeSet::from([2026])).expect("valid calendar")
     }
 
     fn at(m: u32, day: u32, h: u32, min: u32) -> Timestamp {
         let cal = calendar_2026();
-        let local = NaiveDate::from_ymd_opt(2026, m, day)
-            .and_then(|d| d.and_hms_opt(h, min, 0))
-            .expect("valid time");
+        let local = NaiveDate::from_ymd_opt(2026, m, day).and_then(|d| d.and_hms_opt(h, min, 0)).expect("valid time");
         Timestamp::from_local(local, cal.offset())
     }
 

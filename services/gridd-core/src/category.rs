@@ -142,14 +142,11 @@ impl LimitSpec {
             "min" => LimitUnit::Minutes,
             "s" => LimitUnit::Seconds,
             other => {
-                return Err(format!(
-                    "unknown unit {other:?} in {s:?}; use WH (working hours), WD (working days), h, min or s"
-                ));
+                return Err(format!("unknown unit {other:?} in {s:?}; use WH (working hours), WD (working days), h, min or s"));
             }
         };
-        let milli_amount = parse_thousandths(number).ok_or_else(|| {
-            format!("{s:?} must start with a number with at most three decimals")
-        })?;
+        let milli_amount =
+            parse_thousandths(number).ok_or_else(|| format!("{s:?} must start with a number with at most three decimals"))?;
         if milli_amount == 0 {
             return Err(format!("{s:?} must be greater than zero"));
         }
@@ -302,25 +299,16 @@ impl Catalogue {
     /// Errors name `category` or `condition`.
     pub fn terms<'a>(&'a self, category: &str, condition: &'a str) -> Result<CaseTerms<'a>, FieldError> {
         let code = CategoryCode::parse(category).map_err(|e| FieldError::new("category", e))?;
-        let class = self.classes.get(&code).ok_or_else(|| {
-            FieldError::new("category", format!("{code} is not in catalogue {}", self.version))
-        })?;
+        let class =
+            self.classes.get(&code).ok_or_else(|| FieldError::new("category", format!("{code} is not in catalogue {}", self.version)))?;
         if condition.is_empty() {
             return Ok(CaseTerms { class, condition: None, urgency: class.urgency, handling: class.handling });
         }
         let found = class.conditions.iter().find(|c| c.name == condition).ok_or_else(|| {
             let known: Vec<&str> = class.conditions.iter().map(|c| c.name.as_str()).collect();
-            FieldError::new(
-                "condition",
-                format!("{condition:?} is not a condition of {code}; known: {known:?}"),
-            )
+            FieldError::new("condition", format!("{condition:?} is not a condition of {code}; known: {known:?}"))
         })?;
-        Ok(CaseTerms {
-            class,
-            condition: Some(found.name.as_str()),
-            urgency: found.urgency,
-            handling: found.handling,
-        })
+        Ok(CaseTerms { class, condition: Some(found.name.as_str()), urgency: found.urgency, handling: found.handling })
     }
 }
 

@@ -60,10 +60,7 @@ pub struct Duplicate {
 /// The case a camera alert repeats, among `cases` from the same camera and detection.
 pub fn camera_repeat(policy: &DedupPolicy, observed_at: Timestamp, cases: &[KnownCase]) -> Option<Duplicate> {
     if let Some(open) = cases.iter().filter(|c| c.open).max_by_key(|c| c.opened_at) {
-        return Some(Duplicate {
-            ticket_id: open.ticket_id.clone(),
-            reason: "same camera and detection while the case is open".into(),
-        });
+        return Some(Duplicate { ticket_id: open.ticket_id.clone(), reason: "same camera and detection while the case is open".into() });
     }
     let cooled = observed_at.add_millis(-policy.camera_cooldown_ms);
     cases.iter().filter(|c| c.last_seen_at >= cooled).max_by_key(|c| c.last_seen_at).map(|c| Duplicate {

@@ -75,12 +75,7 @@ pub struct Divisions {
 impl Divisions {
     /// Builds the divisions; every street must belong to `city` and every community to a
     /// listed street.
-    pub fn new(
-        city: AdminCode,
-        city_name: String,
-        streets: Vec<Street>,
-        communities: Vec<Community>,
-    ) -> Result<Self, String> {
+    pub fn new(city: AdminCode, city_name: String, streets: Vec<Street>, communities: Vec<Community>) -> Result<Self, String> {
         let mut street_map = BTreeMap::new();
         for s in streets {
             if s.code.admin() != city {
@@ -200,10 +195,7 @@ impl Grid {
             check_polygon(&cell.polygon).map_err(fail)?;
             let rect = cell.polygon.bounding_rect().ok_or_else(|| fail("polygon is empty".into()))?;
             let index = u32::try_from(i).map_err(|_| fail("more than 4 billion cells".into()))?;
-            envelopes.push(GeomWithData::new(
-                Rectangle::from_corners([rect.min().x, rect.min().y], [rect.max().x, rect.max().y]),
-                index,
-            ));
+            envelopes.push(GeomWithData::new(Rectangle::from_corners([rect.min().x, rect.min().y], [rect.max().x, rect.max().y]), index));
         }
         Ok(Self { version: version.into(), divisions, cells, tree: RTree::bulk_load(envelopes) })
     }

@@ -181,12 +181,10 @@ impl Reference {
     /// all three are, so distinct (node, millisecond, counter) triples never collide.
     pub fn encode(local: chrono::NaiveDateTime, node: u8, counter: u8) -> Self {
         use chrono::Timelike;
-        let ms_of_day = u64::from(local.num_seconds_from_midnight()) * 1000
-            + u64::from(local.nanosecond() / 1_000_000).min(999);
+        let ms_of_day = u64::from(local.num_seconds_from_midnight()) * 1000 + u64::from(local.nanosecond() / 1_000_000).min(999);
         let node = u64::from(node) & ((1 << REFERENCE_NODE_BITS) - 1);
-        let mut bits = (ms_of_day << (REFERENCE_NODE_BITS + REFERENCE_COUNTER_BITS))
-            | (node << REFERENCE_COUNTER_BITS)
-            | u64::from(counter);
+        let mut bits =
+            (ms_of_day << (REFERENCE_NODE_BITS + REFERENCE_COUNTER_BITS)) | (node << REFERENCE_COUNTER_BITS) | u64::from(counter);
         let mut tail = [b'0'; 8];
         for slot in tail.iter_mut().rev() {
             *slot = CROCKFORD[(bits & 31) as usize];
@@ -258,9 +256,7 @@ mod tests {
 
     #[test]
     fn references_differ_by_counter_and_node() {
-        let t = chrono::NaiveDate::from_ymd_opt(2026, 11, 22)
-            .and_then(|d| d.and_hms_milli_opt(9, 30, 0, 123))
-            .expect("valid time");
+        let t = chrono::NaiveDate::from_ymd_opt(2026, 11, 22).and_then(|d| d.and_hms_milli_opt(9, 30, 0, 123)).expect("valid time");
         let a = Reference::encode(t, 0, 0);
         let b = Reference::encode(t, 0, 1);
         let c = Reference::encode(t, 1, 0);

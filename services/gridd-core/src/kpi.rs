@@ -107,10 +107,6 @@ impl Kpi {
 
     /// 平均处置时长, in seconds.
     pub fn average_handling_seconds(&self) -> f64 {
-        if self.handling_count == 0 {
-            0.0
-        } else {
-            self.handling_millis_total as f64 / self.handling_count as f64 / 1000.0
-        }
+        if self.handling_count == 0 { 0.0 } else { self.handling_millis_total as f64 / self.handling_count as f64 / 1000.0 }
     }
 }

@@ -274,7 +274,13 @@ mod tests {
                 squad("sq-wayao", SquadKind::Town, &["320381102"]),
             ],
             vec![
-                rule("night-street-order", "sq-mobile", vec![StreetKind::Urban], &["E05"], Some(TimeOfDay { start_min: 20 * 60, end_min: 6 * 60 })),
+                rule(
+                    "night-street-order",
+                    "sq-mobile",
+                    vec![StreetKind::Urban],
+                    &["E05"],
+                    Some(TimeOfDay { start_min: 20 * 60, end_min: 6 * 60 }),
+                ),
                 rule("vehicles-urban", "sq-vehicles", vec![StreetKind::Urban], &["E0505", "E0506"], None),
             ],
         )
@@ -315,10 +321,8 @@ mod tests {
     fn refuses_unknown_squads_and_double_territory() {
         let bad_rule = Responsibility::new(vec![], vec![rule("r", "ghost", vec![], &[], None)]);
         assert!(bad_rule.is_err_and(|e| e.contains("ghost")));
-        let double = Responsibility::new(
-            vec![squad("a", SquadKind::Street, &["320381001"]), squad("b", SquadKind::Street, &["320381001"])],
-            vec![],
-        );
+        let double =
+            Responsibility::new(vec![squad("a", SquadKind::Street, &["320381001"]), squad("b", SquadKind::Street, &["320381001"])], vec![]);
         assert!(double.is_err_and(|e| e.contains("two territorial squads")));
     }
 

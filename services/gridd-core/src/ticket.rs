@@ -99,10 +99,7 @@ impl TicketState {
 
     /// True while a squad holds the task and the handling clock runs.
     pub fn is_with_squad(self) -> bool {
-        matches!(
-            self,
-            TicketState::Dispatched | TicketState::Accepted | TicketState::InProgress | TicketState::Rework
-        )
+        matches!(self, TicketState::Dispatched | TicketState::Accepted | TicketState::InProgress | TicketState::Rework)
     }
 
     /// True while the case waits in the dispatch centre's manual queue.
@@ -162,15 +159,7 @@ pub struct StageClock {
 
 impl StageClock {
     fn start(stage: Stage, generation: u32, now: Timestamp, limit: Limit, cal: &WorkCalendar) -> Self {
-        let mut clock = Self {
-            stage,
-            generation,
-            started_at: now,
-            limit,
-            paused_millis: 0,
-            deadline: now,
-            fired_level: 0,
-        };
+        let mut clock = Self { stage, generation, started_at: now, limit, paused_millis: 0, deadline: now, fired_level: 0 };
         clock.deadline = clock.threshold(1.0, cal);
         clock
     }
@@ -755,13 +744,12 @@ pub fn open(case: NewCase, now: Timestamp, policy: Policy<'_>) -> Transition {
         closed_at: None,
         cancel_reason: None,
     };
-    let place = t.cell.as_ref().map_or_else(|| "no location".to_string(), |c| {
-        format!("{} {} (cell {})", c.street_name, c.community_name, c.cell_code)
-    });
-    let filed = Change::new(
-        ChangeKind::Filed,
-        format!("filed from {} report {} at {place}", t.reports[0].channel.name(), t.reports[0].reference),
-    );
+    let place = t
+        .cell
+        .as_ref()
+        .map_or_else(|| "no location".to_string(), |c| format!("{} {} (cell {})", c.street_name, c.community_name, c.cell_code));
+    let filed =
+        Change::new(ChangeKind::Filed, format!("filed from {} report {} at {place}", t.reports[0].channel.name(), t.reports[0].reference));
     match case.placement {
         Placement::Assigned { squad, routing } => {
             let detail = format!("dispatched to {squad}: {}", routing.reason);
@@ -820,22 +808,14 @@ fn to_manual_queue(t: &mut Ticket, state: TicketState, reason: ManualReason, now
 /// Refuses the command unless the ticket is at `expected` (when given).
 pub fn check_version(t: &Ticket, expected: Option<u64>) -> Result<(), CommandError> {
     match expected {
-        Some(expected) if expected != t.version => {
-            Err(CommandError::VersionConflict { ticket: t.id.clone(), expected, actual: t.version })
-        }
+        Some(expected) if expected != t.version => Err(CommandError::VersionConflict { ticket: t.id.clone(), expected, actual: t.version }),
         _ => Ok(()),
     }
 }
 
 /// Applies `command` from `actor` at `now`. On success the returned ticket has its version
 /// incremented; on error nothing changed.
-pub fn apply(
-    ticket: &Ticket,
-    command: &Command,
-    actor: &Actor,
-    now: Timestamp,
-    policy: Policy<'_>,
-) -> Result<Transition, CommandError> {
+pub fn apply(ticket: &Ticket, command: &Command, actor: &Actor, now: Timestamp, policy: Policy<'_>) -> Result<Transition, CommandError> {
     if command.is_squad_command() {
         let holds = matches!(actor, Actor::Squad { squad, .. } if ticket.squad.as_ref() == Some(squad));
         if !holds {
@@ -847,11 +827,7 @@ pub fn apply(
         }
     }
     let mut t = ticket.clone();
-    let illegal = || CommandError::IllegalTransition {
-        ticket: ticket.id.clone(),
-        state: ticket.state,
-        command: command.name(),
-    };
+    let illegal = || CommandError::IllegalTransition { ticket: ticket.id.clone(), state: ticket.state, command: command.name() };
     use TicketState as S;
     let change = match (command, ticket.state) {
         (Command::Attach { report, reason }, _) => {
@@ -874,9 +850,7 @@ pub fn apply(
                 Some(p) => format!("re-assigned from {p} to {squad}"),
                 None => format!("dispatched to {squad}"),
             };
-            Change::new(ChangeKind::Dispatched, detail)
-                .tell(previous.as_ref(), FeedKind::Withdrawn)
-                .tell(Some(squad), FeedKind::Assigned)
+            Change::new(ChangeKind::Dispatched, detail).tell(previous.as_ref(), FeedKind::Withdrawn).tell(Some(squad), FeedKind::Assigned)
         }
         (Command::Accept, S::Dispatched | S::Rework) => {
             let on_time = t.accept_deadline.is_none_or(|d| now <= d);
@@ -903,8 +877,7 @@ pub fn apply(
             let squad = t.squad.clone();
             t.return_count += 1;
             to_manual_queue(&mut t, S::Returned, ManualReason::Returned, now, policy);
-            Change::new(ChangeKind::Returned, format!("returned as not responsible: {reason}"))
-                .tell(squad.as_ref(), FeedKind::Withdrawn)
+            Change::new(ChangeKind::Returned, format!("returned as not responsible: {reason}")).tell(squad.as_ref(), FeedKind::Withdrawn)
         }
         (Command::Verify { passed: true }, S::Checking) => {
             let close_type = if t.resolved_late() { CloseType::Overdue } else { CloseType::Normal };
@@ -922,8 +895,7 @@ pub fn apply(
         }
         (Command::Close, s) if !s.is_terminal() => {
             close(&mut t, CloseType::Special, now);
-            Change::new(ChangeKind::Closed, "closed by the centre (special closure)")
-                .tell(t.squad.as_ref(), FeedKind::Withdrawn)
+            Change::new(ChangeKind::Closed, "closed by the centre (special closure)").tell(t.squad.as_ref(), FeedKind::Withdrawn)
         }
         (Command::Cancel { reason }, s) if !s.is_terminal() => {
             t.cancel_reason = Some(*reason);
@@ -931,14 +903,12 @@ pub fn apply(
             t.closed_at = Some(now);
             t.side_clock = None;
             t.suspension = None;
-            Change::new(ChangeKind::Cancelled, format!("cancelled ({reason:?})"))
-                .tell(t.squad.as_ref(), FeedKind::Withdrawn)
+            Change::new(ChangeKind::Cancelled, format!("cancelled ({reason:?})")).tell(t.squad.as_ref(), FeedKind::Withdrawn)
         }
         (Command::Suspend, s) if s.is_with_squad() => {
             t.suspension = Some(Suspension { prior: s, since: now });
             t.state = S::Suspended;
-            Change::new(ChangeKind::Suspended, "suspended; the clock is frozen")
-                .tell(t.squad.as_ref(), FeedKind::Updated)
+            Change::new(ChangeKind::Suspended, "suspended; the clock is frozen").tell(t.squad.as_ref(), FeedKind::Updated)
         }
         (Command::Resume, S::Suspended) => {
             let Some(suspension) = t.suspension.take() else { return Err(illegal()) };
@@ -952,8 +922,7 @@ pub fn apply(
             }
             t.state = suspension.prior;
             let deadline = t.handling.as_ref().map(|h| h.deadline.to_string()).unwrap_or_default();
-            Change::new(ChangeKind::Resumed, format!("resumed; handling deadline now {deadline}"))
-                .tell(t.squad.as_ref(), FeedKind::Updated)
+            Change::new(ChangeKind::Resumed, format!("resumed; handling deadline now {deadline}")).tell(t.squad.as_ref(), FeedKind::Updated)
         }
         (Command::Extend { extension }, s) if s.is_with_squad() => {
             let generation = next_generation(&mut t);
@@ -1054,9 +1023,7 @@ pub fn desired_timers(t: &Ticket, policy: Policy<'_>) -> Vec<Timer> {
             });
         }
     }
-    if let (TicketState::Dispatched, Some(due), false, Some(h)) =
-        (t.state, t.accept_deadline, t.accept_overdue, t.handling.as_ref())
-    {
+    if let (TicketState::Dispatched, Some(due), false, Some(h)) = (t.state, t.accept_deadline, t.accept_overdue, t.handling.as_ref()) {
         timers.push(Timer { generation: h.generation, kind: TimerKind::AcceptDue, due });
     }
     timers

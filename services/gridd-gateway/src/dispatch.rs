@@ -13,8 +13,8 @@ use gridd_proto::prost::Message;
 use gridd_proto::tonic::{self, Request, Response, Status};
 use gridd_proto::v1;
 use gridd_store::{PageCursor, ReadTx, ReportStatus, Signal, Store, StoreError, TicketFilter, topics};
-use tokio_util::sync::CancellationToken;
 use gridd_tracker::{Tracker, view};
+use tokio_util::sync::CancellationToken;
 
 use crate::{WatchStream, invalid, page_size, required_id, spawn_watch, store_status};
 
@@ -105,9 +105,8 @@ fn listing_filter(req: &v1::ListTicketsRequest, now: Timestamp) -> Result<Ticket
     let street = (!req.street_code.is_empty())
         .then(|| StreetCode::parse(&req.street_code).map_err(|e| FieldError::new("street_code", e)))
         .transpose()?;
-    let category = (!req.category.is_empty())
-        .then(|| CategoryCode::parse(&req.category).map_err(|e| FieldError::new("category", e)))
-        .transpose()?;
+    let category =
+        (!req.category.is_empty()).then(|| CategoryCode::parse(&req.category).map_err(|e| FieldError::new("category", e))).transpose()?;
     Ok(TicketFilter {
         states,
         squad: (!req.squad_id.is_empty()).then(|| SquadId::new(&req.squad_id)),

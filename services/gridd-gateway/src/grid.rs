@@ -24,7 +24,11 @@ impl GridGrpc {
     }
 }
 
-fn responsibility(city: &gridd_config::CityConfig, squad: &gridd_core::ids::SquadId, routing: v1::RoutingExplanation) -> v1::Responsibility {
+fn responsibility(
+    city: &gridd_config::CityConfig,
+    squad: &gridd_core::ids::SquadId,
+    routing: v1::RoutingExplanation,
+) -> v1::Responsibility {
     v1::Responsibility {
         squad_id: squad.to_string(),
         squad_name: city.responsibility.squad(squad).map(|s| s.name.clone()).unwrap_or_default(),

@@ -8,8 +8,8 @@ use gridd_proto::prost::Message;
 use gridd_proto::tonic::{self, Request, Response, Status};
 use gridd_proto::v1;
 use gridd_store::{FeedEntry, ReadTx, Signal, Store};
-use tokio_util::sync::CancellationToken;
 use gridd_tracker::Tracker;
+use tokio_util::sync::CancellationToken;
 
 use crate::{WatchStream, invalid, required_id, spawn_watch, store_status};
 
@@ -64,7 +64,8 @@ fn task_kind(kind: FeedKind) -> v1::TaskEventKind {
 }
 
 fn task_event(entry: FeedEntry) -> Result<(u64, v1::TaskEvent), Status> {
-    let event = v1::TicketEvent::decode(entry.event_payload.as_slice()).map_err(|e| gridd_proto::status::internal("decoding a feed entry", &e))?;
+    let event =
+        v1::TicketEvent::decode(entry.event_payload.as_slice()).map_err(|e| gridd_proto::status::internal("decoding a feed entry", &e))?;
     Ok((
         entry.seq,
         v1::TaskEvent {

@@ -41,17 +41,11 @@ impl<S: Store> v1::intake_service_server::IntakeService for IntakeGrpc<S> {
         answer(self.intake.hotline(request.get_ref()).await)
     }
 
-    async fn submit_citizen_report(
-        &self,
-        request: Request<v1::SubmitCitizenReportRequest>,
-    ) -> Result<Response<v1::IntakeReceipt>, Status> {
+    async fn submit_citizen_report(&self, request: Request<v1::SubmitCitizenReportRequest>) -> Result<Response<v1::IntakeReceipt>, Status> {
         answer(self.intake.citizen(request.get_ref()).await)
     }
 
-    async fn submit_patrol_report(
-        &self,
-        request: Request<v1::SubmitPatrolReportRequest>,
-    ) -> Result<Response<v1::IntakeReceipt>, Status> {
+    async fn submit_patrol_report(&self, request: Request<v1::SubmitPatrolReportRequest>) -> Result<Response<v1::IntakeReceipt>, Status> {
         answer(self.intake.patrol(request.get_ref()).await)
     }
 
@@ -90,7 +84,9 @@ impl<S: Store> IntakeGrpc<S> {
         let results = self.intake.append(drafts).await.map_err(|e| IntakeError::Store(e).status())?;
         for ((index, alert_id), result) in meta.into_iter().zip(results) {
             match result {
-                Ok(a) => response.accepted.push(v1::CameraAlertReceipt { alert_id, reference: a.reference.to_string(), replayed: a.replayed }),
+                Ok(a) => {
+                    response.accepted.push(v1::CameraAlertReceipt { alert_id, reference: a.reference.to_string(), replayed: a.replayed })
+                }
                 Err(e) => response.rejected.push(v1::RejectedAlert { index, alert_id, field: "alert_id".into(), reason: e.to_string() }),
             }
         }

@@ -349,7 +349,8 @@ fn validate_patrol(city: &CityConfig, req: &v1::SubmitPatrolReportRequest) -> Re
     validate_token("supervisor_id", &req.supervisor_id, MAX_TOKEN)?;
     let location = point("location", req.location.as_ref(), true)?;
     let media = photos("photo_urls", &req.photo_urls)?;
-    if !req.component_id.is_empty() && !(req.component_id.len() == 16 && req.component_id.bytes().all(|b| b.is_ascii_digit())) {
+    let component_ok = req.component_id.len() == 16 && req.component_id.bytes().all(|b| b.is_ascii_digit());
+    if !req.component_id.is_empty() && !component_ok {
         return Err(FieldError::new("component_id", "a component id (部件标识码) is 16 digits"));
     }
     let common = Common {
@@ -388,7 +389,8 @@ fn validate_camera(city: &CityConfig, alert: &v1::CameraAlert, now: Timestamp) -
             format!("{} is below the minimum {} for filing", alert.confidence, city.camera_min_confidence),
         ));
     }
-    let detected_at = alert.detected_at.as_ref().map(gridd_proto::from_timestamp).ok_or_else(|| FieldError::new("detected_at", "is required"))?;
+    let detected_at =
+        alert.detected_at.as_ref().map(gridd_proto::from_timestamp).ok_or_else(|| FieldError::new("detected_at", "is required"))?;
     if detected_at.millis_since(now) > CAMERA_CLOCK_SKEW_MS {
         return Err(FieldError::new("detected_at", "is in the future; check the camera gateway's clock"));
     }

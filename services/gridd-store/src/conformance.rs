@@ -127,10 +127,8 @@ pub(crate) async fn intake_keys_and_report_status<S: Store>(store: S) {
     let dup = store.write(move |tx| tx.put_intake_key("hotline/abc", &entry)).await;
     assert!(dup.is_err(), "a key is recorded once");
     let r3 = r.clone();
-    let (found, status) = store
-        .read(move |tx| -> Result<_, StoreError> { Ok((tx.intake_key("hotline/abc")?, tx.report_status(&r3)?)) })
-        .await
-        .expect("read");
+    let (found, status) =
+        store.read(move |tx| -> Result<_, StoreError> { Ok((tx.intake_key("hotline/abc")?, tx.report_status(&r3)?)) }).await.expect("read");
     assert_eq!(found.map(|e| e.reference), Some(r.clone()));
     assert_eq!(status, ReportStatus::Pending);
     let r4 = r.clone();
@@ -171,7 +169,9 @@ pub(crate) async fn tickets_filter_and_page<S: Store>(store: S) {
     assert_eq!(manual.len(), 1);
     // Every ticket's running deadline is in 1970; far later all open ones are overdue.
     let overdue = store
-        .read(|tx| tx.list_tickets(&TicketFilter { overdue_at: Some(Timestamp::from_millis(10_i64.pow(12))), limit: 10, ..Default::default() }))
+        .read(|tx| {
+            tx.list_tickets(&TicketFilter { overdue_at: Some(Timestamp::from_millis(10_i64.pow(12))), limit: 10, ..Default::default() })
+        })
         .await
         .expect("list");
     assert_eq!(overdue.len(), 6);
@@ -201,7 +201,10 @@ pub(crate) async fn timers_and_escalations<S: Store>(store: S) {
     let timer = |level, due| Timer { generation: 1, kind: TimerKind::Escalation { level }, due: Timestamp::from_millis(due) };
     store
         .write(move |tx| -> Result<_, StoreError> {
-            tx.replace_timers(&TicketId::new("A"), &[timer(1, 100), Timer { generation: 1, kind: TimerKind::AcceptDue, due: Timestamp::from_millis(50) }])?;
+            tx.replace_timers(
+                &TicketId::new("A"),
+                &[timer(1, 100), Timer { generation: 1, kind: TimerKind::AcceptDue, due: Timestamp::from_millis(50) }],
+            )?;
             tx.replace_timers(&TicketId::new("B"), &[timer(2, 300)])?;
             tx.replace_timers(&TicketId::new("A"), &[timer(2, 200)])
         })
@@ -328,16 +331,11 @@ mod backends {
         let dir = tempfile::tempdir().expect("temp dir");
         let path = dir.path().join("gridd.db");
         let store = SqliteStore::open(&path).expect("open");
-        store
-            .write(|tx: &mut dyn WriteTx| tx.append_log(topics::INTAKE, "k", b"kept", Timestamp::from_millis(1)))
-            .await
-            .expect("append");
+        store.write(|tx: &mut dyn WriteTx| tx.append_log(topics::INTAKE, "k", b"kept", Timestamp::from_millis(1))).await.expect("append");
         drop(store);
         let reopened = SqliteStore::open(&path).expect("reopen");
-        let records = reopened
-            .read(|tx: &mut dyn ReadTx| -> Result<_, StoreError> { tx.read_log(topics::INTAKE, 0, 10) })
-            .await
-            .expect("read");
+        let records =
+            reopened.read(|tx: &mut dyn ReadTx| -> Result<_, StoreError> { tx.read_log(topics::INTAKE, 0, 10) }).await.expect("read");
         assert_eq!(records.len(), 1);
         assert_eq!(records[0].payload, b"kept");
     }

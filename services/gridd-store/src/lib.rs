@@ -235,7 +235,8 @@ pub trait WriteTx: ReadTx {
     /// Inserts or replaces a ticket.
     fn put_ticket(&mut self, ticket: &Ticket) -> Result<(), StoreError>;
     /// Appends to a squad's feed; returns its seq.
-    fn append_feed(&mut self, squad: &SquadId, ticket: &TicketId, kind: FeedKind, at: Timestamp, event_seq: u64) -> Result<u64, StoreError>;
+    fn append_feed(&mut self, squad: &SquadId, ticket: &TicketId, kind: FeedKind, at: Timestamp, event_seq: u64)
+    -> Result<u64, StoreError>;
     /// Replaces all of a ticket's timers.
     fn replace_timers(&mut self, ticket: &TicketId, timers: &[Timer]) -> Result<(), StoreError>;
     /// Records a fired escalation; false if that (ticket, generation, level) was already recorded.

@@ -20,9 +20,7 @@ use gridd_core::time::Timestamp;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, params_from_iter};
 use tokio::sync::watch;
 
-use crate::{
-    FeedEntry, IntakeKeyEntry, LiveCounts, LogRecord, ReadTx, ReportStatus, Signal, Store, StoreError, TicketFilter, WriteTx,
-};
+use crate::{FeedEntry, IntakeKeyEntry, LiveCounts, LogRecord, ReadTx, ReportStatus, Signal, Store, StoreError, TicketFilter, WriteTx};
 
 const MIGRATIONS: &[&str] = &[include_str!("../migrations/sqlite/0001_init.sql")];
 const READERS: usize = 4;
@@ -111,9 +109,7 @@ fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
 async fn blocking<R: Send + 'static, E: From<StoreError> + Send + 'static>(
     f: impl FnOnce() -> Result<R, E> + Send + 'static,
 ) -> Result<R, E> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .unwrap_or_else(|e| Err(StoreError::Backend(format!("store task failed: {e}")).into()))
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| Err(StoreError::Backend(format!("store task failed: {e}")).into()))
 }
 
 impl Store for SqliteStore {
@@ -153,12 +149,7 @@ impl Store for SqliteStore {
     }
 
     fn subscribe(&self, signal: Signal) -> watch::Receiver<u64> {
-        self.inner
-            .signals
-            .iter()
-            .find(|(s, _)| *s == signal)
-            .map(|(_, sender)| sender.subscribe())
-            .unwrap_or_else(|| watch::channel(0).1)
+        self.inner.signals.iter().find(|(s, _)| *s == signal).map(|(_, sender)| sender.subscribe()).unwrap_or_else(|| watch::channel(0).1)
     }
 }
 
@@ -265,7 +256,8 @@ impl Tx<'_> {
 
 impl ReadTx for Tx<'_> {
     fn dead_letters(&mut self, topic: &str) -> Result<Vec<(u64, String)>, StoreError> {
-        let mut stmt = self.conn.prepare_cached("SELECT source_seq, reason FROM dead_letters WHERE source_topic = ?1 ORDER BY source_seq")?;
+        let mut stmt =
+            self.conn.prepare_cached("SELECT source_seq, reason FROM dead_letters WHERE source_topic = ?1 ORDER BY source_seq")?;
         let rows = stmt.query_map([topic], |r| Ok((seq(r.get(0)?), r.get::<_, String>(1)?)))?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
@@ -316,10 +308,8 @@ impl ReadTx for Tx<'_> {
     }
 
     fn report_status(&mut self, reference: &Reference) -> Result<ReportStatus, StoreError> {
-        let row: Option<Option<String>> = self
-            .conn
-            .query_row("SELECT ticket_id FROM reports WHERE reference = ?1", [reference.as_str()], |r| r.get(0))
-            .optional()?;
+        let row: Option<Option<String>> =
+            self.conn.query_row("SELECT ticket_id FROM reports WHERE reference = ?1", [reference.as_str()], |r| r.get(0)).optional()?;
         Ok(match row {
             None => ReportStatus::Unknown,
             Some(None) => ReportStatus::Pending,
@@ -328,8 +318,7 @@ impl ReadTx for Tx<'_> {
     }
 
     fn ticket(&mut self, id: &TicketId) -> Result<Option<Ticket>, StoreError> {
-        let body: Option<String> =
-            self.conn.query_row("SELECT body FROM tickets WHERE id = ?1", [id.as_str()], |r| r.get(0)).optional()?;
+        let body: Option<String> = self.conn.query_row("SELECT body FROM tickets WHERE id = ?1", [id.as_str()], |r| r.get(0)).optional()?;
         body.as_deref().map(ticket_from_json).transpose()
     }
 
@@ -514,16 +503,20 @@ impl WriteTx for Tx<'_> {
     }
 
     fn put_report(&mut self, reference: &Reference, channel: Channel, received_at: Timestamp) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached("INSERT INTO reports (reference, channel, received_at) VALUES (?1, ?2, ?3)")?
-            .execute(params![reference.as_str(), channel.name(), received_at.millis()])?;
+        self.conn.prepare_cached("INSERT INTO reports (reference, channel, received_at) VALUES (?1, ?2, ?3)")?.execute(params![
+            reference.as_str(),
+            channel.name(),
+            received_at.millis()
+        ])?;
         Ok(())
     }
 
     fn link_report(&mut self, reference: &Reference, ticket: &TicketId, disposition: &str) -> Result<(), StoreError> {
-        self.conn
-            .prepare_cached("UPDATE reports SET ticket_id = ?2, disposition = ?3 WHERE reference = ?1")?
-            .execute(params![reference.as_str(), ticket.as_str(), disposition])?;
+        self.conn.prepare_cached("UPDATE reports SET ticket_id = ?2, disposition = ?3 WHERE reference = ?1")?.execute(params![
+            reference.as_str(),
+            ticket.as_str(),
+            disposition
+        ])?;
         Ok(())
     }
 
@@ -550,14 +543,20 @@ impl WriteTx for Tx<'_> {
         Ok(())
     }
 
-    fn append_feed(&mut self, squad: &SquadId, ticket: &TicketId, kind: FeedKind, at: Timestamp, event_seq: u64) -> Result<u64, StoreError> {
+    fn append_feed(
+        &mut self,
+        squad: &SquadId,
+        ticket: &TicketId,
+        kind: FeedKind,
+        at: Timestamp,
+        event_seq: u64,
+    ) -> Result<u64, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "INSERT INTO squad_feed (squad, seq, ticket_id, kind, at, event_seq) \
              VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM squad_feed WHERE squad = ?1), ?2, ?3, ?4, ?5) RETURNING seq",
         )?;
-        let n: i64 = stmt.query_row(params![squad.as_str(), ticket.as_str(), feed_kind_text(kind), at.millis(), as_i64(event_seq)], |r| {
-            r.get(0)
-        })?;
+        let n: i64 =
+            stmt.query_row(params![squad.as_str(), ticket.as_str(), feed_kind_text(kind), at.millis(), as_i64(event_seq)], |r| r.get(0))?;
         self.touched.insert(Signal::SquadFeed);
         Ok(seq(n))
     }

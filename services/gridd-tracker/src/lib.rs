@@ -128,10 +128,7 @@ fn apply_decision(tx: &mut dyn WriteTx, city: &CityConfig, now: Timestamp, decis
                     (Default::default(), LimitSpec::parse(FALLBACK_HANDLING).map_err(StoreError::Corrupt)?)
                 }
             };
-            let rural = cell
-                .as_ref()
-                .and_then(|c| city.grid.divisions().street(&c.street_code))
-                .is_some_and(|s| s.kind.is_rural());
+            let rural = cell.as_ref().and_then(|c| city.grid.divisions().street(&c.street_code)).is_some_and(|s| s.kind.is_rural());
             let case = NewCase {
                 id: decision.ticket_id.clone(),
                 report: report.summary(),
@@ -211,7 +208,12 @@ pub fn fire_due(tx: &mut dyn WriteTx, city: &CityConfig, now: Timestamp, max: us
 }
 
 /// The tracker's dispatch consumer in the embedded mode.
-pub async fn run_dispatch<S: Store>(store: S, city: CityHandle, clock: Arc<dyn Clock>, shutdown: CancellationToken) -> Result<(), StoreError> {
+pub async fn run_dispatch<S: Store>(
+    store: S,
+    city: CityHandle,
+    clock: Arc<dyn Clock>,
+    shutdown: CancellationToken,
+) -> Result<(), StoreError> {
     let mut appended = store.subscribe(Signal::Dispatch);
     loop {
         appended.borrow_and_update();
@@ -228,7 +230,12 @@ pub async fn run_dispatch<S: Store>(store: S, city: CityHandle, clock: Arc<dyn C
 }
 
 /// The timer loop: fire what is due, then sleep until the earliest timer or a change.
-pub async fn run_timers<S: Store>(store: S, city: CityHandle, clock: Arc<dyn Clock>, shutdown: CancellationToken) -> Result<(), StoreError> {
+pub async fn run_timers<S: Store>(
+    store: S,
+    city: CityHandle,
+    clock: Arc<dyn Clock>,
+    shutdown: CancellationToken,
+) -> Result<(), StoreError> {
     let mut changed = store.subscribe(Signal::Timers);
     loop {
         changed.borrow_and_update();

@@ -136,9 +136,22 @@ pub async fn wait_for_signal() {
 fn check_config(config: &Path) -> anyhow::Result<()> {
     let (engine, city) = load(config)?;
     println!("{}: ok", config.display());
-    println!("  city {} ({}), grid {}: {} cells in {} streets", city.name, city.grid.divisions().city, city.grid.version(), city.grid.cells().len(), city.grid.divisions().streets().count());
+    println!(
+        "  city {} ({}), grid {}: {} cells in {} streets",
+        city.name,
+        city.grid.divisions().city,
+        city.grid.version(),
+        city.grid.cells().len(),
+        city.grid.divisions().streets().count()
+    );
     println!("  catalogue {}: {} classes", city.catalogue.version, city.catalogue.classes().count());
-    println!("  {} squads, {} rules, {} cameras, {} detections", city.responsibility.squads().count(), city.responsibility.rules().len(), city.cameras.len(), city.detections.len());
+    println!(
+        "  {} squads, {} rules, {} cameras, {} detections",
+        city.responsibility.squads().count(),
+        city.responsibility.rules().len(),
+        city.cameras.len(),
+        city.detections.len()
+    );
     println!("  store {}, gRPC {}, HTTP {}", engine.sqlite.display(), engine.grpc_addr, engine.http_addr);
     for warning in &city.warnings {
         println!("  warning: {warning}");

@@ -59,8 +59,8 @@ pub struct DemoArgs {
 
 /// Categories the simulated reporters use, weighted towards what cities see most.
 const COMMON: &[&str] = &[
-    "E0102", "E0102", "E0104", "E0504", "E0504", "E05L1", "E0505", "E0505", "E0507", "E0201", "E0101", "C0102", "C0118", "C0305",
-    "E0406", "C0402", "E0301",
+    "E0102", "E0102", "E0104", "E0504", "E0504", "E05L1", "E0505", "E0505", "E0507", "E0201", "E0101", "C0102", "C0118", "C0305", "E0406",
+    "C0402", "E0301",
 ];
 
 /// Runs the demo until Ctrl-C or `--duration`.
@@ -83,7 +83,8 @@ pub async fn run(config: &Path, args: DemoArgs) -> anyhow::Result<()> {
     let engine = Engine::start(&engine_config, city, clock.clone()).await?;
     let channel = Endpoint::from_shared(format!("http://{}", engine.grpc_addr()))?.connect().await.context("connecting to the engine")?;
     let stop = engine.shutdown_token();
-    let header = Header { city: city_name, offset, grpc: engine.grpc_addr().to_string(), http: engine.http_addr().to_string(), speed: args.speed };
+    let header =
+        Header { city: city_name, offset, grpc: engine.grpc_addr().to_string(), http: engine.http_addr().to_string(), speed: args.speed };
 
     let actors = Actors { channel: channel.clone(), clock: clock.clone(), world, stop: stop.clone() };
     actors.start(&args);
@@ -201,7 +202,12 @@ impl Actors {
                 0 => {
                     // A caller who cannot say where it is, now and then: the manual queue.
                     let location = if rng.random_bool(0.05) { None } else { point(v1::CoordSystem::Wgs84, (lon, lat)) };
-                    let caller = v1::Caller { name: "市民".into(), phone: format!("138{:08}", rng.random_range(0..100_000_000)), reply_required: true, confidential: false };
+                    let caller = v1::Caller {
+                        name: "市民".into(),
+                        phone: format!("138{:08}", rng.random_range(0..100_000_000)),
+                        reply_required: true,
+                        confidential: false,
+                    };
                     let req = v1::LogHotlineCallRequest {
                         idempotency_key: key,
                         hotline: v1::Hotline::Hotline12345.into(),
@@ -307,7 +313,12 @@ impl Actors {
 
     async fn handle(self, squad: String, ticket: v1::Ticket, behaviour: u32, pace: f64, seed: u64) {
         let mut client = SquadServiceClient::new(self.channel.clone());
-        let task = |version: u64| v1::TaskCommand { squad_id: squad.clone(), ticket_id: ticket.id.clone(), member_id: format!("m-{seed}"), expected_version: version };
+        let task = |version: u64| v1::TaskCommand {
+            squad_id: squad.clone(),
+            ticket_id: ticket.id.clone(),
+            member_id: format!("m-{seed}"),
+            expected_version: version,
+        };
         let minute = 60_000;
         if behaviour < 6 && ticket.state() == v1::TicketState::Dispatched {
             if self.wait(10 * minute).await {
@@ -451,7 +462,10 @@ fn render(h: &Header, s: &v1::GetStatsResponse, now: Timestamp, elapsed: Duratio
         counts(&s.tickets_by_state, &["checking", "rework", "suspended", "closed", "cancelled"])
     ));
     out.push_str(&format!("Overdue now   {}\n", s.overdue_open));
-    out.push_str(&format!("Escalations   {}\n", if levels.is_empty() { "none yet".into() } else { counts(&s.escalations_by_level, &levels) }));
+    out.push_str(&format!(
+        "Escalations   {}\n",
+        if levels.is_empty() { "none yet".into() } else { counts(&s.escalations_by_level, &levels) }
+    ));
     out.push_str(&format!(
         "KPIs          on-time disposal {}   closure {}   on-time closure {}   rework {}   avg handling {:.0} min\n",
         pct(city.on_time_disposal_rate),

@@ -160,7 +160,12 @@ async fn serve_grpc(listener: TcpListener, s: Services, shutdown: CancellationTo
     let intake = Arc::new(gridd_ingest::Intake::new(s.store.clone(), s.city.clone(), s.clock.clone(), s.node));
     let tracker = gridd_tracker::Tracker::new(s.store.clone(), s.city.clone(), s.clock.clone());
     let intake = IntakeServiceServer::new(gridd_ingest::grpc::IntakeGrpc::new(intake));
-    let dispatch = DispatchServiceServer::new(gridd_gateway::dispatch::DispatchGrpc::new(s.store.clone(), s.city.clone(), tracker.clone(), shutdown.clone()));
+    let dispatch = DispatchServiceServer::new(gridd_gateway::dispatch::DispatchGrpc::new(
+        s.store.clone(),
+        s.city.clone(),
+        tracker.clone(),
+        shutdown.clone(),
+    ));
     let squad = SquadServiceServer::new(gridd_gateway::squad::SquadGrpc::new(s.store.clone(), s.city.clone(), tracker, shutdown.clone()));
     let grid = GridServiceServer::new(gridd_gateway::grid::GridGrpc::new(s.city.clone(), s.clock.clone()));
 
@@ -196,7 +201,12 @@ async fn serve_grpc(listener: TcpListener, s: Services, shutdown: CancellationTo
         .context("gRPC server")
 }
 
-async fn serve_http(listener: TcpListener, metrics: PrometheusHandle, ready: Arc<AtomicBool>, shutdown: CancellationToken) -> anyhow::Result<()> {
+async fn serve_http(
+    listener: TcpListener,
+    metrics: PrometheusHandle,
+    ready: Arc<AtomicBool>,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
     use axum::http::StatusCode;
     use axum::routing::get;
     let app = axum::Router::new()
@@ -205,7 +215,8 @@ async fn serve_http(listener: TcpListener, metrics: PrometheusHandle, ready: Arc
         .route(
             "/health/readyz",
             get(move || {
-                let status = if ready.load(Ordering::Acquire) { (StatusCode::OK, "ready") } else { (StatusCode::SERVICE_UNAVAILABLE, "starting") };
+                let status =
+                    if ready.load(Ordering::Acquire) { (StatusCode::OK, "ready") } else { (StatusCode::SERVICE_UNAVAILABLE, "starting") };
                 std::future::ready(status)
             }),
         );

@@ -7,7 +7,8 @@ use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
 /// Installs the log subscriber; `default_filter` applies when `RUST_LOG` is not set. Safe to
 /// call twice (the second call does nothing).
 pub fn init_tracing(default_filter: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_filter));
     let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
 }
 
@@ -30,7 +31,11 @@ pub fn metrics_handle() -> PrometheusHandle {
 fn describe() {
     metrics::describe_counter!("gridd_intake_records_total", "Reports durably accepted, per channel");
     metrics::describe_counter!("gridd_camera_alerts_rejected_total", "Camera alerts rejected by validation");
-    metrics::describe_histogram!("gridd_router_decide_seconds", metrics::Unit::Seconds, "Time to locate, deduplicate and assign one report");
+    metrics::describe_histogram!(
+        "gridd_router_decide_seconds",
+        metrics::Unit::Seconds,
+        "Time to locate, deduplicate and assign one report"
+    );
     metrics::describe_counter!("gridd_router_decisions_total", "Router decisions, per outcome (assigned, manual, merged)");
     metrics::describe_gauge!("gridd_log_lag", "Records a consumer has not processed yet");
     metrics::describe_counter!("gridd_escalations_total", "Escalations fired, per ladder level");

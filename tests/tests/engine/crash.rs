@@ -50,7 +50,12 @@ async fn kill_9_mid_burst_loses_no_acknowledged_report_and_creates_no_duplicate_
         if before_restart.contains_key(&i) && !retry_of_acked {
             continue;
         }
-        let receipt = c.intake.log_hotline_call(hotline_call(&format!("burst-{i}"), "E0102", Some(spread_point(i)))).await.expect("accepted after restart").into_inner();
+        let receipt = c
+            .intake
+            .log_hotline_call(hotline_call(&format!("burst-{i}"), "E0102", Some(spread_point(i))))
+            .await
+            .expect("accepted after restart")
+            .into_inner();
         if let Some(earlier) = before_restart.get(&i) {
             assert_eq!(&receipt.reference, earlier, "a retry of an acknowledged report gets its reference");
             assert!(receipt.replayed);
@@ -68,7 +73,8 @@ async fn kill_9_mid_burst_loses_no_acknowledged_report_and_creates_no_duplicate_
     let mut page_token = String::new();
     loop {
         let page = v1::PageRequest { page_size: 500, page_token: page_token.clone() };
-        let r = c.dispatch.list_tickets(v1::ListTicketsRequest { page: Some(page), ..Default::default() }).await.expect("list").into_inner();
+        let r =
+            c.dispatch.list_tickets(v1::ListTicketsRequest { page: Some(page), ..Default::default() }).await.expect("list").into_inner();
         listed += r.tickets.len();
         if r.next_page_token.is_empty() {
             break;

@@ -54,7 +54,12 @@ async fn the_manual_queue_escalates_to_the_centre() {
     assert!(t.overdue && t.stage() == v1::Stage::Dispatch);
     assert!(history.iter().filter(|e| e.kind == "escalated").all(|e| e.detail.contains("指挥中心")), "the centre is pressed, not a squad");
     // Dispatching starts the squad's handling clock: the light goes back to green.
-    let dispatched = c.dispatch.dispatch(v1::DispatchRequest { ticket_id: id, squad_id: "sq-3".into(), context: Clients::operator() }).await.expect("dispatch").into_inner();
+    let dispatched = c
+        .dispatch
+        .dispatch(v1::DispatchRequest { ticket_id: id, squad_id: "sq-3".into(), context: Clients::operator() })
+        .await
+        .expect("dispatch")
+        .into_inner();
     assert_eq!((dispatched.light(), dispatched.overdue, dispatched.stage()), (v1::Light::Green, false, v1::Stage::Handling));
     app.stop().await;
 }

@@ -19,14 +19,36 @@ async fn bad_requests_name_the_field_and_change_nothing() {
     let app = spawn_app().await;
     let mut c = app.clients.clone();
     let cases = [
-        ("location.lon", { let mut r = hotline_call("k1", "E0102", Some((181.0, 34.0))); r.address = "x".into(); r }),
+        ("location.lon", {
+            let mut r = hotline_call("k1", "E0102", Some((181.0, 34.0)));
+            r.address = "x".into();
+            r
+        }),
         ("category", hotline_call("k2", "E9999", Some(XINAN))),
         ("category", hotline_call("k3", "garbage", Some(XINAN))),
-        ("condition", { let mut r = hotline_call("k4", "C0102", Some(XINAN)); r.condition = "stolen".into(); r }),
+        ("condition", {
+            let mut r = hotline_call("k4", "C0102", Some(XINAN));
+            r.condition = "stolen".into();
+            r
+        }),
         ("idempotency_key", hotline_call("", "E0102", Some(XINAN))),
-        ("description", { let mut r = hotline_call("k5", "E0102", Some(XINAN)); r.description = " ".into(); r }),
-        ("caller.phone", { let mut r = hotline_call("k6", "E0102", Some(XINAN)); r.caller.as_mut().map(|c| c.phone.clear()); r }),
-        ("hotline", { let mut r = hotline_call("k7", "E0102", Some(XINAN)); r.hotline = 0; r }),
+        ("description", {
+            let mut r = hotline_call("k5", "E0102", Some(XINAN));
+            r.description = " ".into();
+            r
+        }),
+        ("caller.phone", {
+            let mut r = hotline_call("k6", "E0102", Some(XINAN));
+            if let Some(c) = r.caller.as_mut() {
+                c.phone.clear()
+            }
+            r
+        }),
+        ("hotline", {
+            let mut r = hotline_call("k7", "E0102", Some(XINAN));
+            r.hotline = 0;
+            r
+        }),
     ];
     for (field, request) in cases {
         let status = c.intake.log_hotline_call(request).await.expect_err("refused");

@@ -8,7 +8,11 @@ use gridd_tests::{Clients, XINAN, spawn_app};
 async fn handle_to_check(c: &mut Clients, squad: &str, id: &str) -> v1::Ticket {
     c.squad.accept_task(Clients::task(squad, id)).await.expect("accept");
     c.squad.start_task(Clients::task(squad, id)).await.expect("start");
-    let req = v1::ResolveTaskRequest { task: Some(Clients::task(squad, id)), note: "已清理".into(), photo_urls: vec!["https://x/after.jpg".into()] };
+    let req = v1::ResolveTaskRequest {
+        task: Some(Clients::task(squad, id)),
+        note: "已清理".into(),
+        photo_urls: vec!["https://x/after.jpg".into()],
+    };
     c.squad.resolve_task(req).await.expect("resolve").into_inner()
 }
 
@@ -21,7 +25,12 @@ async fn a_failed_check_sends_the_case_back_as_rework_until_it_passes() {
     let checking = handle_to_check(&mut c, "sq-1", &id).await;
     assert_eq!(checking.state(), v1::TicketState::Checking);
     assert_eq!(checking.stage(), v1::Stage::Check);
-    let failed = c.dispatch.verify(v1::VerifyRequest { ticket_id: id.clone(), passed: false, context: Clients::operator() }).await.expect("verify").into_inner();
+    let failed = c
+        .dispatch
+        .verify(v1::VerifyRequest { ticket_id: id.clone(), passed: false, context: Clients::operator() })
+        .await
+        .expect("verify")
+        .into_inner();
     assert_eq!((failed.state(), failed.rework_count, failed.squad_id.as_str()), (v1::TicketState::Rework, 1, "sq-1"));
     let feed = c.squad.watch_tasks(v1::WatchTasksRequest { squad_id: "sq-1".into(), after_seq: 1 }).await.expect("watch").into_inner();
     let rework = tokio::time::timeout(gridd_tests::PATIENCE, async move {
@@ -35,7 +44,12 @@ async fn a_failed_check_sends_the_case_back_as_rework_until_it_passes() {
     assert_eq!(rework.kind(), v1::TaskEventKind::Rework);
     let checking = handle_to_check(&mut c, "sq-1", &id).await;
     assert_eq!(checking.state(), v1::TicketState::Checking);
-    let closed = c.dispatch.verify(v1::VerifyRequest { ticket_id: id.clone(), passed: true, context: Clients::operator() }).await.expect("verify").into_inner();
+    let closed = c
+        .dispatch
+        .verify(v1::VerifyRequest { ticket_id: id.clone(), passed: true, context: Clients::operator() })
+        .await
+        .expect("verify")
+        .into_inner();
     assert_eq!((closed.state(), closed.close_type()), (v1::TicketState::Closed, v1::CloseType::Normal));
     assert_eq!(closed.stage(), v1::Stage::Unspecified, "no clock runs after closure");
     let (_, history) = c.history(&id).await;
@@ -55,7 +69,10 @@ async fn a_returned_case_is_redispatched_to_another_squad() {
     let id = c.ticket_of(&receipt.reference).await.id;
     let req = v1::ReturnTaskRequest { task: Some(Clients::task("sq-1", &id)), reason: "属于市政".into() };
     let returned = c.squad.return_task(req).await.expect("return").into_inner();
-    assert_eq!((returned.state(), returned.manual_reason(), returned.squad_id.as_str()), (v1::TicketState::Returned, v1::ManualReason::Returned, ""));
+    assert_eq!(
+        (returned.state(), returned.manual_reason(), returned.squad_id.as_str()),
+        (v1::TicketState::Returned, v1::ManualReason::Returned, "")
+    );
     let redispatched = c
         .dispatch
         .dispatch(v1::DispatchRequest { ticket_id: id.clone(), squad_id: "sq-2".into(), context: Clients::operator() })
@@ -82,14 +99,21 @@ async fn illegal_commands_are_refused_and_change_nothing() {
     let receipt = c.hotline("ill-1", "E0102", Some(XINAN)).await.expect("accepted");
     let ticket = c.ticket_of(&receipt.reference).await;
     let id = ticket.id.clone();
-    let verify = c.dispatch.verify(v1::VerifyRequest { ticket_id: id.clone(), passed: true, context: Clients::operator() }).await.expect_err("not checking");
+    let verify = c
+        .dispatch
+        .verify(v1::VerifyRequest { ticket_id: id.clone(), passed: true, context: Clients::operator() })
+        .await
+        .expect_err("not checking");
     assert_eq!(verify.code(), Code::FailedPrecondition);
     assert!(verify.message().contains("dispatched"), "{}", verify.message());
     let start = c.squad.start_task(Clients::task("sq-1", &id)).await.expect_err("not accepted yet");
     assert_eq!(start.code(), Code::FailedPrecondition);
     let stale = v1::TaskCommand { expected_version: ticket.version + 5, ..Clients::task("sq-1", &id) };
     assert_eq!(c.squad.accept_task(stale).await.expect_err("stale version").code(), Code::Aborted);
-    let unknown = c.dispatch.dispatch(v1::DispatchRequest { ticket_id: id.clone(), squad_id: "sq-nobody".into(), context: Clients::operator() }).await;
+    let unknown = c
+        .dispatch
+        .dispatch(v1::DispatchRequest { ticket_id: id.clone(), squad_id: "sq-nobody".into(), context: Clients::operator() })
+        .await;
     assert_eq!(unknown.expect_err("unknown squad").code(), Code::InvalidArgument);
     let missing = c.dispatch.close(v1::CloseRequest { ticket_id: "261122-NOSUCH00".into(), context: Clients::operator() }).await;
     assert_eq!(missing.expect_err("no such case").code(), Code::NotFound);
@@ -122,7 +146,8 @@ async fn a_terminal_that_reconnects_misses_nothing() {
         }
     }
     c.dispatch.suspend(v1::SuspendRequest { ticket_id: first.reference.clone(), context: Clients::operator() }).await.expect("suspend");
-    let mut feed = c.squad.watch_tasks(v1::WatchTasksRequest { squad_id: "sq-1".into(), after_seq: last_seen }).await.expect("watch").into_inner();
+    let mut feed =
+        c.squad.watch_tasks(v1::WatchTasksRequest { squad_id: "sq-1".into(), after_seq: last_seen }).await.expect("watch").into_inner();
     let mut seqs = Vec::new();
     let mut assigned = Vec::new();
     for _ in 0..missed.len() + 1 {
@@ -153,12 +178,29 @@ async fn suspension_and_extension_move_the_deadline() {
     let deadline = |t: &v1::Ticket| t.handling_deadline.as_ref().map(|d| d.seconds).unwrap_or_default();
     assert_eq!(deadline(&extended) - deadline(&before), 7200);
     assert_eq!(extended.extension_count, 1);
-    let bad = c.dispatch.extend_deadline(v1::ExtendDeadlineRequest { ticket_id: before.id.clone(), extension: "2 weeks".into(), context: Clients::operator() }).await;
+    let bad = c
+        .dispatch
+        .extend_deadline(v1::ExtendDeadlineRequest {
+            ticket_id: before.id.clone(),
+            extension: "2 weeks".into(),
+            context: Clients::operator(),
+        })
+        .await;
     assert_eq!(bad.expect_err("bad extension").code(), Code::InvalidArgument);
-    let suspended = c.dispatch.suspend(v1::SuspendRequest { ticket_id: before.id.clone(), context: Clients::operator() }).await.expect("suspend").into_inner();
+    let suspended = c
+        .dispatch
+        .suspend(v1::SuspendRequest { ticket_id: before.id.clone(), context: Clients::operator() })
+        .await
+        .expect("suspend")
+        .into_inner();
     assert_eq!((suspended.state(), suspended.stage()), (v1::TicketState::Suspended, v1::Stage::Unspecified));
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
-    let resumed = c.dispatch.resume(v1::ResumeRequest { ticket_id: before.id.clone(), context: Clients::operator() }).await.expect("resume").into_inner();
+    let resumed = c
+        .dispatch
+        .resume(v1::ResumeRequest { ticket_id: before.id.clone(), context: Clients::operator() })
+        .await
+        .expect("resume")
+        .into_inner();
     assert_eq!(resumed.state(), v1::TicketState::Dispatched);
     assert!(deadline(&resumed) > deadline(&extended), "the time spent suspended is given back");
     app.stop().await;

@@ -19,7 +19,8 @@ async fn a_hotline_call_in_xinan_becomes_a_case_of_its_squad_pushed_to_its_termi
     assert_eq!(routing.rule_id, "territorial-default");
     assert_eq!(routing.grid_version, "xinyi-2026.11");
     assert!(ticket.handling_deadline.is_some());
-    let pushed = tokio::time::timeout(gridd_tests::PATIENCE, feed.message()).await.expect("pushed in time").expect("stream ok").expect("an event");
+    let pushed =
+        tokio::time::timeout(gridd_tests::PATIENCE, feed.message()).await.expect("pushed in time").expect("stream ok").expect("an event");
     assert_eq!(pushed.kind(), v1::TaskEventKind::Assigned);
     assert_eq!(pushed.seq, 1);
     assert_eq!(pushed.ticket.map(|t| t.id), Some(ticket.id));
@@ -75,7 +76,7 @@ async fn locate_explains_the_choice() {
     let app = spawn_app().await;
     let mut c = app.clients.clone();
     let point = Some(v1::GeoPoint { lon: XINAN.0, lat: XINAN.1, crs: v1::CoordSystem::Wgs84.into() });
-    let with_category = c.grid.locate(v1::LocateRequest { point: point.clone(), category: "E0102".into(), at: None }).await.expect("locate").into_inner();
+    let with_category = c.grid.locate(v1::LocateRequest { point, category: "E0102".into(), at: None }).await.expect("locate").into_inner();
     assert!(with_category.found);
     assert_eq!(with_category.cell.expect("cell").community_code.len(), 12);
     let chosen = &with_category.responsible;
@@ -86,7 +87,8 @@ async fn locate_explains_the_choice() {
     assert!(all.responsible.iter().any(|r| r.squad_id == "sq-vehicles"));
     let outside = v1::LocateRequest { point: Some(v1::GeoPoint { lon: 116.4, lat: 39.9, crs: 0 }), ..Default::default() };
     assert!(!c.grid.locate(outside).await.expect("locate").into_inner().found);
-    let grid = c.grid.get_grid(v1::GetGridRequest { street_code: "320381001".into(), ..Default::default() }).await.expect("grid").into_inner();
+    let grid =
+        c.grid.get_grid(v1::GetGridRequest { street_code: "320381001".into(), ..Default::default() }).await.expect("grid").into_inner();
     assert_eq!(grid.city_code, "320381");
     assert!(grid.total_cells > 500 && !grid.next_page_token.is_empty());
     app.stop().await;

@@ -2,13 +2,13 @@
 
 use gridd_proto::v1;
 use gridd_tests::{Clients, XINAN, spawn_app};
+use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
-use tonic_health::pb::HealthCheckRequest;
+use tonic_reflection::pb::v1::ServerReflectionRequest;
 use tonic_reflection::pb::v1::server_reflection_client::ServerReflectionClient;
 use tonic_reflection::pb::v1::server_reflection_request::MessageRequest;
 use tonic_reflection::pb::v1::server_reflection_response::MessageResponse;
-use tonic_reflection::pb::v1::ServerReflectionRequest;
 
 #[tokio::test]
 async fn health_and_reflection_are_served() {
@@ -25,7 +25,9 @@ async fn health_and_reflection_are_served() {
         panic!("reflection did not list services");
     };
     let names: Vec<String> = list.service.into_iter().map(|s| s.name).collect();
-    for expected in ["gridd.v1.IntakeService", "gridd.v1.DispatchService", "gridd.v1.SquadService", "gridd.v1.GridService", "grpc.health.v1.Health"] {
+    for expected in
+        ["gridd.v1.IntakeService", "gridd.v1.DispatchService", "gridd.v1.SquadService", "gridd.v1.GridService", "grpc.health.v1.Health"]
+    {
         assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
     }
     app.stop().await;

@@ -37,9 +37,7 @@ impl Env {
 
 /// Monday 2026-11-23 09:00 in Xinyi.
 fn monday_9am() -> Timestamp {
-    let local = chrono::NaiveDate::from_ymd_opt(2026, 11, 23)
-        .and_then(|d| d.and_hms_opt(9, 0, 0))
-        .expect("valid time");
+    let local = chrono::NaiveDate::from_ymd_opt(2026, 11, 23).and_then(|d| d.and_hms_opt(9, 0, 0)).expect("valid time");
     Timestamp::from_local(local, chrono::FixedOffset::east_opt(8 * 3600).expect("offset"))
 }
 
@@ -109,7 +107,11 @@ fn an_assigned_case_is_dispatched_with_working_time_deadlines() {
     assert_eq!(t.accept_deadline, Some(monday_9am().add_millis(30 * MIN)));
     let timers = desired_timers(t, env.policy());
     // 75 % of 4 WH = 3 WH → 12:00.
-    assert!(timers.contains(&Timer { generation: handling.generation, kind: TimerKind::Escalation { level: 1 }, due: monday_9am().add_millis(3 * HOUR) }));
+    assert!(timers.contains(&Timer {
+        generation: handling.generation,
+        kind: TimerKind::Escalation { level: 1 },
+        due: monday_9am().add_millis(3 * HOUR)
+    }));
     assert!(timers.iter().any(|x| x.kind == TimerKind::AcceptDue));
 }
 
@@ -223,7 +225,13 @@ fn extension_moves_the_deadline_and_rearms_the_ladder() {
     let (t, fired) = fire_due(&env, t, t0.add_millis(6 * HOUR));
     assert_eq!(fired, vec![1, 2]);
     let old = t.handling.clone().expect("handling");
-    let tr = run(&env, &t, Command::Extend { extension: LimitSpec::parse("1WD").expect("valid") }, &Actor::Operator("op".into()), t0.add_millis(6 * HOUR));
+    let tr = run(
+        &env,
+        &t,
+        Command::Extend { extension: LimitSpec::parse("1WD").expect("valid") },
+        &Actor::Operator("op".into()),
+        t0.add_millis(6 * HOUR),
+    );
     let h = tr.ticket.handling.as_ref().expect("handling");
     assert_ne!(h.generation, old.generation);
     assert_eq!(h.fired_level, 0);
@@ -287,10 +295,7 @@ enum Step {
 }
 
 fn steps() -> impl Strategy<Value = Vec<Step>> {
-    let step = prop_oneof![
-        (0u8..13, 0u8..3, 0u32..600).prop_map(|(c, a, m)| Step::Cmd(c, a, m)),
-        (0u32..6000).prop_map(Step::FireNext),
-    ];
+    let step = prop_oneof![(0u8..13, 0u8..3, 0u32..600).prop_map(|(c, a, m)| Step::Cmd(c, a, m)), (0u32..6000).prop_map(Step::FireNext),];
     proptest::collection::vec(step, 1..60)
 }
 
