@@ -35,7 +35,7 @@ use std::process::ExitCode;
 
 use geo::{Centroid, Coord, MultiPolygon, Point, Polygon};
 use gridd_config::geojson::{RawCell, read_boundary, read_grid, write_grid};
-use gridd_core::grid::{Cell, Divisions, Grid, StreetKind};
+use gridd_core::grid::{Cell, CellInfo, Divisions, Grid, StreetKind};
 use gridd_core::ids::{CellCode, CommunityCode, StreetCode};
 
 use crate::clip::Crossings;
@@ -243,18 +243,22 @@ fn run(dir: &Path) -> Result<()> {
         }
     }
 
-    // Validation.
-    let grid = Grid::new(GRID_VERSION, divisions.clone(), cells).map_err(|e| format!("generated grid refused: {e}"))?;
+    // Validation: the engine's own checks (codes, rings, overlaps, gaps), then area and points.
+    cells.sort_by(|a, b| a.code.cmp(&b.code));
+    let raw: Vec<RawCell> = cells.iter().map(|c| RawCell { code: c.code.to_string(), polygon: c.polygon.clone() }).collect();
+    let grid = Grid::load(GRID_VERSION, divisions.clone(), raw.clone()).map_err(|e| {
+        let problems: Vec<String> = e.0.iter().take(5).map(ToString::to_string).collect();
+        format!("generated grid refused: {}", problems.join("; "))
+    })?;
     let area = validate::check_area(&grid, &boundary)?;
-    let sample = validate::check_points(&grid, &boundary, SAMPLE_POINTS, SAMPLE_SEED)?;
-    let cameras = place_cameras(&grid, &streets, &proj)?;
+    let sample = validate::check_points(&grid, &cells, &boundary, SAMPLE_POINTS, SAMPLE_SEED)?;
+    let cameras = place_cameras(&grid, &cells, &streets, &proj)?;
 
     // Output.
     let grid_path = at("grid.geojson");
-    let raw: Vec<RawCell> = grid.cells().iter().map(|c| RawCell { code: c.code.to_string(), polygon: c.polygon.clone() }).collect();
     write_grid(&grid_path, GRID_VERSION, CITY, &raw).map_err(|e| format!("{}: cannot write: {e}", grid_path.display()))?;
-    let (version, reread) = read_grid(&grid_path).map_err(|e| e.to_string())?;
-    if version != GRID_VERSION || reread != raw {
+    let reread = read_grid(&grid_path).map_err(|e| e.to_string())?;
+    if reread.version != GRID_VERSION || reread.cells != raw {
         return Err(format!("{}: reading the written file back does not give the same cells", grid_path.display()));
     }
     let cameras_path = at("cameras.csv");
@@ -333,12 +337,12 @@ fn plan_streets(
 /// 46 cameras over the urban streets (in proportion to their cells, 8–12 each) at the cells
 /// nearest to k-means centres of the street's cells, plus one in each of zones 401 and 402 at
 /// the cell nearest the zone's seed.
-fn place_cameras(grid: &Grid, streets: &[StreetPlan], proj: &Projection) -> Result<Vec<cameras::Camera>> {
+fn place_cameras(grid: &Grid, all: &[Cell], streets: &[StreetPlan], proj: &Projection) -> Result<Vec<cameras::Camera>> {
     let centre_of = |cell: &Cell| -> Result<(Point<f64>, Xy)> {
         let p = cameras::centre(&cell.polygon).ok_or_else(|| format!("cell {} has no centre", cell.code))?;
         Ok((p, proj.to_metres(p.x(), p.y())))
     };
-    let cells_of = |plan: &StreetPlan| -> Vec<&Cell> { grid.cells().iter().filter(|c| c.code.street() == plan.code).collect() };
+    let cells_of = |plan: &StreetPlan| -> Vec<&Cell> { all.iter().filter(|c| c.code.street() == plan.code).collect() };
     let urban: Vec<&StreetPlan> = streets.iter().filter(|s| s.kind == StreetKind::Urban).collect();
     let zones: Vec<&StreetPlan> = streets.iter().filter(|s| matches!(s.code.as_str(), "320381401" | "320381402")).collect();
     let counts: Vec<usize> = urban.iter().map(|s| cells_of(s).len()).collect();
@@ -434,7 +438,7 @@ fn print_summary(s: &Summary<'_>) {
     println!();
     println!("{:<9}  {:<24} {:>5} {:>6} {:>10} {:>12}", "street", "name", "comm.", "cells", "area km²", "mean m²");
     for plan in s.streets {
-        let mine: Vec<&Cell> = cells.iter().filter(|c| c.code.street() == plan.code).collect();
+        let mine: Vec<&CellInfo> = cells.iter().filter(|c| c.code.street() == plan.code).collect();
         let area: f64 = mine.iter().map(|c| c.area_m2).sum();
         let pad = 24usize.saturating_sub(plan.name.chars().count());
         println!(

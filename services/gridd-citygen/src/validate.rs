@@ -2,7 +2,7 @@
 //! random points located against every candidate cell.
 
 use geo::{Contains, Coord, Distance, Euclidean, GeodesicArea, Intersects, Point, Rect};
-use gridd_core::grid::Grid;
+use gridd_core::grid::{Cell, Grid};
 use rand::rngs::StdRng;
 use rand::{RngExt, SeedableRng};
 
@@ -62,9 +62,8 @@ pub struct SampleCheck {
 /// boundary must lie in exactly one cell (counted over every cell whose envelope holds it, the
 /// candidates an R-tree would return) and `Grid::locate` must return that cell; every point
 /// outside must lie in none.
-pub fn check_points(grid: &Grid, boundary: &Boundary, n: usize, seed: u64) -> Result<SampleCheck, String> {
-    let envelopes: Vec<Rect<f64>> = grid
-        .cells()
+pub fn check_points(grid: &Grid, cells: &[Cell], boundary: &Boundary, n: usize, seed: u64) -> Result<SampleCheck, String> {
+    let envelopes: Vec<Rect<f64>> = cells
         .iter()
         .map(|c| geo::BoundingRect::bounding_rect(&c.polygon).ok_or_else(|| format!("cell {} is empty", c.code)))
         .collect::<Result<_, _>>()?;
@@ -83,7 +82,7 @@ pub fn check_points(grid: &Grid, boundary: &Boundary, n: usize, seed: u64) -> Re
             if !grown.intersects(&p) {
                 continue;
             }
-            let cell = &grid.cells()[k];
+            let cell = &cells[k];
             let rings = std::iter::once(cell.polygon.exterior()).chain(cell.polygon.interiors());
             for ring in rings {
                 if Euclidean.distance(&p, ring) <= EDGE_MARGIN_DEG {
@@ -98,7 +97,7 @@ pub fn check_points(grid: &Grid, boundary: &Boundary, n: usize, seed: u64) -> Re
         let located = grid.locate(p).map(|c| c.code.clone());
         if boundary.shape.contains(&p) {
             match hits[..] {
-                [k] if located.as_ref() == Some(&grid.cells()[k].code) => out.inside_one_cell += 1,
+                [k] if located.as_ref() == Some(&cells[k].code) => out.inside_one_cell += 1,
                 _ => failures.push(format!("inside point ({:.7}, {:.7}) is in {} cells", p.x(), p.y(), hits.len())),
             }
         } else if hits.is_empty() && located.is_none() {

@@ -9,8 +9,8 @@ use gridd_core::calendar::{WorkCalendar, WorkingWindow};
 use gridd_core::category::{Catalogue, CategoryCode, LimitSpec, LimitUnit};
 use gridd_core::dedup::DedupPolicy;
 use gridd_core::escalation::{Ladder, LadderStep};
-use gridd_core::grid::{Cell, Grid};
-use gridd_core::ids::{CameraId, CellCode};
+use gridd_core::grid::{Grid, GridErrors};
+use gridd_core::ids::CameraId;
 use gridd_core::routing::Responsibility;
 use gridd_core::ticket::StageLimits;
 use serde::Deserialize;
@@ -180,15 +180,20 @@ pub fn load_city(path: &Path) -> Result<CityConfig, ConfigError> {
     })
 }
 
-/// Reads and indexes a grid file against the divisions.
-pub(crate) fn load_grid(path: &Path, divisions: gridd_core::grid::Divisions) -> Result<Grid, ConfigError> {
-    let (version, raw) = geojson::read_grid(path)?;
-    let mut cells = Vec::with_capacity(raw.len());
-    for cell in raw {
-        let code = CellCode::parse(&cell.code).map_err(|r| ConfigError::new(path, &cell.code, r))?;
-        cells.push(Cell::new(code, cell.polygon));
+/// Reads, validates and indexes a grid file against the divisions. A grid with problems is
+/// refused whole; the error shows the first few (`gridd grid check` lists them all).
+pub fn load_grid(path: &Path, divisions: gridd_core::grid::Divisions) -> Result<Grid, ConfigError> {
+    let file = geojson::read_grid(path)?;
+    match Grid::load(file.version, divisions, file.cells) {
+        Ok(grid) => Ok(grid.with_effective_from(file.effective_from)),
+        Err(GridErrors(problems)) => {
+            let shown: Vec<String> = problems.iter().take(5).map(ToString::to_string).collect();
+            let more = problems.len().saturating_sub(shown.len());
+            let tail = if more > 0 { format!("; and {more} more (gridd grid check lists them all)") } else { String::new() };
+            let first = problems.first().map(|p| p.cell.clone()).unwrap_or_default();
+            Err(ConfigError::new(path, first, format!("{} problem(s): {}{tail}", problems.len(), shown.join("; "))))
+        }
     }
-    Grid::new(version, divisions, cells).map_err(|e| ConfigError::new(path, e.cell, e.reason))
 }
 
 fn parse_offset(s: &str) -> Result<FixedOffset, String> {

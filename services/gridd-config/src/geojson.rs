@@ -9,6 +9,8 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use geo::{Coord, LineString, MultiPolygon, Polygon};
+pub use gridd_core::grid::RawCell;
+use gridd_core::time::Timestamp;
 use serde::Deserialize;
 
 use crate::ConfigError;
@@ -19,6 +21,8 @@ struct Collection {
     kind: String,
     #[serde(default)]
     grid_version: Option<String>,
+    #[serde(default)]
+    effective_from: Option<String>,
     features: Vec<Feature>,
 }
 
@@ -78,20 +82,31 @@ pub fn read_boundary(path: &Path) -> Result<MultiPolygon<f64>, ConfigError> {
     Ok(MultiPolygon(polygons))
 }
 
-/// One cell as read from a grid file, before validation against the divisions.
+/// A grid file as read: version, effective date, and cells not yet checked.
 #[derive(Debug, Clone, PartialEq)]
-pub struct RawCell {
-    /// `properties.code` as written.
-    pub code: String,
-    /// The polygon.
-    pub polygon: Polygon<f64>,
+pub struct GridFile {
+    /// `grid_version`.
+    pub version: String,
+    /// `effective_from` (RFC 3339), if given: events observed from then on use this grid.
+    pub effective_from: Option<Timestamp>,
+    /// The cells.
+    pub cells: Vec<RawCell>,
 }
 
-/// Reads a grid file: its version and cells. Errors name the feature's code (or index).
-pub fn read_grid(path: &Path) -> Result<(String, Vec<RawCell>), ConfigError> {
+/// Reads a grid file. Errors name the feature's code (or position).
+pub fn read_grid(path: &Path) -> Result<GridFile, ConfigError> {
     let collection = read_collection(path)?;
     let version =
         collection.grid_version.filter(|v| !v.trim().is_empty()).ok_or_else(|| ConfigError::new(path, "grid_version", "is required"))?;
+    let effective_from = collection
+        .effective_from
+        .as_deref()
+        .map(|t| {
+            chrono::DateTime::parse_from_rfc3339(t)
+                .map(|d| Timestamp::from_millis(d.timestamp_millis()))
+                .map_err(|e| ConfigError::new(path, "effective_from", format!("{t:?} is not an RFC 3339 time: {e}")))
+        })
+        .transpose()?;
     let mut cells = Vec::with_capacity(collection.features.len());
     for (i, feature) in collection.features.into_iter().enumerate() {
         let code = feature.properties.get("code").and_then(|v| v.as_str()).map(str::to_owned);
@@ -104,7 +119,7 @@ pub fn read_grid(path: &Path) -> Result<(String, Vec<RawCell>), ConfigError> {
         }
         cells.push(RawCell { code, polygon: polygons.remove(0) });
     }
-    Ok((version, cells))
+    Ok(GridFile { version, effective_from, cells })
 }
 
 /// Writes a grid file, one feature per line, coordinates rounded to six decimals.
@@ -164,9 +179,9 @@ mod tests {
             polygon: polygon![(x: 118.1, y: 34.1), (x: 118.2, y: 34.1), (x: 118.2, y: 34.2), (x: 118.1, y: 34.1)],
         };
         write_grid(&path, "v1", "320381", std::slice::from_ref(&cell)).expect("written");
-        let (version, cells) = read_grid(&path).expect("read back");
-        assert_eq!(version, "v1");
-        assert_eq!(cells, vec![cell]);
+        let file = read_grid(&path).expect("read back");
+        assert_eq!((file.version.as_str(), file.effective_from), ("v1", None));
+        assert_eq!(file.cells, vec![cell]);
     }
 
     #[test]

@@ -83,9 +83,9 @@ impl v1::grid_service_server::GridService for GridGrpc {
         let after = req.page.as_ref().map(|p| p.page_token.clone()).unwrap_or_default();
         let city = self.city.current();
         let grid = &city.grid;
-        let matching = |c: &&gridd_core::grid::Cell| street.as_ref().is_none_or(|s| &c.code.street() == s);
+        let matching = |c: &&gridd_core::grid::CellInfo| street.as_ref().is_none_or(|s| &c.code.street() == s);
         let total_cells = grid.cells().iter().filter(matching).count() as u64;
-        let page: Vec<&gridd_core::grid::Cell> =
+        let page: Vec<&gridd_core::grid::CellInfo> =
             grid.cells().iter().filter(matching).filter(|c| after.is_empty() || c.code.as_str() > after.as_str()).take(limit).collect();
         let next_page_token = if page.len() == limit { page.last().map(|c| c.code.to_string()).unwrap_or_default() } else { String::new() };
         let cells = page
@@ -93,7 +93,7 @@ impl v1::grid_service_server::GridService for GridGrpc {
             .map(|c| v1::Cell {
                 cell: Some(gridd_proto::cell_ref(&grid.cell_ref(c))),
                 area_m2: c.area_m2,
-                geometry_geojson: if req.include_geometry { gridd_config::geojson::polygon_json(&c.polygon) } else { String::new() },
+                geometry_geojson: if req.include_geometry { gridd_config::geojson::polygon_json(&grid.polygon(c)) } else { String::new() },
             })
             .collect();
         Ok(Response::new(v1::GetGridResponse {

@@ -128,7 +128,7 @@ impl From<&CityConfig> for World {
         let mut places = Vec::new();
         for cell in city.grid.cells() {
             let urban = city.grid.street_of(cell).is_some_and(|s| !s.kind.is_rural());
-            if let Some(p) = cell.polygon.interior_point() {
+            if let Some(p) = city.grid.polygon(cell).interior_point() {
                 for _ in 0..if urban { 3 } else { 1 } {
                     places.push((p.x(), p.y()));
                 }
