@@ -11,7 +11,7 @@ use gridd_core::time::Timestamp;
 
 fn locate(c: &mut Criterion) {
     let city = demo_city();
-    let grid = &city.grid;
+    let grid = city.grid();
     let polygons: Vec<geo::Polygon<f64>> = grid.cells().iter().map(|cell| grid.polygon(cell)).collect();
     let bounds = polygons.iter().filter_map(|p| p.bounding_rect()).reduce(|a, b| {
         geo::Rect::new(

@@ -23,7 +23,10 @@ fn locate(c: &mut Criterion) {
         let differ = points.iter().filter(|p| ours.locate(p.x(), p.y()) != reference.locate(**p)).count();
         assert_eq!(differ, 0, "{cells} cells: {differ} points located differently");
         let (interior, candidates) = ours.bucket_stats();
-        eprintln!("{cells} cells: {:.0}% of buckets answer without a polygon test; {candidates:.2} candidates in the others", interior * 100.0);
+        eprintln!(
+            "{cells} cells: {:.0}% of buckets answer without a polygon test; {candidates:.2} candidates in the others",
+            interior * 100.0
+        );
         group.bench_with_input(BenchmarkId::new("gridd index", cells), &points, |b, points| {
             b.iter(|| points.iter().filter(|p| ours.locate(p.x(), p.y()).is_some()).count());
         });

@@ -24,7 +24,8 @@ use tokio_util::sync::CancellationToken;
 /// Longest any wait in a test lasts before it fails.
 pub const PATIENCE: Duration = Duration::from_secs(20);
 
-/// A point in 新安街道 on the demo grid (cell 320381001011017), whose territorial squad is
+/// A point in 新安街道 on the demo grid (on the edge between cells 320381001011017 and
+/// 320381001011018; by the north-east rule it lies in 018), whose territorial squad is
 /// 一中队 (`sq-1`).
 pub const XINAN: (f64, f64) = (118.350, 34.372);
 
@@ -166,8 +167,13 @@ pub struct TestApp {
 
 /// Starts the engine in this process on free ports, a fresh SQLite file and the test city.
 pub async fn spawn_app() -> TestApp {
+    spawn_app_with(&test_city()).await
+}
+
+/// [`spawn_app`] on the city at `city_path`, whose files are checked for edits every 100 ms.
+pub async fn spawn_app_with(city_path: &Path) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
-    let city_path = test_city();
+    let city_path = city_path.to_path_buf();
     let city = load_city(&city_path).unwrap_or_else(|e| panic!("test city: {e}"));
     let config = EngineConfig {
         city: city_path,
@@ -175,6 +181,7 @@ pub async fn spawn_app() -> TestApp {
         http_addr: "127.0.0.1:0".parse().expect("addr"),
         sqlite: dir.path().join("gridd.db"),
         intake_node: 0,
+        reload_poll: Duration::from_millis(100),
     };
     let engine = Engine::start(&config, city, Arc::new(SystemClock)).await.expect("engine starts");
     let (grpc_addr, http_addr, shutdown) = (engine.grpc_addr(), engine.http_addr(), engine.shutdown_token());

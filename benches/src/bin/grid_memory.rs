@@ -1,7 +1,7 @@
 //! Builds one locator over the synthetic grid in a fresh process and reports the build time
 //! and memory, so the two implementations' peaks do not mix:
 //!
-//! `cargo run --release -p gridd-benches --bin grid-memory -- <gridd|rstar> [cells]`
+//! `cargo run --release -p gridd-benches --bin grid-memory -- <gridd|rstar|generate> [cells]`
 
 use std::time::Instant;
 
@@ -40,8 +40,14 @@ fn main() {
             report(&which, cells, started, base);
             random_points(10_000, lattice.bounds()).iter().filter(|p| locator.locate(**p).is_some()).count()
         }
+        "generate" => {
+            // The generator alone, to tell its time from the index's.
+            let vertices: usize = lattice.cells().map(|c| c.exterior().0.len()).sum();
+            report(&which, cells, started, base);
+            vertices
+        }
         other => {
-            eprintln!("grid-memory: unknown implementation {other:?}; use gridd or rstar");
+            eprintln!("grid-memory: unknown implementation {other:?}; use gridd, rstar or generate");
             std::process::exit(2);
         }
     };

@@ -9,7 +9,7 @@ use gridd_core::calendar::{WorkCalendar, WorkingWindow};
 use gridd_core::category::{Catalogue, CategoryCode, LimitSpec, LimitUnit};
 use gridd_core::dedup::DedupPolicy;
 use gridd_core::escalation::{Ladder, LadderStep};
-use gridd_core::grid::{Grid, GridErrors};
+use gridd_core::grid::{Grid, GridErrors, GridSet};
 use gridd_core::ids::CameraId;
 use gridd_core::routing::Responsibility;
 use gridd_core::ticket::StageLimits;
@@ -27,6 +27,21 @@ struct CityFile {
     stage_limits: StageLimits,
     escalation: EscalationEntry,
     dedup: DedupEntry,
+    #[serde(default)]
+    routing: RoutingEntry,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RoutingEntry {
+    /// A point outside the grid by at most this many metres goes to the nearest cell.
+    outside_tolerance_m: f64,
+}
+
+impl Default for RoutingEntry {
+    fn default() -> Self {
+        Self { outside_tolerance_m: 30.0 }
+    }
 }
 
 #[derive(Deserialize)]
@@ -89,8 +104,10 @@ pub struct CityConfig {
     pub name: String,
     /// The city.toml the city was loaded from.
     pub path: PathBuf,
-    /// The unit grid (with the divisions).
-    pub grid: Grid,
+    /// The unit grid versions (each with the divisions).
+    pub grids: GridSet,
+    /// Points outside the grid by at most this many metres are placed in the nearest cell.
+    pub outside_tolerance_m: f64,
     /// The catalogue.
     pub catalogue: Catalogue,
     /// Working-time calendar.
@@ -111,6 +128,24 @@ pub struct CityConfig {
     pub camera_min_confidence: f32,
     /// Things that are allowed but worth a log line (e.g. a year without holiday data).
     pub warnings: Vec<String>,
+    /// Every file the city was loaded from, to notice edits.
+    pub sources: Vec<PathBuf>,
+}
+
+impl CityConfig {
+    /// The grid version that routes events received now (or at any instant: see
+    /// [`GridSet::at`]); the newest loaded version for display.
+    pub fn grid(&self) -> &Grid {
+        self.grids.latest()
+    }
+}
+
+/// Loads the city again after an edit, keeping earlier grid versions that still route events
+/// received before the new grid's effective date. On error the caller keeps `previous`.
+pub fn reload_city(previous: &CityConfig) -> Result<CityConfig, ConfigError> {
+    let mut city = load_city(&previous.path)?;
+    city.grids = previous.grids.with_shared(city.grids.latest_shared());
+    Ok(city)
 }
 
 /// Loads `city.toml` and every file it names (paths relative to it).
@@ -143,6 +178,9 @@ pub fn load_city(path: &Path) -> Result<CityConfig, ConfigError> {
         return Err(err("dedup.camera_min_confidence", "must be between 0 and 1".into()));
     }
 
+    if !(file.routing.outside_tolerance_m.is_finite() && file.routing.outside_tolerance_m >= 0.0) {
+        return Err(err("routing.outside_tolerance_m", "must be a distance in metres, 0 or more".into()));
+    }
     let divisions = divisions::load(&at(&file.files.divisions))?;
     let grid_path = at(&file.files.grid);
     let grid = load_grid(&grid_path, divisions)?;
@@ -163,10 +201,16 @@ pub fn load_city(path: &Path) -> Result<CityConfig, ConfigError> {
             warnings.push(format!("camera {} ({}) lies outside the grid; its alerts go to the manual queue", camera.id, camera.name));
         }
     }
+    let f = &file.files;
+    let mut sources = vec![path.to_path_buf()];
+    sources.extend([&f.divisions, &f.grid, &f.catalogue, &f.squads, &f.cameras, &f.detections].into_iter().map(|p| at(p)));
+    sources.extend(f.calendars.iter().map(|p| at(p)));
     Ok(CityConfig {
         name: file.name,
         path: path.to_path_buf(),
-        grid,
+        grids: GridSet::new(grid),
+        outside_tolerance_m: file.routing.outside_tolerance_m,
+        sources,
         catalogue,
         calendar,
         ladder,
@@ -291,14 +335,14 @@ mod demo_city {
     fn xinyi_loads() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/xinyi/city.toml");
         let city = load_city(&path).unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(city.grid.divisions().city.as_str(), "320381");
-        assert_eq!(city.grid.divisions().streets().count(), 21);
-        assert!(city.grid.cells().len() > 10_000, "{} cells", city.grid.cells().len());
+        assert_eq!(city.grid().divisions().city.as_str(), "320381");
+        assert_eq!(city.grid().divisions().streets().count(), 21);
+        assert!(city.grid().cells().len() > 10_000, "{} cells", city.grid().cells().len());
         assert!(city.catalogue.classes().count() >= 60);
         assert!(city.responsibility.squads().any(|s| s.name == "一中队"));
         assert!(city.calendar.covers_year(2026));
         // 新沂市 government area lies in 新安街道 on the demo grid.
-        let cell = city.grid.locate(Point::new(118.350, 34.372)).expect("city centre is in the grid");
-        assert_eq!(city.grid.street_of(cell).map(|s| s.name.as_str()), Some("新安街道"));
+        let cell = city.grid().locate(Point::new(118.350, 34.372)).expect("city centre is in the grid");
+        assert_eq!(city.grid().street_of(cell).map(|s| s.name.as_str()), Some("新安街道"));
     }
 }

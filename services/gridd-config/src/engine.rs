@@ -9,11 +9,15 @@
 //! sqlite = "../data/gridd.db"  # relative to this file
 //! [intake]
 //! node = 0                      # 0..31, distinct per intake process
+//! [reload]
+//! poll = "5s"                   # how often the city's files are checked for edits
 //! ```
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
+use gridd_core::category::{LimitSpec, LimitUnit};
 use serde::Deserialize;
 
 use crate::{ConfigError, read_toml};
@@ -26,6 +30,20 @@ struct File {
     store: StoreEntry,
     #[serde(default)]
     intake: IntakeEntry,
+    #[serde(default)]
+    reload: ReloadEntry,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReloadEntry {
+    poll: LimitSpec,
+}
+
+impl Default for ReloadEntry {
+    fn default() -> Self {
+        Self { poll: LimitSpec { milli_amount: 5000, unit: LimitUnit::Seconds } }
+    }
 }
 
 #[derive(Deserialize)]
@@ -61,6 +79,9 @@ pub struct EngineConfig {
     pub sqlite: PathBuf,
     /// This intake process's node id inside references (0..=31).
     pub intake_node: u8,
+    /// How often the city's files are checked for edits (a valid edit is loaded without a
+    /// restart; an invalid one is refused and the running configuration kept).
+    pub reload_poll: Duration,
 }
 
 /// Loads `gridd.toml`.
@@ -69,6 +90,15 @@ pub fn load_engine(path: &Path) -> Result<EngineConfig, ConfigError> {
     if file.intake.node >= 32 {
         return Err(ConfigError::new(path, "intake.node", "must be 0..=31"));
     }
+    let poll = file.reload.poll;
+    let poll_ms = match poll.unit {
+        LimitUnit::Seconds => poll.milli_amount,
+        LimitUnit::Minutes => poll.milli_amount * 60,
+        LimitUnit::Hours => poll.milli_amount * 3600,
+        LimitUnit::WorkingHours | LimitUnit::WorkingDays => {
+            return Err(ConfigError::new(path, "reload.poll", "must be clock time (s, min or h)"));
+        }
+    };
     let dir = path.parent().unwrap_or(Path::new("."));
     Ok(EngineConfig {
         city: dir.join(file.city),
@@ -76,5 +106,6 @@ pub fn load_engine(path: &Path) -> Result<EngineConfig, ConfigError> {
         http_addr: file.server.http,
         sqlite: dir.join(file.store.sqlite),
         intake_node: file.intake.node,
+        reload_poll: Duration::from_millis(poll_ms),
     })
 }

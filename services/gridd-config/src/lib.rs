@@ -15,7 +15,7 @@ mod error;
 pub mod geojson;
 mod squads;
 
-pub use city::{Camera, CityConfig, load_city, load_grid};
+pub use city::{Camera, CityConfig, load_city, load_grid, reload_city};
 pub use engine::{EngineConfig, load_engine};
 pub use error::ConfigError;
 

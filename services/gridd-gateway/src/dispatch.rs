@@ -280,13 +280,13 @@ impl<S: Store> v1::dispatch_service_server::DispatchService for DispatchGrpc<S> 
         let street_name = |code: &str| {
             StreetCode::parse(code)
                 .ok()
-                .and_then(|c| city.grid.divisions().street(&c).map(|s| s.name.clone()))
+                .and_then(|c| city.grid().divisions().street(&c).map(|s| s.name.clone()))
                 .unwrap_or_else(|| "(not located)".to_string())
         };
         let response = v1::GetStatsResponse {
             by_squad: by_squad.iter().map(|(k, v)| kpi_message(k.clone(), squad_name(k), v)).collect(),
             by_street: by_street.iter().map(|(k, v)| kpi_message(k.clone(), street_name(k), v)).collect(),
-            city: Some(kpi_message(city.grid.divisions().city.to_string(), city.name.clone(), &all)),
+            city: Some(kpi_message(city.grid().divisions().city.to_string(), city.name.clone(), &all)),
             intake_by_channel: live.intake_by_channel.iter().map(|(c, n)| count(c.name(), *n)).collect(),
             tickets_by_state: live.by_state.iter().map(|(s, n)| count(s.name(), *n)).collect(),
             overdue_open: live.overdue_open,

@@ -3,7 +3,6 @@
 use gridd_config::CityHandle;
 use gridd_core::FieldError;
 use gridd_core::ids::StreetCode;
-use gridd_core::ticket::Placement;
 use gridd_core::time::Clock;
 use gridd_proto::tonic::{self, Request, Response, Status};
 use gridd_proto::v1;
@@ -27,12 +26,12 @@ impl GridGrpc {
 fn responsibility(
     city: &gridd_config::CityConfig,
     squad: &gridd_core::ids::SquadId,
-    routing: v1::RoutingExplanation,
+    routing: &gridd_core::ticket::Routing,
 ) -> v1::Responsibility {
     v1::Responsibility {
         squad_id: squad.to_string(),
         squad_name: city.responsibility.squad(squad).map(|s| s.name.clone()).unwrap_or_default(),
-        routing: Some(routing),
+        routing: Some(gridd_proto::routing(routing)),
     }
 }
 
@@ -44,33 +43,17 @@ impl v1::grid_service_server::GridService for GridGrpc {
             .and_then(|p| p.ok_or_else(|| FieldError::new("point", "is required")))
             .map_err(invalid)?;
         let city = self.city.current();
-        let grid = &city.grid;
+        let category =
+            if req.category.is_empty() { None } else { Some(city.catalogue.terms(&req.category, "").map_err(invalid)?.class.code.clone()) };
         let at = req.at.as_ref().map_or_else(|| self.clock.now(), gridd_proto::from_timestamp);
-        let Some(cell) = grid.locate(point) else {
-            return Ok(Response::new(v1::LocateResponse { found: false, grid_version: grid.version().to_owned(), ..Default::default() }));
-        };
-        let cell_ref = grid.cell_ref(cell);
-        let explain = |rule_id: String, reason: String| v1::RoutingExplanation { rule_id, reason, grid_version: grid.version().to_owned() };
-        let responsible = if req.category.is_empty() {
-            let street = grid.street_of(cell);
-            street
-                .map(|s| city.responsibility.applicable(s, &cell_ref.community_code))
-                .unwrap_or_default()
-                .into_iter()
-                .map(|a| responsibility(&city, &a.squad, explain(a.rule_id, a.reason)))
-                .collect()
-        } else {
-            let terms = city.catalogue.terms(&req.category, "").map_err(invalid)?;
-            match gridd_router::place(&city, Some(point), &terms.class.code, at).1 {
-                Placement::Assigned { squad, routing } => vec![responsibility(&city, &squad, explain(routing.rule_id, routing.reason))],
-                Placement::Manual { .. } => Vec::new(),
-            }
-        };
+        let e = gridd_router::explain(&city, point, category.as_ref(), at);
         Ok(Response::new(v1::LocateResponse {
-            found: true,
-            cell: Some(gridd_proto::cell_ref(&cell_ref)),
-            responsible,
-            grid_version: grid.version().to_owned(),
+            found: e.cell.is_some(),
+            cell: e.cell.as_ref().map(gridd_proto::cell_ref),
+            responsible: e.responsible.iter().map(|(squad, routing)| responsibility(&city, squad, routing)).collect(),
+            grid_version: e.grid_version,
+            outside_by_m: e.outside_by_m,
+            manual_reason: e.manual.map_or(v1::ManualReason::Unspecified, gridd_proto::manual_reason).into(),
         }))
     }
 
@@ -82,7 +65,7 @@ impl v1::grid_service_server::GridService for GridGrpc {
             .transpose()?;
         let after = req.page.as_ref().map(|p| p.page_token.clone()).unwrap_or_default();
         let city = self.city.current();
-        let grid = &city.grid;
+        let grid = city.grid();
         let matching = |c: &&gridd_core::grid::CellInfo| street.as_ref().is_none_or(|s| &c.code.street() == s);
         let total_cells = grid.cells().iter().filter(matching).count() as u64;
         let page: Vec<&gridd_core::grid::CellInfo> =

@@ -104,7 +104,8 @@ fn cancel_reason(r: CancelReason) -> v1::CancelReason {
     }
 }
 
-fn manual_reason(r: ManualReason) -> v1::ManualReason {
+/// Core manual-queue reason → wire.
+pub fn manual_reason(r: ManualReason) -> v1::ManualReason {
     match r {
         ManualReason::NoLocation => v1::ManualReason::NoLocation,
         ManualReason::OutsideGrid => v1::ManualReason::OutsideGrid,
@@ -194,7 +195,8 @@ fn from_cell_ref(c: &v1::CellRef) -> Result<CellRef, DecodeError> {
     })
 }
 
-fn routing(r: &Routing) -> v1::RoutingExplanation {
+/// Core routing explanation → wire.
+pub fn routing(r: &Routing) -> v1::RoutingExplanation {
     v1::RoutingExplanation { rule_id: r.rule_id.clone(), reason: r.reason.clone(), grid_version: r.grid_version.clone() }
 }
 

@@ -45,7 +45,7 @@ pub fn decide(city: &CityConfig, report: Report, cases: &mut dyn CaseLookup) -> 
     if let Some(duplicate) = find_duplicate(city, &report, cases) {
         return Decision { report, ticket_id: duplicate.ticket_id, outcome: Outcome::Attach { reason: duplicate.reason } };
     }
-    let (cell, placement) = place(city, report.location, &report.category, report.observed_at);
+    let (cell, placement) = place(city, report.location, &report.category, report.received_at, report.observed_at);
     Decision { report, ticket_id: own_id, outcome: Outcome::Open { cell, placement } }
 }
 
@@ -63,37 +63,94 @@ fn find_duplicate(city: &CityConfig, report: &Report, cases: &mut dyn CaseLookup
     dedup::nearby(&city.dedup, &report.category, point, report.observed_at, &nearby)
 }
 
-/// Where a report of `category` at `point`, observed `at`, goes: its cell, and the squad
-/// (with the rule that chose it) or the manual queue (with the reason). `GridService.Locate`
-/// explains routing with this same function.
+/// Where a report of `category` at `point` goes: its cell, and the squad (with the rule that
+/// chose it) or the manual queue (with the reason). The grid is the version effective at
+/// `received_at`; time-of-day rules look at `observed_at`. `GridService.Locate` explains
+/// routing with this same function.
 pub fn place(
     city: &CityConfig,
     point: Option<geo::Point<f64>>,
     category: &CategoryCode,
-    at: Timestamp,
+    received_at: Timestamp,
+    observed_at: Timestamp,
 ) -> (Option<gridd_core::grid::CellRef>, Placement) {
-    let grid = &city.grid;
+    let grid = city.grids.at(received_at);
+    let routing = |rule_id: &str, reason: String| Routing { rule_id: rule_id.into(), reason, grid_version: grid.version().to_owned() };
     let manual = |reason, routing| Placement::Manual { reason, routing };
     let Some(point) = point else {
         return (None, manual(ManualReason::NoLocation, None));
     };
-    let Some(cell) = grid.locate(point) else {
-        return (None, manual(ManualReason::OutsideGrid, None));
+    let Some(placed) = grid.locate_near(point, city.outside_tolerance_m) else {
+        let why = format!("not within {} m of any cell", city.outside_tolerance_m);
+        return (None, manual(ManualReason::OutsideGrid, Some(routing("outside-grid", why))));
     };
-    let cell_ref = grid.cell_ref(cell);
-    let Some(street) = grid.street_of(cell) else {
+    let cell_ref = grid.cell_ref(placed.cell);
+    let outside = if placed.distance_m > 0.0 {
+        format!(" (the point lies {:.0} m outside the grid; nearest cell taken)", placed.distance_m)
+    } else {
+        String::new()
+    };
+    let Some(street) = grid.street_of(placed.cell) else {
         return (Some(cell_ref), manual(ManualReason::NoResponsibleSquad, None));
     };
-    let minute = at.minute_of_day(city.calendar.offset());
-    let routing = |rule_id: String, reason: String| Routing { rule_id, reason, grid_version: grid.version().to_owned() };
+    let minute = observed_at.minute_of_day(city.calendar.offset());
     let placement = match city.responsibility.assign(street, &cell_ref.community_code, category, minute) {
-        Some(a) => Placement::Assigned { squad: a.squad, routing: routing(a.rule_id, a.reason) },
+        Some(a) => Placement::Assigned { squad: a.squad, routing: routing(&a.rule_id, format!("{}{outside}", a.reason)) },
         None => manual(
             ManualReason::NoResponsibleSquad,
-            Some(routing("none".into(), format!("no rule or territorial squad covers {}", street.name))),
+            Some(routing("none", format!("no rule or territorial squad covers {}{outside}", street.name))),
         ),
     };
     (Some(cell_ref), placement)
+}
+
+/// Why a point of a category goes where it goes: what `GridService.Locate` and
+/// `gridd locate` show.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Explanation {
+    /// The grid version that answered.
+    pub grid_version: String,
+    /// The cell, if the point is in the grid or within the tolerance of it.
+    pub cell: Option<gridd_core::grid::CellRef>,
+    /// 0 inside a cell; otherwise metres outside the grid (within the tolerance).
+    pub outside_by_m: f64,
+    /// With a category: the squad routing chooses (none: the manual queue). Without: every
+    /// rule that could apply at this cell, ending with the territorial default.
+    pub responsible: Vec<(gridd_core::ids::SquadId, Routing)>,
+    /// With a category, why it would go to the manual queue.
+    pub manual: Option<ManualReason>,
+}
+
+/// Explains where a report at `point` (of `category`, if given) would go at `at`.
+pub fn explain(city: &CityConfig, point: geo::Point<f64>, category: Option<&CategoryCode>, at: Timestamp) -> Explanation {
+    let grid = city.grids.at(at);
+    let placed = grid.locate_near(point, city.outside_tolerance_m);
+    let mut out = Explanation {
+        grid_version: grid.version().to_owned(),
+        cell: placed.map(|p| grid.cell_ref(p.cell)),
+        outside_by_m: placed.map_or(0.0, |p| p.distance_m),
+        responsible: Vec::new(),
+        manual: None,
+    };
+    match (category, placed) {
+        (Some(category), _) => match place(city, Some(point), category, at, at).1 {
+            Placement::Assigned { squad, routing } => out.responsible.push((squad, routing)),
+            Placement::Manual { reason, .. } => out.manual = Some(reason),
+        },
+        (None, Some(p)) => {
+            if let Some(street) = grid.street_of(p.cell) {
+                let community = p.cell.code.community();
+                out.responsible = city
+                    .responsibility
+                    .applicable(street, &community)
+                    .into_iter()
+                    .map(|a| (a.squad, Routing { rule_id: a.rule_id, reason: a.reason, grid_version: grid.version().to_owned() }))
+                    .collect();
+            }
+        }
+        (None, None) => {}
+    }
+    out
 }
 
 struct TxCases<'a>(&'a mut dyn WriteTx);

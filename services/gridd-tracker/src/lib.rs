@@ -128,7 +128,7 @@ fn apply_decision(tx: &mut dyn WriteTx, city: &CityConfig, now: Timestamp, decis
                     (Default::default(), LimitSpec::parse(FALLBACK_HANDLING).map_err(StoreError::Corrupt)?)
                 }
             };
-            let rural = cell.as_ref().and_then(|c| city.grid.divisions().street(&c.street_code)).is_some_and(|s| s.kind.is_rural());
+            let rural = cell.as_ref().and_then(|c| city.grid().divisions().street(&c.street_code)).is_some_and(|s| s.kind.is_rural());
             let case = NewCase {
                 id: decision.ticket_id.clone(),
                 report: report.summary(),

@@ -7,9 +7,7 @@ use std::sync::Arc;
 use anyhow::Context as _;
 use clap::{Parser, Subcommand, ValueEnum};
 use gridd_config::{CityConfig, EngineConfig, load_city, load_engine};
-use gridd_core::category::CategoryCode;
-use gridd_core::coords::{CoordSystem, to_wgs84, validate_lon_lat};
-use gridd_core::ticket::Placement;
+use gridd_core::coords::{CoordSystem, to_wgs84};
 use gridd_core::time::{Clock, SystemClock, Timestamp};
 
 use crate::engine::Engine;
@@ -35,20 +33,47 @@ pub enum Command {
     Demo(crate::demo::DemoArgs),
     /// Load and validate the engine and city configuration, then exit.
     CheckConfig,
-    /// Locate a point in the unit grid and show who is responsible.
+    /// Locate a point in the unit grid and explain who is responsible, or a whole file of
+    /// points with --batch.
     Locate {
         /// Longitude.
-        #[arg(allow_negative_numbers = true)]
-        lon: f64,
+        #[arg(allow_negative_numbers = true, required_unless_present = "batch")]
+        lon: Option<f64>,
         /// Latitude.
-        #[arg(allow_negative_numbers = true)]
-        lat: f64,
+        #[arg(allow_negative_numbers = true, required_unless_present = "batch")]
+        lat: Option<f64>,
         /// Datum of the point.
         #[arg(long, value_enum, default_value_t = Crs::Wgs84)]
         crs: Crs,
-        /// Category code (e.g. E0505) to show the squad routing would choose now.
+        /// Category code (e.g. E0505) to show the squad routing would choose.
         #[arg(long)]
         category: Option<String>,
+        /// When (RFC 3339); picks the grid version and time-of-day rules. Default: now.
+        #[arg(long)]
+        at: Option<String>,
+        /// Read points from this CSV (header with lon,lat; optional id,category,crs) or NDJSON
+        /// file, or `-` for standard input, and write one located row per point to stdout.
+        #[arg(long, conflicts_with_all = ["lon", "lat"])]
+        batch: Option<PathBuf>,
+    },
+    /// Work with grid files.
+    Grid {
+        /// What to do.
+        #[command(subcommand)]
+        command: GridCommand,
+    },
+}
+
+/// `gridd grid` subcommands.
+#[derive(Subcommand, Debug)]
+pub enum GridCommand {
+    /// Validate a grid file (codes, rings, overlaps, gaps) and print every problem.
+    Check {
+        /// The grid file (GeoJSON FeatureCollection).
+        file: PathBuf,
+        /// The divisions file the codes must belong to (default: divisions.csv next to the grid).
+        #[arg(long)]
+        divisions: Option<PathBuf>,
     },
 }
 
@@ -85,7 +110,26 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Demo(args) => runtime.block_on(crate::demo::run(&cli.config, args)),
         Command::CheckConfig => check_config(&cli.config),
-        Command::Locate { lon, lat, crs, category } => locate(&cli.config, lon, lat, crs, category.as_deref()),
+        Command::Locate { lon, lat, crs, category, at, batch } => {
+            let at = match at {
+                Some(t) => chrono::DateTime::parse_from_rfc3339(&t)
+                    .map(|d| Timestamp::from_millis(d.timestamp_millis()))
+                    .map_err(|e| anyhow::anyhow!("--at {t:?} is not an RFC 3339 time: {e}"))?,
+                None => SystemClock.now(),
+            };
+            match (batch, lon, lat) {
+                (Some(file), _, _) => locate_batch(&cli.config, &file, at),
+                (None, Some(lon), Some(lat)) => locate(&cli.config, lon, lat, crs, category.as_deref(), at),
+                _ => anyhow::bail!("give LON LAT, or --batch FILE"),
+            }
+        }
+        Command::Grid { command: GridCommand::Check { file, divisions } } => {
+            if grid_check(&file, divisions.as_deref())? {
+                Ok(())
+            } else {
+                std::process::exit(1)
+            }
+        }
     }
 }
 
@@ -139,10 +183,10 @@ fn check_config(config: &Path) -> anyhow::Result<()> {
     println!(
         "  city {} ({}), grid {}: {} cells in {} streets",
         city.name,
-        city.grid.divisions().city,
-        city.grid.version(),
-        city.grid.cells().len(),
-        city.grid.divisions().streets().count()
+        city.grid().divisions().city,
+        city.grid().version(),
+        city.grid().cells().len(),
+        city.grid().divisions().streets().count()
     );
     println!("  catalogue {}: {} classes", city.catalogue.version, city.catalogue.classes().count());
     println!(
@@ -159,8 +203,7 @@ fn check_config(config: &Path) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn locate(config: &Path, lon: f64, lat: f64, crs: Crs, category: Option<&str>) -> anyhow::Result<()> {
-    validate_lon_lat(lon, lat).map_err(|e| anyhow::anyhow!("{e}"))?;
+fn locate(config: &Path, lon: f64, lat: f64, crs: Crs, category: Option<&str>, at: Timestamp) -> anyhow::Result<()> {
     let (_, city) = load(config)?;
     let datum = match crs {
         Crs::Wgs84 => CoordSystem::Wgs84,
@@ -168,34 +211,70 @@ fn locate(config: &Path, lon: f64, lat: f64, crs: Crs, category: Option<&str>) -
         Crs::Bd09 => CoordSystem::Bd09,
     };
     let (x, y) = to_wgs84(datum, lon, lat);
-    let point = geo::Point::new(x, y);
-    println!("point (WGS84): {x:.6}, {y:.6}");
-    let Some(cell) = city.grid.locate(point) else {
-        println!("outside the grid ({}): reports here go to the manual queue", city.grid.version());
+    let e = crate::locate::locate_one(&city, lon, lat, datum, category, at).map_err(|e| anyhow::anyhow!(e))?;
+    println!("point (WGS84): {x:.6}, {y:.6}; grid version {}", e.grid_version);
+    let Some(cell) = &e.cell else {
+        println!("outside the grid by more than {} m: reports here go to the manual queue", city.outside_tolerance_m);
         return Ok(());
     };
-    let r = city.grid.cell_ref(cell);
-    println!("cell {} in {} {} (grid {}), {:.0} m²", r.cell_code, r.street_name, r.community_name, city.grid.version(), cell.area_m2);
-    match category {
-        Some(code) => {
-            let code = CategoryCode::parse(code).map_err(|e| anyhow::anyhow!("category: {e}"))?;
-            let now: Timestamp = SystemClock.now();
-            match gridd_router::place(&city, Some(point), &code, now).1 {
-                Placement::Assigned { squad, routing } => {
-                    let name = city.responsibility.squad(&squad).map_or("", |s| s.name.as_str());
-                    println!("{code} now → {name} ({squad}): {}", routing.reason);
-                }
-                Placement::Manual { reason, .. } => println!("{code} now → manual queue ({reason:?})"),
-            }
-        }
-        None => {
-            if let Some(street) = city.grid.street_of(cell) {
-                for a in city.responsibility.applicable(street, &r.community_code) {
-                    let name = city.responsibility.squad(&a.squad).map_or("", |s| s.name.as_str());
-                    println!("  {name} ({}): {}", a.squad, a.reason);
-                }
-            }
-        }
+    let outside = if e.outside_by_m > 0.0 {
+        format!(" — the point lies {:.0} m outside the grid; nearest cell", e.outside_by_m)
+    } else {
+        String::new()
+    };
+    println!("cell {} in {} {} ({}){outside}", cell.cell_code, cell.street_name, cell.community_name, cell.community_code);
+    if let Some(reason) = e.manual {
+        println!("{} → manual queue ({reason:?})", category.unwrap_or_default());
+    }
+    for (squad, routing) in &e.responsible {
+        let name = city.responsibility.squad(squad).map_or("", |s| s.name.as_str());
+        let head = category.map(|c| format!("{c} → ")).unwrap_or_else(|| "  ".into());
+        println!("{head}{name} ({squad}): rule {}: {}", routing.rule_id, routing.reason);
     }
     Ok(())
+}
+
+fn locate_batch(config: &Path, file: &Path, at: Timestamp) -> anyhow::Result<()> {
+    let (_, city) = load(config)?;
+    let stdout = std::io::stdout();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let summary = if file.as_os_str() == "-" {
+        crate::locate::batch(&city, std::io::stdin().lock(), &mut out, at)?
+    } else {
+        let input = std::fs::File::open(file).with_context(|| format!("opening {}", file.display()))?;
+        crate::locate::batch(&city, std::io::BufReader::new(input), &mut out, at)?
+    };
+    std::io::Write::flush(&mut out)?;
+    eprintln!("gridd locate: {} rows, {} located, {} errors", summary.rows, summary.located, summary.errors);
+    Ok(())
+}
+
+/// Validates a grid file and prints the report; true if it is valid.
+fn grid_check(file: &Path, divisions: Option<&Path>) -> anyhow::Result<bool> {
+    let started = std::time::Instant::now();
+    let divisions_path = divisions.map(Path::to_path_buf).unwrap_or_else(|| file.with_file_name("divisions.csv"));
+    let divisions = gridd_config::divisions::load(&divisions_path)?;
+    let grid_file = gridd_config::geojson::read_grid(file)?;
+    let cells = grid_file.cells.len();
+    match gridd_core::grid::Grid::load(grid_file.version.clone(), divisions, grid_file.cells) {
+        Ok(grid) => {
+            let (interior, candidates) = grid.index().bucket_stats();
+            println!(
+                "{}: ok — grid {}{}, {cells} cells, checked and indexed in {:.2} s ({:.0}% of buckets answer without a polygon test, {candidates:.1} candidates in the others)",
+                file.display(),
+                grid.version(),
+                grid_file.effective_from.map(|t| format!(" effective from {t}")).unwrap_or_default(),
+                started.elapsed().as_secs_f64(),
+                interior * 100.0,
+            );
+            Ok(true)
+        }
+        Err(gridd_core::grid::GridErrors(problems)) => {
+            for p in &problems {
+                println!("{}: cell {}: {}", file.display(), p.cell, p.reason);
+            }
+            println!("{}: {} problem(s) in {cells} cells; the grid is refused", file.display(), problems.len());
+            Ok(false)
+        }
+    }
 }

@@ -78,7 +78,7 @@ pub async fn run(config: &Path, args: DemoArgs) -> anyhow::Result<()> {
     let origin = first_working_instant(&city, SystemClock.now());
     let clock: Arc<dyn Clock> = Arc::new(AcceleratedClock::new(origin, args.speed));
     let world = Arc::new(World::from(&city));
-    let city_name = format!("{} ({})", city.name, city.grid.divisions().city);
+    let city_name = format!("{} ({})", city.name, city.grid().divisions().city);
     let offset = city.calendar.offset();
     let engine = Engine::start(&engine_config, city, clock.clone()).await?;
     let channel = Endpoint::from_shared(format!("http://{}", engine.grpc_addr()))?.connect().await.context("connecting to the engine")?;
@@ -126,9 +126,10 @@ impl From<&CityConfig> for World {
     fn from(city: &CityConfig) -> Self {
         // Reports cluster where people are: three in four in the urban streets.
         let mut places = Vec::new();
-        for cell in city.grid.cells() {
-            let urban = city.grid.street_of(cell).is_some_and(|s| !s.kind.is_rural());
-            if let Some(p) = city.grid.polygon(cell).interior_point() {
+        let grid = city.grid();
+        for cell in grid.cells() {
+            let urban = grid.street_of(cell).is_some_and(|s| !s.kind.is_rural());
+            if let Some(p) = grid.polygon(cell).interior_point() {
                 for _ in 0..if urban { 3 } else { 1 } {
                     places.push((p.x(), p.y()));
                 }

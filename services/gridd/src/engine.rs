@@ -74,6 +74,7 @@ impl Engine {
         tasks.spawn(named("http", serve_http(http, metrics, ready.clone(), shutdown.clone())));
         let (s, cl, t) = (store.clone(), k, shutdown.clone());
         tasks.spawn(named("gauges", refresh_gauges(s, cl, t)));
+        tasks.spawn(named("reload", crate::reload::watch(city.clone(), config.reload_poll, shutdown.clone())));
         ready.store(true, Ordering::Release);
         tracing::info!(%grpc_addr, %http_addr, sqlite = %config.sqlite.display(), "gridd started");
         Ok(Self { grpc_addr, http_addr, shutdown, tasks, store, city })

@@ -1,4 +1,4 @@
-//! The point-location index of the unit grid: exact, compact, and one memory access for most
+//! The point-location index of the unit grid: exact, compact, and one cache line for most
 //! points.
 //!
 //! # Which cell a point is in
@@ -14,32 +14,65 @@
 //!
 //! # Layout
 //!
-//! - Vertices of every cell in one `Vec<[f64; 2]>`: each ring closed, holes appended after the
-//!   exterior and bridged back to its first vertex (a bridge is walked both ways, so its
-//!   crossings cancel), so a cell is one slice and its edges are consecutive pairs.
-//! - A uniform grid of buckets over the bounding box, about [`BUCKETS_PER_CELL`] per cell, each
-//!   a 16-byte record: empty (no cell), interior (wholly inside one cell: the answer, with no
-//!   polygon test), or up to three candidate cells inline (more spill to an overflow list). The
-//!   candidate containing the bucket's centre comes first, so one polygon test usually decides.
+//! - Vertices of every cell in one `Vec<[f64; 2]>`, each ring without its closing vertex (the
+//!   edge from the last vertex back to the first is implied). A cell with holes stores its
+//!   exterior closed, then each hole closed and followed by the exterior's first vertex: the
+//!   bridges are walked both ways, so their crossings cancel.
+//! - A uniform grid of 64-byte blocks over the bounding box, about one per cell. A block lists
+//!   up to seven candidate cells and maps its 8 × 8 sub-squares to an owner: a sub-square that
+//!   no edge comes near is wholly inside one candidate (or outside all), and the answer is read
+//!   off the block with no polygon test; a sub-square an edge crosses names the candidate that
+//!   owns its centre, tested first. A block with more than seven candidates splits into four
+//!   (a quadtree, only where cells are small).
 
 use geo::{Coord, LineString, Polygon};
 
-/// Buckets per cell: more buckets make more of them interior (answered without a polygon
-/// test) at 16 bytes each.
-pub const BUCKETS_PER_CELL: f64 = 4.0;
-/// Candidates stored inline in a bucket record.
-const INLINE: usize = 3;
-const EMPTY: u32 = 0;
-const INTERIOR: u32 = u32::MAX;
-const OVERFLOW: u32 = 1 << 31;
+/// Blocks per cell at the top level.
+pub const BLOCKS_PER_CELL: f64 = 1.0;
+/// Candidates a block holds; one more index value means "no cell".
+const SLOTS: usize = 7;
+const NONE: u8 = 7;
+/// Sub-squares per block side.
+const SUB: usize = 8;
+/// A sub-square code with this bit set needs a polygon test (an edge crosses it).
+const MIXED: u8 = 8;
+/// An edge position standing for "more than one edge" (or none recorded).
+const MANY: u8 = u8::MAX;
+/// Tag bit of a block that splits into four children.
+const SPLIT: u32 = 1 << 31;
+/// Tag bit of a block whose candidates spill to the overflow list (too many even at the
+/// deepest split); all its sub-squares need polygon tests.
+const SPILL: u32 = 1 << 30;
+/// Deepest quadtree split.
+const MAX_DEPTH: u32 = 10;
 
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-#[repr(C)]
-struct Bucket {
-    /// `EMPTY`, `INTERIOR`, a count of inline candidates, or `OVERFLOW | count`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(C, align(64))]
+struct Block {
+    /// Candidate count; or `SPLIT | first child`; or `SPILL | count` (then `cells[0]` is the
+    /// offset into the overflow list).
     tag: u32,
-    /// The interior cell, the inline candidates, or `[offset into overflow, _, _]`.
-    ids: [u32; INLINE],
+    cells: [u32; SLOTS],
+    /// Two 4-bit codes per byte, sub-square `row * 8 + column` (row 0 south, column 0 west).
+    sub: [u8; SUB * SUB / 2],
+}
+
+impl Default for Block {
+    fn default() -> Self {
+        Self { tag: 0, cells: [0; SLOTS], sub: [0x77; SUB * SUB / 2] }
+    }
+}
+
+impl Block {
+    #[inline(always)]
+    fn code(&self, sub: usize) -> u8 {
+        (self.sub[sub / 2] >> ((sub & 1) * 4)) & 0x0F
+    }
+
+    fn set_code(&mut self, sub: usize, code: u8) {
+        let shift = (sub & 1) * 4;
+        self.sub[sub / 2] = (self.sub[sub / 2] & !(0x0F << shift)) | (code << shift);
+    }
 }
 
 /// Why an index could not be built.
@@ -52,7 +85,7 @@ pub enum IndexError {
     #[error("cell {0} has a coordinate that is not a finite number")]
     NotFinite(usize),
     /// More cells or vertices than 32-bit offsets hold.
-    #[error("the grid is too large to index (more than 2^31 cells or vertices)")]
+    #[error("the grid is too large to index (more than 2^30 cells or 2^32 vertices)")]
     TooLarge,
 }
 
@@ -62,11 +95,11 @@ pub struct CellIndex {
     verts: Vec<[f64; 2]>,
     spans: Vec<u32>,
     origin: [f64; 2],
-    bucket_size: [f64; 2],
+    block_size: [f64; 2],
     inverse: [f64; 2],
     nx: usize,
     ny: usize,
-    buckets: Vec<Bucket>,
+    blocks: Vec<Block>,
     overflow: Vec<u32>,
 }
 
@@ -103,27 +136,64 @@ impl CellIndex {
         if ix >= self.nx || iy >= self.ny {
             return None;
         }
-        let bucket = &self.buckets[iy * self.nx + ix];
-        match bucket.tag {
-            EMPTY => None,
-            INTERIOR => Some(bucket.ids[0]),
-            tag if tag & OVERFLOW != 0 => {
-                let start = bucket.ids[0] as usize;
-                let end = start + (tag & !OVERFLOW) as usize;
-                self.overflow[start..end].iter().copied().find(|&c| self.contains(c, x, y))
-            }
-            count => bucket.ids[..count as usize].iter().copied().find(|&c| self.contains(c, x, y)),
+        let (mut u, mut v) = (fx - ix as f64, fy - iy as f64);
+        let mut block = &self.blocks[iy * self.nx + ix];
+        while block.tag & SPLIT != 0 {
+            let (qx, qy) = (usize::from(u >= 0.5), usize::from(v >= 0.5));
+            u = u * 2.0 - qx as f64;
+            v = v * 2.0 - qy as f64;
+            block = &self.blocks[(block.tag & !SPLIT) as usize + qy * 2 + qx];
         }
+        if block.tag & SPILL != 0 {
+            let start = block.cells[0] as usize;
+            let end = start + (block.tag & !SPILL) as usize;
+            return self.overflow[start..end].iter().copied().find(|&c| self.contains(c, x, y));
+        }
+        let sx = ((u * SUB as f64) as usize).min(SUB - 1);
+        let sy = ((v * SUB as f64) as usize).min(SUB - 1);
+        let code = block.code(sy * SUB + sx);
+        let first = code & !MIXED;
+        if code & MIXED == 0 {
+            return (first != NONE).then(|| block.cells[first as usize]);
+        }
+        let count = block.tag as usize;
+        if first != NONE && self.contains(block.cells[first as usize], x, y) {
+            return Some(block.cells[first as usize]);
+        }
+        block.cells[..count].iter().enumerate().filter(|(k, _)| *k != first as usize).map(|(_, c)| *c).find(|&c| self.contains(c, x, y))
     }
 
     /// True if cell `cell` contains `(x, y)` by the rule in the module docs.
+    ///
+    /// The loop is branch-free: each edge's crossing is computed from the float determinant,
+    /// and only if some spanning edge's determinant is within its error bound (the point is
+    /// within rounding distance of that edge's line) is the cell decided again with the exact
+    /// predicate.
     #[inline]
     pub fn contains(&self, cell: u32, x: f64, y: f64) -> bool {
-        let c = cell as usize;
-        let ring = &self.verts[self.spans[c] as usize..self.spans[c + 1] as usize];
+        let ring = self.vertices(cell);
+        let Some(&last) = ring.last() else { return false };
+        let (mut inside, mut uncertain) = (false, false);
+        let mut a = last;
+        for &b in ring {
+            let spans = (a[1] <= y) != (b[1] <= y);
+            let detleft = (b[0] - a[0]) * (y - a[1]);
+            let detright = (x - a[0]) * (b[1] - a[1]);
+            let det = detleft - detright;
+            let bound = ERR_BOUND * (detleft.abs() + detright.abs());
+            // Upward edge: crossing iff the point is left of it; downward: right of it.
+            inside ^= spans & ((det > 0.0) == (a[1] < b[1]));
+            uncertain |= spans & (det.abs() <= bound);
+            a = b;
+        }
+        if uncertain { self.contains_exact(cell, x, y) } else { inside }
+    }
+
+    /// [`CellIndex::contains`] with the exact predicate on every spanning edge.
+    #[cold]
+    fn contains_exact(&self, cell: u32, x: f64, y: f64) -> bool {
         let mut inside = false;
-        for pair in ring.windows(2) {
-            let (a, b) = (pair[0], pair[1]);
+        for (a, b) in self.edges(cell) {
             let (lo, hi) = if a[1] <= b[1] { (a, b) } else { (b, a) };
             if lo[1] <= y && y < hi[1] && left_of(lo, hi, x, y) {
                 inside = !inside;
@@ -132,44 +202,65 @@ impl CellIndex {
         inside
     }
 
-    /// The vertices of cell `cell`: the closed exterior ring, then each closed hole followed by
-    /// the exterior's first vertex.
+    /// The edges of cell `cell`, including the implied closing edge.
+    #[inline]
+    pub fn edges(&self, cell: u32) -> impl Iterator<Item = ([f64; 2], [f64; 2])> + '_ {
+        let ring = self.vertices(cell);
+        let closing = ring.last().zip(ring.first()).map(|(a, b)| (*a, *b));
+        ring.windows(2).map(|w| (w[0], w[1])).chain(closing)
+    }
+
+    /// Edge `e` of cell `cell` (as numbered by [`CellIndex::edges`]).
+    #[inline]
+    fn edge(&self, cell: u32, e: usize) -> Option<([f64; 2], [f64; 2])> {
+        let ring = self.vertices(cell);
+        let a = *ring.get(e)?;
+        let b = *ring.get(e + 1).or(ring.first())?;
+        Some((a, b))
+    }
+
+    /// The stored vertices of cell `cell` (see the module docs for the layout).
     pub fn vertices(&self, cell: u32) -> &[[f64; 2]] {
         let c = cell as usize;
         &self.verts[self.spans[c] as usize..self.spans[c + 1] as usize]
     }
 
-    /// Cell `cell` as a polygon (exterior and holes).
+    /// Cell `cell` as a polygon (exterior and holes, rings closed).
     pub fn polygon(&self, cell: u32) -> Polygon<f64> {
         let v = self.vertices(cell);
-        let mut rings: Vec<LineString<f64>> = Vec::new();
-        let mut i = 0;
+        let coords = |s: &[[f64; 2]]| s.iter().map(|c| Coord { x: c[0], y: c[1] }).collect::<Vec<_>>();
+        let Some(&start) = v.first() else { return Polygon::new(LineString::new(Vec::new()), Vec::new()) };
+        let Some(close) = v[1..].iter().position(|c| *c == start).map(|k| k + 1) else {
+            // A simple ring: closed by construction of the LineString.
+            return Polygon::new(LineString::new(coords(v)), Vec::new());
+        };
+        let exterior = LineString::new(coords(&v[..=close]));
+        let mut holes = Vec::new();
+        let mut i = close + 1;
         while i < v.len() {
-            let start = v[i];
-            let close = v[i + 1..].iter().position(|c| *c == start).map_or(v.len() - 1, |k| i + 1 + k);
-            rings.push(LineString::from(v[i..=close].iter().map(|c| Coord { x: c[0], y: c[1] }).collect::<Vec<_>>()));
-            // Skip the bridge back to the exterior's first vertex after a hole.
-            i = close + if rings.len() > 1 { 2 } else { 1 };
+            let hole_start = v[i];
+            let end = v[i + 1..].iter().position(|c| *c == hole_start).map_or(v.len() - 1, |k| i + 1 + k);
+            holes.push(LineString::new(coords(&v[i..=end])));
+            // Skip the bridge back to the exterior's first vertex.
+            i = end + 2;
         }
-        let mut rings = rings.into_iter();
-        let exterior = rings.next().unwrap_or_else(|| LineString::new(Vec::new()));
-        Polygon::new(exterior, rings.collect())
+        Polygon::new(exterior, holes)
     }
 
-    /// Cells whose bucket lists cover the box `[min, max]` (each once): the candidates for
-    /// anything inside it.
+    /// Every cell listed in a block that meets the box `[min, max]`, each once: the
+    /// candidates for anything inside it.
     pub fn cells_near(&self, min: [f64; 2], max: [f64; 2]) -> Vec<u32> {
         let range = |lo: f64, hi: f64, axis: usize, n: usize| {
             let a = ((lo - self.origin[axis]) * self.inverse[axis]).floor().max(0.0) as usize;
             let b = ((hi - self.origin[axis]) * self.inverse[axis]).floor().max(0.0) as usize;
-            (a.min(n), b.min(n.saturating_sub(1)))
+            (a.min(n - 1), b.min(n - 1))
         };
         let (x0, x1) = range(min[0], max[0], 0, self.nx);
         let (y0, y1) = range(min[1], max[1], 1, self.ny);
         let mut out = Vec::new();
-        for iy in y0..=y1.min(self.ny.saturating_sub(1)) {
-            for ix in x0..=x1.min(self.nx.saturating_sub(1)) {
-                out.extend(self.bucket_cells(iy * self.nx + ix));
+        for iy in y0..=y1 {
+            for ix in x0..=x1 {
+                self.collect_cells(iy * self.nx + ix, &mut out);
             }
         }
         out.sort_unstable();
@@ -177,42 +268,46 @@ impl CellIndex {
         out
     }
 
-    fn bucket_cells(&self, b: usize) -> &[u32] {
-        let bucket = &self.buckets[b];
-        match bucket.tag {
-            EMPTY => &[],
-            INTERIOR => &bucket.ids[..1],
-            tag if tag & OVERFLOW != 0 => {
-                let start = bucket.ids[0] as usize;
-                &self.overflow[start..start + (tag & !OVERFLOW) as usize]
+    fn collect_cells(&self, b: usize, out: &mut Vec<u32>) {
+        let block = &self.blocks[b];
+        if block.tag & SPLIT != 0 {
+            let first = (block.tag & !SPLIT) as usize;
+            for child in first..first + 4 {
+                self.collect_cells(child, out);
             }
-            count => &bucket.ids[..count as usize],
+        } else if block.tag & SPILL != 0 {
+            let start = block.cells[0] as usize;
+            out.extend_from_slice(&self.overflow[start..start + (block.tag & !SPILL) as usize]);
+        } else {
+            out.extend_from_slice(&block.cells[..block.tag as usize]);
         }
     }
 
-    /// Bytes held by the index (vertices, spans, buckets, overflow lists).
+    /// Bytes held by the index (vertices, spans, blocks, overflow lists).
     pub fn heap_bytes(&self) -> usize {
-        self.verts.capacity() * 16 + self.spans.capacity() * 4 + self.buckets.capacity() * 16 + self.overflow.capacity() * 4
+        self.verts.capacity() * 16 + self.spans.capacity() * 4 + self.blocks.capacity() * 64 + self.overflow.capacity() * 4
     }
 
-    /// Share of buckets that answer without a polygon test, and the mean candidates of the
-    /// others (for tuning).
+    /// Share of sub-squares answered without a polygon test, and the number of blocks
+    /// (including quadtree children), for tuning.
     pub fn bucket_stats(&self) -> (f64, f64) {
-        let (mut interior, mut boundary, mut candidates) = (0usize, 0usize, 0usize);
-        for (b, bucket) in self.buckets.iter().enumerate() {
-            match bucket.tag {
-                EMPTY => {}
-                INTERIOR => interior += 1,
-                _ => {
-                    boundary += 1;
-                    candidates += self.bucket_cells(b).len();
-                }
+        let (mut pure, mut all) = (0usize, 0usize);
+        for block in &self.blocks {
+            if block.tag & SPLIT != 0 {
+                continue;
+            }
+            all += SUB * SUB;
+            if block.tag & SPILL == 0 {
+                pure += (0..SUB * SUB).filter(|s| block.code(*s) & MIXED == 0).count();
             }
         }
-        let used = (interior + boundary).max(1);
-        (interior as f64 / used as f64, candidates as f64 / boundary.max(1) as f64)
+        (pure as f64 / all.max(1) as f64, self.blocks.len() as f64)
     }
 }
+
+/// Shewchuk's `ccwerrboundA`: when |det| exceeds this times the sum of the magnitudes of its
+/// two products, the float determinant has the exact sign.
+const ERR_BOUND: f64 = 3.330_669_073_875_471_6e-16;
 
 /// True if `(x, y)` lies strictly left of the directed edge `lo → hi`, decided exactly: the
 /// float determinant when its error bound allows, Shewchuk's adaptive predicate otherwise.
@@ -221,8 +316,7 @@ fn left_of(lo: [f64; 2], hi: [f64; 2], x: f64, y: f64) -> bool {
     let detleft = (hi[0] - lo[0]) * (y - lo[1]);
     let detright = (x - lo[0]) * (hi[1] - lo[1]);
     let det = detleft - detright;
-    // Shewchuk's ccwerrboundA for the same expression.
-    let bound = 3.330_669_073_875_471_6e-16 * (detleft.abs() + detright.abs());
+    let bound = ERR_BOUND * (detleft.abs() + detright.abs());
     if det > bound {
         return true;
     }
@@ -240,6 +334,9 @@ pub struct IndexBuilder {
     verts: Vec<[f64; 2]>,
     spans: Vec<u32>,
     boxes: Vec<[f64; 4]>,
+    /// Per cell: 1 if its exterior runs counter-clockwise, -1 if clockwise, 0 if it has holes
+    /// (used only to pick first guesses while building).
+    turn: Vec<i8>,
 }
 
 impl IndexBuilder {
@@ -247,7 +344,7 @@ impl IndexBuilder {
     pub fn with_capacity(cells: usize, vertices: usize) -> Self {
         let mut spans = Vec::with_capacity(cells + 1);
         spans.push(0);
-        Self { verts: Vec::with_capacity(cells * (vertices + 1)), spans, boxes: Vec::with_capacity(cells) }
+        Self { verts: Vec::with_capacity(cells * vertices), spans, boxes: Vec::with_capacity(cells), turn: Vec::with_capacity(cells) }
     }
 
     /// Adds the next cell.
@@ -257,12 +354,33 @@ impl IndexBuilder {
         }
         let cell = self.boxes.len();
         let start = self.verts.len();
-        let exterior = polygon.exterior();
-        let first = exterior.0.first().map(|c| [c.x, c.y]);
-        push_ring(&mut self.verts, exterior);
-        for hole in polygon.interiors() {
-            push_ring(&mut self.verts, hole);
+        let push_ring = |verts: &mut Vec<[f64; 2]>, r: &LineString<f64>| {
+            let from = verts.len();
+            verts.extend(r.0.iter().map(|c| [c.x, c.y]));
+            if verts.len() > from + 1 && verts.last() == verts.get(from) {
+                verts.pop();
+            }
+            from
+        };
+        push_ring(&mut self.verts, polygon.exterior());
+        let exterior = &self.verts[start..];
+        let first = exterior.first().copied();
+        let twice_area: f64 = exterior.iter().zip(exterior.iter().cycle().skip(1)).map(|(a, b)| a[0] * b[1] - b[0] * a[1]).sum();
+        self.turn.push(if !polygon.interiors().is_empty() {
+            0
+        } else if twice_area > 0.0 {
+            1
+        } else {
+            -1
+        });
+        if !polygon.interiors().is_empty() {
             self.verts.extend(first);
+            for hole in polygon.interiors() {
+                let from = push_ring(&mut self.verts, hole);
+                let hole_first = self.verts.get(from).copied();
+                self.verts.extend(hole_first);
+                self.verts.extend(first);
+            }
         }
         let mut bbox = [f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY];
         for v in &self.verts[start..] {
@@ -276,90 +394,345 @@ impl IndexBuilder {
         Ok(())
     }
 
-    /// Builds the buckets.
+    /// Builds the blocks.
     pub fn finish(self) -> Result<CellIndex, IndexError> {
         let n = self.boxes.len();
         if n == 0 {
             return Err(IndexError::Empty);
         }
-        if n >= OVERFLOW as usize {
+        if n >= SPILL as usize {
             return Err(IndexError::TooLarge);
         }
         let bounds = self.boxes.iter().fold([f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY], |b, c| {
             [b[0].min(c[0]), b[1].min(c[1]), b[2].max(c[2]), b[3].max(c[3])]
         });
         let (width, height) = ((bounds[2] - bounds[0]).max(f64::MIN_POSITIVE), (bounds[3] - bounds[1]).max(f64::MIN_POSITIVE));
-        let side = (width * height / (n as f64 * BUCKETS_PER_CELL)).sqrt();
+        let side = (width * height / (n as f64 * BLOCKS_PER_CELL)).sqrt();
         let nx = ((width / side).ceil() as usize).clamp(1, 1 << 15);
         let ny = ((height / side).ceil() as usize).clamp(1, 1 << 15);
-        // A hair larger than the bounds, so the maximum corner falls inside the last bucket.
-        let bucket_size = [width / nx as f64 * (1.0 + 1e-12), height / ny as f64 * (1.0 + 1e-12)];
+        // A hair larger than the bounds, so the maximum corner falls inside the last block.
+        let block_size = [width / nx as f64 * (1.0 + 1e-12), height / ny as f64 * (1.0 + 1e-12)];
         let mut index = CellIndex {
             verts: self.verts,
             spans: self.spans,
             origin: [bounds[0], bounds[1]],
-            bucket_size,
-            inverse: [1.0 / bucket_size[0], 1.0 / bucket_size[1]],
+            block_size,
+            inverse: [1.0 / block_size[0], 1.0 / block_size[1]],
             nx,
             ny,
-            buckets: Vec::new(),
+            blocks: Vec::new(),
             overflow: Vec::new(),
         };
-        let entries = classify(&index, &self.boxes);
-        fill_buckets(&mut index, entries);
+        build_blocks(&mut index, &self.boxes, &self.turn);
         Ok(index)
     }
 }
 
-fn push_ring(verts: &mut Vec<[f64; 2]>, ring: &LineString<f64>) {
-    verts.extend(ring.0.iter().map(|c| [c.x, c.y]));
-    // geo closes rings on construction; close here too for rings built by hand.
-    if let (Some(f), Some(l)) = (ring.0.first(), ring.0.last()) {
-        if f != l {
-            verts.push([f.x, f.y]);
-        }
-    }
-}
-
-/// A (bucket, cell) pair; the top bit of `cell` marks "bucket wholly inside the cell".
-type Entry = (u32, u32);
-const INTERIOR_BIT: u32 = 1 << 31;
-
-/// Pairs every cell with the buckets it touches: interior buckets (no edge of the cell comes
-/// near the bucket and its centre is inside) and boundary buckets (an edge comes near).
-fn classify(index: &CellIndex, boxes: &[[f64; 4]]) -> Vec<Entry> {
-    let mut entries = Vec::with_capacity(boxes.len() * 6);
-    // Edges closer than this to a bucket count as touching it; it keeps rounding in the
-    // rectangle tests on the safe side (a boundary bucket is never taken for interior).
-    let pad = [index.bucket_size[0] * 1e-9, index.bucket_size[1] * 1e-9];
-    for (cell, bbox) in boxes.iter().enumerate() {
-        let (x0, y0) = bucket_of(index, bbox[0] - pad[0], bbox[1] - pad[1]);
-        let (x1, y1) = bucket_of(index, bbox[2] + pad[0], bbox[3] + pad[1]);
-        let verts = index.vertices(cell as u32);
+/// Assigns cells to top-level blocks by bounding box (a counting sort), then fills each block.
+fn build_blocks(index: &mut CellIndex, boxes: &[[f64; 4]], turn: &[i8]) {
+    let (nx, ny) = (index.nx, index.ny);
+    let block_of = |x: f64, y: f64| {
+        let ix = ((x - index.origin[0]) * index.inverse[0]).floor().max(0.0) as usize;
+        let iy = ((y - index.origin[1]) * index.inverse[1]).floor().max(0.0) as usize;
+        (ix.min(nx - 1), iy.min(ny - 1))
+    };
+    let pad = [index.block_size[0] * 1e-6, index.block_size[1] * 1e-6];
+    let ranges: Vec<(usize, usize, usize, usize)> = boxes
+        .iter()
+        .map(|b| {
+            let (x0, y0) = block_of(b[0] - pad[0], b[1] - pad[1]);
+            let (x1, y1) = block_of(b[2] + pad[0], b[3] + pad[1]);
+            (x0, y0, x1, y1)
+        })
+        .collect();
+    let mut starts = vec![0u32; nx * ny + 1];
+    for &(x0, y0, x1, y1) in &ranges {
         for iy in y0..=y1 {
             for ix in x0..=x1 {
-                let rect = [
-                    index.origin[0] + ix as f64 * index.bucket_size[0] - pad[0],
-                    index.origin[1] + iy as f64 * index.bucket_size[1] - pad[1],
-                    index.origin[0] + (ix + 1) as f64 * index.bucket_size[0] + pad[0],
-                    index.origin[1] + (iy + 1) as f64 * index.bucket_size[1] + pad[1],
-                ];
-                let bucket = (iy * index.nx + ix) as u32;
-                if verts.windows(2).any(|e| segment_touches_rect(e[0], e[1], rect)) {
-                    entries.push((bucket, cell as u32));
-                } else if index.contains(cell as u32, (rect[0] + rect[2]) / 2.0, (rect[1] + rect[3]) / 2.0) {
-                    entries.push((bucket, cell as u32 | INTERIOR_BIT));
-                }
+                starts[iy * nx + ix + 1] += 1;
             }
         }
     }
-    entries
+    for i in 0..nx * ny {
+        starts[i + 1] += starts[i];
+    }
+    let mut members = vec![0u32; starts[nx * ny] as usize];
+    let mut next = starts.clone();
+    for (cell, &(x0, y0, x1, y1)) in ranges.iter().enumerate() {
+        for iy in y0..=y1 {
+            for ix in x0..=x1 {
+                let b = iy * nx + ix;
+                members[next[b] as usize] = cell as u32;
+                next[b] += 1;
+            }
+        }
+    }
+    drop((next, ranges));
+    // Blocks are independent: rows of blocks are filled on every core, each worker with its
+    // own quadtree children and overflow list, merged (and their offsets moved) afterwards.
+    let workers = std::thread::available_parallelism().map_or(1, |n| n.get()).clamp(1, 8).min(ny);
+    let rows_per_worker = ny.div_ceil(workers);
+    let shared: &CellIndex = index;
+    let parts: Vec<(Vec<Block>, Vec<Block>, Vec<u32>)> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..workers)
+            .map(|w| {
+                let (members, starts) = (&members, &starts);
+                scope.spawn(move || {
+                    let rows = (w * rows_per_worker)..((w + 1) * rows_per_worker).min(ny);
+                    let mut filler =
+                        Filler { index: shared, turn, children: Vec::new(), overflow: Vec::new(), scratch: Scratch::default() };
+                    let mut top = Vec::with_capacity(rows.len() * nx);
+                    for iy in rows {
+                        for ix in 0..nx {
+                            let b = iy * nx + ix;
+                            let rect = [
+                                shared.origin[0] + ix as f64 * shared.block_size[0],
+                                shared.origin[1] + iy as f64 * shared.block_size[1],
+                                shared.origin[0] + (ix + 1) as f64 * shared.block_size[0],
+                                shared.origin[1] + (iy + 1) as f64 * shared.block_size[1],
+                            ];
+                            top.push(filler.fill(rect, &members[starts[b] as usize..starts[b + 1] as usize], boxes, 0));
+                        }
+                    }
+                    (top, filler.children, filler.overflow)
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+    });
+    // Children go after all top-level blocks, worker by worker; a worker's child indices and
+    // overflow offsets were local to it.
+    let mut blocks = Vec::with_capacity(nx * ny + parts.iter().map(|p| p.1.len()).sum::<usize>());
+    let mut children = Vec::new();
+    let mut overflow = Vec::new();
+    let mut child_base = nx * ny;
+    for (mut top, mut kids, spilled) in parts {
+        let (child_offset, overflow_offset) = (child_base as u32, overflow.len() as u32);
+        for block in top.iter_mut().chain(kids.iter_mut()) {
+            if block.tag & SPLIT != 0 {
+                block.tag = SPLIT | ((block.tag & !SPLIT) + child_offset);
+            } else if block.tag & SPILL != 0 {
+                block.cells[0] += overflow_offset;
+            }
+        }
+        child_base += kids.len();
+        blocks.append(&mut top);
+        children.append(&mut kids);
+        overflow.extend(spilled);
+    }
+    blocks.append(&mut children);
+    index.blocks = blocks;
+    index.overflow = overflow;
 }
 
-fn bucket_of(index: &CellIndex, x: f64, y: f64) -> (usize, usize) {
-    let ix = ((x - index.origin[0]) * index.inverse[0]).floor().max(0.0) as usize;
-    let iy = ((y - index.origin[1]) * index.inverse[1]).floor().max(0.0) as usize;
-    (ix.min(index.nx - 1), iy.min(index.ny - 1))
+/// Reusable buffers of block filling.
+#[derive(Default)]
+struct Scratch {
+    touch: Vec<u64>,
+    /// Per candidate and sub-square: the one edge of the candidate that touches it (its
+    /// position in the ring), or `MANY`.
+    edge_at: Vec<[u8; SUB * SUB]>,
+    /// Edges rasterised in the current block, with their sub-squares.
+    raster: Vec<([f64; 2], [f64; 2], u64)>,
+    owns: Vec<bool>,
+    slot_of: Vec<u8>,
+}
+
+struct Filler<'a> {
+    index: &'a CellIndex,
+    turn: &'a [i8],
+    /// Quadtree children; `SPLIT` tags index this list until the lists are merged.
+    children: Vec<Block>,
+    overflow: Vec<u32>,
+    scratch: Scratch,
+}
+
+impl Filler<'_> {
+    /// The block for `rect` with candidate cells `candidates` (those whose bounding box meets
+    /// it).
+    fn fill(&mut self, rect: [f64; 4], candidates: &[u32], boxes: &[[f64; 4]], depth: u32) -> Block {
+        let index = self.index;
+        let sub = [(rect[2] - rect[0]) / SUB as f64, (rect[3] - rect[1]) / SUB as f64];
+        let inv = [1.0 / sub[0], 1.0 / sub[1]];
+        let pad = [sub[0] * 1e-6, sub[1] * 1e-6];
+        let outer = [rect[0] - pad[0], rect[1] - pad[1], rect[2] + pad[0], rect[3] + pad[1]];
+        // Sub-square boundaries, padded: sub-square (sx, sy) spans lo[sx]..hi[sx] × lo[sy]..hi[sy].
+        let lines = |axis: usize| -> [[f64; 2]; SUB] {
+            std::array::from_fn(|k| [rect[axis] + k as f64 * sub[axis] - pad[axis], rect[axis] + (k + 1) as f64 * sub[axis] + pad[axis]])
+        };
+        let (xs, ys) = (lines(0), lines(1));
+        let cell_of = |v: f64, axis: usize| (((v - rect[axis]) * inv[axis]).max(0.0) as usize).min(SUB - 1);
+        // Which sub-squares each candidate's edges come near (a bit per sub-square).
+        let touch = &mut self.scratch.touch;
+        let edge_at = &mut self.scratch.edge_at;
+        let raster = &mut self.scratch.raster;
+        touch.clear();
+        edge_at.clear();
+        raster.clear();
+        for &c in candidates {
+            let mut mask = 0u64;
+            let mut at = [MANY; SUB * SUB];
+            for (e, (a, b)) in index.edges(c).enumerate() {
+                let (x_lo, x_hi) = if a[0] <= b[0] { (a[0], b[0]) } else { (b[0], a[0]) };
+                let (y_lo, y_hi) = if a[1] <= b[1] { (a[1], b[1]) } else { (b[1], a[1]) };
+                if x_hi < outer[0] || x_lo > outer[2] || y_hi < outer[1] || y_lo > outer[3] {
+                    continue;
+                }
+                // Neighbours share edges: each edge is rasterised once per block.
+                let edge_mask = match raster.iter().find(|(p, q, _)| (*p == a && *q == b) || (*p == b && *q == a)) {
+                    Some((_, _, m)) => *m,
+                    None => {
+                        let (c0, c1) = (cell_of(x_lo - pad[0], 0), cell_of(x_hi + pad[0], 0));
+                        let (r0, r1) = (cell_of(y_lo - pad[1], 1), cell_of(y_hi + pad[1], 1));
+                        let mut m = 0u64;
+                        for (sy, y) in ys.iter().enumerate().take(r1 + 1).skip(r0) {
+                            for (sx, x) in xs.iter().enumerate().take(c1 + 1).skip(c0) {
+                                if segment_touches_rect(a, b, [x[0], y[0], x[1], y[1]]) {
+                                    m |= 1u64 << (sy * SUB + sx);
+                                }
+                            }
+                        }
+                        raster.push((a, b, m));
+                        m
+                    }
+                };
+                let mut bits = edge_mask;
+                while bits != 0 {
+                    let s = bits.trailing_zeros() as usize;
+                    // The first edge here is recorded; a second one makes it `MANY`.
+                    at[s] = if mask & (1 << s) == 0 { u8::try_from(e).unwrap_or(MANY) } else { MANY };
+                    bits &= bits - 1;
+                }
+                mask |= edge_mask;
+            }
+            touch.push(mask);
+            edge_at.push(at);
+        }
+        let touched: u64 = touch.iter().fold(0, |m, t| m | t);
+        let centre = |s: usize| [rect[0] + ((s % SUB) as f64 + 0.5) * sub[0], rect[1] + ((s / SUB) as f64 + 0.5) * sub[1]];
+        // Untouched sub-squares form regions that no edge crosses: one owner each (an index
+        // into `candidates`, or none).
+        let mut owner = [u8::MAX; SUB * SUB];
+        let owns = &mut self.scratch.owns;
+        owns.clear();
+        owns.resize(candidates.len(), false);
+        let mut seen = touched;
+        while seen != u64::MAX {
+            let s = (!seen).trailing_zeros() as usize;
+            let region = flood(s, !touched);
+            seen |= region;
+            let [x, y] = centre(s);
+            // Candidates with an edge next to the region are the likely owners: test them first.
+            let rim = grow(region) & !region;
+            let likely = |k: &usize| touch[*k] & rim != 0;
+            let found = (0..candidates.len())
+                .filter(likely)
+                .chain((0..candidates.len()).filter(|k| !likely(k)))
+                .find(|&k| index.contains(candidates[k], x, y));
+            if let Some(k) = found {
+                owns[k] = true;
+            }
+            let mut bits = region;
+            while bits != 0 {
+                owner[bits.trailing_zeros() as usize] = found.map_or(u8::MAX, |k| k as u8);
+                bits &= bits - 1;
+            }
+        }
+        // Keep the candidates that matter here: an edge in the block, or a region owned.
+        let touch = &self.scratch.touch;
+        let slot_of = &mut self.scratch.slot_of;
+        slot_of.clear();
+        slot_of.resize(candidates.len(), NONE);
+        let mut kept = 0usize;
+        for k in 0..candidates.len() {
+            if touch[k] != 0 || owns[k] {
+                slot_of[k] = kept.min(usize::from(NONE)) as u8;
+                kept += 1;
+            }
+        }
+        if kept > SLOTS {
+            let kept_cells: Vec<u32> =
+                (0..candidates.len()).filter(|k| slot_of[*k] != NONE || touch[*k] != 0 || owns[*k]).map(|k| candidates[k]).collect();
+            if depth < MAX_DEPTH {
+                return self.split(rect, &kept_cells, boxes, depth);
+            }
+            let offset = self.overflow.len() as u32;
+            self.overflow.extend_from_slice(&kept_cells);
+            let mut block = Block { tag: SPILL | kept_cells.len() as u32, ..Block::default() };
+            block.cells[0] = offset;
+            return block;
+        }
+        let mut block = Block { tag: kept as u32, ..Block::default() };
+        for (k, &slot) in slot_of.iter().enumerate() {
+            if slot != NONE {
+                block.cells[slot as usize] = candidates[k];
+            }
+        }
+        for s in 0..SUB * SUB {
+            if touched & (1 << s) == 0 {
+                let code = if owner[s] == u8::MAX { NONE } else { slot_of[usize::from(owner[s])] };
+                block.set_code(s, code);
+                continue;
+            }
+            // Mixed: the candidate owning the centre goes first. Where one edge of a candidate
+            // crosses the sub-square, the side of that edge tells; a polygon test otherwise.
+            let [x, y] = centre(s);
+            let touching = || (0..candidates.len()).filter(|&k| touch[k] & (1 << s) != 0);
+            let by_edge = touching().find(|&k| {
+                let (cell, edge, turn) = (candidates[k], self.scratch.edge_at[k][s], self.turn[candidates[k] as usize]);
+                edge != MANY
+                    && turn != 0
+                    && index.edge(cell, usize::from(edge)).is_some_and(|(a, b)| {
+                        let det = (b[0] - a[0]) * (y - a[1]) - (x - a[0]) * (b[1] - a[1]);
+                        det * f64::from(turn) > 0.0
+                    })
+            });
+            let guess = by_edge.or_else(|| touching().find(|&k| index.contains(candidates[k], x, y)));
+            block.set_code(s, MIXED | guess.map_or(NONE, |k| slot_of[k]));
+        }
+        block
+    }
+
+    fn split(&mut self, rect: [f64; 4], candidates: &[u32], boxes: &[[f64; 4]], depth: u32) -> Block {
+        let first = self.children.len();
+        self.children.extend([Block::default(); 4]);
+        let (mx, my) = ((rect[0] + rect[2]) / 2.0, (rect[1] + rect[3]) / 2.0);
+        let quads = [[rect[0], rect[1], mx, my], [mx, rect[1], rect[2], my], [rect[0], my, mx, rect[3]], [mx, my, rect[2], rect[3]]];
+        for (q, r) in quads.into_iter().enumerate() {
+            let pad = [(r[2] - r[0]) * 1e-6, (r[3] - r[1]) * 1e-6];
+            let inside: Vec<u32> = candidates
+                .iter()
+                .copied()
+                .filter(|&c| {
+                    let b = boxes[c as usize];
+                    b[0] <= r[2] + pad[0] && b[2] >= r[0] - pad[0] && b[1] <= r[3] + pad[1] && b[3] >= r[1] - pad[1]
+                })
+                .collect();
+            let child = self.fill(r, &inside, boxes, depth + 1);
+            self.children[first + q] = child;
+        }
+        Block { tag: SPLIT | first as u32, ..Block::default() }
+    }
+}
+
+/// `region` grown by one sub-square in the four directions.
+#[inline]
+fn grow(region: u64) -> u64 {
+    const NOT_WEST: u64 = !0x0101_0101_0101_0101;
+    const NOT_EAST: u64 = !0x8080_8080_8080_8080;
+    region | ((region << 1) & NOT_WEST) | ((region >> 1) & NOT_EAST) | (region << SUB) | (region >> SUB)
+}
+
+/// The 4-connected region of `open` sub-squares that contains `start`.
+fn flood(start: usize, open: u64) -> u64 {
+    let mut region = 1u64 << start;
+    loop {
+        let grown = grow(region) & open;
+        if grown == region {
+            return region;
+        }
+        region = grown;
+    }
 }
 
 /// True if segment `a–b` intersects the closed rectangle `[x0, y0, x1, y1]`.
@@ -375,56 +748,6 @@ fn segment_touches_rect(a: [f64; 2], b: [f64; 2], r: [f64; 4]) -> bool {
     let side = |x: f64, y: f64| (b[0] - a[0]) * (y - a[1]) - (x - a[0]) * (b[1] - a[1]);
     let s = [side(r[0], r[1]), side(r[2], r[1]), side(r[2], r[3]), side(r[0], r[3])];
     !(s.iter().all(|v| *v > 0.0) || s.iter().all(|v| *v < 0.0))
-}
-
-/// Groups the entries by bucket (a counting sort) and writes the bucket records, the
-/// candidate containing the bucket's centre first.
-fn fill_buckets(index: &mut CellIndex, entries: Vec<Entry>) {
-    let buckets = index.nx * index.ny;
-    let mut starts = vec![0u32; buckets + 1];
-    for (b, _) in &entries {
-        starts[*b as usize + 1] += 1;
-    }
-    for i in 0..buckets {
-        starts[i + 1] += starts[i];
-    }
-    let mut sorted = vec![0u32; entries.len()];
-    let mut next = starts.clone();
-    for (b, cell) in entries {
-        sorted[next[b as usize] as usize] = cell;
-        next[b as usize] += 1;
-    }
-    drop(next);
-    let mut records = vec![Bucket::default(); buckets];
-    let mut overflow = Vec::new();
-    for b in 0..buckets {
-        let list = &mut sorted[starts[b] as usize..starts[b + 1] as usize];
-        if list.is_empty() {
-            continue;
-        }
-        if let Some(&interior) = list.iter().find(|c| **c & INTERIOR_BIT != 0) {
-            records[b] = Bucket { tag: INTERIOR, ids: [interior & !INTERIOR_BIT, 0, 0] };
-            continue;
-        }
-        let (ix, iy) = (b % index.nx, b / index.nx);
-        let cx = index.origin[0] + (ix as f64 + 0.5) * index.bucket_size[0];
-        let cy = index.origin[1] + (iy as f64 + 0.5) * index.bucket_size[1];
-        if let Some(k) = list.iter().position(|&c| index.contains(c, cx, cy)) {
-            list[..=k].rotate_right(1);
-        }
-        records[b] = if list.len() <= INLINE {
-            let mut ids = [0; INLINE];
-            ids[..list.len()].copy_from_slice(list);
-            Bucket { tag: list.len() as u32, ids }
-        } else {
-            let offset = overflow.len() as u32;
-            overflow.extend_from_slice(list);
-            Bucket { tag: OVERFLOW | list.len() as u32, ids: [offset, 0, 0] }
-        };
-    }
-    overflow.shrink_to_fit();
-    index.buckets = records;
-    index.overflow = overflow;
 }
 
 #[cfg(test)]
@@ -472,7 +795,13 @@ mod tests {
         use crate::grid::synthetic::JitteredLattice;
 
         fn lattice() -> impl Strategy<Value = JitteredLattice> {
-            (2u32..12, 2u32..12, any::<u64>()).prop_map(|(cols, rows, seed)| JitteredLattice { cols, rows, origin: (118.0, 34.0), spacing: 0.001, seed })
+            (2u32..12, 2u32..12, any::<u64>()).prop_map(|(cols, rows, seed)| JitteredLattice {
+                cols,
+                rows,
+                origin: (118.0, 34.0),
+                spacing: 0.001,
+                seed,
+            })
         }
 
         /// Cells that claim the point by the crossing rule, by brute force over all cells.
@@ -527,4 +856,3 @@ mod tests {
         }
     }
 }
-

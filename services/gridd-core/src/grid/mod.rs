@@ -218,7 +218,8 @@ impl Grid {
         }
         let mut cells = cells;
         cells.sort_by(|a, b| a.code.cmp(&b.code));
-        let index = CellIndex::build(cells.iter().map(|c| &c.polygon)).map_err(|e| GridErrors(vec![GridError { cell: String::new(), reason: e.to_string() }]))?;
+        let index = CellIndex::build(cells.iter().map(|c| &c.polygon))
+            .map_err(|e| GridErrors(vec![GridError { cell: String::new(), reason: e.to_string() }]))?;
         problems.extend(validate::overlaps(&cells, &index));
         problems.extend(validate::gaps(&cells));
         if !problems.is_empty() {
@@ -236,7 +237,8 @@ impl Grid {
             return Err(first);
         }
         cells.sort_by(|a, b| a.code.cmp(&b.code));
-        let index = CellIndex::build(cells.iter().map(|c| &c.polygon)).map_err(|e| GridError { cell: String::new(), reason: e.to_string() })?;
+        let index =
+            CellIndex::build(cells.iter().map(|c| &c.polygon)).map_err(|e| GridError { cell: String::new(), reason: e.to_string() })?;
         Ok(Self::assemble(version.into(), divisions, cells, index))
     }
 
@@ -323,6 +325,72 @@ impl Grid {
     }
 }
 
+/// The grid versions an engine routes with: each event is routed by the one version effective
+/// when it was received, so a new grid can be loaded ahead of its date and events keep a
+/// stable placement however late they are routed.
+#[derive(Debug, Clone)]
+pub struct GridSet {
+    /// The oldest version: it applies to everything before the next version's date.
+    base: std::sync::Arc<Grid>,
+    /// Later versions, by effective date.
+    later: Vec<std::sync::Arc<Grid>>,
+}
+
+/// Versions kept after a reload: enough for events still in flight across a changeover.
+const KEPT_VERSIONS: usize = 4;
+
+impl GridSet {
+    /// A set of one grid.
+    pub fn new(grid: Grid) -> Self {
+        Self { base: std::sync::Arc::new(grid), later: Vec::new() }
+    }
+
+    /// This set with `grid` added: a version without an effective date replaces all others;
+    /// one with a date replaces versions of the same label or a later date and keeps the
+    /// earlier ones for events received before its date.
+    pub fn with(&self, grid: Grid) -> Self {
+        self.with_shared(std::sync::Arc::new(grid))
+    }
+
+    /// [`GridSet::with`] for a grid already shared (e.g. the newest version of a freshly
+    /// loaded set).
+    pub fn with_shared(&self, grid: std::sync::Arc<Grid>) -> Self {
+        let Some(from) = grid.effective_from() else { return Self { base: grid, later: Vec::new() } };
+        let mut kept: Vec<std::sync::Arc<Grid>> = std::iter::once(&self.base)
+            .chain(&self.later)
+            .filter(|g| g.version() != grid.version() && g.effective_from().is_none_or(|f| f < from))
+            .cloned()
+            .collect();
+        kept.push(grid);
+        let excess = kept.len().saturating_sub(KEPT_VERSIONS);
+        let mut kept = kept.into_iter().skip(excess);
+        match kept.next() {
+            Some(base) => Self { base, later: kept.collect() },
+            None => self.clone(),
+        }
+    }
+
+    /// The version that routes an event received at `at`.
+    pub fn at(&self, at: Timestamp) -> &Grid {
+        self.later.iter().rev().find(|g| g.effective_from().is_none_or(|f| f <= at)).unwrap_or(&self.base)
+    }
+
+    /// The newest version (the one being rolled out, possibly not yet effective).
+    pub fn latest(&self) -> &Grid {
+        self.later.last().unwrap_or(&self.base)
+    }
+
+    /// The newest version, shared.
+    pub fn latest_shared(&self) -> std::sync::Arc<Grid> {
+        self.later.last().unwrap_or(&self.base).clone()
+    }
+
+    /// Every version, oldest effective first.
+    pub fn versions(&self) -> impl Iterator<Item = &Grid> {
+        std::iter::once(&self.base).chain(&self.later).map(AsRef::as_ref)
+    }
+}
+
 /// Degrees of longitude and latitude spanning `metres` at `point`.
 fn degrees_for(point: Point<f64>, metres: f64) -> (f64, f64) {
     const METRES_PER_DEGREE: f64 = 111_320.0;
@@ -338,10 +406,9 @@ fn distance_to_cell_m(index: &CellIndex, cell: u32, point: Point<f64>) -> f64 {
     let ky = METRES_PER_DEGREE;
     let project = |v: [f64; 2]| ((v[0] - point.x()) * kx, (v[1] - point.y()) * ky);
     index
-        .vertices(cell)
-        .windows(2)
-        .map(|e| {
-            let (a, b) = (project(e[0]), project(e[1]));
+        .edges(cell)
+        .map(|(a, b)| {
+            let (a, b) = (project(a), project(b));
             let (dx, dy) = (b.0 - a.0, b.1 - a.1);
             let len2 = dx * dx + dy * dy;
             let t = if len2 > 0.0 { (-(a.0 * dx + a.1 * dy) / len2).clamp(0.0, 1.0) } else { 0.0 };
@@ -477,6 +544,28 @@ pub(crate) mod tests {
         // Filled, the same grid is fine.
         ring.push(cell("320381001001009", 0.01, 0.01, 0.01));
         assert!(problems(ring).is_empty());
+    }
+
+    #[test]
+    fn each_event_is_routed_by_the_version_effective_when_received() {
+        let at = Timestamp::from_millis;
+        let v1 = GridSet::new(two_cells());
+        let dated = |label: &str, from: i64| {
+            let g = Grid::new(label, divisions(), vec![square("320381001001001", 118.0, 34.0, 0.001)]).expect("grid");
+            g.with_effective_from(Some(at(from)))
+        };
+        let set = v1.with(dated("v2", 1000));
+        assert_eq!(set.at(at(999)).version(), "test-1");
+        assert_eq!(set.at(at(1000)).version(), "v2");
+        assert_eq!(set.latest().version(), "v2");
+        // A correction of v2 replaces it; a version dated earlier than v2 drops v2.
+        let set = set.with(dated("v2", 1500));
+        assert_eq!(set.versions().map(Grid::version).collect::<Vec<_>>(), ["test-1", "v2"]);
+        assert_eq!(set.at(at(1200)).version(), "test-1");
+        let set = set.with(dated("v3", 500));
+        assert_eq!(set.versions().map(Grid::version).collect::<Vec<_>>(), ["test-1", "v3"]);
+        // An undated grid replaces everything.
+        assert_eq!(set.with(two_cells()).versions().count(), 1);
     }
 
     #[test]

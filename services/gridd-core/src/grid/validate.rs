@@ -31,7 +31,8 @@ pub fn check_cells(divisions: &Divisions, raw: Vec<RawCell>) -> (Vec<Cell>, Vec<
         let code = match CellCode::parse(&r.code) {
             Ok(code) => code,
             Err(e) => {
-                problems.push(GridError { cell: if r.code.is_empty() { format!("feature {position}") } else { r.code.clone() }, reason: e });
+                problems
+                    .push(GridError { cell: if r.code.is_empty() { format!("feature {position}") } else { r.code.clone() }, reason: e });
                 continue;
             }
         };
@@ -90,7 +91,11 @@ pub fn overlaps(cells: &[Cell], index: &CellIndex) -> Vec<GridError> {
             }
             let other = &cells[j];
             let Some(other_box) = other.polygon.bounding_rect() else { continue };
-            if other_box.min().x > bbox.max().x || other_box.max().x < bbox.min().x || other_box.min().y > bbox.max().y || other_box.max().y < bbox.min().y {
+            if other_box.min().x > bbox.max().x
+                || other_box.max().x < bbox.min().x
+                || other_box.min().y > bbox.max().y
+                || other_box.max().y < bbox.min().y
+            {
                 continue;
             }
             if let Some(how) = interiors_meet(&cell.polygon, &other.polygon) {
