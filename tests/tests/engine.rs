@@ -1,10 +1,12 @@
 //! The engine end to end: started on a free port, driven over gRPC like a client.
 
 mod engine {
+    mod cli;
     mod crash;
     mod escalation;
     mod intake;
     mod lifecycle;
+    mod reload;
     mod routing;
     mod service;
 }

@@ -152,8 +152,11 @@ fn inward_points(p: &Polygon<f64>) -> impl Iterator<Item = Coord<f64>> + '_ {
 /// Finds holes in the union of `cells`: loops of edges that no neighbour shares, traversed
 /// clockwise when each cell is walked counter-clockwise.
 pub fn gaps(cells: &[Cell]) -> Vec<GridError> {
-    type Key = (u64, u64, u64, u64);
-    let key = |a: Coord<f64>, b: Coord<f64>| (a.x.to_bits(), a.y.to_bits(), b.x.to_bits(), b.y.to_bits());
+    type Key = (i64, i64, i64, i64);
+    // Vertices are matched on a 1e-9° lattice (about 0.1 mm), so the last-bit differences of
+    // coordinates computed in different ways do not count as gaps.
+    let snap = |v: f64| (v * 1e9).round() as i64;
+    let key = |a: Coord<f64>, b: Coord<f64>| (snap(a.x), snap(a.y), snap(b.x), snap(b.y));
     // Directed edges with the cell on the left, and who owns each.
     let mut directed: HashMap<Key, usize> = HashMap::new();
     for (i, cell) in cells.iter().enumerate() {
@@ -169,15 +172,15 @@ pub fn gaps(cells: &[Cell]) -> Vec<GridError> {
         .iter()
         .filter(|((ax, ay, bx, by), _)| !directed.contains_key(&(*bx, *by, *ax, *ay)))
         .map(|((ax, ay, bx, by), cell)| {
-            let c = |x: &u64, y: &u64| Coord { x: f64::from_bits(*x), y: f64::from_bits(*y) };
+            let c = |x: &i64, y: &i64| Coord { x: *x as f64 / 1e9, y: *y as f64 / 1e9 };
             (c(ax, ay), c(bx, by), *cell)
         })
         .collect();
     // Connected components of the unshared edges (union–find over their endpoints).
-    let mut vertex_id: HashMap<(u64, u64), usize> = HashMap::new();
+    let mut vertex_id: HashMap<(i64, i64), usize> = HashMap::new();
     let mut parent: Vec<usize> = Vec::new();
     let mut id_of = |c: Coord<f64>, parent: &mut Vec<usize>| {
-        *vertex_id.entry((c.x.to_bits(), c.y.to_bits())).or_insert_with(|| {
+        *vertex_id.entry((snap(c.x), snap(c.y))).or_insert_with(|| {
             parent.push(parent.len());
             parent.len() - 1
         })

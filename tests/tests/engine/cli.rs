@@ -1,0 +1,100 @@
+//! The operator's commands, run as the real binary.
+
+use std::process::Command;
+
+use gridd_tests::gridd_binary;
+
+fn repo(path: &str) -> String {
+    format!("{}/../{path}", env!("CARGO_MANIFEST_DIR"))
+}
+
+#[test]
+fn grid_check_lists_every_problem_with_its_cell() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let square = |x: f64| format!("[[[{x},34.0],[{},34.0],[{},34.01],[{x},34.01],[{x},34.0]]]", x + 0.01, x + 0.01);
+    let feature = |code: &str, coordinates: String| {
+        format!(r#"{{"type":"Feature","properties":{{"code":"{code}"}},"geometry":{{"type":"Polygon","coordinates":{coordinates}}}}}"#)
+    };
+    let features = [
+        feature("320381001001001", square(118.30)),
+        feature("320381001001002", square(118.305)),
+        feature("3203810010010", square(118.40)),
+        feature("320381001999001", square(118.50)),
+    ];
+    let file = dir.path().join("grid.geojson");
+    std::fs::write(&file, format!(r#"{{"type":"FeatureCollection","grid_version":"bad-1","features":[{}]}}"#, features.join(",")))
+        .expect("write");
+    let out = Command::new(gridd_binary())
+        .args(["grid", "check", &file.display().to_string(), "--divisions", &repo("config/xinyi/divisions.csv")])
+        .output()
+        .expect("run gridd");
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "a bad grid fails the check:\n{report}");
+    assert!(report.contains("cell 3203810010010: a cell code is 15 digits"), "{report}");
+    assert!(report.contains("cell 320381001999001: community 320381001999 is not in the division list"), "{report}");
+    assert!(report.contains("2 problem(s)"), "codes first; overlaps are checked once the codes are right:\n{report}");
+
+    let good = Command::new(gridd_binary()).args(["grid", "check", &repo("config/xinyi/grid.geojson")]).output().expect("run gridd");
+    let report = String::from_utf8_lossy(&good.stdout);
+    assert!(good.status.success(), "{report}");
+    assert!(report.contains("ok — grid xinyi-2026.11") && report.contains("12767 cells"), "{report}");
+}
+
+#[test]
+fn grid_check_finds_overlaps_and_gaps() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    // Six decimals, as grid files are written.
+    let square = |x: f64, y: f64| {
+        let (x0, y0, x1, y1) = (format!("{x:.6}"), format!("{y:.6}"), format!("{:.6}", x + 0.01), format!("{:.6}", y + 0.01));
+        format!("[[[{x0},{y0}],[{x1},{y0}],[{x1},{y1}],[{x0},{y1}],[{x0},{y0}]]]")
+    };
+    let feature = |n: usize, coordinates: String| {
+        format!(
+            r#"{{"type":"Feature","properties":{{"code":"320381001001{n:03}"}},"geometry":{{"type":"Polygon","coordinates":{coordinates}}}}}"#
+        )
+    };
+    // A 3 × 3 block with its centre missing, and one cell overlapping its neighbour.
+    let mut features = Vec::new();
+    for (n, (i, j)) in [(0, 0), (1, 0), (2, 0), (0, 1), (2, 1), (0, 2), (1, 2), (2, 2)].into_iter().enumerate() {
+        features.push(feature(n + 1, square(118.30 + i as f64 * 0.01, 34.0 + j as f64 * 0.01)));
+    }
+    features.push(feature(9, square(118.335, 34.0)));
+    features.push(feature(10, square(118.34, 34.0)));
+    let file = dir.path().join("grid.geojson");
+    std::fs::write(&file, format!(r#"{{"type":"FeatureCollection","grid_version":"bad-2","features":[{}]}}"#, features.join(",")))
+        .expect("write");
+    let out = Command::new(gridd_binary())
+        .args(["grid", "check", &file.display().to_string(), "--divisions", &repo("config/xinyi/divisions.csv")])
+        .output()
+        .expect("run gridd");
+    let report = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{report}");
+    assert!(report.contains("cell 320381001001009: overlaps cell 320381001001010"), "{report}");
+    assert!(report.contains("gap of") && report.contains("m² in the grid"), "{report}");
+}
+
+#[test]
+fn locate_explains_one_point_and_batches() {
+    let config = repo("config/gridd.toml");
+    let one = Command::new(gridd_binary())
+        .args(["--config", &config, "locate", "118.3546", "34.3725", "--category", "E0102", "--at", "2026-11-23T10:00:00+08:00"])
+        .output()
+        .expect("run gridd");
+    let text = String::from_utf8_lossy(&one.stdout);
+    assert!(one.status.success(), "{text}");
+    assert!(text.contains("新安街道") && text.contains("E0102 → 一中队 (sq-1)") && text.contains("territorial-default"), "{text}");
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let input = dir.path().join("points.csv");
+    std::fs::write(&input, "id,lon,lat\n1,118.3546,34.3725\n2,0.0,0.0\n").expect("write");
+    let batch = Command::new(gridd_binary())
+        .args(["--config", &config, "locate", "--batch", &input.display().to_string()])
+        .output()
+        .expect("run gridd");
+    let text = String::from_utf8_lossy(&batch.stdout);
+    assert!(batch.status.success());
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines.len(), 3, "{text}");
+    assert!(lines[1].starts_with("1,118.3546,34.3725,320381001"), "{text}");
+    assert!(lines[2].starts_with("2,0.0,0.0,,"), "{text}");
+}
