@@ -22,6 +22,10 @@ fn locate(c: &mut Criterion) {
         let points = random_points(QUERIES, lattice.bounds());
         let differ = points.iter().filter(|p| ours.locate(p.x(), p.y()) != reference.locate(**p)).count();
         assert_eq!(differ, 0, "{cells} cells: {differ} points located differently");
+        let raw: Vec<[f64; 2]> = points.iter().map(|p| [p.x(), p.y()]).collect();
+        let mut batch = Vec::new();
+        ours.locate_many(&raw, &mut batch);
+        assert!(batch.iter().zip(&points).all(|(b, p)| *b == ours.locate(p.x(), p.y())), "batch and single answers agree");
         let (interior, candidates) = ours.bucket_stats();
         eprintln!(
             "{cells} cells: {:.0}% of buckets answer without a polygon test; {candidates:.2} candidates in the others",
@@ -29,6 +33,12 @@ fn locate(c: &mut Criterion) {
         );
         group.bench_with_input(BenchmarkId::new("gridd index", cells), &points, |b, points| {
             b.iter(|| points.iter().filter(|p| ours.locate(p.x(), p.y()).is_some()).count());
+        });
+        group.bench_with_input(BenchmarkId::new("gridd index, batch", cells), &raw, |b, raw| {
+            b.iter(|| {
+                ours.locate_many(raw, &mut batch);
+                batch.iter().filter(|c| c.is_some()).count()
+            });
         });
         group.bench_with_input(BenchmarkId::new("rstar + geo::Contains", cells), &points, |b, points| {
             b.iter(|| points.iter().filter(|p| reference.locate(**p).is_some()).count());
