@@ -1,8 +1,10 @@
 //! Evaluation indicators (综合评价) over a set of tickets, per squad, per street or city-wide.
 //!
-//! Suspended and cancelled cases are left out of the "should" denominators, as eUrbanMIS and
-//! Jinhua's rules do; open cases past their deadline count as overdue-pending, so an on-time
-//! rate cannot look good by ignoring them.
+//! A case "should" be disposed (应处置) once it was handled or its handling deadline has passed,
+//! and "should" be closed (应结案) once it was closed or its deadline has passed: a case still
+//! inside its time limit is not yet owed, and an overdue one counts against the rate whether
+//! handled or not, so an on-time rate cannot look good by ignoring open overdue cases.
+//! Suspended and cancelled cases are left out, as eUrbanMIS and Jinhua's rules do.
 
 use crate::ticket::{CloseType, Ticket, TicketState};
 use crate::time::Timestamp;
@@ -16,11 +18,11 @@ pub struct Kpi {
     pub dispatched: u64,
     /// 结案数.
     pub closed: u64,
-    /// 应处置数: dispatched, not cancelled, not suspended.
+    /// 应处置数: dispatched, not cancelled or suspended, and handled or past its deadline.
     pub should_dispose: u64,
     /// 按期处置数: among those, reported handled by the handling deadline (and not sent back).
     pub disposed_on_time: u64,
-    /// 应结案数: not cancelled, not suspended.
+    /// 应结案数: not cancelled or suspended, and closed or past its deadline.
     pub should_close: u64,
     /// Closed by the handling deadline (or special closures of cases without one).
     pub closed_on_time: u64,
@@ -50,12 +52,14 @@ impl Kpi {
         self.filed += 1;
         self.dispatched += u64::from(dispatched);
         self.closed += u64::from(t.state == TicketState::Closed);
-        if dispatched && counted {
+        let deadline = t.handling.as_ref().map(|h| h.deadline).or_else(|| t.active_clock().map(|c| c.deadline));
+        let due = deadline.is_some_and(|d| d <= now);
+        let disposed_now = matches!(t.state, TicketState::Checking | TicketState::Closed) && t.resolved_at.is_some();
+        if dispatched && counted && (disposed_now || due) {
             self.should_dispose += 1;
-            let disposed_now = matches!(t.state, TicketState::Checking | TicketState::Closed) && t.resolved_at.is_some();
             self.disposed_on_time += u64::from(disposed_now && !t.resolved_late());
         }
-        if counted {
+        if counted && (t.state == TicketState::Closed || due) {
             self.should_close += 1;
             self.closed_on_time += u64::from(self.closed_in_time(t));
         }
@@ -108,5 +112,97 @@ impl Kpi {
     /// 平均处置时长, in seconds.
     pub fn average_handling_seconds(&self) -> f64 {
         if self.handling_count == 0 { 0.0 } else { self.handling_millis_total as f64 / self.handling_count as f64 / 1000.0 }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use geo::Point;
+
+    use super::*;
+    use crate::calendar::tests::calendar_2026;
+    use crate::category::{CategoryCode, LimitSpec, Urgency};
+    use crate::escalation::Ladder;
+    use crate::ids::{Reference, SquadId, TicketId};
+    use crate::report::{Channel, ReportSummary};
+    use crate::ticket::{self, Actor, CancelReason, Command, NewCase, Placement, Policy, Routing, StageLimits};
+
+    const HOUR: i64 = 3_600_000;
+
+    fn run(handle: impl FnOnce(Ticket, &dyn Fn(&Ticket, Command, Timestamp) -> Ticket) -> Ticket) -> Ticket {
+        let calendar = calendar_2026();
+        let ladder = Ladder::default();
+        let spec = |s: &str| LimitSpec::parse(s).expect("limit");
+        let stages = StageLimits {
+            dispatch_urgent: spec("10min"),
+            dispatch_normal: spec("30min"),
+            accept: spec("30min"),
+            check_urban: spec("1h"),
+            check_rural: spec("2h"),
+        };
+        let policy = Policy { calendar: &calendar, ladder: &ladder, stages: &stages };
+        let case = NewCase {
+            id: TicketId::new("t"),
+            report: ReportSummary {
+                reference: Reference::new("t"),
+                channel: Channel::Patrol,
+                received_at: Timestamp::from_millis(0),
+                reply_required: false,
+                contact_masked: String::new(),
+            },
+            category: CategoryCode::parse("E0102").expect("code"),
+            condition: None,
+            urgency: Urgency::Urgent,
+            handling: spec("2h"),
+            location: Some(Point::new(118.35, 34.37)),
+            address: String::new(),
+            description: String::new(),
+            cell: None,
+            rural: false,
+            placement: Placement::Assigned {
+                squad: SquadId::new("sq-1"),
+                routing: Routing { rule_id: "r".into(), reason: String::new(), grid_version: String::new() },
+            },
+        };
+        let t = ticket::open(case, Timestamp::from_millis(0), policy).ticket;
+        let squad = Actor::Squad { squad: SquadId::new("sq-1"), member: "m".into() };
+        let step = |t: &Ticket, c: Command, at: Timestamp| {
+            let actor =
+                if matches!(c, Command::Verify { .. } | Command::Cancel { .. }) { Actor::Operator("op".into()) } else { squad.clone() };
+            ticket::apply(t, &c, &actor, at, policy).expect("allowed").ticket
+        };
+        handle(t, &step)
+    }
+
+    fn closed_after(hours: i64) -> Ticket {
+        run(|t, step| {
+            let at = |h: i64| Timestamp::from_millis(h * HOUR);
+            let t = step(&t, Command::Accept, at(0));
+            let t = step(&t, Command::Start, at(0));
+            let t = step(&t, Command::Resolve { note: String::new() }, at(hours));
+            step(&t, Command::Verify { passed: true }, at(hours))
+        })
+    }
+
+    #[test]
+    fn only_owed_cases_count_and_overdue_ones_count_against() {
+        let now = Timestamp::from_millis(3 * HOUR);
+        let on_time = closed_after(1);
+        let late = closed_after(3);
+        let open_not_due = run(|t, _| t);
+        let open_overdue = run(|t, _| t);
+        let cancelled = run(|t, step| step(&t, Command::Cancel { reason: CancelReason::Invalid }, Timestamp::from_millis(0)));
+        let mut k = Kpi::default();
+        // The 2 h urgent limit from time 0 has passed at 3 h for every dispatched case; judge
+        // the open one at 1 h, when it is not yet owed.
+        for t in [&on_time, &late, &cancelled] {
+            k.add(t, now);
+        }
+        k.add(&open_not_due, Timestamp::from_millis(HOUR));
+        k.add(&open_overdue, now);
+        assert_eq!((k.filed, k.closed, k.should_dispose, k.disposed_on_time), (5, 2, 3, 1));
+        assert_eq!((k.should_close, k.closed_on_time, k.overdue_pending), (3, 1, 1));
+        assert!((k.on_time_disposal_rate() - 1.0 / 3.0).abs() < 1e-9);
+        assert!((k.closure_rate() - 2.0 / 3.0).abs() < 1e-9);
     }
 }
