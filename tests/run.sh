@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine: installs what is missing, builds, runs every test.
-# Needs only a Rust toolchain (rustup); protoc comes from the protoc-bin-vendored crate and
-# SQLite is compiled in (rusqlite "bundled").
+# Needs a Rust toolchain (rustup) and Python 3; protoc comes from the protoc-bin-vendored crate,
+# SQLite is compiled in (rusqlite "bundled"), and PostgreSQL is started here (installed from
+# Debian's packages if missing).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -13,6 +14,11 @@ if ! cargo nextest --version >/dev/null 2>&1; then
     echo "tests/run.sh: installing cargo-nextest" >&2
     cargo install --locked cargo-nextest
 fi
+
+# Real servers for the tests that need them, stopped however the run ends.
+. tests/services.sh
+trap stop_services EXIT
+start_postgres
 
 # The crash tests start and kill -9 the real `gridd` binary, so build it first.
 cargo build --locked --workspace --bins

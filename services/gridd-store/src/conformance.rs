@@ -157,7 +157,12 @@ pub(crate) async fn tickets_filter_and_page<S: Store>(store: S) {
     let cursor = crate::PageCursor { created_at: page1[1].created_at, id: page1[1].id.clone() };
     let page2 = store
         .read(move |tx| {
-            tx.list_tickets(&TicketFilter { squad: Some(SquadId::new("sq-1")), after: Some(cursor), limit: 2, ..Default::default() })
+            tx.list_tickets(&TicketFilter {
+                squad: Some(SquadId::new("sq-1")),
+                after: Some(cursor.clone()),
+                limit: 2,
+                ..Default::default()
+            })
         })
         .await
         .expect("list");
@@ -268,6 +273,40 @@ pub(crate) async fn known_cases_follow_ticket_state<S: Store>(store: S) {
     assert_eq!(camera[0].last_seen_at, Timestamp::from_millis(5000));
 }
 
+pub(crate) async fn concurrent_trackers_never_claim_a_timer_twice<S: Store>(store: S) {
+    let timer = Timer { generation: 1, kind: TimerKind::Escalation { level: 1 }, due: Timestamp::from_millis(100) };
+    store
+        .write(move |tx| -> Result<_, StoreError> {
+            for i in 0..20 {
+                tx.replace_timers(&TicketId::new(format!("T{i}")), &[timer])?;
+            }
+            Ok(())
+        })
+        .await
+        .expect("timers");
+    // Two trackers at once, each holding its claim for a while before firing.
+    let claim = |store: S| async move {
+        store
+            .write(|tx| -> Result<Vec<TicketId>, StoreError> {
+                let due = tx.due_timers(Timestamp::from_millis(1000), 20)?;
+                std::thread::sleep(std::time::Duration::from_millis(200));
+                for (id, _) in &due {
+                    tx.replace_timers(id, &[])?;
+                }
+                Ok(due.into_iter().map(|(id, _)| id).collect())
+            })
+            .await
+            .expect("claim")
+    };
+    let (a, b) = tokio::join!(claim(store.clone()), claim(store.clone()));
+    let mut all: Vec<TicketId> = a.iter().chain(&b).cloned().collect();
+    all.sort();
+    let claimed = all.len();
+    all.dedup();
+    assert_eq!(claimed, all.len(), "a timer was claimed by both trackers");
+    assert_eq!(all.len(), 20, "every due timer was claimed once");
+}
+
 /// Generates the suite for a backend: `$make` is an async expression giving a fresh store.
 macro_rules! store_conformance {
     ($backend:ident, $make:expr) => {
@@ -300,6 +339,10 @@ macro_rules! store_conformance {
                 $crate::conformance::timers_and_escalations($make).await;
             }
             #[tokio::test]
+            async fn concurrent_trackers_never_claim_a_timer_twice() {
+                $crate::conformance::concurrent_trackers_never_claim_a_timer_twice($make).await;
+            }
+            #[tokio::test]
             async fn known_cases_follow_ticket_state() {
                 $crate::conformance::known_cases_follow_ticket_state($make).await;
             }
@@ -323,6 +366,30 @@ mod backends {
     }
 
     store_conformance!(sqlite_backend, sqlite());
+    store_conformance!(postgres_backend, postgres());
+
+    /// A fresh database on the PostgreSQL server the test script started
+    /// (`GRIDD_TEST_POSTGRES_URL`); never skipped for want of a server.
+    pub(crate) fn postgres() -> crate::postgres::PostgresStore {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let url = std::env::var("GRIDD_TEST_POSTGRES_URL")
+            .unwrap_or_else(|_| panic!("GRIDD_TEST_POSTGRES_URL is not set: run the suite with tests/run.sh, which starts PostgreSQL"));
+        let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
+        let name = format!("gridd_test_{}_{}_{nanos}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
+        // The synchronous client runs its own runtime: connect from a plain thread.
+        std::thread::spawn(move || {
+            let mut admin = postgres::Client::connect(&url, postgres::NoTls).expect("connect to the test PostgreSQL");
+            admin.batch_execute(&format!("CREATE DATABASE {name}")).expect("create a test database");
+            let db_url = match url.rsplit_once('/') {
+                Some((base, _)) => format!("{base}/{name}"),
+                None => format!("{url}/{name}"),
+            };
+            crate::postgres::PostgresStore::connect(&db_url).expect("open the test database")
+        })
+        .join()
+        .expect("test database thread")
+    }
 
     #[tokio::test]
     async fn sqlite_commits_survive_reopening() {

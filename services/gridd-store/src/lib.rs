@@ -7,8 +7,10 @@
 //! what makes delivery effectively exactly-once: a crash either loses the whole step (it is
 //! replayed from the log) or none of it.
 //!
-//! Backends: [`sqlite::SqliteStore`] (embedded default). Log payloads are opaque bytes here
-//! (protobuf, encoded by the roles); tickets are stored as JSON of the core type.
+//! Backends: [`sqlite::SqliteStore`] (embedded default) and [`postgres::PostgresStore`]
+//! (distributed mode, several processes on one database), checked by one conformance suite.
+//! Log payloads are opaque bytes here (protobuf, encoded by the roles); tickets are stored as
+//! JSON of the core type.
 
 use std::future::Future;
 
@@ -19,6 +21,8 @@ use gridd_core::report::Channel;
 use gridd_core::ticket::{FeedKind, Ticket, TicketState, Timer};
 use gridd_core::time::Timestamp;
 
+mod codec;
+pub mod postgres;
 pub mod sqlite;
 
 /// Log topic names. The embedded log and Kafka use the same names (Kafka with a prefix).
@@ -253,17 +257,19 @@ pub trait WriteTx: ReadTx {
 /// A store backend.
 pub trait Store: Clone + Send + Sync + 'static {
     /// Runs `f` in one write transaction and commits if it returns `Ok`. Waiters on what it
-    /// touched are woken after the commit.
+    /// touched are woken after the commit. A backend may run `f` again from the start when the
+    /// database aborts the transaction for a conflict (a deadlock between processes), so `f`
+    /// must not have effects outside the transaction.
     fn write<R, E, F>(&self, f: F) -> impl Future<Output = Result<R, E>> + Send
     where
-        F: FnOnce(&mut dyn WriteTx) -> Result<R, E> + Send + 'static,
+        F: Fn(&mut dyn WriteTx) -> Result<R, E> + Send + 'static,
         R: Send + 'static,
         E: From<StoreError> + Send + 'static;
 
     /// Runs `f` on a consistent read snapshot.
     fn read<R, E, F>(&self, f: F) -> impl Future<Output = Result<R, E>> + Send
     where
-        F: FnOnce(&mut dyn ReadTx) -> Result<R, E> + Send + 'static,
+        F: Fn(&mut dyn ReadTx) -> Result<R, E> + Send + 'static,
         R: Send + 'static,
         E: From<StoreError> + Send + 'static;
 

@@ -15,11 +15,14 @@ use gridd_core::category::CategoryCode;
 use gridd_core::dedup::KnownCase;
 use gridd_core::ids::{Reference, SquadId, TicketId};
 use gridd_core::report::Channel;
-use gridd_core::ticket::{FeedKind, Ticket, TicketState, Timer, TimerKind};
+use gridd_core::ticket::{FeedKind, Ticket, TicketState, Timer};
 use gridd_core::time::Timestamp;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, params_from_iter};
 use tokio::sync::watch;
 
+use crate::codec::{
+    OPEN_STATES_SQL, as_i64, channel_from, corrupt, feed_kind_from, feed_kind_text, seq, ticket_from_json, timer_kind_from, timer_kind_text,
+};
 use crate::{FeedEntry, IntakeKeyEntry, LiveCounts, LogRecord, ReadTx, ReportStatus, Signal, Store, StoreError, TicketFilter, WriteTx};
 
 const MIGRATIONS: &[&str] = &[include_str!("../migrations/sqlite/0001_init.sql")];
@@ -115,7 +118,7 @@ async fn blocking<R: Send + 'static, E: From<StoreError> + Send + 'static>(
 impl Store for SqliteStore {
     fn write<R, E, F>(&self, f: F) -> impl Future<Output = Result<R, E>> + Send
     where
-        F: FnOnce(&mut dyn WriteTx) -> Result<R, E> + Send + 'static,
+        F: Fn(&mut dyn WriteTx) -> Result<R, E> + Send + 'static,
         R: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
@@ -135,7 +138,7 @@ impl Store for SqliteStore {
 
     fn read<R, E, F>(&self, f: F) -> impl Future<Output = Result<R, E>> + Send
     where
-        F: FnOnce(&mut dyn ReadTx) -> Result<R, E> + Send + 'static,
+        F: Fn(&mut dyn ReadTx) -> Result<R, E> + Send + 'static,
         R: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
@@ -157,62 +160,6 @@ struct Tx<'c> {
     conn: &'c Connection,
     touched: HashSet<Signal>,
 }
-
-fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
-    StoreError::Corrupt(format!("{what}: {e}"))
-}
-
-fn ticket_from_json(body: &str) -> Result<Ticket, StoreError> {
-    serde_json::from_str(body).map_err(|e| corrupt("ticket body", e))
-}
-
-fn seq(n: i64) -> u64 {
-    u64::try_from(n).unwrap_or(0)
-}
-
-fn as_i64(n: u64) -> i64 {
-    i64::try_from(n).unwrap_or(i64::MAX)
-}
-
-fn timer_kind_text(kind: TimerKind) -> String {
-    match kind {
-        TimerKind::AcceptDue => "accept".into(),
-        TimerKind::Escalation { level } => format!("escalation:{level}"),
-    }
-}
-
-fn timer_kind_from(text: &str) -> Result<TimerKind, StoreError> {
-    if text == "accept" {
-        return Ok(TimerKind::AcceptDue);
-    }
-    text.strip_prefix("escalation:")
-        .and_then(|l| l.parse().ok())
-        .map(|level| TimerKind::Escalation { level })
-        .ok_or_else(|| corrupt("timer kind", text))
-}
-
-const FEED_KINDS: [(FeedKind, &str); 6] = [
-    (FeedKind::Assigned, "assigned"),
-    (FeedKind::Rework, "rework"),
-    (FeedKind::Escalated, "escalated"),
-    (FeedKind::Withdrawn, "withdrawn"),
-    (FeedKind::Updated, "updated"),
-    (FeedKind::Closed, "closed"),
-];
-
-fn feed_kind_text(kind: FeedKind) -> &'static str {
-    FEED_KINDS.iter().find(|(k, _)| *k == kind).map_or("updated", |(_, t)| t)
-}
-
-fn feed_kind_from(text: &str) -> Result<FeedKind, StoreError> {
-    FEED_KINDS.iter().find(|(_, t)| *t == text).map(|(k, _)| *k).ok_or_else(|| corrupt("feed kind", text))
-}
-
-fn channel_from(text: &str) -> Option<Channel> {
-    Channel::ALL.into_iter().find(|c| c.name() == text)
-}
-
-const OPEN_STATES_SQL: &str = "('registered','dispatched','accepted','in_progress','returned','checking','rework')";
 
 impl Tx<'_> {
     fn known_cases(&self, sql: &str, params: impl rusqlite::Params) -> Result<Vec<KnownCase>, StoreError> {

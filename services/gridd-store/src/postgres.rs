@@ -1,0 +1,630 @@
+//! The distributed backend: PostgreSQL, shared by every gridd process of a deployment.
+//!
+//! Same tables and behaviour as the SQLite backend (one conformance suite checks both), with
+//! what concurrent processes need:
+//! - a ticket read inside a write transaction is locked (`FOR UPDATE`), so a tracker and a
+//!   gateway changing the same case take turns;
+//! - due timers are claimed with `FOR UPDATE SKIP LOCKED`, so several trackers fire different
+//!   timers and never the same one twice;
+//! - appends to a log topic or a squad feed lock that topic's head row until commit, so
+//!   sequence order is commit order and a reader never skips a late-committing record;
+//! - a transaction the database aborts for a deadlock or serialisation conflict is run again.
+//!
+//! A few connections each live on a thread of their own; transactions are queued to them.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use geo::Point;
+use gridd_core::category::CategoryCode;
+use gridd_core::dedup::KnownCase;
+use gridd_core::ids::{Reference, SquadId, TicketId};
+use gridd_core::report::Channel;
+use gridd_core::ticket::{FeedKind, Ticket, TicketState, Timer};
+use gridd_core::time::Timestamp;
+use postgres::types::ToSql;
+use postgres::{Client, NoTls, Transaction};
+use tokio::sync::watch;
+
+use crate::codec::{
+    OPEN_STATES_SQL, as_i64, channel_from, corrupt, feed_kind_from, feed_kind_text, seq, ticket_from_json, timer_kind_from, timer_kind_text,
+};
+use crate::{FeedEntry, IntakeKeyEntry, LiveCounts, LogRecord, ReadTx, ReportStatus, Signal, Store, StoreError, TicketFilter, WriteTx};
+
+const MIGRATIONS: &[&str] = &[include_str!("../migrations/postgres/0001_init.sql")];
+/// Connection threads (and so connections) per store.
+const POOL: usize = 8;
+/// Runs of a transaction aborted by a conflict before giving up.
+const ATTEMPTS: usize = 5;
+/// Key of the advisory lock that serialises migrations of concurrent starting processes.
+const MIGRATION_LOCK: i64 = 0x6772_6964;
+
+impl From<postgres::Error> for StoreError {
+    fn from(e: postgres::Error) -> Self {
+        StoreError::Backend(e.to_string())
+    }
+}
+
+/// True for errors that mean "run the transaction again": deadlock, serialisation failure.
+fn is_conflict(e: &postgres::Error) -> bool {
+    e.code().is_some_and(|c| matches!(c.code(), "40001" | "40P01"))
+}
+
+/// A unit of work for a connection thread.
+type Job = Box<dyn FnOnce(&mut Option<Client>) + Send>;
+
+struct Inner {
+    jobs: Mutex<std::sync::mpsc::Sender<Job>>,
+    signals: Vec<(Signal, watch::Sender<u64>)>,
+}
+
+/// The PostgreSQL store. Cheap to clone; clones share the connection threads.
+///
+/// The synchronous client blocks on a runtime of its own, which tokio forbids on its own
+/// threads (even blocking ones); so each connection lives on a plain thread of its own, and
+/// transactions are sent to those threads.
+#[derive(Clone)]
+pub struct PostgresStore {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresStore").finish_non_exhaustive()
+    }
+}
+
+fn connect(url: &str) -> Result<Client, StoreError> {
+    Client::connect(url, NoTls).map_err(|e| StoreError::Backend(format!("cannot connect to PostgreSQL: {e}")))
+}
+
+fn migrate(client: &mut Client) -> Result<(), StoreError> {
+    let mut tx = client.transaction()?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version BIGINT NOT NULL)")?;
+    let current: Option<i64> = tx.query_opt("SELECT version FROM schema_version", &[])?.map(|r| r.get(0));
+    let current = usize::try_from(current.unwrap_or(0)).unwrap_or(usize::MAX);
+    if current > MIGRATIONS.len() {
+        return Err(StoreError::Backend(format!(
+            "the database is at schema version {current}, newer than this gridd ({}); refusing to use it",
+            MIGRATIONS.len()
+        )));
+    }
+    for (i, sql) in MIGRATIONS.iter().enumerate().skip(current) {
+        tx.batch_execute(sql)?;
+        tx.execute("DELETE FROM schema_version", &[])?;
+        tx.execute("INSERT INTO schema_version (version) VALUES ($1)", &[&as_i64(i as u64 + 1)])?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+impl PostgresStore {
+    /// Connects to `url` (e.g. `postgres://gridd@db/gridd`), brings the schema up to date, and
+    /// starts the connection threads. Blocking: call it outside async code.
+    pub fn connect(url: &str) -> Result<Self, StoreError> {
+        let mut first = connect(url)?;
+        migrate(&mut first)?;
+        let (tx, rx) = std::sync::mpsc::channel::<Job>();
+        let rx = Arc::new(Mutex::new(rx));
+        let mut first = Some(first);
+        for i in 0..POOL {
+            let (rx, url) = (rx.clone(), url.to_owned());
+            let mut client = if i == 0 { first.take() } else { None };
+            std::thread::Builder::new()
+                .name(format!("gridd-postgres-{i}"))
+                .spawn(move || {
+                    loop {
+                        let job = match rx.lock().unwrap_or_else(std::sync::PoisonError::into_inner).recv() {
+                            Ok(job) => job,
+                            // Every store clone is gone.
+                            Err(_) => return,
+                        };
+                        if client.as_ref().is_none_or(Client::is_closed) {
+                            client = connect(&url).map_err(|e| tracing::warn!(error = %e, "PostgreSQL connection lost")).ok();
+                        }
+                        job(&mut client);
+                    }
+                })
+                .map_err(|e| StoreError::Backend(format!("cannot start a PostgreSQL connection thread: {e}")))?;
+        }
+        let signals = Signal::ALL.iter().map(|s| (*s, watch::channel(0).0)).collect();
+        Ok(Self { inner: Arc::new(Inner { jobs: Mutex::new(tx), signals }) })
+    }
+
+    fn notify(&self, touched: &HashSet<Signal>) {
+        for (signal, sender) in &self.inner.signals {
+            if touched.contains(signal) {
+                sender.send_modify(|n| *n = n.wrapping_add(1));
+            }
+        }
+    }
+
+    /// Runs `f` on a connection thread, in a transaction, again on a conflict.
+    async fn run<R, E, F>(&self, write: bool, f: F) -> Result<(R, HashSet<Signal>), E>
+    where
+        R: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+        F: Fn(&mut Tx<'_, '_>) -> Result<R, E> + Send + 'static,
+    {
+        let (done, result) = tokio::sync::oneshot::channel();
+        let job: Job = Box::new(move |client: &mut Option<Client>| {
+            let outcome = match client.as_mut() {
+                Some(client) => transact(client, write, &f),
+                None => Err(StoreError::Backend("no PostgreSQL connection".into()).into()),
+            };
+            let _ = done.send(outcome);
+        });
+        let sent = self.inner.jobs.lock().unwrap_or_else(std::sync::PoisonError::into_inner).send(job);
+        if sent.is_err() {
+            return Err(StoreError::Backend("the PostgreSQL connection threads have stopped".into()).into());
+        }
+        result.await.unwrap_or_else(|_| Err(StoreError::Backend("a PostgreSQL connection thread failed".into()).into()))
+    }
+}
+
+/// One transaction, run again (up to [`ATTEMPTS`] times) when PostgreSQL aborts it for a
+/// deadlock or serialisation conflict.
+fn transact<R, E: From<StoreError>>(
+    client: &mut Client,
+    write: bool,
+    f: &impl Fn(&mut Tx<'_, '_>) -> Result<R, E>,
+) -> Result<(R, HashSet<Signal>), E> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        CONFLICT.with(|c| c.set(false));
+        let outcome = (|| {
+            let mut tx = client.transaction().map_err(pg)?;
+            if !write {
+                tx.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").map_err(pg)?;
+            }
+            let (out, touched) = {
+                let mut stx = Tx { tx: &mut tx, write, touched: HashSet::new() };
+                let out = f(&mut stx);
+                (out, std::mem::take(&mut stx.touched))
+            };
+            let out = out?;
+            tx.commit().map_err(pg)?;
+            Ok::<_, E>((out, touched))
+        })();
+        let conflict = CONFLICT.with(|c| c.replace(false));
+        match outcome {
+            Err(_) if conflict && attempt < ATTEMPTS && !client.is_closed() => continue,
+            other => return other,
+        }
+    }
+}
+
+thread_local! {
+    /// Set when a statement of the current transaction failed with a conflict.
+    static CONFLICT: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+impl Store for PostgresStore {
+    fn write<R, E, F>(&self, f: F) -> impl Future<Output = Result<R, E>> + Send
+    where
+        F: Fn(&mut dyn WriteTx) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let store = self.clone();
+        async move {
+            let (out, touched) = store.run(true, move |tx| f(tx)).await?;
+            store.notify(&touched);
+            Ok(out)
+        }
+    }
+
+    fn read<R, E, F>(&self, f: F) -> impl Future<Output = Result<R, E>> + Send
+    where
+        F: Fn(&mut dyn ReadTx) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        let store = self.clone();
+        async move { store.run(false, move |tx| f(tx)).await.map(|(out, _)| out) }
+    }
+
+    fn subscribe(&self, signal: Signal) -> watch::Receiver<u64> {
+        self.inner.signals.iter().find(|(s, _)| *s == signal).map(|(_, sender)| sender.subscribe()).unwrap_or_else(|| watch::channel(0).1)
+    }
+}
+
+struct Tx<'a, 't> {
+    tx: &'a mut Transaction<'t>,
+    write: bool,
+    touched: HashSet<Signal>,
+}
+
+/// Records a conflict so the transaction is retried, and converts the error.
+fn pg(e: postgres::Error) -> StoreError {
+    if is_conflict(&e) {
+        CONFLICT.with(|c| c.set(true));
+    }
+    StoreError::from(e)
+}
+
+impl Tx<'_, '_> {
+    fn query(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<postgres::Row>, StoreError> {
+        self.tx.query(sql, params).map_err(pg)
+    }
+
+    fn execute(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, StoreError> {
+        self.tx.execute(sql, params).map_err(pg)
+    }
+
+    fn one(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<postgres::Row, StoreError> {
+        self.tx.query_one(sql, params).map_err(pg)
+    }
+
+    fn opt(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<postgres::Row>, StoreError> {
+        self.tx.query_opt(sql, params).map_err(pg)
+    }
+
+    fn known_cases(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<KnownCase>, StoreError> {
+        self.query(sql, params)?
+            .into_iter()
+            .map(|r| {
+                let state: Option<String> = r.get(6);
+                Ok(KnownCase {
+                    ticket_id: TicketId::new(r.get::<_, String>(0)),
+                    category: CategoryCode::parse(&r.get::<_, String>(1)).map_err(|e| corrupt("router case category", e))?,
+                    location: r.get::<_, Option<f64>>(2).zip(r.get::<_, Option<f64>>(3)).map(|(x, y)| Point::new(x, y)),
+                    opened_at: Timestamp::from_millis(r.get(4)),
+                    last_seen_at: Timestamp::from_millis(r.get(5)),
+                    open: state.is_none_or(|s| !TicketState::from_name(&s).is_some_and(TicketState::is_terminal)),
+                })
+            })
+            .collect()
+    }
+
+    fn count_by(&mut self, sql: &str) -> Result<Vec<(String, u64)>, StoreError> {
+        Ok(self.query(sql, &[])?.into_iter().map(|r| (r.get::<_, String>(0), seq(r.get(1)))).collect())
+    }
+
+    /// Takes the next seq of a head row (`log_heads` or `feed_heads`), locking it until commit.
+    fn next_head(&mut self, table: &str, key: &str) -> Result<i64, StoreError> {
+        let column = if table == "log_heads" { "topic" } else { "squad" };
+        let row = self.one(
+            &format!("INSERT INTO {table} ({column}, last) VALUES ($1, 1) ON CONFLICT ({column}) DO UPDATE SET last = {table}.last + 1 RETURNING last"),
+            &[&key],
+        )?;
+        Ok(row.get(0))
+    }
+}
+
+fn log_record(r: &postgres::Row) -> LogRecord {
+    LogRecord { seq: seq(r.get(0)), key: r.get(1), payload: r.get(2), appended_at: Timestamp::from_millis(r.get(3)) }
+}
+
+impl ReadTx for Tx<'_, '_> {
+    fn read_log(&mut self, topic: &str, after_seq: u64, limit: usize) -> Result<Vec<LogRecord>, StoreError> {
+        let rows = self.query(
+            "SELECT seq, key, payload, appended_at FROM log WHERE topic = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+            &[&topic, &as_i64(after_seq), &as_i64(limit as u64)],
+        )?;
+        Ok(rows.iter().map(log_record).collect())
+    }
+
+    fn read_log_by_key(&mut self, topic: &str, key: &str) -> Result<Vec<LogRecord>, StoreError> {
+        let rows =
+            self.query("SELECT seq, key, payload, appended_at FROM log WHERE topic = $1 AND key = $2 ORDER BY seq", &[&topic, &key])?;
+        Ok(rows.iter().map(log_record).collect())
+    }
+
+    fn log_end(&mut self, topic: &str) -> Result<u64, StoreError> {
+        let row = self.one("SELECT COALESCE(MAX(seq), 0) FROM log WHERE topic = $1", &[&topic])?;
+        Ok(seq(row.get(0)))
+    }
+
+    fn position(&mut self, consumer: &str, topic: &str) -> Result<u64, StoreError> {
+        let row = self.opt("SELECT next_seq FROM consumer_positions WHERE consumer = $1 AND topic = $2", &[&consumer, &topic])?;
+        Ok(row.map_or(1, |r| seq(r.get(0))))
+    }
+
+    fn intake_key(&mut self, key: &str) -> Result<Option<IntakeKeyEntry>, StoreError> {
+        let row = self.opt("SELECT fingerprint, reference, received_at FROM intake_keys WHERE idem_key = $1", &[&key])?;
+        Ok(row.map(|r| IntakeKeyEntry {
+            fingerprint: r.get(0),
+            reference: Reference::new(r.get::<_, String>(1)),
+            received_at: Timestamp::from_millis(r.get(2)),
+        }))
+    }
+
+    fn report_status(&mut self, reference: &Reference) -> Result<ReportStatus, StoreError> {
+        let row = self.opt("SELECT ticket_id FROM reports WHERE reference = $1", &[&reference.as_str()])?;
+        Ok(match row.map(|r| r.get::<_, Option<String>>(0)) {
+            None => ReportStatus::Unknown,
+            Some(None) => ReportStatus::Pending,
+            Some(Some(id)) => ReportStatus::Linked(TicketId::new(id)),
+        })
+    }
+
+    fn ticket(&mut self, id: &TicketId) -> Result<Option<Ticket>, StoreError> {
+        // In a write transaction the ticket is locked until commit: changes take turns.
+        let sql = if self.write { "SELECT body FROM tickets WHERE id = $1 FOR UPDATE" } else { "SELECT body FROM tickets WHERE id = $1" };
+        self.opt(sql, &[&id.as_str()])?.map(|r| ticket_from_json(&r.get::<_, String>(0))).transpose()
+    }
+
+    fn list_tickets(&mut self, filter: &TicketFilter) -> Result<Vec<Ticket>, StoreError> {
+        let mut sql = String::from("SELECT body FROM tickets WHERE TRUE");
+        let mut args: Vec<Box<dyn ToSql + Sync>> = Vec::new();
+        let mut arg = |sql: &mut String, clause: &str, v: Box<dyn ToSql + Sync>| {
+            args.push(v);
+            sql.push_str(&clause.replace('?', &format!("${}", args.len())));
+        };
+        if !filter.states.is_empty() {
+            let names: Vec<String> = filter.states.iter().map(|s| format!("'{}'", s.name())).collect();
+            sql.push_str(&format!(" AND state IN ({})", names.join(",")));
+        }
+        if let Some(squad) = &filter.squad {
+            arg(&mut sql, " AND squad = ?", Box::new(squad.to_string()));
+        }
+        if let Some(street) = &filter.street {
+            arg(&mut sql, " AND street = ?", Box::new(street.to_string()));
+        }
+        if let Some(category) = &filter.category {
+            arg(&mut sql, " AND category = ?", Box::new(category.to_string()));
+        }
+        if let Some(now) = filter.overdue_at {
+            arg(&mut sql, " AND deadline IS NOT NULL AND deadline <= ?", Box::new(now.millis()));
+        }
+        if let Some(from) = filter.created_from {
+            arg(&mut sql, " AND created_at >= ?", Box::new(from.millis()));
+        }
+        if let Some(to) = filter.created_to {
+            arg(&mut sql, " AND created_at < ?", Box::new(to.millis()));
+        }
+        if let Some(after) = &filter.after {
+            args.push(Box::new(after.created_at.millis()));
+            args.push(Box::new(after.id.to_string()));
+            let (a, b) = (args.len() - 1, args.len());
+            sql.push_str(&format!(" AND (created_at < ${a} OR (created_at = ${a} AND id < ${b}))"));
+        }
+        args.push(Box::new(as_i64(filter.limit as u64)));
+        sql.push_str(&format!(" ORDER BY created_at DESC, id DESC LIMIT ${}", args.len()));
+        let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a.as_ref()).collect();
+        self.query(&sql, &params)?.iter().map(|r| ticket_from_json(&r.get::<_, String>(0))).collect()
+    }
+
+    fn tickets_created(&mut self, from: Option<Timestamp>, to: Option<Timestamp>) -> Result<Vec<Ticket>, StoreError> {
+        let (from, to) = (from.map_or(i64::MIN, Timestamp::millis), to.map_or(i64::MAX, Timestamp::millis));
+        self.query("SELECT body FROM tickets WHERE created_at >= $1 AND created_at < $2", &[&from, &to])?
+            .iter()
+            .map(|r| ticket_from_json(&r.get::<_, String>(0)))
+            .collect()
+    }
+
+    fn feed(&mut self, squad: &SquadId, after_seq: u64, limit: usize) -> Result<Vec<FeedEntry>, StoreError> {
+        let rows = self.query(
+            "SELECT f.seq, f.ticket_id, f.kind, f.at, l.payload FROM squad_feed f \
+             JOIN log l ON l.topic = 'ticket-events' AND l.seq = f.event_seq \
+             WHERE f.squad = $1 AND f.seq > $2 ORDER BY f.seq LIMIT $3",
+            &[&squad.as_str(), &as_i64(after_seq), &as_i64(limit as u64)],
+        )?;
+        rows.iter()
+            .map(|r| {
+                Ok(FeedEntry {
+                    squad: squad.clone(),
+                    seq: seq(r.get(0)),
+                    ticket_id: TicketId::new(r.get::<_, String>(1)),
+                    kind: feed_kind_from(&r.get::<_, String>(2))?,
+                    at: Timestamp::from_millis(r.get(3)),
+                    event_payload: r.get(4),
+                })
+            })
+            .collect()
+    }
+
+    fn due_timers(&mut self, now: Timestamp, limit: usize) -> Result<Vec<(TicketId, Timer)>, StoreError> {
+        // In a write transaction the due timers are claimed: another tracker skips them.
+        let sql = if self.write {
+            "SELECT ticket_id, generation, kind, due FROM timers WHERE due <= $1 ORDER BY due LIMIT $2 FOR UPDATE SKIP LOCKED"
+        } else {
+            "SELECT ticket_id, generation, kind, due FROM timers WHERE due <= $1 ORDER BY due LIMIT $2"
+        };
+        self.query(sql, &[&now.millis(), &as_i64(limit as u64)])?
+            .iter()
+            .map(|r| {
+                let generation = u32::try_from(r.get::<_, i64>(1)).map_err(|e| corrupt("timer generation", e))?;
+                Ok((
+                    TicketId::new(r.get::<_, String>(0)),
+                    Timer { generation, kind: timer_kind_from(&r.get::<_, String>(2))?, due: Timestamp::from_millis(r.get(3)) },
+                ))
+            })
+            .collect()
+    }
+
+    fn next_timer_due(&mut self) -> Result<Option<Timestamp>, StoreError> {
+        Ok(self.one("SELECT MIN(due) FROM timers", &[])?.get::<_, Option<i64>>(0).map(Timestamp::from_millis))
+    }
+
+    fn known_cases_near(
+        &mut self,
+        category: &CategoryCode,
+        since: Timestamp,
+        min: Point<f64>,
+        max: Point<f64>,
+    ) -> Result<Vec<KnownCase>, StoreError> {
+        self.known_cases(
+            "SELECT rc.ticket_id, rc.category, rc.lon, rc.lat, rc.opened_at, rc.last_seen_at, t.state \
+             FROM router_cases rc LEFT JOIN tickets t ON t.id = rc.ticket_id \
+             WHERE rc.category = $1 AND rc.opened_at >= $2 AND rc.lon BETWEEN $3 AND $4 AND rc.lat BETWEEN $5 AND $6",
+            &[&category.as_str(), &since.millis(), &min.x(), &max.x(), &min.y(), &max.y()],
+        )
+    }
+
+    fn known_cases_for_camera(&mut self, camera_key: &str) -> Result<Vec<KnownCase>, StoreError> {
+        self.known_cases(
+            "SELECT rc.ticket_id, rc.category, rc.lon, rc.lat, rc.opened_at, rc.last_seen_at, t.state \
+             FROM router_cases rc LEFT JOIN tickets t ON t.id = rc.ticket_id \
+             WHERE rc.camera_key = $1 ORDER BY rc.last_seen_at DESC LIMIT 16",
+            &[&camera_key],
+        )
+    }
+
+    fn live_counts(&mut self, now: Timestamp) -> Result<LiveCounts, StoreError> {
+        let by_state = self
+            .count_by("SELECT state, COUNT(*) FROM tickets GROUP BY state")?
+            .into_iter()
+            .filter_map(|(s, n)| TicketState::from_name(&s).map(|s| (s, n)))
+            .collect();
+        let overdue: i64 = self
+            .one(&format!("SELECT COUNT(*) FROM tickets WHERE deadline <= $1 AND state IN {OPEN_STATES_SQL}"), &[&now.millis()])?
+            .get(0);
+        let intake_by_channel = self
+            .count_by("SELECT channel, COUNT(*) FROM reports GROUP BY channel")?
+            .into_iter()
+            .filter_map(|(c, n)| channel_from(&c).map(|c| (c, n)))
+            .collect();
+        let escalations_by_name = self.count_by("SELECT name, COUNT(*) FROM escalations GROUP BY name ORDER BY MIN(level)")?;
+        let merged: i64 = self.one("SELECT COUNT(*) FROM reports WHERE disposition = 'merged'", &[])?.get(0);
+        Ok(LiveCounts { by_state, overdue_open: seq(overdue), intake_by_channel, escalations_by_name, merged_reports: seq(merged) })
+    }
+
+    fn dead_letters(&mut self, topic: &str) -> Result<Vec<(u64, String)>, StoreError> {
+        let rows = self.query("SELECT source_seq, reason FROM dead_letters WHERE source_topic = $1 ORDER BY source_seq", &[&topic])?;
+        Ok(rows.iter().map(|r| (seq(r.get(0)), r.get(1))).collect())
+    }
+}
+
+impl WriteTx for Tx<'_, '_> {
+    fn append_log(&mut self, topic: &str, key: &str, payload: &[u8], at: Timestamp) -> Result<u64, StoreError> {
+        let n = self.next_head("log_heads", topic)?;
+        self.execute(
+            "INSERT INTO log (topic, seq, key, payload, appended_at) VALUES ($1, $2, $3, $4, $5)",
+            &[&topic, &n, &key, &payload, &at.millis()],
+        )?;
+        if let Some(signal) = Signal::of_topic(topic) {
+            self.touched.insert(signal);
+        }
+        Ok(seq(n))
+    }
+
+    fn set_position(&mut self, consumer: &str, topic: &str, next_seq: u64) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO consumer_positions (consumer, topic, next_seq) VALUES ($1, $2, $3) \
+             ON CONFLICT (consumer, topic) DO UPDATE SET next_seq = excluded.next_seq",
+            &[&consumer, &topic, &as_i64(next_seq)],
+        )?;
+        Ok(())
+    }
+
+    fn put_intake_key(&mut self, key: &str, entry: &IntakeKeyEntry) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO intake_keys (idem_key, fingerprint, reference, received_at) VALUES ($1, $2, $3, $4)",
+            &[&key, &entry.fingerprint, &entry.reference.as_str(), &entry.received_at.millis()],
+        )?;
+        Ok(())
+    }
+
+    fn put_report(&mut self, reference: &Reference, channel: Channel, received_at: Timestamp) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO reports (reference, channel, received_at) VALUES ($1, $2, $3)",
+            &[&reference.as_str(), &channel.name(), &received_at.millis()],
+        )?;
+        Ok(())
+    }
+
+    fn link_report(&mut self, reference: &Reference, ticket: &TicketId, disposition: &str) -> Result<(), StoreError> {
+        self.execute(
+            "UPDATE reports SET ticket_id = $2, disposition = $3 WHERE reference = $1",
+            &[&reference.as_str(), &ticket.as_str(), &disposition],
+        )?;
+        Ok(())
+    }
+
+    fn put_ticket(&mut self, t: &Ticket) -> Result<(), StoreError> {
+        let body = serde_json::to_string(t).map_err(|e| corrupt("ticket serialisation", e))?;
+        self.execute(
+            "INSERT INTO tickets (id, state, squad, street, category, created_at, deadline, version, body) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
+             ON CONFLICT (id) DO UPDATE SET state = excluded.state, squad = excluded.squad, street = excluded.street, \
+             deadline = excluded.deadline, version = excluded.version, body = excluded.body",
+            &[
+                &t.id.as_str(),
+                &t.state.name(),
+                &t.squad.as_ref().map(SquadId::as_str),
+                &t.cell.as_ref().map(|c| c.street_code.to_string()),
+                &t.category.as_str(),
+                &t.created_at.millis(),
+                &t.active_clock().map(|c| c.deadline.millis()),
+                &as_i64(t.version),
+                &body,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn append_feed(
+        &mut self,
+        squad: &SquadId,
+        ticket: &TicketId,
+        kind: FeedKind,
+        at: Timestamp,
+        event_seq: u64,
+    ) -> Result<u64, StoreError> {
+        let n = self.next_head("feed_heads", squad.as_str())?;
+        self.execute(
+            "INSERT INTO squad_feed (squad, seq, ticket_id, kind, at, event_seq) VALUES ($1, $2, $3, $4, $5, $6)",
+            &[&squad.as_str(), &n, &ticket.as_str(), &feed_kind_text(kind), &at.millis(), &as_i64(event_seq)],
+        )?;
+        self.touched.insert(Signal::SquadFeed);
+        Ok(seq(n))
+    }
+
+    fn replace_timers(&mut self, ticket: &TicketId, timers: &[Timer]) -> Result<(), StoreError> {
+        self.execute("DELETE FROM timers WHERE ticket_id = $1", &[&ticket.as_str()])?;
+        for t in timers {
+            self.execute(
+                "INSERT INTO timers (ticket_id, generation, kind, due) VALUES ($1, $2, $3, $4)",
+                &[&ticket.as_str(), &i64::from(t.generation), &timer_kind_text(t.kind), &t.due.millis()],
+            )?;
+        }
+        self.touched.insert(Signal::Timers);
+        Ok(())
+    }
+
+    fn record_escalation(&mut self, ticket: &TicketId, generation: u32, level: u32, name: &str, at: Timestamp) -> Result<bool, StoreError> {
+        let inserted = self.execute(
+            "INSERT INTO escalations (ticket_id, generation, level, name, fired_at) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+            &[&ticket.as_str(), &i64::from(generation), &i64::from(level), &name, &at.millis()],
+        )?;
+        Ok(inserted == 1)
+    }
+
+    fn put_known_case(&mut self, case: &KnownCase, camera_key: Option<&str>) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO router_cases (ticket_id, category, lon, lat, opened_at, last_seen_at, camera_key) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (ticket_id) DO NOTHING",
+            &[
+                &case.ticket_id.as_str(),
+                &case.category.as_str(),
+                &case.location.map(|p| p.x()),
+                &case.location.map(|p| p.y()),
+                &case.opened_at.millis(),
+                &case.last_seen_at.millis(),
+                &camera_key,
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn touch_known_case(&mut self, ticket: &TicketId, at: Timestamp) -> Result<(), StoreError> {
+        self.execute(
+            "UPDATE router_cases SET last_seen_at = GREATEST(last_seen_at, $2) WHERE ticket_id = $1",
+            &[&ticket.as_str(), &at.millis()],
+        )?;
+        Ok(())
+    }
+
+    fn dead_letter(&mut self, topic: &str, record: &LogRecord, reason: &str) -> Result<(), StoreError> {
+        tracing::error!(topic, seq = record.seq, reason, "record kept as a dead letter");
+        self.execute(
+            "INSERT INTO dead_letters (source_topic, source_seq, source_key, reason, payload, at) VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+            &[&topic, &as_i64(record.seq), &record.key, &reason, &record.payload, &record.appended_at.millis()],
+        )?;
+        Ok(())
+    }
+}
