@@ -22,7 +22,7 @@ use rdkafka::client::DefaultClientContext;
 use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
-use rdkafka::producer::{FutureProducer, FutureRecord};
+use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
 
 /// Topic names without the prefix.
 pub mod topics {
@@ -106,33 +106,91 @@ pub struct Delivery {
 }
 
 /// The idempotent producer.
+///
+/// An idempotent producer whose records timed out (a broker that stopped answering) must
+/// restart its sequence; a broker may refuse that and fence it for good. A fenced or otherwise
+/// fatally failed producer is replaced by a fresh one on the next send, so the process
+/// recovers once the broker does. Records a failed send may still have delivered are sent
+/// again under a new producer id, so consumers may see them twice; every consumer of gridd's
+/// topics takes a repeated record as a no-op.
 #[derive(Clone)]
 pub struct KafkaProducer {
-    producer: FutureProducer,
+    current: std::sync::Arc<std::sync::RwLock<Generation>>,
     settings: KafkaSettings,
+}
+
+/// A producer and how many were created before it.
+#[derive(Clone)]
+struct Generation {
+    number: u64,
+    producer: FutureProducer,
 }
 
 impl KafkaProducer {
     /// A producer with `acks=all` and idempotence on.
     pub fn new(settings: &KafkaSettings) -> Result<Self, LogError> {
-        let producer = settings
+        let producer = Self::create(settings)?;
+        Ok(Self { current: std::sync::Arc::new(std::sync::RwLock::new(Generation { number: 0, producer })), settings: settings.clone() })
+    }
+
+    fn create(settings: &KafkaSettings) -> Result<FutureProducer, LogError> {
+        settings
             .client()
             .set("enable.idempotence", "true")
             .set("acks", "all")
             .set("message.timeout.ms", settings.delivery_timeout.as_millis().to_string())
             .create()
-            .map_err(|e| LogError::Settings(e.to_string()))?;
-        Ok(Self { producer, settings: settings.clone() })
+            .map_err(|e| LogError::Settings(e.to_string()))
+    }
+
+    fn generation(&self) -> Generation {
+        self.current.read().unwrap_or_else(std::sync::PoisonError::into_inner).clone()
+    }
+
+    /// Replaces generation `failed` if it failed fatally (or was fenced) and is still the
+    /// current one.
+    fn replace_if_fatal(&self, failed: &Generation, error: &KafkaError) {
+        let fenced = error.rdkafka_error_code() == Some(RDKafkaErrorCode::ProducerFenced);
+        let Some((code, reason)) =
+            failed.producer.client().fatal_error().or(fenced.then(|| (RDKafkaErrorCode::ProducerFenced, error.to_string())))
+        else {
+            return;
+        };
+        let mut current = self.current.write().unwrap_or_else(std::sync::PoisonError::into_inner);
+        if current.number != failed.number {
+            return;
+        }
+        match Self::create(&self.settings) {
+            Ok(producer) => {
+                tracing::warn!(%code, reason, "the Kafka producer failed fatally; replaced by a new one");
+                *current = Generation { number: failed.number + 1, producer };
+            }
+            Err(e) => tracing::error!(error = %e, "the Kafka producer failed fatally and cannot be replaced"),
+        }
     }
 
     /// Sends one record and waits until the broker has it.
     pub async fn send(&self, topic: &str, key: &str, payload: &[u8]) -> Result<Delivery, LogError> {
         let name = self.settings.topic(topic);
         let record = FutureRecord::to(&name).key(key).payload(payload);
-        match self.producer.send(record, self.settings.delivery_timeout).await {
+        let generation = self.generation();
+        match generation.producer.send(record, self.settings.delivery_timeout).await {
             Ok(delivery) => Ok(Delivery { partition: delivery.partition, offset: delivery.offset }),
-            Err((e, _)) => Err(unavailable(e)),
+            Err((e, _)) => {
+                self.replace_if_fatal(&generation, &e);
+                Err(unavailable(e))
+            }
         }
+    }
+
+    /// Checks that the broker answers a metadata request for the intake topic within `timeout`
+    /// (a readiness probe).
+    pub async fn ping(&self, timeout: Duration) -> Result<(), LogError> {
+        let (producer, topic) = (self.generation().producer, self.settings.topic(topics::INTAKE));
+        // The metadata call blocks its thread until the broker answers.
+        tokio::task::spawn_blocking(move || producer.client().fetch_metadata(Some(&topic), timeout).map(drop).map_err(unavailable))
+            .await
+            .map_err(|e| LogError::Unavailable(e.to_string()))?
     }
 }
 
@@ -158,12 +216,13 @@ pub struct KafkaConsumer {
 }
 
 impl KafkaConsumer {
-    /// Joins `group` on `topics` (names without the prefix), from the earliest offset when the
+    /// Joins `group` on `topics` (both named without the prefix, so deployments sharing a
+    /// broker under different prefixes never share a group), from the earliest offset when the
     /// group has none.
     pub fn new(settings: &KafkaSettings, group: &str, topics: &[&str]) -> Result<Self, LogError> {
         let consumer: StreamConsumer = settings
             .client()
-            .set("group.id", group)
+            .set("group.id", settings.topic(group))
             .set("enable.auto.commit", "true")
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")

@@ -139,6 +139,53 @@ pub(crate) async fn intake_keys_and_report_status<S: Store>(store: S) {
     assert_eq!(unknown, ReportStatus::Unknown);
 }
 
+pub(crate) async fn the_log_end_of_a_write_predicts_its_next_seq<S: Store>(store: S) {
+    // Writers that put the seq inside the record (ticket events) read the end first: with
+    // writers in parallel, each must still get the seq it read.
+    let writers = (0..8).map(|i| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .write(move |tx| -> Result<_, StoreError> {
+                    let predicted = tx.log_end(topics::TICKET_EVENTS)? + 1;
+                    let appended = tx.append_log(topics::TICKET_EVENTS, &format!("T{i}"), b"event", Timestamp::from_millis(1))?;
+                    Ok((predicted, appended))
+                })
+                .await
+        })
+    });
+    for writer in writers {
+        let (predicted, appended) = writer.await.expect("task").expect("write");
+        assert_eq!(predicted, appended, "the seq read at the end is the seq appended");
+    }
+    let end = store.read(|tx| tx.log_end(topics::TICKET_EVENTS)).await.expect("read");
+    assert_eq!(end, 8);
+}
+
+pub(crate) async fn a_report_keeps_its_first_decision<S: Store>(store: S) {
+    let r = Reference::new("261122-AAAA0001");
+    // Routers deciding the same report at once (a replay racing the original): one decision
+    // stands and every one of them gets it back.
+    let racing = (0..8u8).map(|i| {
+        let (store, r) = (store.clone(), r.clone());
+        tokio::spawn(async move { store.write(move |tx| tx.record_decision(&r, Channel::Camera, Timestamp::from_millis(7), &[i])).await })
+    });
+    let mut kept = Vec::new();
+    for task in racing {
+        kept.push(task.await.expect("task").expect("record"));
+    }
+    assert!(kept.iter().all(|k| k == &kept[0]), "one decision stands: {kept:?}");
+    let (r2, r3) = (r.clone(), r.clone());
+    store
+        .write(move |tx| tx.put_report(&r2, Channel::Camera, Timestamp::from_millis(7)))
+        .await
+        .expect("recording the report again is a no-op");
+    let later = store.write(move |tx| tx.record_decision(&r3, Channel::Camera, Timestamp::from_millis(7), b"other")).await.expect("record");
+    assert_eq!(later, kept[0], "a later decision does not replace the first");
+    let status = store.read(move |tx| tx.report_status(&r)).await.expect("read");
+    assert_eq!(status, ReportStatus::Pending, "deciding does not link the report to a case");
+}
+
 pub(crate) async fn tickets_filter_and_page<S: Store>(store: S) {
     store
         .write(|tx| -> Result<_, StoreError> {
@@ -326,6 +373,16 @@ macro_rules! store_conformance {
             async fn intake_keys_and_report_status() {
                 $crate::conformance::intake_keys_and_report_status($make).await;
             }
+
+            #[tokio::test]
+            async fn the_log_end_of_a_write_predicts_its_next_seq() {
+                $crate::conformance::the_log_end_of_a_write_predicts_its_next_seq($make).await;
+            }
+
+            #[tokio::test]
+            async fn a_report_keeps_its_first_decision() {
+                $crate::conformance::a_report_keeps_its_first_decision($make).await;
+            }
             #[tokio::test]
             async fn tickets_filter_and_page() {
                 $crate::conformance::tickets_filter_and_page($make).await;
@@ -377,18 +434,11 @@ mod backends {
             .unwrap_or_else(|_| panic!("GRIDD_TEST_POSTGRES_URL is not set: run the suite with tests/run.sh, which starts PostgreSQL"));
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
         let name = format!("gridd_test_{}_{}_{nanos}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
+        let db_url = crate::postgres::create_database(&url, &name).expect("create a test database");
         // The synchronous client runs its own runtime: connect from a plain thread.
-        std::thread::spawn(move || {
-            let mut admin = postgres::Client::connect(&url, postgres::NoTls).expect("connect to the test PostgreSQL");
-            admin.batch_execute(&format!("CREATE DATABASE {name}")).expect("create a test database");
-            let db_url = match url.rsplit_once('/') {
-                Some((base, _)) => format!("{base}/{name}"),
-                None => format!("{url}/{name}"),
-            };
-            crate::postgres::PostgresStore::connect(&db_url).expect("open the test database")
-        })
-        .join()
-        .expect("test database thread")
+        std::thread::spawn(move || crate::postgres::PostgresStore::connect(&db_url).expect("open the test database"))
+            .join()
+            .expect("test database thread")
     }
 
     #[tokio::test]

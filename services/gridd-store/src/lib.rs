@@ -188,7 +188,9 @@ pub trait ReadTx {
     fn read_log(&mut self, topic: &str, after_seq: u64, limit: usize) -> Result<Vec<LogRecord>, StoreError>;
     /// Records of `topic` with `key`, oldest first (a ticket's history on ticket-events).
     fn read_log_by_key(&mut self, topic: &str, key: &str) -> Result<Vec<LogRecord>, StoreError>;
-    /// The last seq of `topic` (0 when empty).
+    /// The last seq of `topic` (0 when empty). In a write transaction the end stays locked
+    /// until commit, so `log_end + 1` is the seq this transaction's next append to `topic`
+    /// gets, however many processes append at once.
     fn log_end(&mut self, topic: &str) -> Result<u64, StoreError>;
     /// The next seq `consumer` reads on `topic` (1 when it never read).
     fn position(&mut self, consumer: &str, topic: &str) -> Result<u64, StoreError>;
@@ -232,8 +234,17 @@ pub trait WriteTx: ReadTx {
     fn set_position(&mut self, consumer: &str, topic: &str, next_seq: u64) -> Result<(), StoreError>;
     /// Records an idempotency key.
     fn put_intake_key(&mut self, key: &str, entry: &IntakeKeyEntry) -> Result<(), StoreError>;
-    /// Records an accepted report (pending).
+    /// Records an accepted report (pending); nothing if it is recorded already.
     fn put_report(&mut self, reference: &Reference, channel: Channel, received_at: Timestamp) -> Result<(), StoreError>;
+    /// Records the router's decision for a report (recording the report too if need be),
+    /// unless one is recorded already; returns the decision that stands, which is the first.
+    fn record_decision(
+        &mut self,
+        reference: &Reference,
+        channel: Channel,
+        received_at: Timestamp,
+        decision: &[u8],
+    ) -> Result<Vec<u8>, StoreError>;
     /// Links a report to its case; `disposition` is `filed` or `merged`.
     fn link_report(&mut self, reference: &Reference, ticket: &TicketId, disposition: &str) -> Result<(), StoreError>;
     /// Inserts or replaces a ticket.

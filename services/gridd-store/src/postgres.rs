@@ -31,7 +31,8 @@ use crate::codec::{
 };
 use crate::{FeedEntry, IntakeKeyEntry, LiveCounts, LogRecord, ReadTx, ReportStatus, Signal, Store, StoreError, TicketFilter, WriteTx};
 
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/postgres/0001_init.sql")];
+const MIGRATIONS: &[&str] =
+    &[include_str!("../migrations/postgres/0001_init.sql"), include_str!("../migrations/postgres/0002_report_decision.sql")];
 /// Connection threads (and so connections) per store.
 const POOL: usize = 8;
 /// Runs of a transaction aborted by a conflict before giving up.
@@ -99,6 +100,26 @@ fn migrate(client: &mut Client) -> Result<(), StoreError> {
     Ok(())
 }
 
+/// Creates the database `name` on the server of `admin_url` (a connection string whose
+/// user may create databases) and returns the connection string of the new database: for
+/// provisioning a deployment or a test. `name` must be a plain SQL identifier.
+pub fn create_database(admin_url: &str, name: &str) -> Result<String, StoreError> {
+    if name.is_empty() || !name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_') {
+        return Err(StoreError::Backend(format!("database name {name:?}: use lowercase letters, digits and _ only")));
+    }
+    let (admin_url, name) = (admin_url.to_owned(), name.to_owned());
+    // The synchronous client runs a runtime of its own: not on an async thread.
+    std::thread::spawn(move || {
+        connect(&admin_url)?.batch_execute(&format!("CREATE DATABASE {name}"))?;
+        Ok(match admin_url.rsplit_once('/') {
+            Some((server, _)) if !server.ends_with('/') => format!("{server}/{name}"),
+            _ => format!("{}/{name}", admin_url.trim_end_matches('/')),
+        })
+    })
+    .join()
+    .map_err(|_| StoreError::Backend("the database creation thread failed".into()))?
+}
+
 impl PostgresStore {
     /// Connects to `url` (e.g. `postgres://gridd@db/gridd`), brings the schema up to date, and
     /// starts the connection threads. Blocking: call it outside async code.
@@ -123,7 +144,11 @@ impl PostgresStore {
                         if client.as_ref().is_none_or(Client::is_closed) {
                             client = connect(&url).map_err(|e| tracing::warn!(error = %e, "PostgreSQL connection lost")).ok();
                         }
-                        job(&mut client);
+                        // A panicking job fails its own transaction (its caller sees the
+                        // thread's answer dropped), not the connection thread.
+                        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut client))).is_err() {
+                            client = None;
+                        }
                     }
                 })
                 .map_err(|e| StoreError::Backend(format!("cannot start a PostgreSQL connection thread: {e}")))?;
@@ -314,6 +339,12 @@ impl ReadTx for Tx<'_, '_> {
     }
 
     fn log_end(&mut self, topic: &str) -> Result<u64, StoreError> {
+        if self.write {
+            // Lock the head row appends take their seq from, until commit.
+            self.execute("INSERT INTO log_heads (topic, last) VALUES ($1, 0) ON CONFLICT (topic) DO NOTHING", &[&topic])?;
+            let row = self.one("SELECT last FROM log_heads WHERE topic = $1 FOR UPDATE", &[&topic])?;
+            return Ok(seq(row.get(0)));
+        }
         let row = self.one("SELECT COALESCE(MAX(seq), 0) FROM log WHERE topic = $1", &[&topic])?;
         Ok(seq(row.get(0)))
     }
@@ -521,10 +552,27 @@ impl WriteTx for Tx<'_, '_> {
 
     fn put_report(&mut self, reference: &Reference, channel: Channel, received_at: Timestamp) -> Result<(), StoreError> {
         self.execute(
-            "INSERT INTO reports (reference, channel, received_at) VALUES ($1, $2, $3)",
+            "INSERT INTO reports (reference, channel, received_at) VALUES ($1, $2, $3) ON CONFLICT (reference) DO NOTHING",
             &[&reference.as_str(), &channel.name(), &received_at.millis()],
         )?;
         Ok(())
+    }
+
+    fn record_decision(
+        &mut self,
+        reference: &Reference,
+        channel: Channel,
+        received_at: Timestamp,
+        decision: &[u8],
+    ) -> Result<Vec<u8>, StoreError> {
+        // The upsert locks the row: of two routers deciding one report at once, the second
+        // waits for the first to commit and gets its decision back.
+        let row = self.one(
+            "INSERT INTO reports (reference, channel, received_at, decision) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (reference) DO UPDATE SET decision = COALESCE(reports.decision, excluded.decision) RETURNING decision",
+            &[&reference.as_str(), &channel.name(), &received_at.millis(), &decision],
+        )?;
+        Ok(row.get(0))
     }
 
     fn link_report(&mut self, reference: &Reference, ticket: &TicketId, disposition: &str) -> Result<(), StoreError> {

@@ -25,7 +25,8 @@ use crate::codec::{
 };
 use crate::{FeedEntry, IntakeKeyEntry, LiveCounts, LogRecord, ReadTx, ReportStatus, Signal, Store, StoreError, TicketFilter, WriteTx};
 
-const MIGRATIONS: &[&str] = &[include_str!("../migrations/sqlite/0001_init.sql")];
+const MIGRATIONS: &[&str] =
+    &[include_str!("../migrations/sqlite/0001_init.sql"), include_str!("../migrations/sqlite/0002_report_decision.sql")];
 const READERS: usize = 4;
 
 impl From<rusqlite::Error> for StoreError {
@@ -450,12 +451,27 @@ impl WriteTx for Tx<'_> {
     }
 
     fn put_report(&mut self, reference: &Reference, channel: Channel, received_at: Timestamp) -> Result<(), StoreError> {
-        self.conn.prepare_cached("INSERT INTO reports (reference, channel, received_at) VALUES (?1, ?2, ?3)")?.execute(params![
-            reference.as_str(),
-            channel.name(),
-            received_at.millis()
-        ])?;
+        self.conn
+            .prepare_cached("INSERT INTO reports (reference, channel, received_at) VALUES (?1, ?2, ?3) ON CONFLICT (reference) DO NOTHING")?
+            .execute(params![reference.as_str(), channel.name(), received_at.millis()])?;
         Ok(())
+    }
+
+    fn record_decision(
+        &mut self,
+        reference: &Reference,
+        channel: Channel,
+        received_at: Timestamp,
+        decision: &[u8],
+    ) -> Result<Vec<u8>, StoreError> {
+        let kept = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO reports (reference, channel, received_at, decision) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (reference) DO UPDATE SET decision = COALESCE(reports.decision, excluded.decision) RETURNING decision",
+            )?
+            .query_row(params![reference.as_str(), channel.name(), received_at.millis(), decision], |r| r.get(0))?;
+        Ok(kept)
     }
 
     fn link_report(&mut self, reference: &Reference, ticket: &TicketId, disposition: &str) -> Result<(), StoreError> {
