@@ -21,6 +21,8 @@ use gridd_proto::v1::intake_service_client::IntakeServiceClient;
 use gridd_proto::v1::squad_service_client::SquadServiceClient;
 use tokio_util::sync::CancellationToken;
 
+pub mod cluster;
+
 /// Longest any wait in a test lasts before it fails.
 pub const PATIENCE: Duration = Duration::from_secs(20);
 
@@ -69,7 +71,12 @@ impl Clients {
 
     /// Waits until the report `reference` is part of a case and returns the case.
     pub async fn ticket_of(&mut self, reference: &str) -> v1::Ticket {
-        let deadline = tokio::time::Instant::now() + PATIENCE;
+        self.ticket_of_within(reference, PATIENCE).await
+    }
+
+    /// [`Clients::ticket_of`], waiting up to `patience`.
+    pub async fn ticket_of_within(&mut self, reference: &str, patience: Duration) -> v1::Ticket {
+        let deadline = tokio::time::Instant::now() + patience;
         loop {
             let req = v1::GetTicketRequest { id: reference.into(), include_history: false };
             match self.dispatch.get_ticket(req).await {
@@ -180,6 +187,7 @@ pub async fn spawn_app_with(city_path: &Path) -> TestApp {
         grpc_addr: "127.0.0.1:0".parse().expect("addr"),
         http_addr: "127.0.0.1:0".parse().expect("addr"),
         sqlite: dir.path().join("gridd.db"),
+        distributed: None,
         intake_node: 0,
         reload_poll: Duration::from_millis(100),
     };
@@ -207,16 +215,18 @@ pub fn gridd_binary() -> PathBuf {
     binary
 }
 
-/// A `gridd run` process on a given data directory.
+/// A `gridd run` process.
 pub struct EngineProcess {
     child: Child,
-    /// Where it listens.
+    /// Where gRPC listens.
     pub grpc_addr: SocketAddr,
+    /// Where HTTP (metrics, health) listens.
+    pub http_addr: SocketAddr,
 }
 
 impl EngineProcess {
-    /// Writes an engine config for `data_dir` (SQLite there, ports picked by the OS) and
-    /// starts `gridd run` on it, returning once it listens.
+    /// Writes an embedded-mode engine config for `data_dir` (SQLite there, ports picked by the
+    /// OS) and starts `gridd run` on it, returning once it listens.
     pub fn start(data_dir: &Path) -> Self {
         let config = data_dir.join("gridd.toml");
         let text = format!(
@@ -224,8 +234,15 @@ impl EngineProcess {
             test_city().display().to_string()
         );
         std::fs::write(&config, text).expect("write engine config");
+        Self::spawn(&config, &[])
+    }
+
+    /// Starts `gridd --config <config> <args…> run`, returning once it listens.
+    pub fn spawn(config: &Path, args: &[&str]) -> Self {
         let mut child = Command::new(gridd_binary())
-            .args(["--config", &config.display().to_string(), "run"])
+            .args(["--config", &config.display().to_string()])
+            .args(args)
+            .arg("run")
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -235,14 +252,24 @@ impl EngineProcess {
         let (tx, rx) = std::sync::mpsc::channel();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                // "gridd is running: gRPC on <addr>, metrics and health on http://<addr>"
                 if let Some(rest) = line.strip_prefix("gridd is running: gRPC on ") {
-                    let addr = rest.split(',').next().unwrap_or_default().trim().to_owned();
-                    let _ = tx.send(addr);
+                    let (grpc, http) = rest.split_once(", metrics and health on http://").unwrap_or_default();
+                    let _ = tx.send((grpc.trim().to_owned(), http.trim().to_owned()));
                 }
             }
         });
-        let addr = rx.recv_timeout(PATIENCE).expect("gridd printed its address");
-        Self { child, grpc_addr: addr.parse().expect("a socket address") }
+        let (grpc, http) = rx.recv_timeout(PATIENCE).expect("gridd printed its addresses");
+        Self { child, grpc_addr: grpc.parse().expect("a gRPC socket address"), http_addr: http.parse().expect("an HTTP socket address") }
+    }
+
+    /// Waits until `/health/readyz` answers 200.
+    pub async fn wait_ready(&self) {
+        let deadline = tokio::time::Instant::now() + PATIENCE;
+        while http_get(self.http_addr, "/health/readyz").await.0 != 200 {
+            assert!(tokio::time::Instant::now() < deadline, "gridd on {} never became ready", self.http_addr);
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
     }
 
     /// SIGKILL: no shutdown, no flush, nothing.
@@ -257,4 +284,17 @@ impl Drop for EngineProcess {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// GET `path` over plain HTTP/1.1: the status code and the whole response. A refused
+/// connection reads as status 0.
+pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let Ok(mut stream) = tokio::net::TcpStream::connect(addr).await else { return (0, String::new()) };
+    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    stream.write_all(request.as_bytes()).await.expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.expect("read");
+    let code = response.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
+    (code, response)
 }

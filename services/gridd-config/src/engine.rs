@@ -11,6 +11,12 @@
 //! node = 0                      # 0..31, distinct per intake process
 //! [reload]
 //! poll = "5s"                   # how often the city's files are checked for edits
+//! [distributed]                 # present: roles run on PostgreSQL and Kafka, not SQLite
+//! postgres = "postgres://gridd@db/gridd"
+//! kafka = "kafka-0:9092,kafka-1:9092"
+//! topic_prefix = "gridd."
+//! partitions = 6
+//! replication = 3
 //! ```
 
 use std::net::SocketAddr;
@@ -27,7 +33,10 @@ use crate::{ConfigError, read_toml};
 struct File {
     city: PathBuf,
     server: ServerEntry,
+    #[serde(default)]
     store: StoreEntry,
+    #[serde(default)]
+    distributed: Option<DistributedEntry>,
     #[serde(default)]
     intake: IntakeEntry,
     #[serde(default)]
@@ -53,10 +62,50 @@ struct ServerEntry {
     http: SocketAddr,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct StoreEntry {
-    sqlite: PathBuf,
+    sqlite: Option<PathBuf>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DistributedEntry {
+    postgres: String,
+    kafka: String,
+    #[serde(default = "default_prefix")]
+    topic_prefix: String,
+    #[serde(default = "default_partitions")]
+    partitions: i32,
+    #[serde(default = "default_replication")]
+    replication: i32,
+}
+
+fn default_prefix() -> String {
+    "gridd.".into()
+}
+
+fn default_partitions() -> i32 {
+    6
+}
+
+fn default_replication() -> i32 {
+    1
+}
+
+/// Where the distributed mode's shared services are.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DistributedConfig {
+    /// PostgreSQL connection string.
+    pub postgres: String,
+    /// Kafka bootstrap servers.
+    pub kafka: String,
+    /// Prefix of every topic name.
+    pub topic_prefix: String,
+    /// Partitions of each topic created by gridd.
+    pub partitions: i32,
+    /// Replication factor of each topic created by gridd.
+    pub replication: i32,
 }
 
 #[derive(Deserialize, Default)]
@@ -75,8 +124,10 @@ pub struct EngineConfig {
     pub grpc_addr: SocketAddr,
     /// HTTP listen address for metrics and health.
     pub http_addr: SocketAddr,
-    /// The SQLite database file.
+    /// The SQLite database file (embedded mode).
     pub sqlite: PathBuf,
+    /// The shared services (distributed mode); `None` in the embedded mode.
+    pub distributed: Option<DistributedConfig>,
     /// This intake process's node id inside references (0..=31).
     pub intake_node: u8,
     /// How often the city's files are checked for edits (a valid edit is loaded without a
@@ -100,11 +151,32 @@ pub fn load_engine(path: &Path) -> Result<EngineConfig, ConfigError> {
         }
     };
     let dir = path.parent().unwrap_or(Path::new("."));
+    let distributed = file
+        .distributed
+        .map(|d| {
+            if d.partitions < 1 || d.replication < 1 {
+                return Err(ConfigError::new(path, "distributed", "partitions and replication must be at least 1"));
+            }
+            Ok(DistributedConfig {
+                postgres: d.postgres,
+                kafka: d.kafka,
+                topic_prefix: d.topic_prefix,
+                partitions: d.partitions,
+                replication: d.replication,
+            })
+        })
+        .transpose()?;
+    let sqlite = match (file.store.sqlite, &distributed) {
+        (Some(p), _) => dir.join(p),
+        (None, Some(_)) => PathBuf::new(),
+        (None, None) => return Err(ConfigError::new(path, "store.sqlite", "is required in the embedded mode (no [distributed] section)")),
+    };
     Ok(EngineConfig {
         city: dir.join(file.city),
         grpc_addr: file.server.grpc,
         http_addr: file.server.http,
-        sqlite: dir.join(file.store.sqlite),
+        sqlite,
+        distributed,
         intake_node: file.intake.node,
         reload_poll: Duration::from_millis(poll_ms),
     })

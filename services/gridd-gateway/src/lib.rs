@@ -27,6 +27,8 @@ pub mod squad;
 const MAX_PAGE: u32 = 500;
 /// Page size when the request gives none.
 const DEFAULT_PAGE: u32 = 50;
+/// How often a watch stream looks for entries written by other processes.
+const POLL: std::time::Duration = std::time::Duration::from_millis(500);
 /// Entries a watch stream reads from the store per round.
 const WATCH_BATCH: usize = 256;
 
@@ -90,6 +92,8 @@ where
             }
             tokio::select! {
                 result = changed.changed() => if result.is_err() { return },
+                // Changes made by other processes wake nobody here: look again now and then.
+                () = tokio::time::sleep(POLL) => {}
                 () = tx.closed() => return,
                 () = shutdown.cancelled() => return,
             }

@@ -2,23 +2,21 @@
 
 use std::sync::Arc;
 
+use crate::{Accepted, Draft, Intake, IntakeError, IntakeSink};
 use gridd_proto::tonic::{self, Request, Response, Status, Streaming};
 use gridd_proto::{timestamp, v1};
-use gridd_store::Store;
-
-use crate::{Accepted, Draft, Intake, IntakeError};
 
 /// Camera alerts are appended in batches of this many (one transaction each).
 const CAMERA_BATCH: usize = 128;
 
 /// The gRPC adapter.
-pub struct IntakeGrpc<S> {
-    intake: Arc<Intake<S>>,
+pub struct IntakeGrpc<K> {
+    intake: Arc<Intake<K>>,
 }
 
-impl<S> IntakeGrpc<S> {
+impl<K> IntakeGrpc<K> {
     /// An adapter over `intake`.
-    pub fn new(intake: Arc<Intake<S>>) -> Self {
+    pub fn new(intake: Arc<Intake<K>>) -> Self {
         Self { intake }
     }
 }
@@ -36,7 +34,7 @@ fn answer(result: Result<Accepted, IntakeError>) -> Result<Response<v1::IntakeRe
 }
 
 #[tonic::async_trait]
-impl<S: Store> v1::intake_service_server::IntakeService for IntakeGrpc<S> {
+impl<K: IntakeSink> v1::intake_service_server::IntakeService for IntakeGrpc<K> {
     async fn log_hotline_call(&self, request: Request<v1::LogHotlineCallRequest>) -> Result<Response<v1::IntakeReceipt>, Status> {
         answer(self.intake.hotline(request.get_ref()).await)
     }
@@ -73,7 +71,7 @@ impl<S: Store> v1::intake_service_server::IntakeService for IntakeGrpc<S> {
     }
 }
 
-impl<S: Store> IntakeGrpc<S> {
+impl<K: IntakeSink> IntakeGrpc<K> {
     /// Appends a batch; a store failure ends the stream with `UNAVAILABLE` (earlier batches
     /// stay accepted, and a resend of the whole stream is answered as replays).
     async fn flush(&self, batch: &mut Vec<(u32, String, Draft)>, response: &mut v1::StreamCameraAlertsResponse) -> Result<(), Status> {
@@ -81,7 +79,7 @@ impl<S: Store> IntakeGrpc<S> {
             return Ok(());
         }
         let (meta, drafts): (Vec<(u32, String)>, Vec<Draft>) = batch.drain(..).map(|(i, id, d)| ((i, id), d)).unzip();
-        let results = self.intake.append(drafts).await.map_err(|e| IntakeError::Store(e).status())?;
+        let results = self.intake.append(drafts).await.map_err(|e| e.status())?;
         for ((index, alert_id), result) in meta.into_iter().zip(results) {
             match result {
                 Ok(a) => {

@@ -20,6 +20,7 @@ use gridd_core::report::{CameraDetection, Channel, Report};
 use gridd_core::time::{Clock, Timestamp};
 use gridd_proto::v1;
 use gridd_store::{IntakeKeyEntry, Store, StoreError, WriteTx, topics};
+use std::future::Future;
 
 pub mod grpc;
 mod refs;
@@ -54,6 +55,9 @@ pub enum IntakeError {
     /// The store could not take it; nothing was acknowledged.
     #[error(transparent)]
     Store(#[from] StoreError),
+    /// The log (Kafka) did not take it in time; nothing was acknowledged.
+    #[error("log unavailable: {0}")]
+    LogUnavailable(String),
 }
 
 impl IntakeError {
@@ -63,6 +67,7 @@ impl IntakeError {
             IntakeError::Invalid(e) => gridd_proto::status::invalid_argument(e),
             IntakeError::KeyReused { .. } => tonic::Status::already_exists(self.to_string()),
             IntakeError::Store(e) => gridd_proto::status::unavailable("intake", e),
+            IntakeError::LogUnavailable(e) => gridd_proto::status::unavailable("intake", e),
         }
     }
 }
@@ -89,19 +94,111 @@ pub struct Draft {
     report: Report,
 }
 
-/// The intake role.
-pub struct Intake<S> {
+/// Where accepted reports go: the embedded store's log ([`StoreLog`]), or Kafka with the
+/// idempotency keys in the shared database ([`KafkaLog`]).
+pub trait IntakeSink: Send + Sync + 'static {
+    /// Appends stamped drafts durably; one result per draft, in order. Only when this returns
+    /// are the accepted ones acknowledged.
+    fn append(&self, drafts: Vec<Draft>) -> impl Future<Output = Result<Vec<Result<Accepted, IntakeError>>, IntakeError>> + Send;
+}
+
+/// The embedded mode's sink: key, report and log record in one store transaction.
+pub struct StoreLog<S>(pub S);
+
+impl<S: Store> IntakeSink for StoreLog<S> {
+    async fn append(&self, drafts: Vec<Draft>) -> Result<Vec<Result<Accepted, IntakeError>>, IntakeError> {
+        Ok(self.0.write(move |tx| drafts.iter().map(|d| append_draft(tx, d)).collect::<Result<Vec<_>, _>>()).await?)
+    }
+}
+
+/// The distributed mode's sink: the key is reserved in the database, the record sent to Kafka
+/// (waiting for `acks=all`), then the report recorded. A retry after a failure in between finds
+/// the reservation and sends the same record again under the same reference; the router and
+/// tracker take a record they have seen as a no-op.
+pub struct KafkaLog<S> {
     store: S,
+    producer: gridd_log::KafkaProducer,
+}
+
+impl<S> KafkaLog<S> {
+    /// A sink recording keys in `store` and sending to `producer`.
+    pub fn new(store: S, producer: gridd_log::KafkaProducer) -> Self {
+        Self { store, producer }
+    }
+}
+
+/// What a key reservation found.
+enum Reserved {
+    /// Already accepted (or the key names another report).
+    Done(Result<Accepted, IntakeError>),
+    /// To be sent under this reference and time (new, or left half-done by a failed attempt).
+    Send { reference: Reference, received_at: Timestamp },
+}
+
+fn reserve(tx: &mut dyn WriteTx, d: &Draft) -> Result<Reserved, StoreError> {
+    if let Some(earlier) = tx.intake_key(&d.idempotency_key)? {
+        if earlier.fingerprint != d.fingerprint {
+            return Ok(Reserved::Done(Err(IntakeError::KeyReused { key: d.client_key.clone(), reference: earlier.reference })));
+        }
+        if tx.report_status(&earlier.reference)? != gridd_store::ReportStatus::Unknown {
+            return Ok(Reserved::Done(Ok(Accepted { reference: earlier.reference, received_at: earlier.received_at, replayed: true })));
+        }
+        return Ok(Reserved::Send { reference: earlier.reference, received_at: earlier.received_at });
+    }
+    let r = &d.report;
+    tx.put_intake_key(
+        &d.idempotency_key,
+        &IntakeKeyEntry { fingerprint: d.fingerprint.clone(), reference: r.reference.clone(), received_at: r.received_at },
+    )?;
+    Ok(Reserved::Send { reference: r.reference.clone(), received_at: r.received_at })
+}
+
+impl<S: Store> IntakeSink for KafkaLog<S> {
+    async fn append(&self, drafts: Vec<Draft>) -> Result<Vec<Result<Accepted, IntakeError>>, IntakeError> {
+        let mut results = Vec::with_capacity(drafts.len());
+        for draft in drafts {
+            let d = draft.clone();
+            let (reference, received_at) = match self.store.write(move |tx| reserve(tx, &d)).await? {
+                Reserved::Done(result) => {
+                    results.push(result);
+                    continue;
+                }
+                Reserved::Send { reference, received_at } => (reference, received_at),
+            };
+            let mut report = draft.report;
+            let observed_now = report.channel != Channel::Camera;
+            report.reference = reference.clone();
+            report.received_at = received_at;
+            if observed_now {
+                report.observed_at = received_at;
+            }
+            let payload = gridd_proto::prost::Message::encode_to_vec(&gridd_proto::intake_record(&report));
+            self.producer
+                .send(gridd_log::topics::INTAKE, &partition_key(&report), &payload)
+                .await
+                .map_err(|e| IntakeError::LogUnavailable(e.to_string()))?;
+            let (r, channel) = (reference.clone(), report.channel);
+            self.store.write(move |tx| tx.put_report(&r, channel, received_at)).await?;
+            metrics::counter!("gridd_intake_records_total", "channel" => channel.name()).increment(1);
+            results.push(Ok(Accepted { reference, received_at, replayed: false }));
+        }
+        Ok(results)
+    }
+}
+
+/// The intake role.
+pub struct Intake<K> {
+    sink: K,
     city: CityHandle,
     clock: Arc<dyn Clock>,
     refs: ReferenceGenerator,
 }
 
-impl<S: Store> Intake<S> {
-    /// Intake on `store` for `city`, handing out references as `node`.
-    pub fn new(store: S, city: CityHandle, clock: Arc<dyn Clock>, node: u8) -> Self {
+impl<K: IntakeSink> Intake<K> {
+    /// Intake into `sink` for `city`, handing out references as `node`.
+    pub fn new(sink: K, city: CityHandle, clock: Arc<dyn Clock>, node: u8) -> Self {
         let offset = city.current().calendar.offset();
-        Self { store, city, clock, refs: ReferenceGenerator::new(node, offset) }
+        Self { sink, city, clock, refs: ReferenceGenerator::new(node, offset) }
     }
 
     /// Validates and appends a hotline call.
@@ -132,9 +229,9 @@ impl<S: Store> Intake<S> {
         results.pop().unwrap_or_else(|| Err(IntakeError::Store(StoreError::Backend("empty append result".into()))))
     }
 
-    /// Appends validated drafts in one durable transaction; one result per draft, in order.
-    /// Only when this returns are the accepted ones acknowledged.
-    pub async fn append(&self, drafts: Vec<Draft>) -> Result<Vec<Result<Accepted, IntakeError>>, StoreError> {
+    /// Gives each draft its reference and time and appends them; one result per draft, in
+    /// order. Only when this returns are the accepted ones acknowledged.
+    pub async fn append(&self, drafts: Vec<Draft>) -> Result<Vec<Result<Accepted, IntakeError>>, IntakeError> {
         let now = self.clock.now();
         let stamped: Vec<Draft> = drafts
             .into_iter()
@@ -147,7 +244,7 @@ impl<S: Store> Intake<S> {
                 d
             })
             .collect();
-        let results = self.store.write(move |tx| stamped.iter().map(|d| append_draft(tx, d)).collect::<Result<Vec<_>, _>>()).await?;
+        let results = self.sink.append(stamped).await?;
         for accepted in results.iter().flatten().filter(|a| !a.replayed) {
             tracing::debug!(reference = %accepted.reference, "report accepted");
         }

@@ -26,6 +26,8 @@ use gridd_proto::v1;
 use gridd_store::{Signal, Store, StoreError, WriteTx, topics};
 use tokio_util::sync::CancellationToken;
 
+pub mod kafka;
+
 /// Consumer name of the router on the intake log.
 pub const CONSUMER: &str = "router";
 /// Records routed per transaction.
@@ -50,8 +52,14 @@ pub fn decide(city: &CityConfig, report: Report, cases: &mut dyn CaseLookup) -> 
 }
 
 fn find_duplicate(city: &CityConfig, report: &Report, cases: &mut dyn CaseLookup) -> Option<dedup::Duplicate> {
+    // A replayed report finds the case it opened itself; that is not a duplicate.
+    let own = TicketId::from(report.reference.clone());
+    let others = |mut found: Vec<KnownCase>| {
+        found.retain(|c| c.ticket_id != own);
+        found
+    };
     if let Some(camera) = &report.camera {
-        let repeats = cases.camera(&camera.repeat_key());
+        let repeats = others(cases.camera(&camera.repeat_key()));
         if let Some(d) = dedup::camera_repeat(&city.dedup, report.observed_at, &repeats) {
             return Some(d);
         }
@@ -59,7 +67,7 @@ fn find_duplicate(city: &CityConfig, report: &Report, cases: &mut dyn CaseLookup
     let point = report.location?;
     let (min, max) = dedup::search_box(point, city.dedup.radius_m);
     let since = report.observed_at.add_millis(-city.dedup.window_ms);
-    let nearby = cases.near(&report.category, since, min, max);
+    let nearby = others(cases.near(&report.category, since, min, max));
     dedup::nearby(&city.dedup, &report.category, point, report.observed_at, &nearby)
 }
 
@@ -153,7 +161,8 @@ pub fn explain(city: &CityConfig, point: geo::Point<f64>, category: Option<&Cate
     out
 }
 
-struct TxCases<'a>(&'a mut dyn WriteTx);
+/// Case lookups inside a store transaction.
+pub struct TxCases<'a>(pub &'a mut dyn gridd_store::ReadTx);
 
 impl CaseLookup for TxCases<'_> {
     fn near(&mut self, category: &CategoryCode, since: Timestamp, min: geo::Point<f64>, max: geo::Point<f64>) -> Vec<KnownCase> {
@@ -171,7 +180,8 @@ impl CaseLookup for TxCases<'_> {
     }
 }
 
-fn write_decision(tx: &mut dyn WriteTx, decision: &Decision) -> Result<(), StoreError> {
+/// Records what the router knows of a decided case: a case it opened, or another report on one.
+pub fn remember(tx: &mut dyn WriteTx, decision: &Decision) -> Result<(), StoreError> {
     let report = &decision.report;
     match &decision.outcome {
         Outcome::Open { .. } => {
@@ -188,12 +198,41 @@ fn write_decision(tx: &mut dyn WriteTx, decision: &Decision) -> Result<(), Store
         }
         Outcome::Attach { .. } => tx.touch_known_case(&decision.ticket_id, report.observed_at)?,
     }
-    let payload = gridd_proto::dispatch_decision(decision).encode_to_vec();
-    tx.append_log(topics::DISPATCH, decision.ticket_id.as_str(), &payload, report.received_at)?;
     Ok(())
 }
 
-fn outcome_label(d: &Decision) -> &'static str {
+/// Decides where `report` goes and records the decision with the report, unless the report
+/// was decided before (a replay after a crash or a rebalance): then the recorded decision is
+/// returned, so a report never gets two different decisions, whatever changed in between.
+/// Returns the decision and its encoding (the dispatch record's payload).
+pub fn decide_once(tx: &mut dyn WriteTx, city: &CityConfig, report: Report) -> Result<(Decision, Vec<u8>), StoreError> {
+    let started = Instant::now();
+    let (reference, channel, received_at) = (report.reference.clone(), report.channel, report.received_at);
+    let decision = decide(city, report, &mut TxCases(&mut *tx));
+    metrics::histogram!("gridd_router_decide_seconds").record(started.elapsed().as_secs_f64());
+    let payload = gridd_proto::dispatch_decision(&decision).encode_to_vec();
+    let kept = tx.record_decision(&reference, channel, received_at, &payload)?;
+    if kept == payload {
+        return Ok((decision, payload));
+    }
+    let earlier = v1::DispatchDecision::decode(kept.as_slice())
+        .map_err(|e| e.to_string())
+        .and_then(|d| gridd_proto::decision(&d).map_err(|e| e.to_string()))
+        .map_err(|e| StoreError::Corrupt(format!("the recorded decision of report {reference}: {e}")))?;
+    Ok((earlier, kept))
+}
+
+fn write_decision(tx: &mut dyn WriteTx, city: &CityConfig, report: Report) -> Result<(), StoreError> {
+    let (decision, payload) = decide_once(tx, city, report)?;
+    metrics::counter!("gridd_router_decisions_total", "outcome" => outcome_label(&decision)).increment(1);
+    tracing::debug!(reference = %decision.report.reference, ticket_id = %decision.ticket_id, outcome = outcome_label(&decision), "routed");
+    remember(tx, &decision)?;
+    tx.append_log(topics::DISPATCH, decision.ticket_id.as_str(), &payload, decision.report.received_at)?;
+    Ok(())
+}
+
+/// Name of a decision's outcome, for metrics and logs.
+pub fn outcome_label(d: &Decision) -> &'static str {
     match &d.outcome {
         Outcome::Attach { .. } => "merged",
         Outcome::Open { placement: Placement::Assigned { .. }, .. } => "assigned",
@@ -211,14 +250,7 @@ pub fn route_batch(tx: &mut dyn WriteTx, city: &CityConfig, max: usize) -> Resul
             .map_err(|e| e.to_string())
             .and_then(|r| gridd_proto::report(&r).map_err(|e| e.to_string()));
         match decoded {
-            Ok(report) => {
-                let started = Instant::now();
-                let decision = decide(city, report, &mut TxCases(tx));
-                metrics::histogram!("gridd_router_decide_seconds").record(started.elapsed().as_secs_f64());
-                metrics::counter!("gridd_router_decisions_total", "outcome" => outcome_label(&decision)).increment(1);
-                tracing::debug!(reference = %decision.report.reference, ticket_id = %decision.ticket_id, outcome = outcome_label(&decision), "routed");
-                write_decision(tx, &decision)?;
-            }
+            Ok(report) => write_decision(tx, city, report)?,
             Err(reason) => {
                 metrics::counter!("gridd_dead_letters_total", "topic" => topics::INTAKE).increment(1);
                 tx.dead_letter(topics::INTAKE, record, &reason)?;

@@ -26,14 +26,16 @@ use gridd_proto::{tonic, v1};
 use gridd_store::{ReadTx, Signal, Store, StoreError, WriteTx, topics};
 use tokio_util::sync::CancellationToken;
 
+pub mod kafka;
+
 /// Consumer name of the tracker on the dispatch log.
 pub const CONSUMER: &str = "tracker";
 /// Decisions applied per transaction.
 const BATCH: usize = 128;
 /// Timers fired per transaction.
 const TIMER_BATCH: usize = 128;
-/// Longest sleep of the timer loop, so a changed wall clock is noticed.
-const MAX_TIMER_SLEEP: Duration = Duration::from_secs(30);
+/// Longest sleep of the embedded timer loop, so a changed wall clock is noticed.
+pub const MAX_TIMER_SLEEP: Duration = Duration::from_secs(30);
 /// Handling limit for a report whose category left the catalogue after intake accepted it.
 const FALLBACK_HANDLING: &str = "1WD";
 
@@ -97,7 +99,11 @@ pub fn record(tx: &mut dyn WriteTx, city: &CityConfig, now: Timestamp, actor: &A
             ticket: Some(snapshot.clone()),
         };
         let appended = tx.append_log(topics::TICKET_EVENTS, t.id.as_str(), &event.encode_to_vec(), now)?;
-        debug_assert_eq!(appended, seq, "ticket-event seq is taken inside the writing transaction");
+        if appended != seq {
+            // The store guarantees this (see `ReadTx::log_end`); refuse rather than publish an
+            // event carrying the wrong seq.
+            return Err(StoreError::Backend(format!("ticket event appended at seq {appended}, expected {seq}")));
+        }
         for (squad, kind) in &change.feed {
             tx.append_feed(squad, &t.id, *kind, now, appended)?;
         }
@@ -113,8 +119,18 @@ pub fn record(tx: &mut dyn WriteTx, city: &CityConfig, now: Timestamp, actor: &A
 }
 
 /// Files or merges one router decision. Idempotent: a decision already applied changes nothing.
-fn apply_decision(tx: &mut dyn WriteTx, city: &CityConfig, now: Timestamp, decision: Decision) -> Result<Result<(), String>, StoreError> {
+/// `Ok(Err(reason))` means the decision cannot be applied (a poison record).
+pub fn apply_decision(
+    tx: &mut dyn WriteTx,
+    city: &CityConfig,
+    now: Timestamp,
+    decision: Decision,
+) -> Result<Result<(), String>, StoreError> {
     let report = decision.report;
+    if let gridd_store::ReportStatus::Linked(_) = tx.report_status(&report.reference)? {
+        // Placed already: this is a replay.
+        return Ok(Ok(()));
+    }
     match decision.outcome {
         Outcome::Open { cell, placement } => {
             if tx.ticket(&decision.ticket_id)?.is_some() {
@@ -148,9 +164,6 @@ fn apply_decision(tx: &mut dyn WriteTx, city: &CityConfig, now: Timestamp, decis
             tx.link_report(&report.reference, &decision.ticket_id, "filed")?;
         }
         Outcome::Attach { reason } => {
-            if tx.report_status(&report.reference)? == gridd_store::ReportStatus::Linked(decision.ticket_id.clone()) {
-                return Ok(Ok(()));
-            }
             let Some(t) = tx.ticket(&decision.ticket_id)? else {
                 return Ok(Err(format!("merge into unknown ticket {}", decision.ticket_id)));
             };
@@ -229,11 +242,13 @@ pub async fn run_dispatch<S: Store>(
     }
 }
 
-/// The timer loop: fire what is due, then sleep until the earliest timer or a change.
+/// The timer loop: fire what is due, then sleep until the earliest timer or a change (at most
+/// `max_sleep`: other processes' timers wake nobody here, so the distributed mode polls).
 pub async fn run_timers<S: Store>(
     store: S,
     city: CityHandle,
     clock: Arc<dyn Clock>,
+    max_sleep: Duration,
     shutdown: CancellationToken,
 ) -> Result<(), StoreError> {
     let mut changed = store.subscribe(Signal::Timers);
@@ -245,7 +260,7 @@ pub async fn run_timers<S: Store>(
             continue;
         }
         let next = store.read(|tx: &mut dyn ReadTx| tx.next_timer_due()).await?;
-        let sleep = next.map_or(MAX_TIMER_SLEEP, |due| clock.wall_duration(due.millis_since(clock.now())).min(MAX_TIMER_SLEEP));
+        let sleep = next.map_or(max_sleep, |due| clock.wall_duration(due.millis_since(clock.now())).min(max_sleep));
         tokio::select! {
             () = tokio::time::sleep(sleep) => {}
             _ = changed.changed() => {}

@@ -10,7 +10,7 @@ use gridd_config::{CityConfig, EngineConfig, load_city, load_engine};
 use gridd_core::coords::{CoordSystem, to_wgs84};
 use gridd_core::time::{Clock, SystemClock, Timestamp};
 
-use crate::engine::Engine;
+use crate::engine::{Engine, Roles};
 
 /// gridd: grid event dispatch engine for city management centres (数字化城管).
 #[derive(Parser, Debug)]
@@ -19,15 +19,49 @@ pub struct Cli {
     /// Engine configuration file.
     #[arg(long, global = true, default_value = "config/gridd.toml", env = "GRIDD_CONFIG")]
     pub config: PathBuf,
-    /// What to do.
+    /// Roles this process runs, comma-separated (distributed mode only; default: all).
+    #[arg(long, global = true, value_enum, value_delimiter = ',', env = "GRIDD_ROLE")]
+    pub role: Vec<Role>,
+    /// This intake process's node id inside references (0..=31), overriding `[intake] node`;
+    /// every ingest process of a deployment needs its own.
+    #[arg(long, global = true, env = "GRIDD_INTAKE_NODE", value_parser = clap::value_parser!(u8).range(0..32))]
+    pub node: Option<u8>,
+    /// What to do (default: run).
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
+}
+
+/// A role of the engine (`--role`).
+#[derive(ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Role {
+    /// Takes reports over gRPC and appends them to the log.
+    Ingest,
+    /// Locates, deduplicates and assigns reports.
+    Router,
+    /// Applies decisions, runs time limits and escalation, publishes ticket events.
+    Tracker,
+    /// Serves dispatch-centre, squad-terminal and grid requests.
+    Gateway,
+}
+
+/// The roles named on the command line; all of them when none is.
+fn roles(named: &[Role]) -> Roles {
+    if named.is_empty() {
+        return Roles::ALL;
+    }
+    Roles {
+        ingest: named.contains(&Role::Ingest),
+        router: named.contains(&Role::Router),
+        tracker: named.contains(&Role::Tracker),
+        gateway: named.contains(&Role::Gateway),
+    }
 }
 
 /// Subcommands.
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Run the engine (embedded mode: one process, SQLite).
+    /// Run the engine: every role on SQLite (embedded mode), or the `--role` roles on
+    /// PostgreSQL and Kafka when the configuration has a `[distributed]` section.
     Run,
     /// Run the engine on the demo city with simulated traffic and a live summary.
     Demo(crate::demo::DemoArgs),
@@ -102,11 +136,15 @@ pub fn main() -> ExitCode {
 
 fn run(cli: Cli) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the async runtime")?;
-    match cli.command {
+    // --role and --node (often set through the environment of a container) only shape `run`.
+    match cli.command.unwrap_or(Command::Run) {
         Command::Run => {
             crate::telemetry::init_tracing("info");
-            let (engine, city) = load(&cli.config)?;
-            runtime.block_on(run_engine(engine, city))
+            let (mut engine, city) = load(&cli.config)?;
+            if let Some(node) = cli.node {
+                engine.intake_node = node;
+            }
+            runtime.block_on(run_engine(engine, city, roles(&cli.role)))
         }
         Command::Demo(args) => runtime.block_on(crate::demo::run(&cli.config, args)),
         Command::CheckConfig => check_config(&cli.config),
@@ -140,8 +178,8 @@ pub fn load(config: &Path) -> anyhow::Result<(EngineConfig, CityConfig)> {
     Ok((engine, city))
 }
 
-async fn run_engine(config: EngineConfig, city: CityConfig) -> anyhow::Result<()> {
-    let engine = Engine::start(&config, city, Arc::new(SystemClock)).await?;
+async fn run_engine(config: EngineConfig, city: CityConfig, roles: Roles) -> anyhow::Result<()> {
+    let engine = Engine::start_roles(&config, city, Arc::new(SystemClock), roles).await?;
     println!("gridd is running: gRPC on {}, metrics and health on http://{}", engine.grpc_addr(), engine.http_addr());
     let token = engine.shutdown_token();
     tokio::spawn(async move {
@@ -196,7 +234,13 @@ fn check_config(config: &Path) -> anyhow::Result<()> {
         city.cameras.len(),
         city.detections.len()
     );
-    println!("  store {}, gRPC {}, HTTP {}", engine.sqlite.display(), engine.grpc_addr, engine.http_addr);
+    match &engine.distributed {
+        None => println!("  embedded: store {}, gRPC {}, HTTP {}", engine.sqlite.display(), engine.grpc_addr, engine.http_addr),
+        Some(d) => println!(
+            "  distributed: Kafka {} (topics {}*, {} partitions, replication {}), gRPC {}, HTTP {}",
+            d.kafka, d.topic_prefix, d.partitions, d.replication, engine.grpc_addr, engine.http_addr
+        ),
+    }
     for warning in &city.warnings {
         println!("  warning: {warning}");
     }

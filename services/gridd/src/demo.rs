@@ -71,7 +71,9 @@ pub async fn run(config: &Path, args: DemoArgs) -> anyhow::Result<()> {
         Some(dir) => (dir.clone(), false),
         None => (std::env::temp_dir().join(format!("gridd-demo-{}", std::process::id())), true),
     };
+    // The demo is one process on a file of its own, whatever mode the configuration names.
     engine_config.sqlite = data_dir.join("gridd.db");
+    engine_config.distributed = None;
     engine_config.grpc_addr = "127.0.0.1:0".parse()?;
     engine_config.http_addr = "127.0.0.1:0".parse()?;
 

@@ -1,5 +1,12 @@
-//! One engine process in the embedded mode: the SQLite store, every role, the gRPC services
-//! and the HTTP endpoints, under one shutdown.
+//! One engine process: the roles it runs, the gRPC services and the HTTP endpoints, under one
+//! shutdown.
+//!
+//! - Embedded mode (no `[distributed]` in gridd.toml): every role in this process on one
+//!   SQLite file, the roles passing work through the store's own log.
+//! - Distributed mode: the roles named by `--role` run on the shared PostgreSQL and Kafka; any
+//!   role may run in several processes at once. Until both answer, `/health/readyz` says
+//!   "starting" and nothing else runs; later, whenever one stops answering, readiness (HTTP and
+//!   gRPC health) drops until it answers again.
 //!
 //! Listeners are bound before anything starts (so a port conflict fails fast, and port 0
 //! reports the real port); the first task to fail stops all others; shutdown stops taking
@@ -12,14 +19,17 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use gridd_config::{CityConfig, CityHandle, EngineConfig};
+use gridd_config::{CityConfig, CityHandle, DistributedConfig, EngineConfig};
 use gridd_core::time::Clock;
-use gridd_proto::v1::dispatch_service_server::DispatchServiceServer;
-use gridd_proto::v1::grid_service_server::GridServiceServer;
-use gridd_proto::v1::intake_service_server::IntakeServiceServer;
-use gridd_proto::v1::squad_service_server::SquadServiceServer;
+use gridd_ingest::{Intake, IntakeSink, KafkaLog, StoreLog};
+use gridd_log::{KafkaConsumer, KafkaProducer, KafkaSettings, topics};
+use gridd_proto::v1::dispatch_service_server::{self, DispatchServiceServer};
+use gridd_proto::v1::grid_service_server::{self, GridServiceServer};
+use gridd_proto::v1::intake_service_server::{self, IntakeServiceServer};
+use gridd_proto::v1::squad_service_server::{self, SquadServiceServer};
+use gridd_store::postgres::PostgresStore;
 use gridd_store::sqlite::SqliteStore;
-use gridd_store::{ReadTx, Store};
+use gridd_store::{ReadTx, Store, StoreError};
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -31,8 +41,45 @@ use crate::telemetry;
 const DRAIN: Duration = Duration::from_secs(5);
 /// How often the open-ticket gauges are refreshed.
 const GAUGE_PERIOD: Duration = Duration::from_secs(5);
+/// How often the distributed mode's dependencies are checked, and how long each may take.
+const PROBE_PERIOD: Duration = Duration::from_secs(2);
+/// The longest wait between attempts to reach a dependency at start.
+const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Longest sleep of a distributed tracker's timer loop: other trackers' changes to the timers
+/// are not signalled to this process, so it looks at least this often.
+const DISTRIBUTED_TIMER_POLL: Duration = Duration::from_secs(1);
+/// How often the relay looks for ticket events written by other processes.
+const RELAY_POLL: Duration = Duration::from_millis(500);
 
 type TaskResult = (&'static str, anyhow::Result<()>);
+
+/// The roles of one process.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Roles {
+    /// Takes reports over gRPC and appends them to the log.
+    pub ingest: bool,
+    /// Locates, deduplicates and assigns reports.
+    pub router: bool,
+    /// Applies decisions, runs the time limits and escalation, publishes ticket events.
+    pub tracker: bool,
+    /// Serves dispatch-centre, squad-terminal and grid queries and commands.
+    pub gateway: bool,
+}
+
+impl Roles {
+    /// Every role (the embedded mode, and `gridd run` without `--role`).
+    pub const ALL: Self = Self { ingest: true, router: true, tracker: true, gateway: true };
+
+    /// Whether this process talks to Kafka.
+    fn need_kafka(self) -> bool {
+        self.ingest || self.router || self.tracker
+    }
+
+    fn names(self) -> String {
+        let named = [(self.ingest, "ingest"), (self.router, "router"), (self.tracker, "tracker"), (self.gateway, "gateway")];
+        named.iter().filter(|(on, _)| *on).map(|(_, name)| *name).collect::<Vec<_>>().join(",")
+    }
+}
 
 /// A running engine.
 pub struct Engine {
@@ -40,18 +87,28 @@ pub struct Engine {
     http_addr: SocketAddr,
     shutdown: CancellationToken,
     tasks: JoinSet<TaskResult>,
-    store: SqliteStore,
     city: CityHandle,
 }
 
+/// What every role's tasks share.
+#[derive(Clone)]
+struct Shared {
+    city: CityHandle,
+    clock: Arc<dyn Clock>,
+    node: u8,
+    shutdown: CancellationToken,
+}
+
 impl Engine {
-    /// Opens the store, binds the listeners and starts every role.
+    /// Starts every role: the embedded mode, or all roles on the shared services when the
+    /// configuration has a `[distributed]` section.
     pub async fn start(config: &EngineConfig, city: CityConfig, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        Self::start_roles(config, city, clock, Roles::ALL).await
+    }
+
+    /// Binds the listeners and starts `roles`.
+    pub async fn start_roles(config: &EngineConfig, city: CityConfig, clock: Arc<dyn Clock>, roles: Roles) -> anyhow::Result<Self> {
         let metrics = telemetry::metrics_handle();
-        if let Some(dir) = config.sqlite.parent().filter(|d| !d.as_os_str().is_empty()) {
-            std::fs::create_dir_all(dir).with_context(|| format!("creating the data directory {}", dir.display()))?;
-        }
-        let store = SqliteStore::open(&config.sqlite).with_context(|| format!("opening the store {}", config.sqlite.display()))?;
         for warning in &city.warnings {
             tracing::warn!("{warning}");
         }
@@ -62,22 +119,27 @@ impl Engine {
 
         let shutdown = CancellationToken::new();
         let ready = Arc::new(AtomicBool::new(false));
+        let shared = Shared { city: city.clone(), clock, node: config.intake_node, shutdown: shutdown.clone() };
         let mut tasks = JoinSet::new();
-        let (s, c, k, t) = (store.clone(), city.clone(), clock.clone(), shutdown.clone());
-        tasks.spawn(named("router", async move { Ok(gridd_router::run(s, c, t).await?) }));
-        let (s, c, cl, t) = (store.clone(), city.clone(), k.clone(), shutdown.clone());
-        tasks.spawn(named("tracker-dispatch", async move { Ok(gridd_tracker::run_dispatch(s, c, cl, t).await?) }));
-        let (s, c, cl, t) = (store.clone(), city.clone(), k.clone(), shutdown.clone());
-        tasks.spawn(named("tracker-timers", async move { Ok(gridd_tracker::run_timers(s, c, cl, t).await?) }));
-        let services = Services { store: store.clone(), city: city.clone(), clock: k.clone(), node: config.intake_node };
-        tasks.spawn(named("grpc", serve_grpc(grpc, services, shutdown.clone())));
         tasks.spawn(named("http", serve_http(http, metrics, ready.clone(), shutdown.clone())));
-        let (s, cl, t) = (store.clone(), k, shutdown.clone());
-        tasks.spawn(named("gauges", refresh_gauges(s, cl, t)));
         tasks.spawn(named("reload", crate::reload::watch(city.clone(), config.reload_poll, shutdown.clone())));
-        ready.store(true, Ordering::Release);
-        tracing::info!(%grpc_addr, %http_addr, sqlite = %config.sqlite.display(), "gridd started");
-        Ok(Self { grpc_addr, http_addr, shutdown, tasks, store, city })
+        match &config.distributed {
+            None => {
+                anyhow::ensure!(
+                    roles == Roles::ALL,
+                    "--role needs a [distributed] section in the configuration: the embedded mode runs every role in one process"
+                );
+                let store = open_sqlite(config)?;
+                start_embedded(&mut tasks, store, grpc, &shared);
+                ready.store(true, Ordering::Release);
+                tracing::info!(%grpc_addr, %http_addr, sqlite = %config.sqlite.display(), "gridd started (embedded)");
+            }
+            Some(distributed) => {
+                tasks.spawn(named("distributed", run_distributed(distributed.clone(), roles, grpc, shared, ready)));
+                tracing::info!(%grpc_addr, %http_addr, roles = roles.names(), "gridd started (distributed); waiting for PostgreSQL and Kafka");
+            }
+        }
+        Ok(Self { grpc_addr, http_addr, shutdown, tasks, city })
     }
 
     /// Where gRPC listens.
@@ -95,11 +157,6 @@ impl Engine {
         self.shutdown.clone()
     }
 
-    /// The store (for the demo's summary and for tests).
-    pub fn store(&self) -> &SqliteStore {
-        &self.store
-    }
-
     /// The current city.
     pub fn city(&self) -> &CityHandle {
         &self.city
@@ -107,32 +164,39 @@ impl Engine {
 
     /// Runs until shutdown is requested or a task fails; returns the first failure.
     pub async fn run_until_stopped(mut self) -> anyhow::Result<()> {
-        let mut failure = None;
-        tokio::select! {
-            () = self.shutdown.cancelled() => {}
-            Some(joined) = self.tasks.join_next() => {
-                failure = task_failure(joined);
-                if failure.is_none() && !self.shutdown.is_cancelled() {
-                    failure = Some(anyhow::anyhow!("a task ended before shutdown was requested"));
-                }
-            }
-        }
-        self.shutdown.cancel();
-        let drained = tokio::time::timeout(DRAIN, async {
-            while let Some(joined) = self.tasks.join_next().await {
-                if let (None, Some(e)) = (&failure, task_failure(joined)) {
-                    failure = Some(e);
-                }
-            }
-        })
-        .await;
-        if drained.is_err() {
-            tracing::warn!("in-flight work did not finish within {DRAIN:?}; ending it");
-            self.tasks.shutdown().await;
-        }
+        let failure = join_first_failure(&mut self.tasks, &self.shutdown).await;
         tracing::info!("gridd stopped");
         failure.map_or(Ok(()), Err)
     }
+}
+
+/// Waits for shutdown or a task's end (which requests shutdown), then for the rest, at most
+/// [`DRAIN`]; returns the first failure.
+async fn join_first_failure(tasks: &mut JoinSet<TaskResult>, shutdown: &CancellationToken) -> Option<anyhow::Error> {
+    let mut failure = None;
+    tokio::select! {
+        () = shutdown.cancelled() => {}
+        Some(joined) = tasks.join_next() => {
+            failure = task_failure(joined);
+            if failure.is_none() && !shutdown.is_cancelled() {
+                failure = Some(anyhow::anyhow!("a task ended before shutdown was requested"));
+            }
+        }
+    }
+    shutdown.cancel();
+    let drained = tokio::time::timeout(DRAIN, async {
+        while let Some(joined) = tasks.join_next().await {
+            if let (None, Some(e)) = (&failure, task_failure(joined)) {
+                failure = Some(e);
+            }
+        }
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!("in-flight work did not finish within {DRAIN:?}; ending it");
+        tasks.shutdown().await;
+    }
+    failure
 }
 
 fn task_failure(joined: Result<TaskResult, tokio::task::JoinError>) -> Option<anyhow::Error> {
@@ -150,31 +214,262 @@ async fn named(name: &'static str, f: impl Future<Output = anyhow::Result<()>>) 
     (name, f.await)
 }
 
-struct Services {
-    store: SqliteStore,
-    city: CityHandle,
-    clock: Arc<dyn Clock>,
-    node: u8,
+fn open_sqlite(config: &EngineConfig) -> anyhow::Result<SqliteStore> {
+    if let Some(dir) = config.sqlite.parent().filter(|d| !d.as_os_str().is_empty()) {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating the data directory {}", dir.display()))?;
+    }
+    SqliteStore::open(&config.sqlite).with_context(|| format!("opening the store {}", config.sqlite.display()))
 }
 
-async fn serve_grpc(listener: TcpListener, s: Services, shutdown: CancellationToken) -> anyhow::Result<()> {
-    let intake = Arc::new(gridd_ingest::Intake::new(s.store.clone(), s.city.clone(), s.clock.clone(), s.node));
-    let tracker = gridd_tracker::Tracker::new(s.store.clone(), s.city.clone(), s.clock.clone());
-    let intake = IntakeServiceServer::new(gridd_ingest::grpc::IntakeGrpc::new(intake));
-    let dispatch = DispatchServiceServer::new(gridd_gateway::dispatch::DispatchGrpc::new(
-        s.store.clone(),
-        s.city.clone(),
-        tracker.clone(),
-        shutdown.clone(),
-    ));
-    let squad = SquadServiceServer::new(gridd_gateway::squad::SquadGrpc::new(s.store.clone(), s.city.clone(), tracker, shutdown.clone()));
-    let grid = GridServiceServer::new(gridd_gateway::grid::GridGrpc::new(s.city.clone(), s.clock.clone()));
+/// Every role on the SQLite store, work passing through the store's log.
+fn start_embedded(tasks: &mut JoinSet<TaskResult>, store: SqliteStore, grpc: TcpListener, s: &Shared) {
+    let (st, c, t) = (store.clone(), s.city.clone(), s.shutdown.clone());
+    tasks.spawn(named("router", async move { Ok(gridd_router::run(st, c, t).await?) }));
+    let (st, c, k, t) = (store.clone(), s.city.clone(), s.clock.clone(), s.shutdown.clone());
+    tasks.spawn(named("tracker-dispatch", async move { Ok(gridd_tracker::run_dispatch(st, c, k, t).await?) }));
+    let (st, c, k, t) = (store.clone(), s.city.clone(), s.clock.clone(), s.shutdown.clone());
+    tasks.spawn(named("tracker-timers", async move { Ok(gridd_tracker::run_timers(st, c, k, gridd_tracker::MAX_TIMER_SLEEP, t).await?) }));
+    tasks.spawn(named("gauges", refresh_gauges(store.clone(), s.clock.clone(), s.shutdown.clone())));
+    let services = GrpcServices { store: store.clone(), intake: Some(StoreLog(store)), gateway: true };
+    tasks.spawn(named("grpc", serve_grpc(grpc, services, s.clone())));
+}
+
+/// Reaches PostgreSQL and Kafka (retrying until they answer), then runs `roles` on them.
+async fn run_distributed(
+    config: DistributedConfig,
+    roles: Roles,
+    grpc: TcpListener,
+    s: Shared,
+    ready: Arc<AtomicBool>,
+) -> anyhow::Result<()> {
+    let mut settings = KafkaSettings::new(config.kafka.clone());
+    settings.prefix = config.topic_prefix.clone();
+    let url = config.postgres.clone();
+    let Some(store) = until_reached("PostgreSQL", &s.shutdown, || connect_postgres(url.clone())).await else { return Ok(()) };
+    let producer = if roles.need_kafka() {
+        let reached = until_reached("Kafka", &s.shutdown, || {
+            let settings = settings.clone();
+            async move { gridd_log::ensure_topics(&settings, config.partitions, config.replication).await.map_err(anyhow::Error::from) }
+        })
+        .await;
+        if reached.is_none() {
+            return Ok(());
+        }
+        Some(KafkaProducer::new(&settings)?)
+    } else {
+        None
+    };
 
     let (health, health_service) = tonic_health::server::health_reporter();
-    health.set_serving::<IntakeServiceServer<gridd_ingest::grpc::IntakeGrpc<SqliteStore>>>().await;
-    health.set_serving::<DispatchServiceServer<gridd_gateway::dispatch::DispatchGrpc<SqliteStore>>>().await;
-    health.set_serving::<SquadServiceServer<gridd_gateway::squad::SquadGrpc<SqliteStore>>>().await;
-    health.set_serving::<GridServiceServer<gridd_gateway::grid::GridGrpc>>().await;
+    let mut tasks = JoinSet::new();
+    let probe = Probe { store: store.clone(), producer: producer.clone(), ready, health: health.clone(), roles };
+    probe.check().await;
+    tasks.spawn(named("readiness", probe.run(s.shutdown.clone())));
+    if let Some(producer) = &producer {
+        spawn_log_roles(&mut tasks, roles, &store, producer, &settings, &s)?;
+    }
+    let intake = match (&producer, roles.ingest) {
+        (Some(p), true) => Some(KafkaLog::new(store.clone(), p.clone())),
+        _ => None,
+    };
+    let services = GrpcServices { store, intake, gateway: roles.gateway };
+    tasks.spawn(named("grpc", serve_grpc_with(grpc, services, s.clone(), health, health_service)));
+    tracing::info!(roles = roles.names(), "PostgreSQL and Kafka reached; roles running");
+    join_first_failure(&mut tasks, &s.shutdown).await.map_or(Ok(()), Err)
+}
+
+/// The router and tracker tasks of a distributed process.
+fn spawn_log_roles(
+    tasks: &mut JoinSet<TaskResult>,
+    roles: Roles,
+    store: &PostgresStore,
+    producer: &KafkaProducer,
+    settings: &KafkaSettings,
+    s: &Shared,
+) -> anyhow::Result<()> {
+    if roles.router {
+        let consumer = KafkaConsumer::new(settings, gridd_router::kafka::GROUP, &[topics::INTAKE])?;
+        let (st, c, p, t) = (store.clone(), s.city.clone(), producer.clone(), s.shutdown.clone());
+        tasks.spawn(named("router", async move { Ok(gridd_router::kafka::run(st, c, p, consumer, t).await?) }));
+    }
+    if roles.tracker {
+        let consumer = KafkaConsumer::new(settings, gridd_tracker::kafka::GROUP, &[topics::DISPATCH])?;
+        let (st, c, k, p, t) = (store.clone(), s.city.clone(), s.clock.clone(), producer.clone(), s.shutdown.clone());
+        tasks.spawn(named("tracker-dispatch", async move { Ok(gridd_tracker::kafka::run_dispatch(st, c, k, p, consumer, t).await?) }));
+        let (st, c, k) = (store.clone(), s.city.clone(), s.clock.clone());
+        tasks.spawn(named(
+            "tracker-timers",
+            restarting("tracker-timers", s.shutdown.clone(), move |t| {
+                gridd_tracker::run_timers(st.clone(), c.clone(), k.clone(), DISTRIBUTED_TIMER_POLL, t)
+            }),
+        ));
+        let (st, p) = (store.clone(), producer.clone());
+        tasks.spawn(named(
+            "tracker-relay",
+            restarting("tracker-relay", s.shutdown.clone(), move |t| gridd_tracker::kafka::run_relay(st.clone(), p.clone(), RELAY_POLL, t)),
+        ));
+        let (st, k) = (store.clone(), s.clock.clone());
+        tasks.spawn(named("gauges", restarting("gauges", s.shutdown.clone(), move |t| refresh_gauges(st.clone(), k.clone(), t))));
+    }
+    Ok(())
+}
+
+/// Connects to PostgreSQL and migrates on a plain thread: the synchronous client runs a
+/// runtime of its own, which must not be nested in tokio's.
+async fn connect_postgres(url: String) -> anyhow::Result<PostgresStore> {
+    let (done, result) = tokio::sync::oneshot::channel();
+    std::thread::Builder::new()
+        .name("gridd-postgres-connect".into())
+        .spawn(move || {
+            let _ = done.send(PostgresStore::connect(&url));
+        })
+        .context("starting the PostgreSQL connect thread")?;
+    Ok(result.await.context("the PostgreSQL connect thread failed")??)
+}
+
+/// Calls `attempt` until it succeeds, backing off up to [`MAX_BACKOFF`]; `None` on shutdown.
+async fn until_reached<T, F, Fut>(what: &str, shutdown: &CancellationToken, mut attempt: F) -> Option<T>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = anyhow::Result<T>>,
+{
+    let mut wait = Duration::from_millis(200);
+    loop {
+        match attempt().await {
+            Ok(value) => return Some(value),
+            Err(e) => tracing::warn!(error = %format!("{e:#}"), "{what} not reachable yet; retrying in {wait:?}"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(wait) => {}
+            () = shutdown.cancelled() => return None,
+        }
+        wait = (wait * 2).min(MAX_BACKOFF);
+    }
+}
+
+/// Runs a loop that fails when the database does, again after a pause, until shutdown: in the
+/// distributed mode a lost connection is a passing state, not a reason to stop the process.
+async fn restarting<F, Fut, E>(name: &'static str, shutdown: CancellationToken, run: F) -> anyhow::Result<()>
+where
+    F: Fn(CancellationToken) -> Fut,
+    Fut: Future<Output = Result<(), E>>,
+    E: std::fmt::Display,
+{
+    loop {
+        match run(shutdown.clone()).await {
+            Ok(()) => return Ok(()),
+            Err(e) => tracing::warn!(task = name, error = %e, "failed; restarting in 1 s"),
+        }
+        tokio::select! {
+            () = tokio::time::sleep(Duration::from_secs(1)) => {}
+            () = shutdown.cancelled() => return Ok(()),
+        }
+    }
+}
+
+/// Keeps readiness (HTTP and gRPC health) in step with whether PostgreSQL and, for roles that
+/// use it, Kafka answer.
+struct Probe {
+    store: PostgresStore,
+    producer: Option<KafkaProducer>,
+    ready: Arc<AtomicBool>,
+    health: tonic_health::server::HealthReporter,
+    roles: Roles,
+}
+
+impl Probe {
+    async fn run(self, shutdown: CancellationToken) -> anyhow::Result<()> {
+        loop {
+            tokio::select! {
+                () = tokio::time::sleep(PROBE_PERIOD) => self.check().await,
+                () = shutdown.cancelled() => return Ok(()),
+            }
+        }
+    }
+
+    async fn check(&self) {
+        let database = tokio::time::timeout(PROBE_PERIOD, self.store.read(|tx: &mut dyn ReadTx| tx.log_end(gridd_store::topics::INTAKE)))
+            .await
+            .map_err(|_| "no answer".to_owned())
+            .and_then(|r| r.map(drop).map_err(|e: StoreError| e.to_string()));
+        let broker = match &self.producer {
+            Some(p) => p.ping(PROBE_PERIOD).await.map_err(|e| e.to_string()),
+            None => Ok(()),
+        };
+        let now_ready = database.is_ok() && broker.is_ok();
+        let was_ready = self.ready.swap(now_ready, Ordering::AcqRel);
+        if now_ready != was_ready {
+            match (database, broker) {
+                (Ok(()), Ok(())) => tracing::info!("PostgreSQL and Kafka answer; ready"),
+                (Err(e), _) => tracing::warn!(error = %e, "PostgreSQL does not answer; not ready"),
+                (_, Err(e)) => tracing::warn!(error = %e, "Kafka does not answer; not ready"),
+            }
+        }
+        let status = if now_ready { tonic_health::ServingStatus::Serving } else { tonic_health::ServingStatus::NotServing };
+        for name in served_names(self.roles.ingest, self.roles.gateway) {
+            self.health.set_service_status(name, status).await;
+        }
+        self.health.set_service_status("", status).await;
+    }
+}
+
+/// The gRPC services of the roles a process runs.
+struct GrpcServices<S, K> {
+    store: S,
+    /// Present when the process takes reports.
+    intake: Option<K>,
+    /// Whether the dispatch, squad and grid services run here.
+    gateway: bool,
+}
+
+fn served_names(ingest: bool, gateway: bool) -> Vec<&'static str> {
+    let mut names = Vec::new();
+    if ingest {
+        names.push(intake_service_server::SERVICE_NAME);
+    }
+    if gateway {
+        names.extend([dispatch_service_server::SERVICE_NAME, squad_service_server::SERVICE_NAME, grid_service_server::SERVICE_NAME]);
+    }
+    names
+}
+
+/// Serves `services`, all reported serving from the start (the embedded mode has no
+/// dependency to wait for).
+async fn serve_grpc<S: Store, K: IntakeSink>(listener: TcpListener, services: GrpcServices<S, K>, s: Shared) -> anyhow::Result<()> {
+    let (health, health_service) = tonic_health::server::health_reporter();
+    for name in served_names(services.intake.is_some(), services.gateway) {
+        health.set_service_status(name, tonic_health::ServingStatus::Serving).await;
+    }
+    serve_grpc_with(listener, services, s, health, health_service).await
+}
+
+async fn serve_grpc_with<S: Store, K: IntakeSink>(
+    listener: TcpListener,
+    services: GrpcServices<S, K>,
+    s: Shared,
+    health: tonic_health::server::HealthReporter,
+    health_service: tonic_health::pb::health_server::HealthServer<impl tonic_health::pb::health_server::Health>,
+) -> anyhow::Result<()> {
+    let tracker = gridd_tracker::Tracker::new(services.store.clone(), s.city.clone(), s.clock.clone());
+    let intake = services.intake.map(|sink| {
+        let intake = Arc::new(Intake::new(sink, s.city.clone(), s.clock.clone(), s.node));
+        IntakeServiceServer::new(gridd_ingest::grpc::IntakeGrpc::new(intake))
+    });
+    let (dispatch, squad, grid) = if services.gateway {
+        let store = services.store;
+        (
+            Some(DispatchServiceServer::new(gridd_gateway::dispatch::DispatchGrpc::new(
+                store.clone(),
+                s.city.clone(),
+                tracker.clone(),
+                s.shutdown.clone(),
+            ))),
+            Some(SquadServiceServer::new(gridd_gateway::squad::SquadGrpc::new(store, s.city.clone(), tracker, s.shutdown.clone()))),
+            Some(GridServiceServer::new(gridd_gateway::grid::GridGrpc::new(s.city.clone(), s.clock.clone()))),
+        )
+    } else {
+        (None, None, None)
+    };
     let reflection = tonic_reflection::server::Builder::configure()
         .register_encoded_file_descriptor_set(gridd_proto::FILE_DESCRIPTOR_SET)
         .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
@@ -182,8 +477,7 @@ async fn serve_grpc(listener: TcpListener, s: Services, shutdown: CancellationTo
         .context("building the reflection service")?;
 
     let on_shutdown = {
-        let health = health.clone();
-        let shutdown = shutdown.clone();
+        let shutdown = s.shutdown.clone();
         async move {
             shutdown.cancelled().await;
             // Tell load balancers first, then stop accepting.
@@ -193,10 +487,10 @@ async fn serve_grpc(listener: TcpListener, s: Services, shutdown: CancellationTo
     gridd_proto::tonic::transport::Server::builder()
         .add_service(health_service)
         .add_service(reflection)
-        .add_service(intake)
-        .add_service(dispatch)
-        .add_service(squad)
-        .add_service(grid)
+        .add_optional_service(intake)
+        .add_optional_service(dispatch)
+        .add_optional_service(squad)
+        .add_optional_service(grid)
         .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), on_shutdown)
         .await
         .context("gRPC server")
@@ -216,8 +510,11 @@ async fn serve_http(
         .route(
             "/health/readyz",
             get(move || {
-                let status =
-                    if ready.load(Ordering::Acquire) { (StatusCode::OK, "ready") } else { (StatusCode::SERVICE_UNAVAILABLE, "starting") };
+                let status = if ready.load(Ordering::Acquire) {
+                    (StatusCode::OK, "ready")
+                } else {
+                    (StatusCode::SERVICE_UNAVAILABLE, "not ready: waiting for PostgreSQL or Kafka")
+                };
                 std::future::ready(status)
             }),
         );
@@ -225,7 +522,7 @@ async fn serve_http(
 }
 
 /// Keeps the open-ticket gauges current (they are states, not events, so they are sampled).
-async fn refresh_gauges(store: SqliteStore, clock: Arc<dyn Clock>, shutdown: CancellationToken) -> anyhow::Result<()> {
+async fn refresh_gauges<S: Store>(store: S, clock: Arc<dyn Clock>, shutdown: CancellationToken) -> anyhow::Result<()> {
     loop {
         let now = clock.now();
         let counts = store.read(move |tx: &mut dyn ReadTx| tx.live_counts(now)).await?;

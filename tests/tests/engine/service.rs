@@ -1,7 +1,7 @@
 //! What operators rely on: health, reflection, metrics, KPIs.
 
 use gridd_proto::v1;
-use gridd_tests::{Clients, XINAN, spawn_app};
+use gridd_tests::{Clients, XINAN, http_get, spawn_app};
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -31,17 +31,6 @@ async fn health_and_reflection_are_served() {
         assert!(names.iter().any(|n| n == expected), "{expected} missing from {names:?}");
     }
     app.stop().await;
-}
-
-async fn http_get(addr: std::net::SocketAddr, path: &str) -> (u16, String) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
-    stream.write_all(request.as_bytes()).await.expect("send");
-    let mut response = String::new();
-    stream.read_to_string(&mut response).await.expect("read");
-    let code = response.split_whitespace().nth(1).and_then(|c| c.parse().ok()).unwrap_or(0);
-    (code, response)
 }
 
 #[tokio::test]

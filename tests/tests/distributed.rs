@@ -1,0 +1,370 @@
+//! The distributed mode end to end: every role a separate `gridd` OS process on the real
+//! PostgreSQL and a real Kafka-protocol broker (tansu) that the test script starts; processes
+//! killed with SIGKILL, the broker frozen with SIGSTOP.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use gridd_proto::tonic::Code;
+use gridd_proto::v1;
+use gridd_tests::cluster::{Broker, Cluster};
+use gridd_tests::{Clients, hotline_call, http_get, spread_point};
+
+/// Waits for the slow parts of a distributed run: consumer groups rejoining after a kill or a
+/// frozen broker take several seconds on tansu.
+const RECOVERY: Duration = Duration::from_secs(90);
+
+fn point(i: usize) -> Option<v1::GeoPoint> {
+    let (lon, lat) = spread_point(i);
+    Some(v1::GeoPoint { lon, lat, crs: v1::CoordSystem::Wgs84.into() })
+}
+
+fn citizen_report(key: &str, category: &str, i: usize) -> v1::SubmitCitizenReportRequest {
+    v1::SubmitCitizenReportRequest {
+        idempotency_key: key.into(),
+        citizen_id: "u-7".into(),
+        category: category.into(),
+        location: point(i),
+        description: "小区门口垃圾满溢".into(),
+        ..Default::default()
+    }
+}
+
+fn patrol_report(key: &str, category: &str, i: usize) -> v1::SubmitPatrolReportRequest {
+    v1::SubmitPatrolReportRequest {
+        idempotency_key: key.into(),
+        supervisor_id: "sup-3".into(),
+        category: category.into(),
+        location: point(i),
+        description: "巡查发现暴露垃圾".into(),
+        ..Default::default()
+    }
+}
+
+fn camera_alert(camera: &str, alert: &str) -> v1::CameraAlert {
+    let now = gridd_proto::timestamp(gridd_core::time::Clock::now(&gridd_core::time::SystemClock));
+    v1::CameraAlert {
+        camera_id: camera.into(),
+        alert_id: alert.into(),
+        detection_type: "occupy_road_business".into(),
+        confidence: 0.9,
+        detected_at: Some(now),
+        frame_url: String::new(),
+        location: None,
+    }
+}
+
+/// Every case of the deployment, all pages.
+async fn all_cases(c: &mut Clients) -> Vec<v1::Ticket> {
+    let mut cases = Vec::new();
+    let mut page_token = String::new();
+    loop {
+        let page = v1::PageRequest { page_size: 500, page_token: page_token.clone() };
+        let r =
+            c.dispatch.list_tickets(v1::ListTicketsRequest { page: Some(page), ..Default::default() }).await.expect("list").into_inner();
+        cases.extend(r.tickets);
+        if r.next_page_token.is_empty() {
+            return cases;
+        }
+        page_token = r.next_page_token;
+    }
+}
+
+fn escalation_labels(history: &[v1::TicketEvent]) -> Vec<String> {
+    history.iter().filter(|e| e.kind == "escalated").map(|e| e.detail.split(':').next().unwrap_or_default().to_owned()).collect()
+}
+
+fn count_kind(history: &[v1::TicketEvent], kind: &str) -> usize {
+    history.iter().filter(|e| e.kind == kind).count()
+}
+
+/// Checks that every case was filed once and holds each of its reports once.
+async fn assert_each_case_filed_once(c: &mut Clients, cases: &[v1::Ticket]) {
+    for case in cases {
+        let (_, history) = c.history(&case.id).await;
+        assert_eq!(count_kind(&history, "filed"), 1, "case {} filed once: {history:#?}", case.id);
+        assert_eq!(count_kind(&history, "report_merged"), case.reports.len() - 1, "case {}: one merge per joined report", case.id);
+        let references: HashSet<&str> = case.reports.iter().map(|r| r.reference.as_str()).collect();
+        assert_eq!(references.len(), case.reports.len(), "case {} holds each report once", case.id);
+    }
+}
+
+/// Keys of the records on the deployment's ticket-events topic, read until `wanted` are all
+/// there.
+async fn published_ticket_ids(cluster: &Cluster, wanted: &HashSet<String>) -> HashSet<String> {
+    let mut settings = gridd_log::KafkaSettings::new(cluster.brokers.clone());
+    settings.prefix = cluster.prefix.clone();
+    let consumer = gridd_log::KafkaConsumer::new(&settings, "audit", &[gridd_log::topics::TICKET_EVENTS]).expect("audit consumer");
+    let mut seen = HashSet::new();
+    let deadline = tokio::time::Instant::now() + RECOVERY;
+    while !wanted.is_subset(&seen) && tokio::time::Instant::now() < deadline {
+        if let Ok(Ok(record)) = tokio::time::timeout(Duration::from_secs(1), consumer.recv()).await {
+            seen.insert(record.key);
+        }
+    }
+    seen
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reports_from_every_channel_flow_through_separate_role_processes_to_cases() {
+    let cluster = Cluster::new();
+    // Two of every role but the gateway, each its own OS process.
+    let front = cluster.start("ingest,gateway", 0).await;
+    let second_ingest = cluster.start("ingest", 1).await;
+    let _routers = [cluster.start("router", 0).await, cluster.start("router", 0).await];
+    let _trackers = [cluster.start("tracker", 0).await, cluster.start("tracker", 0).await];
+    let (mut a, mut b) = (Clients::connect(front.grpc_addr).await, Clients::connect(second_ingest.grpc_addr).await);
+
+    // Places 0..90: one report each, through both ingest processes and three channels; E0201
+    // (2 s limit in the test city) every tenth, so escalations fire with two trackers running.
+    let mut own_case: BTreeMap<String, usize> = BTreeMap::new();
+    for i in 0..90 {
+        let category = if i % 10 == 0 { "E0201" } else { "E0102" };
+        let reference = match i % 3 {
+            0 => a.hotline(&format!("h-{i}"), category, Some(spread_point(i))).await.map(|r| r.reference),
+            1 => b.intake.submit_citizen_report(citizen_report(&format!("c-{i}"), category, i)).await.map(|r| r.into_inner().reference),
+            _ => a.intake.submit_patrol_report(patrol_report(&format!("p-{i}"), category, i)).await.map(|r| r.into_inner().reference),
+        };
+        own_case.insert(reference.expect("accepted"), i);
+    }
+    // A hotline call repeating each of places 0..30 (a citizen's or a patrol's report there
+    // included): each joins the case of its place.
+    let mut repeats: BTreeMap<String, usize> = BTreeMap::new();
+    for i in 0..30 {
+        let category = if i % 10 == 0 { "E0201" } else { "E0102" };
+        let receipt = b.hotline(&format!("again-{i}"), category, Some(spread_point(i))).await.expect("accepted");
+        repeats.insert(receipt.reference, i);
+    }
+    // Four cameras, three alerts each of the same scene: one case per camera.
+    let alerts: Vec<v1::CameraAlert> =
+        (1..=4).flat_map(|cam| (0..3).map(move |n| camera_alert(&format!("CAM-000{cam}"), &format!("a-{cam}-{n}")))).collect();
+    let streamed = b.intake.stream_camera_alerts(tokio_stream::iter(alerts)).await.expect("stream").into_inner();
+    assert!(streamed.rejected.is_empty(), "valid alerts: {:?}", streamed.rejected);
+
+    let mut case_of_place = HashMap::new();
+    for (reference, place) in &own_case {
+        let case = a.ticket_of_within(reference, RECOVERY).await;
+        assert_eq!(&case.id, reference, "place {place}: the first report there opens the case");
+        assert!(!case.squad_id.is_empty(), "place {place} is assigned to a squad by the grid");
+        case_of_place.insert(*place, case.id);
+    }
+    for (reference, place) in &repeats {
+        let case = a.ticket_of_within(reference, RECOVERY).await;
+        assert_eq!(case.id, case_of_place[place], "the repeat at place {place} joins that place's case");
+    }
+    let camera_cases: HashSet<String> = {
+        let mut ids = HashSet::new();
+        for receipt in &streamed.accepted {
+            ids.insert(a.ticket_of_within(&receipt.reference, RECOVERY).await.id);
+        }
+        ids
+    };
+    assert_eq!(camera_cases.len(), 4, "one case per camera scene");
+
+    let cases = all_cases(&mut a).await;
+    assert_eq!(cases.len(), 90 + 4, "one case per place and per camera scene, none twice");
+    for (place, id) in case_of_place.iter().filter(|(p, _)| **p < 30) {
+        let (case, _) = a.wait_for(id, "its repeat merged", |t, _| t.reports.len() == 2).await;
+        assert_eq!(case.reports.len(), 2, "place {place}");
+    }
+    let cases = all_cases(&mut a).await;
+    assert_each_case_filed_once(&mut a, &cases).await;
+
+    // With two trackers firing timers, each escalation level still fires once.
+    for id in (0..90).step_by(10).map(|place| &case_of_place[&place]) {
+        let (_, history) = a.wait_for(id, "four escalation levels", |_, h| escalation_labels(h).len() >= 4).await;
+        let labels = escalation_labels(&history);
+        assert_eq!(labels[..4], ["催办", "普通督办", "黄牌督办", "红牌督办"], "case {id}: every level in order, once");
+        assert_eq!(labels.iter().collect::<HashSet<_>>().len(), labels.len(), "case {id}: no level fired twice: {labels:?}");
+    }
+
+    let stats = a.dispatch.get_stats(v1::GetStatsRequest::default()).await.expect("stats").into_inner();
+    let by_channel: HashMap<String, u64> = stats.intake_by_channel.iter().map(|c| (c.label.clone(), c.count)).collect();
+    assert_eq!(by_channel.values().sum::<u64>(), 90 + 30 + 12, "every report counted once: {by_channel:?}");
+
+    // Downstream consumers see every case on the ticket-events topic.
+    let ids: HashSet<String> = cases.iter().map(|c| c.id.clone()).collect();
+    let published = published_ticket_ids(&cluster, &ids).await;
+    assert!(ids.is_subset(&published), "cases missing from the ticket-events topic: {:?}", ids.difference(&published).collect::<Vec<_>>());
+}
+
+/// Reports of `places` places, two each (so half of them merge), sent by `senders` tasks.
+struct Burst {
+    places: usize,
+    acked: Arc<Mutex<BTreeMap<usize, String>>>,
+}
+
+impl Burst {
+    fn report(n: usize) -> v1::LogHotlineCallRequest {
+        let place = n / 2;
+        let category = if place % 10 == 0 { "E0201" } else { "E0102" };
+        hotline_call(&format!("burst-{n}"), category, Some(spread_point(place)))
+    }
+
+    /// Starts sending; every report is retried until acknowledged.
+    fn send(places: usize, clients: &Clients, senders: usize) -> (Self, Vec<tokio::task::JoinHandle<()>>) {
+        let acked: Arc<Mutex<BTreeMap<usize, String>>> = Arc::default();
+        let tasks = (0..senders)
+            .map(|s| {
+                let (mut c, acked) = (clients.clone(), acked.clone());
+                tokio::spawn(async move {
+                    for n in (s..places * 2).step_by(senders) {
+                        let receipt =
+                            c.intake.log_hotline_call(Self::report(n)).await.expect("intake answers while routers and trackers die");
+                        acked.lock().expect("lock").insert(n, receipt.into_inner().reference);
+                    }
+                })
+            })
+            .collect();
+        (Self { places, acked }, tasks)
+    }
+
+    fn acked(&self) -> usize {
+        self.acked.lock().expect("lock").len()
+    }
+
+    async fn until_acked(&self, n: usize) {
+        while self.acked() < n {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn router_and_tracker_killed_mid_burst_lose_nothing_and_repeat_nothing() {
+    const PLACES: usize = 150;
+    let cluster = Cluster::new();
+    let front = cluster.start("ingest,gateway", 0).await;
+    let mut router = cluster.start("router", 0).await;
+    let mut tracker = cluster.start("tracker", 0).await;
+    let mut c = Clients::connect(front.grpc_addr).await;
+
+    let (burst, senders) = Burst::send(PLACES, &c, 6);
+    // SIGKILL the router a quarter of the way in and the tracker half-way, each restarted at
+    // once; then both together at three quarters.
+    burst.until_acked(PLACES / 2).await;
+    router.kill_9();
+    router = cluster.start("router", 0).await;
+    burst.until_acked(PLACES).await;
+    tracker.kill_9();
+    tracker = cluster.start("tracker", 0).await;
+    burst.until_acked(PLACES * 3 / 2).await;
+    router.kill_9();
+    tracker.kill_9();
+    let (_router, _tracker) = (cluster.start("router", 0).await, cluster.start("tracker", 0).await);
+    for s in senders {
+        s.await.expect("sender");
+    }
+    let acked = burst.acked.lock().expect("lock").clone();
+    assert_eq!(acked.len(), burst.places * 2, "every report acknowledged");
+
+    // Both reports of a place end in one case, opened by one of them; nothing else exists.
+    for place in 0..burst.places {
+        let (first, second) = (&acked[&(place * 2)], &acked[&(place * 2 + 1)]);
+        let case = c.ticket_of_within(first, RECOVERY).await;
+        assert!(&case.id == first || &case.id == second, "place {place}: the case is one of its reports'");
+        assert_eq!(c.ticket_of_within(second, RECOVERY).await.id, case.id, "place {place}: both reports in one case");
+    }
+    let cases = all_cases(&mut c).await;
+    assert_eq!(cases.len(), burst.places, "one case per place: none created twice");
+    for case in &cases {
+        c.wait_for(&case.id, "both reports in", |t, _| t.reports.len() == 2).await;
+    }
+    let cases = all_cases(&mut c).await;
+    assert_each_case_filed_once(&mut c, &cases).await;
+
+    // Escalations of the E0201 cases kept firing across the tracker's deaths, each level once.
+    for place in (0..burst.places).step_by(10) {
+        let id = c.ticket_of(&acked[&(place * 2)]).await.id;
+        let (_, history) = c.wait_for(&id, "four escalation levels", |_, h| escalation_labels(h).len() >= 4).await;
+        let labels = escalation_labels(&history);
+        assert_eq!(labels.iter().collect::<HashSet<_>>().len(), labels.len(), "case {id}: no level fired twice: {labels:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_broker_makes_intake_answer_unavailable_and_loses_nothing_acknowledged() {
+    const FREEZE: Duration = Duration::from_secs(30);
+    let broker = Broker::start();
+    let cluster = Cluster::on_broker(&broker.address.to_string());
+    let front = cluster.start("ingest,gateway", 0).await;
+    let _back = cluster.start("router,tracker", 0).await;
+    let mut c = Clients::connect(front.grpc_addr).await;
+    let mut acked: BTreeMap<usize, String> = BTreeMap::new();
+    for n in 0..20 {
+        acked.insert(n, c.hotline(&format!("before-{n}"), "E0102", Some(spread_point(n))).await.expect("accepted").reference);
+    }
+
+    broker.freeze();
+    let frozen_until = tokio::time::Instant::now() + FREEZE;
+    // Four clients keep calling while the broker is frozen.
+    let callers: Vec<_> = (0..4)
+        .map(|s| {
+            let mut c = c.clone();
+            tokio::spawn(async move {
+                let (mut answers, mut n) = (Vec::new(), 100 + s);
+                while tokio::time::Instant::now() < frozen_until {
+                    let result = c.hotline(&format!("during-{n}"), "E0102", Some(spread_point(n))).await;
+                    answers.push((n, result.map(|r| r.reference).map_err(|e| e.code())));
+                    n += 4;
+                }
+                answers
+            })
+        })
+        .collect();
+    let mut saw_not_ready = false;
+    while tokio::time::Instant::now() < frozen_until {
+        saw_not_ready |= http_get(front.http_addr, "/health/readyz").await.0 == 503;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    broker.resume();
+    let mut refused = Vec::new();
+    for caller in callers {
+        for (n, answer) in caller.await.expect("caller") {
+            match answer {
+                Ok(reference) => {
+                    acked.insert(n, reference);
+                }
+                Err(code) => {
+                    assert_eq!(code, Code::Unavailable, "report {n}: a frozen log means UNAVAILABLE, nothing else");
+                    refused.push(n);
+                }
+            }
+        }
+    }
+    assert!(!refused.is_empty(), "calls made while the broker was frozen were refused");
+    assert!(saw_not_ready, "the ingest process reported not ready while its broker was frozen");
+
+    // The clients retry what was refused; once the broker answers, it is accepted.
+    for &n in &refused {
+        let receipt = retry_until_accepted(&mut c, &format!("during-{n}"), n).await;
+        acked.insert(n, receipt);
+    }
+    for n in 200..220 {
+        acked.insert(n, c.hotline(&format!("after-{n}"), "E0102", Some(spread_point(n))).await.expect("accepted").reference);
+    }
+    // Everything acknowledged, before, during and after the freeze, ends in its own case.
+    for (n, reference) in &acked {
+        let case = c.ticket_of_within(reference, RECOVERY).await;
+        assert_eq!(&case.id, reference, "report {n} opened its own case");
+    }
+    let cases = all_cases(&mut c).await;
+    assert_eq!(cases.len(), acked.len(), "one case per acknowledged report, none twice");
+    assert_each_case_filed_once(&mut c, &cases).await;
+    drop(front);
+}
+
+async fn retry_until_accepted(c: &mut Clients, key: &str, n: usize) -> String {
+    let deadline = tokio::time::Instant::now() + RECOVERY;
+    loop {
+        match c.hotline(key, "E0102", Some(spread_point(n))).await {
+            Ok(receipt) => return receipt.reference,
+            Err(status) => {
+                assert_eq!(status.code(), Code::Unavailable, "{key}: {status}");
+                assert!(tokio::time::Instant::now() < deadline, "{key} was never accepted after the broker resumed");
+                tokio::time::sleep(Duration::from_millis(500)).await;
+            }
+        }
+    }
+}
