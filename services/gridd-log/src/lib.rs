@@ -23,6 +23,7 @@ use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
+use tokio_util::sync::CancellationToken;
 
 /// Topic names without the prefix.
 pub mod topics {
@@ -74,6 +75,14 @@ impl KafkaSettings {
         let mut config = ClientConfig::new();
         config.set("bootstrap.servers", &self.brokers).set("client.id", "gridd");
         config
+    }
+}
+
+/// Waits a moment before a retry; false if shutdown came first.
+async fn pause(shutdown: &CancellationToken) -> bool {
+    tokio::select! {
+        () = tokio::time::sleep(Duration::from_millis(500)) => true,
+        () = shutdown.cancelled() => false,
     }
 }
 
@@ -254,6 +263,54 @@ impl KafkaConsumer {
     pub fn processed(&self, record: &Record) -> Result<(), LogError> {
         // librdkafka stores `offset + 1`, the next record to read.
         self.consumer.store_offset(&self.settings.topic(&record.topic), record.partition, record.offset).map_err(unavailable)
+    }
+
+    /// Hands each record to `handle` until `shutdown`: a record is marked processed only once
+    /// `handle` succeeded, and a failure (the database or broker unreachable) is retried after
+    /// a pause, never skipped, so records stay in order. Stored offsets are committed on the
+    /// way out. `handle` decides itself what can never succeed (a poison record) and routes it
+    /// to the dead-letter topic.
+    pub async fn process_each<F, Fut>(&self, shutdown: &CancellationToken, mut handle: F)
+    where
+        F: FnMut(Record) -> Fut,
+        Fut: Future<Output = Result<(), String>>,
+    {
+        while let Some(record) = self.next_or_shutdown(shutdown).await {
+            while let Err(e) = handle(record.clone()).await {
+                tracing::warn!(topic = %record.topic, partition = record.partition, offset = record.offset, error = %e, "processing failed; retrying");
+                if !pause(shutdown).await {
+                    break;
+                }
+            }
+            if shutdown.is_cancelled() {
+                break;
+            }
+            if let Err(e) = self.processed(&record) {
+                tracing::warn!(error = %e, "storing an offset");
+            }
+        }
+        if let Err(e) = self.commit_now() {
+            tracing::warn!(error = %e, "committing offsets on shutdown");
+        }
+    }
+
+    /// The next record, waiting out broker failures; `None` on shutdown.
+    async fn next_or_shutdown(&self, shutdown: &CancellationToken) -> Option<Record> {
+        loop {
+            let received = tokio::select! {
+                r = self.recv() => r,
+                () = shutdown.cancelled() => return None,
+            };
+            match received {
+                Ok(record) => return Some(record),
+                Err(e) => {
+                    tracing::warn!(error = %e, "consuming; retrying");
+                    if !pause(shutdown).await {
+                        return None;
+                    }
+                }
+            }
+        }
     }
 
     /// Commits what is stored now (on shutdown), waiting for the broker.

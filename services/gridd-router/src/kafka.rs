@@ -10,13 +10,11 @@
 //! or a rebalance anywhere replays the record: the recorded decision goes out again unchanged
 //! (see [`crate::decide_once`]) and the tracker takes it as a no-op.
 
-use std::time::Duration;
-
 use gridd_config::CityHandle;
 use gridd_log::{KafkaConsumer, KafkaProducer, Record, topics};
 use gridd_proto::prost::Message;
 use gridd_proto::v1;
-use gridd_store::{Store, StoreError};
+use gridd_store::Store;
 use tokio_util::sync::CancellationToken;
 
 use crate::{decide_once, outcome_label, remember};
@@ -26,46 +24,12 @@ pub const GROUP: &str = "router";
 
 /// Runs until shutdown; transient failures of the broker or database are retried, never
 /// skipped.
-pub async fn run<S: Store>(
-    store: S,
-    city: CityHandle,
-    producer: KafkaProducer,
-    consumer: KafkaConsumer,
-    shutdown: CancellationToken,
-) -> Result<(), StoreError> {
-    loop {
-        let record = tokio::select! {
-            r = consumer.recv() => r,
-            () = shutdown.cancelled() => break,
-        };
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::warn!(error = %e, "consuming the intake topic; retrying");
-                pause(&shutdown).await;
-                continue;
-            }
-        };
-        while let Err(e) = route_one(&store, &city, &producer, &record).await {
-            tracing::warn!(error = %e, partition = record.partition, offset = record.offset, "routing failed; retrying");
-            if !pause(&shutdown).await {
-                return Ok(());
-            }
-        }
-        if let Err(e) = consumer.processed(&record) {
-            tracing::warn!(error = %e, "storing the intake offset");
-        }
-    }
-    let _ = consumer.commit_now();
-    Ok(())
-}
-
-/// Waits a moment before a retry; false if shutdown came first.
-async fn pause(shutdown: &CancellationToken) -> bool {
-    tokio::select! {
-        () = tokio::time::sleep(Duration::from_millis(500)) => true,
-        () = shutdown.cancelled() => false,
-    }
+pub async fn run<S: Store>(store: S, city: CityHandle, producer: KafkaProducer, consumer: KafkaConsumer, shutdown: CancellationToken) {
+    let route = |record: Record| {
+        let (store, city, producer) = (store.clone(), city.clone(), producer.clone());
+        async move { route_one(&store, &city, &producer, &record).await }
+    };
+    consumer.process_each(&shutdown, route).await;
 }
 
 async fn route_one<S: Store>(store: &S, city: &CityHandle, producer: &KafkaProducer, record: &Record) -> Result<(), String> {

@@ -30,13 +30,6 @@ pub const RELAY: &str = "kafka-relay";
 /// Events published per round.
 const RELAY_BATCH: usize = 256;
 
-async fn pause(shutdown: &CancellationToken, wait: Duration) -> bool {
-    tokio::select! {
-        () = tokio::time::sleep(wait) => true,
-        () = shutdown.cancelled() => false,
-    }
-}
-
 /// Applies the dispatch topic's decisions until shutdown.
 pub async fn run_dispatch<S: Store>(
     store: S,
@@ -45,32 +38,12 @@ pub async fn run_dispatch<S: Store>(
     producer: KafkaProducer,
     consumer: KafkaConsumer,
     shutdown: CancellationToken,
-) -> Result<(), StoreError> {
-    loop {
-        let record = tokio::select! {
-            r = consumer.recv() => r,
-            () = shutdown.cancelled() => break,
-        };
-        let record = match record {
-            Ok(r) => r,
-            Err(e) => {
-                tracing::warn!(error = %e, "consuming the dispatch topic; retrying");
-                pause(&shutdown, Duration::from_millis(500)).await;
-                continue;
-            }
-        };
-        while let Err(e) = apply_one(&store, &city, &clock, &producer, &record).await {
-            tracing::warn!(error = %e, partition = record.partition, offset = record.offset, "applying a decision failed; retrying");
-            if !pause(&shutdown, Duration::from_millis(500)).await {
-                return Ok(());
-            }
-        }
-        if let Err(e) = consumer.processed(&record) {
-            tracing::warn!(error = %e, "storing the dispatch offset");
-        }
-    }
-    let _ = consumer.commit_now();
-    Ok(())
+) {
+    let apply = |record: Record| {
+        let (store, city, clock, producer) = (store.clone(), city.clone(), clock.clone(), producer.clone());
+        async move { apply_one(&store, &city, &clock, &producer, &record).await }
+    };
+    consumer.process_each(&shutdown, apply).await;
 }
 
 async fn apply_one<S: Store>(

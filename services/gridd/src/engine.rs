@@ -290,12 +290,18 @@ fn spawn_log_roles(
     if roles.router {
         let consumer = KafkaConsumer::new(settings, gridd_router::kafka::GROUP, &[topics::INTAKE])?;
         let (st, c, p, t) = (store.clone(), s.city.clone(), producer.clone(), s.shutdown.clone());
-        tasks.spawn(named("router", async move { Ok(gridd_router::kafka::run(st, c, p, consumer, t).await?) }));
+        tasks.spawn(named("router", async move {
+            gridd_router::kafka::run(st, c, p, consumer, t).await;
+            Ok(())
+        }));
     }
     if roles.tracker {
         let consumer = KafkaConsumer::new(settings, gridd_tracker::kafka::GROUP, &[topics::DISPATCH])?;
         let (st, c, k, p, t) = (store.clone(), s.city.clone(), s.clock.clone(), producer.clone(), s.shutdown.clone());
-        tasks.spawn(named("tracker-dispatch", async move { Ok(gridd_tracker::kafka::run_dispatch(st, c, k, p, consumer, t).await?) }));
+        tasks.spawn(named("tracker-dispatch", async move {
+            gridd_tracker::kafka::run_dispatch(st, c, k, p, consumer, t).await;
+            Ok(())
+        }));
         let (st, c, k) = (store.clone(), s.city.clone(), s.clock.clone());
         tasks.spawn(named(
             "tracker-timers",
