@@ -60,9 +60,14 @@ impl Cluster {
     /// Starts a process running `roles` (e.g. `"ingest,gateway"`) with intake node `node`,
     /// and waits until it reports ready (its database and broker answer).
     pub async fn start(&self, roles: &str, node: u8) -> EngineProcess {
-        let process = EngineProcess::spawn(&self.config, &["--role", roles, "--node", &node.to_string()]);
+        let process = self.spawn(roles, node);
         process.wait_ready().await;
         process
+    }
+
+    /// [`Cluster::start`] without waiting for readiness: returns once the process listens.
+    pub fn spawn(&self, roles: &str, node: u8) -> EngineProcess {
+        EngineProcess::spawn(&self.config, &["--role", roles, "--node", &node.to_string()])
     }
 
     /// Where this deployment's files are.
@@ -77,6 +82,11 @@ impl Default for Cluster {
     }
 }
 
+/// A local port nothing listens on (now).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port()
+}
+
 /// A tansu broker process of the test's own, on a free port, that can be frozen.
 pub struct Broker {
     child: Child,
@@ -85,10 +95,14 @@ pub struct Broker {
 }
 
 impl Broker {
-    /// Starts the broker and waits until it accepts connections.
+    /// Starts the broker on a free port and waits until it accepts connections.
     pub fn start() -> Self {
+        Self::start_on(free_port())
+    }
+
+    /// Starts the broker on `port` and waits until it accepts connections.
+    pub fn start_on(port: u16) -> Self {
         let tansu = required_env("GRIDD_TEST_TANSU", "the tansu broker binary");
-        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
         let url = format!("tcp://127.0.0.1:{port}");
         let child = Command::new(tansu)
             .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])

@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use gridd_proto::tonic::Code;
 use gridd_proto::v1;
-use gridd_tests::cluster::{Broker, Cluster};
-use gridd_tests::{Clients, hotline_call, http_get, spread_point};
+use gridd_tests::cluster::{Broker, Cluster, free_port};
+use gridd_tests::{Clients, XINAN, hotline_call, http_get, spread_point};
 
 /// Waits for the slow parts of a distributed run: consumer groups rejoining after a kill or a
 /// frozen broker take several seconds on tansu.
@@ -367,4 +367,43 @@ async fn retry_until_accepted(c: &mut Clients, key: &str, n: usize) -> String {
             }
         }
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_role_process_is_ready_only_once_its_broker_answers() {
+    let port = free_port();
+    let cluster = Cluster::on_broker(&format!("127.0.0.1:{port}"));
+    let router = cluster.spawn("router", 0);
+    for _ in 0..6 {
+        let (code, body) = http_get(router.http_addr, "/health/readyz").await;
+        assert_eq!(code, 503, "no broker yet: {body}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    let _broker = Broker::start_on(port);
+    router.wait_ready().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_undecodable_record_goes_to_the_dead_letter_topic_and_the_partition_moves_on() {
+    let cluster = Cluster::new();
+    let engine = cluster.start("ingest,router,tracker,gateway", 0).await;
+    let mut c = Clients::connect(engine.grpc_addr).await;
+    let mut settings = gridd_log::KafkaSettings::new(cluster.brokers.clone());
+    settings.prefix = cluster.prefix.clone();
+    // The key intake gives reports at XINAN (its ~5 km area square), so the poison record
+    // sits in the partition the next report goes to, ahead of it.
+    let area_key = format!("area:{}:{}", (XINAN.0 / 0.05).floor() as i64, (XINAN.1 / 0.05).floor() as i64);
+    let poison = b"\xff\xfe not a protobuf IntakeRecord".to_vec();
+    let producer = gridd_log::KafkaProducer::new(&settings).expect("producer");
+    producer.send(gridd_log::topics::INTAKE, &area_key, &poison).await.expect("poison record sent");
+
+    let receipt = c.hotline("after-poison", "E0102", Some(XINAN)).await.expect("accepted");
+    let case = c.ticket_of_within(&receipt.reference, RECOVERY).await;
+    assert_eq!(case.id, receipt.reference, "the report behind the poison record is routed");
+
+    let consumer = gridd_log::KafkaConsumer::new(&settings, "audit", &[gridd_log::topics::DEAD_LETTER]).expect("consumer");
+    let dead = tokio::time::timeout(RECOVERY, consumer.recv()).await.expect("a dead letter within the wait").expect("record");
+    assert_eq!(dead.payload, poison, "the record is kept as it was");
+    assert!(dead.key.starts_with("intake/"), "the key says where it came from: {}", dead.key);
+    assert!(dead.key.contains("decod") || dead.key.contains("invalid"), "the key says why: {}", dead.key);
 }

@@ -108,6 +108,10 @@ impl Engine {
 
     /// Binds the listeners and starts `roles`.
     pub async fn start_roles(config: &EngineConfig, city: CityConfig, clock: Arc<dyn Clock>, roles: Roles) -> anyhow::Result<Self> {
+        anyhow::ensure!(
+            config.distributed.is_some() || roles == Roles::ALL,
+            "--role needs a [distributed] section in the configuration: the embedded mode runs every role in one process"
+        );
         let metrics = telemetry::metrics_handle();
         for warning in &city.warnings {
             tracing::warn!("{warning}");
@@ -125,10 +129,6 @@ impl Engine {
         tasks.spawn(named("reload", crate::reload::watch(city.clone(), config.reload_poll, shutdown.clone())));
         match &config.distributed {
             None => {
-                anyhow::ensure!(
-                    roles == Roles::ALL,
-                    "--role needs a [distributed] section in the configuration: the embedded mode runs every role in one process"
-                );
                 let store = open_sqlite(config)?;
                 start_embedded(&mut tasks, store, grpc, &shared);
                 ready.store(true, Ordering::Release);

@@ -98,3 +98,30 @@ fn locate_explains_one_point_and_batches() {
     assert!(lines[1].starts_with("1,118.3546,34.3725,320381001"), "{text}");
     assert!(lines[2].starts_with("2,0.0,0.0,,"), "{text}");
 }
+
+#[test]
+fn roles_need_the_distributed_mode_and_its_settings_are_checked() {
+    let run = |args: &[&str]| {
+        let out = Command::new(gridd_binary()).args(args).output().expect("run gridd");
+        (out.status.code(), String::from_utf8_lossy(&out.stderr).into_owned())
+    };
+    let (code, stderr) = run(&["--config", &repo("config/gridd.toml"), "--role", "router", "run"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("--role needs a [distributed] section"), "{stderr}");
+
+    let (code, stderr) = run(&["--config", &repo("config/gridd.toml"), "--role", "dispatcher", "run"]);
+    assert_eq!(code, Some(2), "{stderr}");
+    assert!(stderr.contains("invalid value 'dispatcher' for '--role"), "{stderr}");
+
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = dir.path().join("gridd.toml");
+    let text = format!(
+        "city = {:?}\n[server]\ngrpc = \"127.0.0.1:0\"\nhttp = \"127.0.0.1:0\"\n\
+         [distributed]\npostgres = \"postgres://gridd@db/gridd\"\nkafka = \"kafka:9092\"\npartitions = 0\n",
+        repo("config/xinyi/city.toml")
+    );
+    std::fs::write(&config, text).expect("write");
+    let (code, stderr) = run(&["--config", &config.display().to_string(), "check-config"]);
+    assert_eq!(code, Some(1), "{stderr}");
+    assert!(stderr.contains("gridd.toml") && stderr.contains("distributed") && stderr.contains("at least 1"), "{stderr}");
+}
