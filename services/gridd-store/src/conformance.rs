@@ -126,6 +126,9 @@ pub(crate) async fn intake_keys_and_report_status<S: Store>(store: S) {
         .expect("write");
     let dup = store.write(move |tx| tx.put_intake_key("hotline/abc", &entry)).await;
     assert!(dup.is_err(), "a key is recorded once");
+    let same_reference = IntakeKeyEntry { fingerprint: "f2".into(), reference: r.clone(), received_at: Timestamp::from_millis(6) };
+    let collision = store.write(move |tx| tx.put_intake_key("citizen/other", &same_reference)).await;
+    assert!(collision.is_err(), "a reference is given to one report only");
     let r3 = r.clone();
     let (found, status) =
         store.read(move |tx| -> Result<_, StoreError> { Ok((tx.intake_key("hotline/abc")?, tx.report_status(&r3)?)) }).await.expect("read");
@@ -148,12 +151,16 @@ pub(crate) async fn the_log_end_of_a_write_predicts_its_next_seq<S: Store>(store
             store
                 .write(move |tx| -> Result<_, StoreError> {
                     let predicted = tx.log_end(topics::TICKET_EVENTS)? + 1;
+                    // Widen the window in which another writer could slip in between.
+                    std::thread::sleep(std::time::Duration::from_millis(20));
                     let appended = tx.append_log(topics::TICKET_EVENTS, &format!("T{i}"), b"event", Timestamp::from_millis(1))?;
                     Ok((predicted, appended))
                 })
                 .await
         })
     });
+    // Spawned all at once (collected), not one by one as the loop below awaits them.
+    let writers: Vec<_> = writers.collect();
     for writer in writers {
         let (predicted, appended) = writer.await.expect("task").expect("write");
         assert_eq!(predicted, appended, "the seq read at the end is the seq appended");
@@ -170,6 +177,7 @@ pub(crate) async fn a_report_keeps_its_first_decision<S: Store>(store: S) {
         let (store, r) = (store.clone(), r.clone());
         tokio::spawn(async move { store.write(move |tx| tx.record_decision(&r, Channel::Camera, Timestamp::from_millis(7), &[i])).await })
     });
+    let racing: Vec<_> = racing.collect();
     let mut kept = Vec::new();
     for task in racing {
         kept.push(task.await.expect("task").expect("record"));

@@ -31,8 +31,10 @@ use crate::codec::{
 };
 use crate::{FeedEntry, IntakeKeyEntry, LiveCounts, LogRecord, ReadTx, ReportStatus, Signal, Store, StoreError, TicketFilter, WriteTx};
 
-const MIGRATIONS: &[&str] =
-    &[include_str!("../migrations/postgres/0001_init.sql"), include_str!("../migrations/postgres/0002_report_decision.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/postgres/0001_init.sql"),
+    include_str!("../migrations/postgres/0002_decisions_and_unique_references.sql"),
+];
 /// Connection threads (and so connections) per store.
 const POOL: usize = 8;
 /// Runs of a transaction aborted by a conflict before giving up.

@@ -26,7 +26,7 @@ use crate::codec::{
 use crate::{FeedEntry, IntakeKeyEntry, LiveCounts, LogRecord, ReadTx, ReportStatus, Signal, Store, StoreError, TicketFilter, WriteTx};
 
 const MIGRATIONS: &[&str] =
-    &[include_str!("../migrations/sqlite/0001_init.sql"), include_str!("../migrations/sqlite/0002_report_decision.sql")];
+    &[include_str!("../migrations/sqlite/0001_init.sql"), include_str!("../migrations/sqlite/0002_decisions_and_unique_references.sql")];
 const READERS: usize = 4;
 
 impl From<rusqlite::Error> for StoreError {
