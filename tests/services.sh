@@ -1,6 +1,7 @@
 # Starts the servers the suite talks to — a PostgreSQL and a Kafka-protocol broker (tansu) —
 # on free local ports, installing them first where missing, and stops them on exit.
-# Sourced by tests/run.sh; exports GRIDD_TEST_POSTGRES_URL and GRIDD_TEST_KAFKA_BROKERS.
+# Sourced by tests/run.sh; exports GRIDD_TEST_POSTGRES_URL, GRIDD_TEST_POSTGRES_BIN,
+# GRIDD_TEST_KAFKA_BROKERS and GRIDD_TEST_TANSU.
 
 SERVICES_DIR="${SERVICES_DIR:-$(pwd)/target/test-services}"
 mkdir -p "$SERVICES_DIR"
@@ -28,6 +29,8 @@ start_postgres() {
     as_postgres_user "$bin/pg_ctl" -D "$PGDATA" -l "$PGDATA/server.log" -w \
         -o "-p $PGPORT -k $PGDATA -c listen_addresses=127.0.0.1 -c max_connections=300" start >/dev/null
     PG_CTL="$bin/pg_ctl"
+    # Tests that crash and restart a PostgreSQL of their own start it from here.
+    export GRIDD_TEST_POSTGRES_BIN="$bin"
     export GRIDD_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$PGPORT/postgres"
     echo "tests/services.sh: PostgreSQL on 127.0.0.1:$PGPORT" >&2
 }

@@ -1,6 +1,7 @@
 //! Distributed deployments for tests: gridd role processes on the PostgreSQL and the Kafka
 //! broker the test script started (`GRIDD_TEST_POSTGRES_URL`, `GRIDD_TEST_KAFKA_BROKERS`),
-//! or on a broker of the test's own ([`Broker`], from `GRIDD_TEST_TANSU`) that it can freeze.
+//! or on a broker ([`Broker`], from `GRIDD_TEST_TANSU`) or a PostgreSQL server ([`Postgres`],
+//! from `GRIDD_TEST_POSTGRES_BIN`) of the test's own, which it can freeze or stop.
 //! Each deployment gets a fresh database and topics under a prefix of its own, so tests never
 //! see each other's data.
 
@@ -42,9 +43,18 @@ impl Cluster {
 
     /// A deployment on `brokers`, with a fresh database on the suite's PostgreSQL.
     pub fn on_broker(brokers: &str) -> Self {
-        let admin = required_env("GRIDD_TEST_POSTGRES_URL", "PostgreSQL");
+        Self::on(&required_env("GRIDD_TEST_POSTGRES_URL", "PostgreSQL"), brokers)
+    }
+
+    /// A deployment on the suite's broker, with a fresh database on the PostgreSQL server at
+    /// `admin_url` (one of the test's own, say, that it can stop).
+    pub fn on_postgres(admin_url: &str) -> Self {
+        Self::on(admin_url, &required_env("GRIDD_TEST_KAFKA_BROKERS", "a Kafka-protocol broker"))
+    }
+
+    fn on(admin_url: &str, brokers: &str) -> Self {
         let name = unique_name("gridd_cluster");
-        let database = gridd_store::postgres::create_database(&admin, &name).expect("create the deployment's database");
+        let database = gridd_store::postgres::create_database(admin_url, &name).expect("create the deployment's database");
         let prefix = format!("{name}.");
         let dir = tempfile::tempdir().expect("temp dir");
         let config = dir.path().join("gridd.toml");
@@ -140,4 +150,85 @@ impl Drop for Broker {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A PostgreSQL server of the test's own, in a fresh data directory on a free port, that can
+/// be stopped the hard way and started again on the same data.
+pub struct Postgres {
+    bin: PathBuf,
+    data: PathBuf,
+    port: u16,
+    /// Its administrative URL (user `postgres`, database `postgres`).
+    pub url: String,
+}
+
+impl Postgres {
+    /// Creates the data directory and starts the server; returns once it accepts connections.
+    pub fn start() -> Self {
+        let bin = PathBuf::from(required_env("GRIDD_TEST_POSTGRES_BIN", "PostgreSQL's programs"));
+        let data = std::env::temp_dir().join(unique_name("gridd_postgres"));
+        std::fs::create_dir(&data).expect("create the data directory");
+        if running_as_root() {
+            // The server refuses to run as root: its files belong to the postgres user.
+            let chown = Command::new("chown").arg("postgres:postgres").arg(&data).status().expect("run chown");
+            assert!(chown.success(), "chown the data directory to postgres");
+        }
+        let port = free_port();
+        let server = Self { url: format!("postgres://postgres@127.0.0.1:{port}/postgres"), bin, data, port };
+        server.as_postgres("initdb", &["-D", &server.data(), "-A", "trust", "-U", "postgres"]);
+        server.start_again();
+        server
+    }
+
+    /// Stops the server as a crash would (`pg_ctl stop -m immediate`): every connection is cut,
+    /// nothing is flushed that a crash would not flush.
+    pub fn crash(&self) {
+        self.as_postgres("pg_ctl", &["-D", &self.data(), "-m", "immediate", "stop"]);
+    }
+
+    /// Starts the server (again) on its data directory and port; waits until it answers.
+    pub fn start_again(&self) {
+        let options = format!("-p {} -k {} -c listen_addresses=127.0.0.1", self.port, self.data());
+        let log = format!("{}/server.log", self.data());
+        self.as_postgres("pg_ctl", &["-D", &self.data(), "-l", &log, "-w", "-o", &options, "start"]);
+    }
+
+    fn data(&self) -> String {
+        self.data.display().to_string()
+    }
+
+    /// Runs one of PostgreSQL's programs as the postgres user; its failure fails the test.
+    fn as_postgres(&self, program: &str, args: &[&str]) {
+        let output = self.command(program, args).output().unwrap_or_else(|e| panic!("cannot run {program}: {e}"));
+        assert!(
+            output.status.success(),
+            "{program} {args:?} failed: {}{}",
+            String::from_utf8_lossy(&output.stdout),
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+
+    fn command(&self, program: &str, args: &[&str]) -> Command {
+        let program = self.bin.join(program);
+        let mut command = if running_as_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--"]).arg(program);
+            c
+        } else {
+            Command::new(program)
+        };
+        command.args(args).stdin(Stdio::null());
+        command
+    }
+}
+
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let _ = self.command("pg_ctl", &["-D", &self.data(), "-m", "immediate", "stop"]).output();
+        let _ = std::fs::remove_dir_all(&self.data);
+    }
+}
+
+fn running_as_root() -> bool {
+    Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.trim_ascii() == b"0")
 }

@@ -55,6 +55,16 @@ impl Clients {
     /// Connects to `addr`.
     pub async fn connect(addr: SocketAddr) -> Self {
         let channel = Endpoint::from_shared(format!("http://{addr}")).expect("valid endpoint").connect().await.expect("engine reachable");
+        Self::on(channel)
+    }
+
+    /// Clients of `addr` that connect on their first call and again after a lost connection:
+    /// for a process that may die, calls to it fail with `UNAVAILABLE` rather than the test.
+    pub fn lazy(addr: SocketAddr) -> Self {
+        Self::on(Endpoint::from_shared(format!("http://{addr}")).expect("valid endpoint").connect_lazy())
+    }
+
+    fn on(channel: Channel) -> Self {
         Self {
             intake: IntakeServiceClient::new(channel.clone()),
             dispatch: DispatchServiceClient::new(channel.clone()),

@@ -1,14 +1,16 @@
 //! The distributed mode end to end: every role a separate `gridd` OS process on the real
 //! PostgreSQL and a real Kafka-protocol broker (tansu) that the test script starts; processes
-//! killed with SIGKILL, the broker frozen with SIGSTOP.
+//! killed with SIGKILL, the broker frozen with SIGSTOP, a PostgreSQL of the test's own crashed
+//! and restarted.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use gridd_proto::tonic::Code;
+use gridd_proto::tonic::{Code, Request};
 use gridd_proto::v1;
-use gridd_tests::cluster::{Broker, Cluster, free_port};
+use gridd_tests::cluster::{Broker, Cluster, Postgres, free_port};
 use gridd_tests::{Clients, XINAN, hotline_call, http_get, spread_point};
 
 /// Waits for the slow parts of a distributed run: consumer groups rejoining after a kill or a
@@ -189,44 +191,123 @@ async fn reports_from_every_channel_flow_through_separate_role_processes_to_case
     assert!(ids.is_subset(&published), "cases missing from the ticket-events topic: {:?}", ids.difference(&published).collect::<Vec<_>>());
 }
 
-/// Reports of `places` places, two each (so half of them merge), sent by `senders` tasks.
+/// The intake processes clients send to; a test puts a restarted process in its place.
+type Front = Arc<Mutex<Vec<SocketAddr>>>;
+
+fn front(addresses: &[SocketAddr]) -> Front {
+    Arc::new(Mutex::new(addresses.to_vec()))
+}
+
+/// Reports of `places` places, two each (so half of them merge), sent by several tasks to the
+/// processes of a [`Front`] in turn. A report that is refused, or whose process dies under it,
+/// is sent again with the same key to the next process until it is acknowledged, as a client
+/// of a load-balanced intake would.
 struct Burst {
     places: usize,
     acked: Arc<Mutex<BTreeMap<usize, String>>>,
+    /// Every failed attempt: the report and the status code.
+    refusals: Arc<Mutex<Vec<(usize, Code)>>>,
 }
 
 impl Burst {
-    fn report(n: usize) -> v1::LogHotlineCallRequest {
+    fn report(n: usize) -> Request<v1::LogHotlineCallRequest> {
         let place = n / 2;
         let category = if place % 10 == 0 { "E0201" } else { "E0102" };
-        hotline_call(&format!("burst-{n}"), category, Some(spread_point(place)))
+        let mut request = Request::new(hotline_call(&format!("burst-{n}"), category, Some(spread_point(place))));
+        request.set_timeout(Duration::from_secs(10));
+        request
     }
 
-    /// Starts sending; every report is retried until acknowledged.
-    fn send(places: usize, clients: &Clients, senders: usize) -> (Self, Vec<tokio::task::JoinHandle<()>>) {
-        let acked: Arc<Mutex<BTreeMap<usize, String>>> = Arc::default();
+    /// Starts sending.
+    fn send(places: usize, front: Front, senders: usize) -> (Self, Vec<tokio::task::JoinHandle<()>>) {
+        let burst = Self { places, acked: Arc::default(), refusals: Arc::default() };
         let tasks = (0..senders)
             .map(|s| {
-                let (mut c, acked) = (clients.clone(), acked.clone());
+                let (front, acked, refusals) = (front.clone(), burst.acked.clone(), burst.refusals.clone());
                 tokio::spawn(async move {
+                    let mut clients = HashMap::new();
                     for n in (s..places * 2).step_by(senders) {
-                        let receipt =
-                            c.intake.log_hotline_call(Self::report(n)).await.expect("intake answers while routers and trackers die");
-                        acked.lock().expect("lock").insert(n, receipt.into_inner().reference);
+                        let reference = Self::send_until_acked(&front, &mut clients, n, &refusals).await;
+                        acked.lock().expect("lock").insert(n, reference);
                     }
                 })
             })
             .collect();
-        (Self { places, acked }, tasks)
+        (burst, tasks)
+    }
+
+    async fn send_until_acked(
+        front: &Front,
+        clients: &mut HashMap<SocketAddr, Clients>,
+        n: usize,
+        refusals: &Mutex<Vec<(usize, Code)>>,
+    ) -> String {
+        let deadline = tokio::time::Instant::now() + RECOVERY;
+        let mut attempt = n;
+        loop {
+            let addr = {
+                let front = front.lock().expect("lock");
+                front[attempt % front.len()]
+            };
+            let c = clients.entry(addr).or_insert_with(|| Clients::lazy(addr));
+            match c.intake.log_hotline_call(Self::report(n)).await {
+                Ok(receipt) => return receipt.into_inner().reference,
+                Err(status) => {
+                    refusals.lock().expect("lock").push((n, status.code()));
+                    assert!(tokio::time::Instant::now() < deadline, "report {n} was never acknowledged; last answer: {status}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            }
+            attempt += 1;
+        }
     }
 
     fn acked(&self) -> usize {
         self.acked.lock().expect("lock").len()
     }
 
+    fn refusals(&self) -> Vec<(usize, Code)> {
+        self.refusals.lock().expect("lock").clone()
+    }
+
     async fn until_acked(&self, n: usize) {
         while self.acked() < n {
             tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+    }
+
+    /// Waits for the senders, then checks the outcome: every report acknowledged; both
+    /// reports of a place in one case, opened by one of them; no other case; every case filed
+    /// once; the escalations of the E0201 cases each fired once per level.
+    async fn assert_one_case_per_place(self, senders: Vec<tokio::task::JoinHandle<()>>, c: &mut Clients) {
+        for s in senders {
+            s.await.expect("sender");
+        }
+        let acked = self.acked.lock().expect("lock").clone();
+        assert_eq!(acked.len(), self.places * 2, "every report acknowledged");
+        for place in 0..self.places {
+            let (first, second) = (&acked[&(place * 2)], &acked[&(place * 2 + 1)]);
+            let case = c.ticket_of_within(first, RECOVERY).await;
+            assert!(&case.id == first || &case.id == second, "place {place}: the case is one of its reports'");
+            assert_eq!(c.ticket_of_within(second, RECOVERY).await.id, case.id, "place {place}: both reports in one case");
+        }
+        let cases = all_cases(c).await;
+        assert_eq!(cases.len(), self.places, "one case per place: none created twice");
+        for case in &cases {
+            c.wait_for(&case.id, "both reports in", |t, _| t.reports.len() == 2).await;
+        }
+        let cases = all_cases(c).await;
+        assert_each_case_filed_once(c, &cases).await;
+
+        let stats = c.dispatch.get_stats(v1::GetStatsRequest::default()).await.expect("stats").into_inner();
+        let intake: u64 = stats.intake_by_channel.iter().map(|channel| channel.count).sum();
+        assert_eq!(intake, self.places as u64 * 2, "every report counted once");
+
+        for place in (0..self.places).step_by(10) {
+            let id = c.ticket_of(&acked[&(place * 2)]).await.id;
+            let (_, history) = c.wait_for(&id, "four escalation levels", |_, h| escalation_labels(h).len() >= 4).await;
+            let labels = escalation_labels(&history);
+            assert_eq!(labels.iter().collect::<HashSet<_>>().len(), labels.len(), "case {id}: no level fired twice: {labels:?}");
         }
     }
 }
@@ -235,12 +316,11 @@ impl Burst {
 async fn router_and_tracker_killed_mid_burst_lose_nothing_and_repeat_nothing() {
     const PLACES: usize = 150;
     let cluster = Cluster::new();
-    let front = cluster.start("ingest,gateway", 0).await;
+    let gateway = cluster.start("ingest,gateway", 0).await;
     let mut router = cluster.start("router", 0).await;
     let mut tracker = cluster.start("tracker", 0).await;
-    let mut c = Clients::connect(front.grpc_addr).await;
 
-    let (burst, senders) = Burst::send(PLACES, &c, 6);
+    let (burst, senders) = Burst::send(PLACES, front(&[gateway.grpc_addr]), 6);
     // SIGKILL the router a quarter of the way in and the tracker half-way, each restarted at
     // once; then both together at three quarters.
     burst.until_acked(PLACES / 2).await;
@@ -253,34 +333,137 @@ async fn router_and_tracker_killed_mid_burst_lose_nothing_and_repeat_nothing() {
     router.kill_9();
     tracker.kill_9();
     let (_router, _tracker) = (cluster.start("router", 0).await, cluster.start("tracker", 0).await);
-    for s in senders {
-        s.await.expect("sender");
-    }
-    let acked = burst.acked.lock().expect("lock").clone();
-    assert_eq!(acked.len(), burst.places * 2, "every report acknowledged");
 
-    // Both reports of a place end in one case, opened by one of them; nothing else exists.
-    for place in 0..burst.places {
-        let (first, second) = (&acked[&(place * 2)], &acked[&(place * 2 + 1)]);
-        let case = c.ticket_of_within(first, RECOVERY).await;
-        assert!(&case.id == first || &case.id == second, "place {place}: the case is one of its reports'");
-        assert_eq!(c.ticket_of_within(second, RECOVERY).await.id, case.id, "place {place}: both reports in one case");
-    }
-    let cases = all_cases(&mut c).await;
-    assert_eq!(cases.len(), burst.places, "one case per place: none created twice");
-    for case in &cases {
-        c.wait_for(&case.id, "both reports in", |t, _| t.reports.len() == 2).await;
-    }
-    let cases = all_cases(&mut c).await;
-    assert_each_case_filed_once(&mut c, &cases).await;
+    assert_eq!(burst.refusals(), [], "intake answers while routers and trackers die");
+    burst.assert_one_case_per_place(senders, &mut Clients::connect(gateway.grpc_addr).await).await;
+}
 
-    // Escalations of the E0201 cases kept firing across the tracker's deaths, each level once.
-    for place in (0..burst.places).step_by(10) {
-        let id = c.ticket_of(&acked[&(place * 2)]).await.id;
-        let (_, history) = c.wait_for(&id, "four escalation levels", |_, h| escalation_labels(h).len() >= 4).await;
-        let labels = escalation_labels(&history);
-        assert_eq!(labels.iter().collect::<HashSet<_>>().len(), labels.len(), "case {id}: no level fired twice: {labels:?}");
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_ingest_process_killed_mid_burst_loses_nothing_it_acknowledged() {
+    const PLACES: usize = 150;
+    let cluster = Cluster::new();
+    let first = cluster.start("ingest", 1).await;
+    let second = cluster.start("ingest", 2).await;
+    let back = cluster.start("router,tracker,gateway", 0).await;
+    let intake = front(&[first.grpc_addr, second.grpc_addr]);
+
+    let (burst, senders) = Burst::send(PLACES, intake.clone(), 6);
+    // SIGKILL the first intake process with requests in flight; clients carry on with the
+    // second, and with the first again once it is back (same node number, new address).
+    burst.until_acked(PLACES * 2 / 3).await;
+    first.kill_9();
+    let refused_before_restart = loop {
+        let refused = burst.refusals().len();
+        if refused > 0 || burst.acked() == PLACES * 2 {
+            break refused;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let first = cluster.start("ingest", 1).await;
+    intake.lock().expect("lock")[0] = first.grpc_addr;
+
+    assert!(refused_before_restart > 0, "calls to the killed process failed");
+    let mut c = Clients::connect(back.grpc_addr).await;
+    burst.assert_one_case_per_place(senders, &mut c).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_crashed_mid_burst_refuses_intake_until_back_and_loses_nothing_acknowledged() {
+    const PLACES: usize = 100;
+    const DOWN: Duration = Duration::from_secs(10);
+    let postgres = Postgres::start();
+    let cluster = Cluster::on_postgres(&postgres.url);
+    let gateway = cluster.start("ingest,gateway", 0).await;
+    let _back = cluster.start("router,tracker", 0).await;
+
+    let (burst, senders) = Burst::send(PLACES, front(&[gateway.grpc_addr]), 4);
+    burst.until_acked(PLACES / 2).await;
+    postgres.crash();
+    let up_again = tokio::time::Instant::now() + DOWN;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let acked_once_down = burst.acked();
+    let mut saw_not_ready = false;
+    while tokio::time::Instant::now() < up_again {
+        saw_not_ready |= http_get(gateway.http_addr, "/health/readyz").await.0 == 503;
+        tokio::time::sleep(Duration::from_millis(500)).await;
     }
+    assert_eq!(burst.acked(), acked_once_down, "nothing is acknowledged while the database is down");
+    postgres.start_again();
+
+    let refusals = burst.refusals();
+    assert!(!refusals.is_empty(), "calls made while PostgreSQL was down were refused");
+    assert!(refusals.iter().all(|(_, code)| *code == Code::Unavailable), "refused as UNAVAILABLE, nothing else: {refusals:?}");
+    assert!(saw_not_ready, "the intake process reported not ready while its database was down");
+    burst.assert_one_case_per_place(senders, &mut Clients::connect(gateway.grpc_addr).await).await;
+}
+
+/// The squad routing gives an E0102 report at `point`.
+async fn squad_at(c: &mut Clients, point: (f64, f64)) -> String {
+    let request = v1::LocateRequest {
+        point: Some(v1::GeoPoint { lon: point.0, lat: point.1, crs: v1::CoordSystem::Wgs84.into() }),
+        category: "E0102".into(),
+        at: None,
+    };
+    let located = c.grid.locate(request).await.expect("locate").into_inner();
+    located.responsible.first().map(|r| r.squad_id.clone()).unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminal_whose_gateway_is_killed_resumes_on_another_and_misses_nothing() {
+    const TASKS: usize = 24;
+    let cluster = Cluster::new();
+    let first = cluster.start("gateway", 0).await;
+    let second = cluster.start("gateway", 0).await;
+    let engine = cluster.start("ingest,router,tracker", 0).await;
+    let intake = Clients::connect(engine.grpc_addr).await;
+
+    // Places of one squad: the squad of the first place, and the places it shares it with.
+    let mut survivor = Clients::connect(second.grpc_addr).await;
+    let squad = squad_at(&mut survivor, spread_point(0)).await;
+    let mut places = Vec::new();
+    for i in 0..400 {
+        if places.len() < TASKS && squad_at(&mut survivor, spread_point(i)).await == squad {
+            places.push(i);
+        }
+    }
+    assert_eq!(places.len(), TASKS, "{TASKS} places of squad {squad} on the lattice");
+
+    let mut terminal = Clients::connect(first.grpc_addr).await;
+    let watch = |after_seq| v1::WatchTasksRequest { squad_id: squad.clone(), after_seq };
+    let mut feed = terminal.squad.watch_tasks(watch(0)).await.expect("watch").into_inner();
+    let mut seen: Vec<v1::TaskEvent> = Vec::new();
+    let send = |place: usize| {
+        let mut intake = intake.clone();
+        async move { intake.hotline(&format!("task-{place}"), "E0102", Some(spread_point(place))).await.expect("accepted").reference }
+    };
+    let mut sent = Vec::new();
+    for &place in &places[..TASKS / 2] {
+        sent.push(send(place).await);
+    }
+    // The terminal has seen some of the first half when its gateway dies.
+    while seen.len() < TASKS / 4 {
+        let event = tokio::time::timeout(RECOVERY, feed.message()).await.expect("an event in time").expect("ok").expect("event");
+        seen.push(event);
+    }
+    first.kill_9();
+    for &place in &places[TASKS / 2..] {
+        sent.push(send(place).await);
+    }
+
+    // It reconnects to the other gateway from the last event it saw.
+    let last_seen = seen.last().map_or(0, |e| e.seq);
+    let mut feed = survivor.squad.watch_tasks(watch(last_seen)).await.expect("watch").into_inner();
+    let assigned = |seen: &[v1::TaskEvent]| seen.iter().filter(|e| e.kind() == v1::TaskEventKind::Assigned).count();
+    while assigned(&seen) < TASKS {
+        let event = tokio::time::timeout(RECOVERY, feed.message()).await.expect("an event in time").expect("ok").expect("event");
+        seen.push(event);
+    }
+    let seqs: Vec<u64> = seen.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>(), "one contiguous feed across the gateway's death");
+    let tasks: Vec<String> =
+        seen.iter().filter(|e| e.kind() == v1::TaskEventKind::Assigned).filter_map(|e| e.ticket.as_ref().map(|t| t.id.clone())).collect();
+    assert_eq!(tasks.len(), TASKS);
+    assert_eq!(tasks.iter().collect::<HashSet<_>>(), sent.iter().collect::<HashSet<_>>(), "every task assigned to the squad, once");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
