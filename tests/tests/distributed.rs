@@ -138,11 +138,15 @@ async fn reports_from_every_channel_flow_through_separate_role_processes_to_case
         let receipt = b.hotline(&format!("again-{i}"), category, Some(spread_point(i))).await.expect("accepted");
         repeats.insert(receipt.reference, i);
     }
-    // Four cameras, three alerts each of the same scene: one case per camera.
-    let alerts: Vec<v1::CameraAlert> =
+    // Four cameras, three alerts each of the same scene: one case per camera. The camera
+    // resends its first alert within the same stream.
+    let mut alerts: Vec<v1::CameraAlert> =
         (1..=4).flat_map(|cam| (0..3).map(move |n| camera_alert(&format!("CAM-000{cam}"), &format!("a-{cam}-{n}")))).collect();
-    let streamed = b.intake.stream_camera_alerts(tokio_stream::iter(alerts)).await.expect("stream").into_inner();
+    alerts.push(alerts[0].clone());
+    let mut streamed = b.intake.stream_camera_alerts(tokio_stream::iter(alerts)).await.expect("stream").into_inner();
     assert!(streamed.rejected.is_empty(), "valid alerts: {:?}", streamed.rejected);
+    let resent = streamed.accepted.pop().expect("the resent alert's receipt");
+    assert_eq!((resent.reference.as_str(), resent.replayed), (streamed.accepted[0].reference.as_str(), true), "a resent alert is a replay");
 
     let mut case_of_place = HashMap::new();
     for (reference, place) in &own_case {

@@ -111,10 +111,11 @@ impl<S: Store> IntakeSink for StoreLog<S> {
     }
 }
 
-/// The distributed mode's sink: the key is reserved in the database, the record sent to Kafka
-/// (waiting for `acks=all`), then the report recorded. A retry after a failure in between finds
-/// the reservation and sends the same record again under the same reference; the router and
-/// tracker take a record they have seen as a no-op.
+/// The distributed mode's sink. For a batch (one report, or a camera stream's chunk): every key
+/// is reserved in one database transaction, the new records are sent to Kafka together (each
+/// waiting for `acks=all`), then the reports are recorded in one more transaction. A retry after
+/// a failure in between finds the reservation and sends the same record again under the same
+/// reference; the router and tracker take a record they have seen as a no-op.
 pub struct KafkaLog<S> {
     store: S,
     producer: gridd_log::KafkaProducer,
@@ -153,36 +154,68 @@ fn reserve(tx: &mut dyn WriteTx, d: &Draft) -> Result<Reserved, StoreError> {
     Ok(Reserved::Send { reference: r.reference.clone(), received_at: r.received_at })
 }
 
+/// A draft of a batch after its reservation: answered already, or a report to send.
+enum Slot {
+    Answered(Result<Accepted, IntakeError>),
+    ToSend(Report),
+}
+
+/// Turns reservations into slots. A key repeated within the batch reserves the same reference
+/// twice; its later copies are answered as retries of the first rather than sent again.
+fn slots(drafts: Vec<Draft>, reserved: Vec<Reserved>) -> Vec<Slot> {
+    let mut sending = std::collections::HashSet::new();
+    drafts
+        .into_iter()
+        .zip(reserved)
+        .map(|(draft, reserved)| match reserved {
+            Reserved::Done(result) => Slot::Answered(result),
+            Reserved::Send { reference, received_at } if !sending.insert(reference.clone()) => {
+                Slot::Answered(Ok(Accepted { reference, received_at, replayed: true }))
+            }
+            Reserved::Send { reference, received_at } => {
+                let mut report = draft.report;
+                report.reference = reference;
+                report.received_at = received_at;
+                if report.channel != Channel::Camera {
+                    report.observed_at = received_at;
+                }
+                Slot::ToSend(report)
+            }
+        })
+        .collect()
+}
+
+impl<S: Store> KafkaLog<S> {
+    async fn send(&self, report: &Report) -> Result<(), IntakeError> {
+        let payload = gridd_proto::prost::Message::encode_to_vec(&gridd_proto::intake_record(report));
+        self.producer
+            .send(gridd_log::topics::INTAKE, &partition_key(report), &payload)
+            .await
+            .map(drop)
+            .map_err(|e| IntakeError::LogUnavailable(e.to_string()))
+    }
+}
+
 impl<S: Store> IntakeSink for KafkaLog<S> {
     async fn append(&self, drafts: Vec<Draft>) -> Result<Vec<Result<Accepted, IntakeError>>, IntakeError> {
-        let mut results = Vec::with_capacity(drafts.len());
-        for draft in drafts {
-            let d = draft.clone();
-            let (reference, received_at) = match self.store.write(move |tx| reserve(tx, &d)).await? {
-                Reserved::Done(result) => {
-                    results.push(result);
-                    continue;
+        let batch = drafts.clone();
+        let reserved = self.store.write(move |tx| batch.iter().map(|d| reserve(tx, d)).collect::<Result<Vec<_>, _>>()).await?;
+        let slots = slots(drafts, reserved);
+        let to_send: Vec<&Report> = slots.iter().filter_map(|s| if let Slot::ToSend(r) = s { Some(r) } else { None }).collect();
+        // Sent together, so the producer batches them; it keeps their order within a partition.
+        futures_util::future::try_join_all(to_send.iter().map(|r| self.send(r))).await?;
+        let sent: Vec<(Reference, Channel, Timestamp)> = to_send.iter().map(|r| (r.reference.clone(), r.channel, r.received_at)).collect();
+        self.store.write(move |tx| sent.iter().try_for_each(|(reference, channel, at)| tx.put_report(reference, *channel, *at))).await?;
+        Ok(slots
+            .into_iter()
+            .map(|slot| match slot {
+                Slot::Answered(result) => result,
+                Slot::ToSend(report) => {
+                    metrics::counter!("gridd_intake_records_total", "channel" => report.channel.name()).increment(1);
+                    Ok(Accepted { reference: report.reference, received_at: report.received_at, replayed: false })
                 }
-                Reserved::Send { reference, received_at } => (reference, received_at),
-            };
-            let mut report = draft.report;
-            let observed_now = report.channel != Channel::Camera;
-            report.reference = reference.clone();
-            report.received_at = received_at;
-            if observed_now {
-                report.observed_at = received_at;
-            }
-            let payload = gridd_proto::prost::Message::encode_to_vec(&gridd_proto::intake_record(&report));
-            self.producer
-                .send(gridd_log::topics::INTAKE, &partition_key(&report), &payload)
-                .await
-                .map_err(|e| IntakeError::LogUnavailable(e.to_string()))?;
-            let (r, channel) = (reference.clone(), report.channel);
-            self.store.write(move |tx| tx.put_report(&r, channel, received_at)).await?;
-            metrics::counter!("gridd_intake_records_total", "channel" => channel.name()).increment(1);
-            results.push(Ok(Accepted { reference, received_at, replayed: false }));
-        }
-        Ok(results)
+            })
+            .collect())
     }
 }
 
