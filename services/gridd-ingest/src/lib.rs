@@ -157,7 +157,7 @@ fn reserve(tx: &mut dyn WriteTx, d: &Draft) -> Result<Reserved, StoreError> {
 /// A draft of a batch after its reservation: answered already, or a report to send.
 enum Slot {
     Answered(Result<Accepted, IntakeError>),
-    ToSend(Report),
+    ToSend(Box<Report>),
 }
 
 /// Turns reservations into slots. A key repeated within the batch reserves the same reference
@@ -179,7 +179,7 @@ fn slots(drafts: Vec<Draft>, reserved: Vec<Reserved>) -> Vec<Slot> {
                 if report.channel != Channel::Camera {
                     report.observed_at = received_at;
                 }
-                Slot::ToSend(report)
+                Slot::ToSend(Box::new(report))
             }
         })
         .collect()
@@ -201,7 +201,7 @@ impl<S: Store> IntakeSink for KafkaLog<S> {
         let batch = drafts.clone();
         let reserved = self.store.write(move |tx| batch.iter().map(|d| reserve(tx, d)).collect::<Result<Vec<_>, _>>()).await?;
         let slots = slots(drafts, reserved);
-        let to_send: Vec<&Report> = slots.iter().filter_map(|s| if let Slot::ToSend(r) = s { Some(r) } else { None }).collect();
+        let to_send: Vec<&Report> = slots.iter().filter_map(|s| if let Slot::ToSend(r) = s { Some(&**r) } else { None }).collect();
         // Sent together, so the producer batches them; it keeps their order within a partition.
         futures_util::future::try_join_all(to_send.iter().map(|r| self.send(r))).await?;
         let sent: Vec<(Reference, Channel, Timestamp)> = to_send.iter().map(|r| (r.reference.clone(), r.channel, r.received_at)).collect();
