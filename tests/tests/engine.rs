@@ -3,6 +3,7 @@
 mod engine {
     mod cli;
     mod crash;
+    mod deploy;
     mod escalation;
     mod intake;
     mod lifecycle;
