@@ -114,7 +114,7 @@ async fn reports_from_every_channel_flow_through_separate_role_processes_to_case
     // Two of every role but the gateway, each its own OS process.
     let front = cluster.start("ingest,gateway", 0).await;
     let second_ingest = cluster.start("ingest", 1).await;
-    let _routers = [cluster.start("router", 0).await, cluster.start("router", 0).await];
+    let routers = [cluster.start("router", 0).await, cluster.start("router", 0).await];
     let _trackers = [cluster.start("tracker", 0).await, cluster.start("tracker", 0).await];
     let (mut a, mut b) = (Clients::connect(front.grpc_addr).await, Clients::connect(second_ingest.grpc_addr).await);
 
@@ -193,6 +193,35 @@ async fn reports_from_every_channel_flow_through_separate_role_processes_to_case
     let ids: HashSet<String> = cases.iter().map(|c| c.id.clone()).collect();
     let published = published_ticket_ids(&cluster, &ids).await;
     assert!(ids.is_subset(&published), "cases missing from the ticket-events topic: {:?}", ids.difference(&published).collect::<Vec<_>>());
+
+    // The routers publish their lag on each partition of the intake topic: nothing is left.
+    let deadline = tokio::time::Instant::now() + RECOVERY;
+    loop {
+        let mut lag: HashMap<String, f64> = HashMap::new();
+        for router in &routers {
+            for (partition, value) in intake_lag(&http_get(router.http_addr, "/metrics").await.1) {
+                *lag.entry(partition).or_default() += value;
+            }
+        }
+        if lag.len() == 4 && lag.values().all(|v| *v == 0.0) {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "the routers' lag on the four intake partitions: {lag:?}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+}
+
+/// The router's `gridd_log_lag` on the intake topic from a metrics page, by partition.
+fn intake_lag(metrics: &str) -> Vec<(String, f64)> {
+    metrics
+        .lines()
+        .filter(|line| line.starts_with("gridd_log_lag{") && line.contains(r#"consumer="router""#) && line.contains(r#"topic="intake""#))
+        .filter_map(|line| {
+            let partition = line.split(r#"partition=""#).nth(1)?.split('"').next()?.to_owned();
+            let value = line.rsplit(' ').next()?.parse().ok()?;
+            Some((partition, value))
+        })
+        .collect()
 }
 
 /// The intake processes clients send to; a test puts a restarted process in its place.

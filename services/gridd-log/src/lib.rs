@@ -10,7 +10,8 @@
 //!   stored ([`KafkaConsumer::processed`]) only after the caller made the record's effect
 //!   durable, and auto-commit writes stored offsets. After a crash or a rebalance records since
 //!   the last commit are delivered again; every effect is idempotent (ids, versions), so a
-//!   replay changes nothing.
+//!   replay changes nothing. Each consumer publishes how far behind it is, per partition, as
+//!   the gauge `gridd_log_lag{consumer, topic, partition}` (from librdkafka's statistics).
 //!
 //! Payloads are the protobuf messages of `proto/`, encoded by the roles.
 
@@ -18,11 +19,12 @@ use std::time::Duration;
 
 use rdkafka::ClientConfig;
 use rdkafka::admin::{AdminClient, AdminOptions, NewTopic, TopicReplication};
-use rdkafka::client::DefaultClientContext;
-use rdkafka::consumer::{CommitMode, Consumer, StreamConsumer};
+use rdkafka::client::{ClientContext, DefaultClientContext};
+use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
 use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
+use rdkafka::statistics::Statistics;
 use tokio_util::sync::CancellationToken;
 
 /// Topic names without the prefix.
@@ -218,9 +220,53 @@ pub struct Record {
     pub payload: Vec<u8>,
 }
 
+/// How often a consumer's statistics, and with them its lag gauges, are refreshed.
+const STATISTICS_INTERVAL: Duration = Duration::from_secs(5);
+
+/// A consumer's lag: records of the partitions it reads that it has not marked processed,
+/// from librdkafka's statistics. Published as `gridd_log_lag{consumer, topic, partition}`;
+/// a partition the consumer does not read (now) counts 0 here, so the sum over every process
+/// of a group is the group's lag.
+struct LagGauges {
+    group: String,
+    prefix: String,
+    total: std::sync::Mutex<Option<u64>>,
+}
+
+impl LagGauges {
+    /// Records not processed yet of one partition: behind what was marked processed (stored),
+    /// or, before anything was, behind the group's committed offset.
+    fn partition_lag(p: &rdkafka::statistics::Partition) -> u64 {
+        if p.fetch_state != "active" {
+            return 0;
+        }
+        let lag = if p.consumer_lag_stored >= 0 { p.consumer_lag_stored } else { p.consumer_lag };
+        u64::try_from(lag).unwrap_or(0)
+    }
+}
+
+impl ClientContext for LagGauges {
+    fn stats(&self, statistics: Statistics) {
+        let mut total = 0;
+        for (name, topic) in &statistics.topics {
+            let topic_name = name.strip_prefix(self.prefix.as_str()).unwrap_or(name).to_owned();
+            // Partition -1 is librdkafka's own, for records not yet assigned one.
+            for (partition, p) in topic.partitions.iter().filter(|(id, _)| **id >= 0) {
+                let lag = Self::partition_lag(p);
+                total += lag;
+                let labels = [("consumer", self.group.clone()), ("topic", topic_name.clone()), ("partition", partition.to_string())];
+                metrics::gauge!("gridd_log_lag", &labels).set(lag as f64);
+            }
+        }
+        *self.total.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(total);
+    }
+}
+
+impl ConsumerContext for LagGauges {}
+
 /// A consumer in a group; offsets are stored only when the caller says a record is done.
 pub struct KafkaConsumer {
-    consumer: StreamConsumer,
+    consumer: StreamConsumer<LagGauges>,
     settings: KafkaSettings,
 }
 
@@ -229,7 +275,7 @@ impl KafkaConsumer {
     /// broker under different prefixes never share a group), from the earliest offset when the
     /// group has none.
     pub fn new(settings: &KafkaSettings, group: &str, topics: &[&str]) -> Result<Self, LogError> {
-        let consumer: StreamConsumer = settings
+        let consumer: StreamConsumer<LagGauges> = settings
             .client()
             .set("group.id", settings.topic(group))
             .set("enable.auto.commit", "true")
@@ -237,12 +283,19 @@ impl KafkaConsumer {
             .set("auto.offset.reset", "earliest")
             .set("auto.commit.interval.ms", "1000")
             .set("session.timeout.ms", "10000")
-            .create()
+            .set("statistics.interval.ms", STATISTICS_INTERVAL.as_millis().to_string())
+            .create_with_context(LagGauges { group: group.to_owned(), prefix: settings.prefix.clone(), total: Default::default() })
             .map_err(|e| LogError::Settings(e.to_string()))?;
         let names: Vec<String> = topics.iter().map(|t| settings.topic(t)).collect();
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
         consumer.subscribe(&refs).map_err(|e| LogError::Settings(e.to_string()))?;
         Ok(Self { consumer, settings: settings.clone() })
+    }
+
+    /// Records of this consumer's partitions not marked processed yet, as of its latest
+    /// statistics (refreshed every few seconds); `None` before the first.
+    pub fn lag(&self) -> Option<u64> {
+        *self.consumer.context().total.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The next record.

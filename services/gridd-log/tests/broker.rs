@@ -42,6 +42,14 @@ async fn a_group_resumes_after_the_last_processed_record() {
                 consumer.processed(&r).expect("store offset");
             }
         }
+        // Its lag counts the four it read but did not mark processed. (Statistics arrive while
+        // the consumer polls; there is nothing more to read.)
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        while consumer.lag() != Some(4) {
+            assert!(tokio::time::Instant::now() < deadline, "the lag never showed the four unprocessed records: {:?}", consumer.lag());
+            let nothing = tokio::time::timeout(Duration::from_millis(200), consumer.recv()).await;
+            assert!(nothing.is_err(), "no eleventh record");
+        }
         consumer.commit_now().expect("commit");
     }
     let again = KafkaConsumer::new(&s, "router", &[topics::INTAKE]).expect("consumer");

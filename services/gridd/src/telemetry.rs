@@ -37,7 +37,7 @@ fn describe() {
         "Time to locate, deduplicate and assign one report"
     );
     metrics::describe_counter!("gridd_router_decisions_total", "Router decisions, per outcome (assigned, manual, merged)");
-    metrics::describe_gauge!("gridd_log_lag", "Records a consumer has not processed yet");
+    metrics::describe_gauge!("gridd_log_lag", "Records a consumer has not processed yet (per topic partition in the distributed mode)");
     metrics::describe_counter!("gridd_escalations_total", "Escalations fired, per ladder level");
     metrics::describe_counter!("gridd_dead_letters_total", "Records kept as dead letters, per topic");
     metrics::describe_gauge!("gridd_tickets_open", "Tickets per open state");
