@@ -600,7 +600,8 @@ async fn a_role_process_is_ready_only_once_its_broker_answers() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_undecodable_record_goes_to_the_dead_letter_topic_and_the_partition_moves_on() {
+async fn undecodable_records_go_to_the_dead_letter_topic_and_their_partitions_move_on() {
+    const DISPATCH_POISON: usize = 8;
     let cluster = Cluster::new();
     let engine = cluster.start("ingest,router,tracker,gateway", 0).await;
     let mut c = Clients::connect(engine.grpc_addr).await;
@@ -609,17 +610,26 @@ async fn an_undecodable_record_goes_to_the_dead_letter_topic_and_the_partition_m
     // The key intake gives reports at XINAN (its ~5 km area square), so the poison record
     // sits in the partition the next report goes to, ahead of it.
     let area_key = format!("area:{}:{}", (XINAN.0 / 0.05).floor() as i64, (XINAN.1 / 0.05).floor() as i64);
-    let poison = b"\xff\xfe not a protobuf IntakeRecord".to_vec();
+    let poison = b"\xff\xfe not a protobuf record".to_vec();
     let producer = gridd_log::KafkaProducer::new(&settings).expect("producer");
-    producer.send(gridd_log::topics::INTAKE, &area_key, &poison).await.expect("poison record sent");
+    producer.send(gridd_log::topics::INTAKE, &area_key, &poison).await.expect("poison intake record sent");
+    // Undecodable decisions under several ticket keys, spread over the dispatch partitions.
+    for n in 0..DISPATCH_POISON {
+        producer.send(gridd_log::topics::DISPATCH, &format!("poison-{n}"), &poison).await.expect("poison decision sent");
+    }
 
     let receipt = c.hotline("after-poison", "E0102", Some(XINAN)).await.expect("accepted");
     let case = c.ticket_of_within(&receipt.reference, RECOVERY).await;
-    assert_eq!(case.id, receipt.reference, "the report behind the poison record is routed");
+    assert_eq!(case.id, receipt.reference, "the report behind the poison records is routed and filed");
 
     let consumer = gridd_log::KafkaConsumer::new(&settings, "audit", &[gridd_log::topics::DEAD_LETTER]).expect("consumer");
-    let dead = tokio::time::timeout(RECOVERY, consumer.recv()).await.expect("a dead letter within the wait").expect("record");
-    assert_eq!(dead.payload, poison, "the record is kept as it was");
-    assert!(dead.key.starts_with("intake/"), "the key says where it came from: {}", dead.key);
-    assert!(dead.key.contains("decod") || dead.key.contains("invalid"), "the key says why: {}", dead.key);
+    let mut dead_keys = Vec::new();
+    while dead_keys.len() < 1 + DISPATCH_POISON {
+        let dead = tokio::time::timeout(RECOVERY, consumer.recv()).await.expect("a dead letter within the wait").expect("record");
+        assert_eq!(dead.payload, poison, "the record is kept as it was");
+        assert!(dead.key.contains("decod") || dead.key.contains("invalid"), "the key says why: {}", dead.key);
+        dead_keys.push(dead.key);
+    }
+    let from = |topic: &str| dead_keys.iter().filter(|k| k.starts_with(&format!("{topic}/"))).count();
+    assert_eq!((from("intake"), from("dispatch")), (1, DISPATCH_POISON), "the key says where each came from: {dead_keys:?}");
 }
