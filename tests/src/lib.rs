@@ -253,7 +253,8 @@ impl EngineProcess {
             .args(["--config", &config.display().to_string()])
             .args(args)
             .arg("run")
-            .env("RUST_LOG", "warn")
+            // GRIDD_TEST_LOG (a RUST_LOG filter) shows more of what the processes do.
+            .env("RUST_LOG", std::env::var("GRIDD_TEST_LOG").unwrap_or_else(|_| "warn".into()))
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -279,6 +280,22 @@ impl EngineProcess {
         while http_get(self.http_addr, "/health/readyz").await.0 != 200 {
             assert!(tokio::time::Instant::now() < deadline, "gridd on {} never became ready", self.http_addr);
             tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    /// SIGTERM, then waits for the process to finish its shutdown; panics unless it exits
+    /// cleanly within [`PATIENCE`].
+    pub fn terminate(mut self) {
+        let status = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status().expect("run kill");
+        assert!(status.success(), "SIGTERM gridd");
+        let deadline = std::time::Instant::now() + PATIENCE;
+        loop {
+            if let Some(exit) = self.child.try_wait().expect("wait for gridd") {
+                assert!(exit.success(), "gridd exits cleanly on SIGTERM: {exit}");
+                return;
+            }
+            assert!(std::time::Instant::now() < deadline, "gridd did not stop within {PATIENCE:?} of SIGTERM");
+            std::thread::sleep(Duration::from_millis(50));
         }
     }
 

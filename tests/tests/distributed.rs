@@ -251,8 +251,8 @@ impl Burst {
         request
     }
 
-    /// Starts sending.
-    fn send(places: usize, front: Front, senders: usize) -> (Self, Vec<tokio::task::JoinHandle<()>>) {
+    /// Starts sending; each sender waits `pace` after each acknowledged report.
+    fn send(places: usize, front: Front, senders: usize, pace: Duration) -> (Self, Vec<tokio::task::JoinHandle<()>>) {
         let burst = Self { places, acked: Arc::default(), refusals: Arc::default() };
         let tasks = (0..senders)
             .map(|s| {
@@ -262,6 +262,7 @@ impl Burst {
                     for n in (s..places * 2).step_by(senders) {
                         let reference = Self::send_until_acked(&front, &mut clients, n, &refusals).await;
                         acked.lock().expect("lock").insert(n, reference);
+                        tokio::time::sleep(pace).await;
                     }
                 })
             })
@@ -353,7 +354,7 @@ async fn router_and_tracker_killed_mid_burst_lose_nothing_and_repeat_nothing() {
     let mut router = cluster.start("router", 0).await;
     let mut tracker = cluster.start("tracker", 0).await;
 
-    let (burst, senders) = Burst::send(PLACES, front(&[gateway.grpc_addr]), 6);
+    let (burst, senders) = Burst::send(PLACES, front(&[gateway.grpc_addr]), 6, Duration::ZERO);
     // SIGKILL the router a quarter of the way in and the tracker half-way, each restarted at
     // once; then both together at three quarters.
     burst.until_acked(PLACES / 2).await;
@@ -372,6 +373,30 @@ async fn router_and_tracker_killed_mid_burst_lose_nothing_and_repeat_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn routers_and_trackers_added_and_stopped_mid_burst_hand_over_their_partitions() {
+    const PLACES: usize = 150;
+    let cluster = Cluster::new();
+    let gateway = cluster.start("ingest,gateway", 0).await;
+    let first = cluster.start("router,tracker", 0).await;
+    let mut c = Clients::connect(gateway.grpc_addr).await;
+
+    // About 30 reports a second for ten seconds.
+    let (burst, senders) = Burst::send(PLACES, front(&[gateway.grpc_addr]), 3, Duration::from_millis(100));
+    // Once the first process is at work, scale out: partitions move to new processes while
+    // it keeps working. Two thirds in, stop it (SIGTERM): it finishes the record in hand,
+    // commits, and leaves its partitions to the others.
+    burst.until_acked(1).await;
+    let earliest = burst.acked.lock().expect("lock").values().next().cloned().expect("one acknowledged");
+    c.ticket_of_within(&earliest, RECOVERY).await;
+    let _added = [cluster.start("router", 0).await, cluster.start("tracker", 0).await];
+    burst.until_acked(PLACES * 4 / 3).await;
+    first.terminate();
+
+    assert_eq!(burst.refusals(), [], "intake answers while routers and trackers come and go");
+    burst.assert_one_case_per_place(senders, &mut c).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_ingest_process_killed_mid_burst_loses_nothing_it_acknowledged() {
     const PLACES: usize = 150;
     let cluster = Cluster::new();
@@ -380,7 +405,7 @@ async fn an_ingest_process_killed_mid_burst_loses_nothing_it_acknowledged() {
     let back = cluster.start("router,tracker,gateway", 0).await;
     let intake = front(&[first.grpc_addr, second.grpc_addr]);
 
-    let (burst, senders) = Burst::send(PLACES, intake.clone(), 6);
+    let (burst, senders) = Burst::send(PLACES, intake.clone(), 6, Duration::ZERO);
     // SIGKILL the first intake process with requests in flight; clients carry on with the
     // second, and with the first again once it is back (same node number, new address).
     burst.until_acked(PLACES * 2 / 3).await;
@@ -409,7 +434,7 @@ async fn postgres_crashed_mid_burst_refuses_intake_until_back_and_loses_nothing_
     let gateway = cluster.start("ingest,gateway", 0).await;
     let _back = cluster.start("router,tracker", 0).await;
 
-    let (burst, senders) = Burst::send(PLACES, front(&[gateway.grpc_addr]), 4);
+    let (burst, senders) = Burst::send(PLACES, front(&[gateway.grpc_addr]), 4, Duration::ZERO);
     burst.until_acked(PLACES / 2).await;
     postgres.crash();
     let up_again = tokio::time::Instant::now() + DOWN;

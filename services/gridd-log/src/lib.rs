@@ -223,17 +223,23 @@ pub struct Record {
 /// How often a consumer's statistics, and with them its lag gauges, are refreshed.
 const STATISTICS_INTERVAL: Duration = Duration::from_secs(5);
 
-/// A consumer's lag: records of the partitions it reads that it has not marked processed,
-/// from librdkafka's statistics. Published as `gridd_log_lag{consumer, topic, partition}`;
-/// a partition the consumer does not read (now) counts 0 here, so the sum over every process
-/// of a group is the group's lag.
-struct LagGauges {
+/// What a consumer's client tells it besides records: its lag and its rebalances.
+///
+/// Lag: records of the partitions it reads that it has not marked processed, from
+/// librdkafka's statistics, published as `gridd_log_lag{consumer, topic, partition}`; a
+/// partition the consumer does not read (now) counts 0 here, so the sum over every process of
+/// a group is the group's lag.
+struct GroupMember {
     group: String,
     prefix: String,
-    total: std::sync::Mutex<Option<u64>>,
+    lag: std::sync::Mutex<Option<u64>>,
+    /// True from joining (or a revocation) until partitions are assigned.
+    rebalancing: std::sync::atomic::AtomicBool,
+    /// When partitions were last assigned or revoked.
+    last_rebalance: std::sync::Mutex<tokio::time::Instant>,
 }
 
-impl LagGauges {
+impl GroupMember {
     /// Records not processed yet of one partition: behind what was marked processed (stored),
     /// or, before anything was, behind the group's committed offset.
     fn partition_lag(p: &rdkafka::statistics::Partition) -> u64 {
@@ -243,9 +249,17 @@ impl LagGauges {
         let lag = if p.consumer_lag_stored >= 0 { p.consumer_lag_stored } else { p.consumer_lag };
         u64::try_from(lag).unwrap_or(0)
     }
+
+    fn rebalancing(&self) -> bool {
+        self.rebalancing.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    fn last_rebalance(&self) -> tokio::time::Instant {
+        *self.last_rebalance.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
 }
 
-impl ClientContext for LagGauges {
+impl ClientContext for GroupMember {
     fn stats(&self, statistics: Statistics) {
         let mut total = 0;
         for (name, topic) in &statistics.topics {
@@ -258,15 +272,49 @@ impl ClientContext for LagGauges {
                 metrics::gauge!("gridd_log_lag", &labels).set(lag as f64);
             }
         }
-        *self.total.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(total);
+        *self.lag.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(total);
     }
 }
 
-impl ConsumerContext for LagGauges {}
+/// Partitions of a list as `topic[partition]`, comma-separated, for the log.
+fn describe(partitions: &rdkafka::TopicPartitionList) -> String {
+    partitions.elements().iter().map(|p| format!("{}[{}]", p.topic(), p.partition())).collect::<Vec<_>>().join(", ")
+}
+
+impl ConsumerContext for GroupMember {
+    fn post_rebalance(&self, _: &rdkafka::consumer::BaseConsumer<Self>, rebalance: &rdkafka::consumer::Rebalance<'_>) {
+        use rdkafka::consumer::Rebalance;
+        let rebalancing = match rebalance {
+            Rebalance::Assign(p) => {
+                tracing::info!(group = %self.group, partitions = %describe(p), "partitions assigned");
+                false
+            }
+            Rebalance::Revoke(p) => {
+                tracing::info!(group = %self.group, partitions = %describe(p), "partitions revoked");
+                true
+            }
+            Rebalance::Error(e) => {
+                tracing::warn!(group = %self.group, error = %e, "rebalance failed");
+                true
+            }
+        };
+        self.rebalancing.store(rebalancing, std::sync::atomic::Ordering::Release);
+        *self.last_rebalance.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = tokio::time::Instant::now();
+    }
+}
+
+/// How often a consumer heartbeats; a rebalance another member started reaches it with the
+/// next heartbeat.
+const HEARTBEAT: Duration = Duration::from_secs(1);
+/// A stopping consumer leaves once its group has been settled this long (two heartbeats
+/// without news of a rebalance)…
+const SETTLED_FOR: Duration = Duration::from_secs(2);
+/// …or once it has waited this long.
+const SETTLE_LIMIT: Duration = Duration::from_secs(15);
 
 /// A consumer in a group; offsets are stored only when the caller says a record is done.
 pub struct KafkaConsumer {
-    consumer: StreamConsumer<LagGauges>,
+    consumer: StreamConsumer<GroupMember>,
     settings: KafkaSettings,
 }
 
@@ -275,7 +323,7 @@ impl KafkaConsumer {
     /// broker under different prefixes never share a group), from the earliest offset when the
     /// group has none.
     pub fn new(settings: &KafkaSettings, group: &str, topics: &[&str]) -> Result<Self, LogError> {
-        let consumer: StreamConsumer<LagGauges> = settings
+        let consumer: StreamConsumer<GroupMember> = settings
             .client()
             .set("group.id", settings.topic(group))
             .set("enable.auto.commit", "true")
@@ -283,8 +331,15 @@ impl KafkaConsumer {
             .set("auto.offset.reset", "earliest")
             .set("auto.commit.interval.ms", "1000")
             .set("session.timeout.ms", "10000")
+            .set("heartbeat.interval.ms", HEARTBEAT.as_millis().to_string())
             .set("statistics.interval.ms", STATISTICS_INTERVAL.as_millis().to_string())
-            .create_with_context(LagGauges { group: group.to_owned(), prefix: settings.prefix.clone(), total: Default::default() })
+            .create_with_context(GroupMember {
+                group: group.to_owned(),
+                prefix: settings.prefix.clone(),
+                lag: Default::default(),
+                rebalancing: true.into(),
+                last_rebalance: std::sync::Mutex::new(tokio::time::Instant::now()),
+            })
             .map_err(|e| LogError::Settings(e.to_string()))?;
         let names: Vec<String> = topics.iter().map(|t| settings.topic(t)).collect();
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
@@ -295,7 +350,7 @@ impl KafkaConsumer {
     /// Records of this consumer's partitions not marked processed yet, as of its latest
     /// statistics (refreshed every few seconds); `None` before the first.
     pub fn lag(&self) -> Option<u64> {
-        *self.consumer.context().total.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        *self.consumer.context().lag.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// The next record.
@@ -344,6 +399,25 @@ impl KafkaConsumer {
         }
         if let Err(e) = self.commit_now() {
             tracing::warn!(error = %e, "committing offsets on shutdown");
+        }
+        self.settle(SETTLE_LIMIT).await;
+    }
+
+    /// Waits (up to `limit`) until the group has been settled for [`SETTLED_FOR`], so that this
+    /// member leaves a settled group: a member that leaves while the others are rejoining (say,
+    /// a new process joined a moment ago) can leave the group waiting for it, and tansu never
+    /// stops waiting. Records that arrive meanwhile are not processed; their offsets are not
+    /// stored, so they go to whoever owns them next.
+    async fn settle(&self, limit: Duration) {
+        let member = self.consumer.context();
+        let started = tokio::time::Instant::now();
+        let settled = || !member.rebalancing() && member.last_rebalance().max(started).elapsed() >= SETTLED_FOR;
+        while !settled() && started.elapsed() < limit {
+            // Polling is what moves a rebalance on.
+            let _ = tokio::time::timeout(Duration::from_millis(100), self.consumer.recv()).await;
+        }
+        if member.rebalancing() {
+            tracing::warn!(group = %member.group, "leaving the group in the middle of a rebalance");
         }
     }
 

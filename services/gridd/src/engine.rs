@@ -37,8 +37,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::telemetry;
 
-/// How long shutdown waits for in-flight work before ending it.
-const DRAIN: Duration = Duration::from_secs(5);
+/// How long shutdown waits for in-flight work before ending it: longer than a consumer waits
+/// for its group to settle before leaving it (15 s).
+const DRAIN: Duration = Duration::from_secs(20);
 /// How often the open-ticket gauges are refreshed.
 const GAUGE_PERIOD: Duration = Duration::from_secs(5);
 /// How often the distributed mode's dependencies are checked, and how long each may take.
