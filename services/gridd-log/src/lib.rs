@@ -405,8 +405,8 @@ impl KafkaConsumer {
 
     /// Waits (up to `limit`) until the group has been settled for [`SETTLED_FOR`], so that this
     /// member leaves a settled group: a member that leaves while the others are rejoining (say,
-    /// a new process joined a moment ago) can leave the group waiting for it, and tansu never
-    /// stops waiting. Records that arrive meanwhile are not processed; their offsets are not
+    /// a new process joined a moment ago) can leave the group waiting for it (on tansu, with no
+    /// partition assigned to anyone for more than 90 s, as long as we watched). Records that arrive meanwhile are not processed; their offsets are not
     /// stored, so they go to whoever owns them next.
     async fn settle(&self, limit: Duration) {
         let member = self.consumer.context();
