@@ -11,7 +11,9 @@
 //!   durable, and auto-commit writes stored offsets. After a crash or a rebalance records since
 //!   the last commit are delivered again; every effect is idempotent (ids, versions), so a
 //!   replay changes nothing. Each consumer publishes how far behind it is, per partition, as
-//!   the gauge `gridd_log_lag{consumer, topic, partition}` (from librdkafka's statistics).
+//!   the gauge `gridd_log_lag{consumer, topic, partition}` (from librdkafka's statistics), and
+//!   a stopping consumer waits out a rebalance in progress (up to 15 s) before it leaves its
+//!   group.
 //!
 //! Payloads are the protobuf messages of `proto/`, encoded by the roles.
 
