@@ -153,7 +153,7 @@ impl Drop for Broker {
 }
 
 /// A PostgreSQL server of the test's own, in a fresh data directory on a free port, that can
-/// be stopped the hard way and started again on the same data.
+/// be stopped the hard way and started again on the same data, or frozen.
 pub struct Postgres {
     bin: PathBuf,
     data: PathBuf,
@@ -184,6 +184,27 @@ impl Postgres {
     /// nothing is flushed that a crash would not flush.
     pub fn crash(&self) {
         self.as_postgres("pg_ctl", &["-D", &self.data(), "-m", "immediate", "stop"]);
+    }
+
+    /// SIGSTOP to the server and every process it started: connections stay open, nothing
+    /// answers (a stalled disk or host looks like this).
+    pub fn freeze(&self) {
+        self.signal_all("-STOP");
+    }
+
+    /// SIGCONT after [`Postgres::freeze`].
+    pub fn resume(&self) {
+        self.signal_all("-CONT");
+    }
+
+    fn signal_all(&self, which: &str) {
+        let pid_file = std::fs::read_to_string(self.data.join("postmaster.pid")).expect("postmaster.pid: the server runs");
+        let postmaster = pid_file.lines().next().expect("the postmaster's pid").trim().to_owned();
+        let children = Command::new("pgrep").args(["-P", &postmaster]).output().expect("run pgrep");
+        let mut pids = vec![postmaster];
+        pids.extend(String::from_utf8_lossy(&children.stdout).split_whitespace().map(str::to_owned));
+        let status = Command::new("kill").arg(which).args(&pids).status().expect("run kill");
+        assert!(status.success(), "kill {which} the PostgreSQL processes {pids:?}");
     }
 
     /// Starts the server (again) on its data directory and port; waits until it answers.

@@ -1,7 +1,7 @@
 //! The distributed mode end to end: every role a separate `gridd` OS process on the real
 //! PostgreSQL and a real Kafka-protocol broker (tansu) that the test script starts; processes
-//! killed with SIGKILL, the broker frozen with SIGSTOP, a PostgreSQL of the test's own crashed
-//! and restarted.
+//! killed with SIGKILL or stopped with SIGTERM, the broker frozen with SIGSTOP, a PostgreSQL of
+//! the test's own crashed and restarted, or frozen.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::net::SocketAddr;
@@ -425,10 +425,12 @@ async fn an_ingest_process_killed_mid_burst_loses_nothing_it_acknowledged() {
     burst.assert_one_case_per_place(senders, &mut c).await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn postgres_crashed_mid_burst_refuses_intake_until_back_and_loses_nothing_acknowledged() {
+/// A burst of reports through a PostgreSQL outage of `down`, begun by `fail` half-way and ended
+/// by `recover`: nothing is acknowledged while the database is out, every refusal carries one
+/// of `refusal_codes`, the intake process is not ready meanwhile, and afterwards every report
+/// is in one case per place.
+async fn burst_through_a_postgres_outage(down: Duration, fail: fn(&Postgres), recover: fn(&Postgres), refusal_codes: &[Code]) {
     const PLACES: usize = 100;
-    const DOWN: Duration = Duration::from_secs(10);
     let postgres = Postgres::start();
     let cluster = Cluster::on_postgres(&postgres.url);
     let gateway = cluster.start("ingest,gateway", 0).await;
@@ -436,8 +438,8 @@ async fn postgres_crashed_mid_burst_refuses_intake_until_back_and_loses_nothing_
 
     let (burst, senders) = Burst::send(PLACES, front(&[gateway.grpc_addr]), 4, Duration::ZERO);
     burst.until_acked(PLACES / 2).await;
-    postgres.crash();
-    let up_again = tokio::time::Instant::now() + DOWN;
+    fail(&postgres);
+    let up_again = tokio::time::Instant::now() + down;
     tokio::time::sleep(Duration::from_secs(1)).await;
     let acked_once_down = burst.acked();
     let mut saw_not_ready = false;
@@ -445,14 +447,28 @@ async fn postgres_crashed_mid_burst_refuses_intake_until_back_and_loses_nothing_
         saw_not_ready |= http_get(gateway.http_addr, "/health/readyz").await.0 == 503;
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
-    assert_eq!(burst.acked(), acked_once_down, "nothing is acknowledged while the database is down");
-    postgres.start_again();
+    assert_eq!(burst.acked(), acked_once_down, "nothing is acknowledged while the database is out");
+    recover(&postgres);
 
     let refusals = burst.refusals();
-    assert!(!refusals.is_empty(), "calls made while PostgreSQL was down were refused");
-    assert!(refusals.iter().all(|(_, code)| *code == Code::Unavailable), "refused as UNAVAILABLE, nothing else: {refusals:?}");
-    assert!(saw_not_ready, "the intake process reported not ready while its database was down");
+    assert!(!refusals.is_empty(), "calls made while PostgreSQL was out were refused");
+    assert!(refusals.iter().all(|(_, code)| refusal_codes.contains(code)), "refused only with {refusal_codes:?}: {refusals:?}");
+    assert!(saw_not_ready, "the intake process reported not ready while its database was out");
     burst.assert_one_case_per_place(senders, &mut Clients::connect(gateway.grpc_addr).await).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_crashed_mid_burst_refuses_intake_until_back_and_loses_nothing_acknowledged() {
+    burst_through_a_postgres_outage(Duration::from_secs(10), Postgres::crash, Postgres::start_again, &[Code::Unavailable]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_frozen_mid_burst_holds_intake_until_it_answers_and_loses_nothing_acknowledged() {
+    // A frozen server answers nothing and keeps its connections open, so calls wait until it
+    // answers or the client's 10 s deadline ends them (tonic reports its own timeout as
+    // CANCELLED, a server-side one as DEADLINE_EXCEEDED).
+    let codes = [Code::Unavailable, Code::DeadlineExceeded, Code::Cancelled];
+    burst_through_a_postgres_outage(Duration::from_secs(15), Postgres::freeze, Postgres::resume, &codes).await;
 }
 
 /// The squad routing gives an E0102 report at `point`.
