@@ -186,13 +186,17 @@ fn slots(drafts: Vec<Draft>, reserved: Vec<Reserved>) -> Vec<Slot> {
 }
 
 impl<S: Store> KafkaLog<S> {
-    async fn send(&self, report: &Report) -> Result<(), IntakeError> {
-        let payload = gridd_proto::prost::Message::encode_to_vec(&gridd_proto::intake_record(report));
-        self.producer
-            .send(gridd_log::topics::INTAKE, &partition_key(report), &payload)
-            .await
-            .map(drop)
-            .map_err(|e| IntakeError::LogUnavailable(e.to_string()))
+    /// Sends the reports' intake records together; fails if any did not reach the broker.
+    async fn send(&self, reports: &[&Report]) -> Result<(), IntakeError> {
+        let records: Vec<(String, Vec<u8>)> = reports
+            .iter()
+            .map(|r| (partition_key(r), gridd_proto::prost::Message::encode_to_vec(&gridd_proto::intake_record(r))))
+            .collect();
+        let records: Vec<(&str, &[u8])> = records.iter().map(|(key, payload)| (key.as_str(), payload.as_slice())).collect();
+        match self.producer.send_all(gridd_log::topics::INTAKE, &records).await.into_iter().find_map(Result::err) {
+            Some(e) => Err(IntakeError::LogUnavailable(e.to_string())),
+            None => Ok(()),
+        }
     }
 }
 
@@ -202,8 +206,7 @@ impl<S: Store> IntakeSink for KafkaLog<S> {
         let reserved = self.store.write(move |tx| batch.iter().map(|d| reserve(tx, d)).collect::<Result<Vec<_>, _>>()).await?;
         let slots = slots(drafts, reserved);
         let to_send: Vec<&Report> = slots.iter().filter_map(|s| if let Slot::ToSend(r) = s { Some(&**r) } else { None }).collect();
-        // Sent together, so the producer batches them; it keeps their order within a partition.
-        futures_util::future::try_join_all(to_send.iter().map(|r| self.send(r))).await?;
+        self.send(&to_send).await?;
         let sent: Vec<(Reference, Channel, Timestamp)> = to_send.iter().map(|r| (r.reference.clone(), r.channel, r.received_at)).collect();
         self.store.write(move |tx| sent.iter().try_for_each(|(reference, channel, at)| tx.put_report(reference, *channel, *at))).await?;
         Ok(slots

@@ -25,7 +25,7 @@ use rdkafka::client::{ClientContext, DefaultClientContext};
 use rdkafka::consumer::{CommitMode, Consumer, ConsumerContext, StreamConsumer};
 use rdkafka::error::{KafkaError, RDKafkaErrorCode};
 use rdkafka::message::Message;
-use rdkafka::producer::{FutureProducer, FutureRecord, Producer as _};
+use rdkafka::producer::{DeliveryFuture, FutureProducer, FutureRecord, Producer as _};
 use rdkafka::statistics::Statistics;
 use tokio_util::sync::CancellationToken;
 
@@ -184,14 +184,53 @@ impl KafkaProducer {
 
     /// Sends one record and waits until the broker has it.
     pub async fn send(&self, topic: &str, key: &str, payload: &[u8]) -> Result<Delivery, LogError> {
+        let mut results = self.send_all(topic, &[(key, payload)]).await;
+        results.pop().unwrap_or_else(|| Err(LogError::Unavailable("the record was not sent".into())))
+    }
+
+    /// Sends `records` (key, payload) to `topic` together, so the producer batches them, and
+    /// waits until the broker has each or the delivery timeout has passed: one result per
+    /// record, in order. They are handed to the producer in order, so the records of one
+    /// partition keep their order; a failed record may be followed by later ones of other
+    /// partitions that got through.
+    pub async fn send_all(&self, topic: &str, records: &[(&str, &[u8])]) -> Vec<Result<Delivery, LogError>> {
         let name = self.settings.topic(topic);
-        let record = FutureRecord::to(&name).key(key).payload(payload);
         let generation = self.generation();
-        match generation.producer.send(record, self.settings.delivery_timeout).await {
-            Ok(delivery) => Ok(Delivery { partition: delivery.partition, offset: delivery.offset }),
-            Err((e, _)) => {
+        let mut deliveries = Vec::with_capacity(records.len());
+        for (key, payload) in records {
+            deliveries.push(self.enqueue(&generation, &name, key, payload).await);
+        }
+        let mut results = Vec::with_capacity(records.len());
+        for delivery in deliveries {
+            let delivered = match delivery {
+                Ok(future) => match future.await {
+                    Ok(Ok(d)) => Ok(Delivery { partition: d.partition, offset: d.offset }),
+                    Ok(Err((e, _))) => Err(e),
+                    Err(_) => Err(KafkaError::Canceled),
+                },
+                Err(e) => Err(e),
+            };
+            results.push(delivered.map_err(|e| {
                 self.replace_if_fatal(&generation, &e);
-                Err(unavailable(e))
+                unavailable(e)
+            }));
+        }
+        results
+    }
+
+    /// Hands one record to `generation`'s producer, waiting while its queue is full (up to the
+    /// delivery timeout).
+    async fn enqueue(&self, generation: &Generation, topic: &str, key: &str, payload: &[u8]) -> Result<DeliveryFuture, KafkaError> {
+        let deadline = tokio::time::Instant::now() + self.settings.delivery_timeout;
+        let mut record = FutureRecord::to(topic).key(key).payload(payload);
+        loop {
+            match generation.producer.send_result(record) {
+                Ok(delivery) => return Ok(delivery),
+                Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), back)) if tokio::time::Instant::now() < deadline => {
+                    record = back;
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+                Err((e, _)) => return Err(e),
             }
         }
     }

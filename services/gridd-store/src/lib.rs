@@ -61,6 +61,27 @@ pub enum Signal {
     Timers,
 }
 
+/// One watch channel per [`Signal`], shared by a store's clones: bumped after each commit
+/// that touched it, subscribed to by waits.
+struct Signals(Vec<(Signal, tokio::sync::watch::Sender<u64>)>);
+
+impl Signals {
+    fn new() -> Self {
+        Self(Signal::ALL.iter().map(|s| (*s, tokio::sync::watch::channel(0).0)).collect())
+    }
+
+    /// Wakes the waits on every signal in `touched`.
+    fn notify(&self, touched: &std::collections::HashSet<Signal>) {
+        for (_, sender) in self.0.iter().filter(|(s, _)| touched.contains(s)) {
+            sender.send_modify(|n| *n = n.wrapping_add(1));
+        }
+    }
+
+    fn subscribe(&self, signal: Signal) -> tokio::sync::watch::Receiver<u64> {
+        self.0.iter().find(|(s, _)| *s == signal).map(|(_, sender)| sender.subscribe()).unwrap_or_else(|| tokio::sync::watch::channel(0).1)
+    }
+}
+
 impl Signal {
     const ALL: [Signal; 5] = [Signal::Intake, Signal::Dispatch, Signal::TicketEvents, Signal::SquadFeed, Signal::Timers];
 

@@ -29,7 +29,9 @@ use tokio::sync::watch;
 use crate::codec::{
     OPEN_STATES_SQL, as_i64, channel_from, corrupt, feed_kind_from, feed_kind_text, seq, ticket_from_json, timer_kind_from, timer_kind_text,
 };
-use crate::{FeedEntry, IntakeKeyEntry, LiveCounts, LogRecord, ReadTx, ReportStatus, Signal, Store, StoreError, TicketFilter, WriteTx};
+use crate::{
+    FeedEntry, IntakeKeyEntry, LiveCounts, LogRecord, ReadTx, ReportStatus, Signal, Signals, Store, StoreError, TicketFilter, WriteTx,
+};
 
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0001_init.sql"),
@@ -58,7 +60,7 @@ type Job = Box<dyn FnOnce(&mut Option<Client>) + Send>;
 
 struct Inner {
     jobs: Mutex<std::sync::mpsc::Sender<Job>>,
-    signals: Vec<(Signal, watch::Sender<u64>)>,
+    signals: Signals,
 }
 
 /// The PostgreSQL store. Cheap to clone; clones share the connection threads.
@@ -155,16 +157,8 @@ impl PostgresStore {
                 })
                 .map_err(|e| StoreError::Backend(format!("cannot start a PostgreSQL connection thread: {e}")))?;
         }
-        let signals = Signal::ALL.iter().map(|s| (*s, watch::channel(0).0)).collect();
+        let signals = Signals::new();
         Ok(Self { inner: Arc::new(Inner { jobs: Mutex::new(tx), signals }) })
-    }
-
-    fn notify(&self, touched: &HashSet<Signal>) {
-        for (signal, sender) in &self.inner.signals {
-            if touched.contains(signal) {
-                sender.send_modify(|n| *n = n.wrapping_add(1));
-            }
-        }
     }
 
     /// Runs `f` on a connection thread, in a transaction, again on a conflict.
@@ -238,7 +232,7 @@ impl Store for PostgresStore {
         let store = self.clone();
         async move {
             let (out, touched) = store.run(true, move |tx| f(tx)).await?;
-            store.notify(&touched);
+            store.inner.signals.notify(&touched);
             Ok(out)
         }
     }
@@ -254,7 +248,7 @@ impl Store for PostgresStore {
     }
 
     fn subscribe(&self, signal: Signal) -> watch::Receiver<u64> {
-        self.inner.signals.iter().find(|(s, _)| *s == signal).map(|(_, sender)| sender.subscribe()).unwrap_or_else(|| watch::channel(0).1)
+        self.inner.signals.subscribe(signal)
     }
 }
 

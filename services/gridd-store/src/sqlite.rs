@@ -23,7 +23,9 @@ use tokio::sync::watch;
 use crate::codec::{
     OPEN_STATES_SQL, as_i64, channel_from, corrupt, feed_kind_from, feed_kind_text, seq, ticket_from_json, timer_kind_from, timer_kind_text,
 };
-use crate::{FeedEntry, IntakeKeyEntry, LiveCounts, LogRecord, ReadTx, ReportStatus, Signal, Store, StoreError, TicketFilter, WriteTx};
+use crate::{
+    FeedEntry, IntakeKeyEntry, LiveCounts, LogRecord, ReadTx, ReportStatus, Signal, Signals, Store, StoreError, TicketFilter, WriteTx,
+};
 
 const MIGRATIONS: &[&str] =
     &[include_str!("../migrations/sqlite/0001_init.sql"), include_str!("../migrations/sqlite/0002_decisions_and_unique_references.sql")];
@@ -39,7 +41,7 @@ struct Inner {
     writer: Mutex<Connection>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
-    signals: Vec<(Signal, watch::Sender<u64>)>,
+    signals: Signals,
 }
 
 /// The SQLite store. Cheap to clone; clones share the connections.
@@ -86,16 +88,8 @@ impl SqliteStore {
         let mut writer = connect(path)?;
         migrate(&mut writer)?;
         let readers = (0..READERS).map(|_| connect(path).map(Mutex::new)).collect::<Result<Vec<_>, _>>()?;
-        let signals = Signal::ALL.iter().map(|s| (*s, watch::channel(0).0)).collect();
+        let signals = Signals::new();
         Ok(Self { inner: Arc::new(Inner { writer: Mutex::new(writer), readers, next_reader: AtomicUsize::new(0), signals }) })
-    }
-
-    fn notify(&self, touched: &HashSet<Signal>) {
-        for (signal, sender) in &self.inner.signals {
-            if touched.contains(signal) {
-                sender.send_modify(|n| *n = n.wrapping_add(1));
-            }
-        }
     }
 
     fn reader(&self) -> MutexGuard<'_, Connection> {
@@ -132,7 +126,7 @@ impl Store for SqliteStore {
             let touched = std::mem::take(&mut stx.touched);
             tx.commit().map_err(StoreError::from)?;
             drop(conn);
-            store.notify(&touched);
+            store.inner.signals.notify(&touched);
             Ok(out)
         })
     }
@@ -153,7 +147,7 @@ impl Store for SqliteStore {
     }
 
     fn subscribe(&self, signal: Signal) -> watch::Receiver<u64> {
-        self.inner.signals.iter().find(|(s, _)| *s == signal).map(|(_, sender)| sender.subscribe()).unwrap_or_else(|| watch::channel(0).1)
+        self.inner.signals.subscribe(signal)
     }
 }
 

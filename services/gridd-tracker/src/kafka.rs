@@ -68,6 +68,19 @@ async fn apply_one<S: Store>(
     }
 }
 
+/// Sends a batch of the outbox together; returns the seq of the last record before the first
+/// that failed (the position can move past it), if any. Later records that got through are
+/// sent again from there, which consumers take as repeats.
+async fn publish(producer: &KafkaProducer, batch: &[gridd_store::LogRecord]) -> Option<u64> {
+    let records: Vec<(&str, &[u8])> = batch.iter().map(|r| (r.key.as_str(), r.payload.as_slice())).collect();
+    let results = producer.send_all(topics::TICKET_EVENTS, &records).await;
+    let delivered = results.iter().take_while(|r| r.is_ok()).count();
+    if let Some(Err(e)) = results.get(delivered) {
+        tracing::warn!(error = %e, "publishing ticket events; will resend from seq {}", batch[delivered].seq);
+    }
+    delivered.checked_sub(1).map(|last| batch[last].seq)
+}
+
 /// Publishes the outbox of ticket events to Kafka until shutdown, polling every `poll`.
 pub async fn run_relay<S: Store>(store: S, producer: KafkaProducer, poll: Duration, shutdown: CancellationToken) -> Result<(), StoreError> {
     let mut appended = store.subscribe(gridd_store::Signal::TicketEvents);
@@ -79,14 +92,7 @@ pub async fn run_relay<S: Store>(store: S, producer: KafkaProducer, poll: Durati
                 tx.read_log(store_topics::TICKET_EVENTS, next.saturating_sub(1), RELAY_BATCH)
             })
             .await?;
-        let mut sent = None;
-        for record in &batch {
-            if let Err(e) = producer.send(topics::TICKET_EVENTS, &record.key, &record.payload).await {
-                tracing::warn!(error = %e, "publishing ticket events; will resend from seq {}", record.seq);
-                break;
-            }
-            sent = Some(record.seq);
-        }
+        let sent = publish(&producer, &batch).await;
         if let Some(last) = sent {
             store.write(move |tx| tx.set_position(RELAY, store_topics::TICKET_EVENTS, last + 1)).await?;
         }

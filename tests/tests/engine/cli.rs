@@ -8,28 +8,36 @@ fn repo(path: &str) -> String {
     format!("{}/../{path}", env!("CARGO_MANIFEST_DIR"))
 }
 
+/// A GeoJSON feature for cell `code` with polygon `coordinates`.
+fn feature(code: &str, coordinates: String) -> String {
+    format!(r#"{{"type":"Feature","properties":{{"code":"{code}"}},"geometry":{{"type":"Polygon","coordinates":{coordinates}}}}}"#)
+}
+
+/// Writes `features` as grid `version` and runs `gridd grid check` on it with the demo city's
+/// divisions: the exit code and the report.
+fn grid_check(version: &str, features: &[String]) -> (Option<i32>, String) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let file = dir.path().join("grid.geojson");
+    let text = format!(r#"{{"type":"FeatureCollection","grid_version":"{version}","features":[{}]}}"#, features.join(","));
+    std::fs::write(&file, text).expect("write");
+    let out = Command::new(gridd_binary())
+        .args(["grid", "check", &file.display().to_string(), "--divisions", &repo("config/xinyi/divisions.csv")])
+        .output()
+        .expect("run gridd");
+    (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 #[test]
 fn grid_check_lists_every_problem_with_its_cell() {
-    let dir = tempfile::tempdir().expect("temp dir");
     let square = |x: f64| format!("[[[{x},34.0],[{},34.0],[{},34.01],[{x},34.01],[{x},34.0]]]", x + 0.01, x + 0.01);
-    let feature = |code: &str, coordinates: String| {
-        format!(r#"{{"type":"Feature","properties":{{"code":"{code}"}},"geometry":{{"type":"Polygon","coordinates":{coordinates}}}}}"#)
-    };
     let features = [
         feature("320381001001001", square(118.30)),
         feature("320381001001002", square(118.305)),
         feature("3203810010010", square(118.40)),
         feature("320381001999001", square(118.50)),
     ];
-    let file = dir.path().join("grid.geojson");
-    std::fs::write(&file, format!(r#"{{"type":"FeatureCollection","grid_version":"bad-1","features":[{}]}}"#, features.join(",")))
-        .expect("write");
-    let out = Command::new(gridd_binary())
-        .args(["grid", "check", &file.display().to_string(), "--divisions", &repo("config/xinyi/divisions.csv")])
-        .output()
-        .expect("run gridd");
-    let report = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "a bad grid fails the check:\n{report}");
+    let (code, report) = grid_check("bad-1", &features);
+    assert_eq!(code, Some(1), "a bad grid fails the check:\n{report}");
     assert!(report.contains("cell 3203810010010: a cell code is 15 digits"), "{report}");
     assert!(report.contains("cell 320381001999001: community 320381001999 is not in the division list"), "{report}");
     assert!(report.contains("2 problem(s)"), "codes first; overlaps are checked once the codes are right:\n{report}");
@@ -42,33 +50,21 @@ fn grid_check_lists_every_problem_with_its_cell() {
 
 #[test]
 fn grid_check_finds_overlaps_and_gaps() {
-    let dir = tempfile::tempdir().expect("temp dir");
     // Six decimals, as grid files are written.
     let square = |x: f64, y: f64| {
         let (x0, y0, x1, y1) = (format!("{x:.6}"), format!("{y:.6}"), format!("{:.6}", x + 0.01), format!("{:.6}", y + 0.01));
         format!("[[[{x0},{y0}],[{x1},{y0}],[{x1},{y1}],[{x0},{y1}],[{x0},{y0}]]]")
     };
-    let feature = |n: usize, coordinates: String| {
-        format!(
-            r#"{{"type":"Feature","properties":{{"code":"320381001001{n:03}"}},"geometry":{{"type":"Polygon","coordinates":{coordinates}}}}}"#
-        )
-    };
+    let cell = |n: usize, coordinates: String| feature(&format!("320381001001{n:03}"), coordinates);
     // A 3 × 3 block with its centre missing, and one cell overlapping its neighbour.
     let mut features = Vec::new();
     for (n, (i, j)) in [(0, 0), (1, 0), (2, 0), (0, 1), (2, 1), (0, 2), (1, 2), (2, 2)].into_iter().enumerate() {
-        features.push(feature(n + 1, square(118.30 + i as f64 * 0.01, 34.0 + j as f64 * 0.01)));
+        features.push(cell(n + 1, square(118.30 + i as f64 * 0.01, 34.0 + j as f64 * 0.01)));
     }
-    features.push(feature(9, square(118.335, 34.0)));
-    features.push(feature(10, square(118.34, 34.0)));
-    let file = dir.path().join("grid.geojson");
-    std::fs::write(&file, format!(r#"{{"type":"FeatureCollection","grid_version":"bad-2","features":[{}]}}"#, features.join(",")))
-        .expect("write");
-    let out = Command::new(gridd_binary())
-        .args(["grid", "check", &file.display().to_string(), "--divisions", &repo("config/xinyi/divisions.csv")])
-        .output()
-        .expect("run gridd");
-    let report = String::from_utf8_lossy(&out.stdout);
-    assert_eq!(out.status.code(), Some(1), "{report}");
+    features.push(cell(9, square(118.335, 34.0)));
+    features.push(cell(10, square(118.34, 34.0)));
+    let (code, report) = grid_check("bad-2", &features);
+    assert_eq!(code, Some(1), "{report}");
     assert!(report.contains("cell 320381001001009: overlaps cell 320381001001010"), "{report}");
     assert!(report.contains("gap of") && report.contains("m² in the grid"), "{report}");
 }
