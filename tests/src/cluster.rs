@@ -11,7 +11,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use crate::{EngineProcess, PATIENCE, test_city};
+use crate::{EngineProcess, PATIENCE, cli_key, test_auth_section, test_city};
 
 fn required_env(name: &str, what: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| panic!("{name} is not set: run the suite with tests/run.sh, which provides {what}"))
@@ -33,6 +33,9 @@ pub struct Cluster {
     pub prefix: String,
     /// The broker's bootstrap address.
     pub brokers: String,
+    /// An administrator's machine key, created with `gridd key create` on the deployment's
+    /// database.
+    pub key: String,
 }
 
 impl Cluster {
@@ -60,11 +63,13 @@ impl Cluster {
         let config = dir.path().join("gridd.toml");
         let text = format!(
             "city = {city:?}\n[server]\ngrpc = \"127.0.0.1:0\"\nhttp = \"127.0.0.1:0\"\n[reload]\npoll = \"1h\"\n\
-             [distributed]\npostgres = {database:?}\nkafka = {brokers:?}\ntopic_prefix = {prefix:?}\npartitions = 4\n",
+             [distributed]\npostgres = {database:?}\nkafka = {brokers:?}\ntopic_prefix = {prefix:?}\npartitions = 4\n{auth}",
             city = test_city().display().to_string(),
+            auth = test_auth_section(),
         );
         std::fs::write(&config, text).expect("write the deployment's config");
-        Self { dir, config, prefix, brokers: brokers.to_owned() }
+        let key = cli_key(&config, "administrator");
+        Self { dir, config, prefix, brokers: brokers.to_owned(), key }
     }
 
     /// Starts a process running `roles` (e.g. `"ingest,gateway"`) with intake node `node`,
@@ -77,7 +82,12 @@ impl Cluster {
 
     /// [`Cluster::start`] without waiting for readiness: returns once the process listens.
     pub fn spawn(&self, roles: &str, node: u8) -> EngineProcess {
-        EngineProcess::spawn(&self.config, &["--role", roles, "--node", &node.to_string()])
+        EngineProcess::spawn(&self.config, &["--role", roles, "--node", &node.to_string()], &self.key)
+    }
+
+    /// Its engine file.
+    pub fn config(&self) -> &std::path::Path {
+        &self.config
     }
 
     /// Where this deployment's files are.

@@ -10,11 +10,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gridd::engine::Engine;
-use gridd_config::{EngineConfig, load_city};
+use gridd_access::client::Bearer;
+use gridd_config::{AuthConfig, EngineConfig, load_city};
 use gridd_core::time::SystemClock;
+use gridd_proto::tonic::service::interceptor::InterceptedService;
 use gridd_proto::tonic::transport::{Channel, Endpoint};
 use gridd_proto::tonic::{Code, Status};
 use gridd_proto::v1;
+use gridd_proto::v1::auth_service_client::AuthServiceClient;
 use gridd_proto::v1::dispatch_service_client::DispatchServiceClient;
 use gridd_proto::v1::grid_service_client::GridServiceClient;
 use gridd_proto::v1::intake_service_client::IntakeServiceClient;
@@ -36,42 +39,61 @@ pub fn test_city() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/city/city.toml")
 }
 
-/// gRPC clients of one engine.
+/// A channel that sends one identity's credentials.
+pub type Authed = InterceptedService<Channel, Bearer>;
+
+/// Intake limits high enough that no test's burst meets them (the limit has tests of its own).
+pub const TEST_INTAKE_RATE: u32 = 1_000_000;
+
+/// gRPC clients of one engine, all with one identity's credentials.
 #[derive(Clone)]
 pub struct Clients {
     /// IntakeService.
-    pub intake: IntakeServiceClient<Channel>,
+    pub intake: IntakeServiceClient<Authed>,
     /// DispatchService.
-    pub dispatch: DispatchServiceClient<Channel>,
+    pub dispatch: DispatchServiceClient<Authed>,
     /// SquadService.
-    pub squad: SquadServiceClient<Channel>,
+    pub squad: SquadServiceClient<Authed>,
     /// GridService.
-    pub grid: GridServiceClient<Channel>,
-    /// The channel, for other clients (health, reflection).
+    pub grid: GridServiceClient<Authed>,
+    /// AuthService.
+    pub auth: AuthServiceClient<Authed>,
+    /// The channel with the credentials, for other clients (reflection).
+    pub authed: Authed,
+    /// The channel without credentials (health, signing in, refusals).
     pub channel: Channel,
 }
 
 impl Clients {
-    /// Connects to `addr`.
-    pub async fn connect(addr: SocketAddr) -> Self {
+    /// Connects to `addr` with `credential` (a token or machine key).
+    pub async fn connect(addr: SocketAddr, credential: &str) -> Self {
         let channel = Endpoint::from_shared(format!("http://{addr}")).expect("valid endpoint").connect().await.expect("engine reachable");
-        Self::on(channel)
+        Self::on(channel, credential)
     }
 
     /// Clients of `addr` that connect on their first call and again after a lost connection:
     /// for a process that may die, calls to it fail with `UNAVAILABLE` rather than the test.
-    pub fn lazy(addr: SocketAddr) -> Self {
-        Self::on(Endpoint::from_shared(format!("http://{addr}")).expect("valid endpoint").connect_lazy())
+    pub fn lazy(addr: SocketAddr, credential: &str) -> Self {
+        Self::on(Endpoint::from_shared(format!("http://{addr}")).expect("valid endpoint").connect_lazy(), credential)
     }
 
-    fn on(channel: Channel) -> Self {
+    /// Clients over `channel` with `credential`.
+    pub fn on(channel: Channel, credential: &str) -> Self {
+        let authed = InterceptedService::new(channel.clone(), Bearer::new(credential).expect("a printable credential"));
         Self {
-            intake: IntakeServiceClient::new(channel.clone()),
-            dispatch: DispatchServiceClient::new(channel.clone()),
-            squad: SquadServiceClient::new(channel.clone()),
-            grid: GridServiceClient::new(channel.clone()),
+            intake: IntakeServiceClient::new(authed.clone()),
+            dispatch: DispatchServiceClient::new(authed.clone()),
+            squad: SquadServiceClient::new(authed.clone()),
+            grid: GridServiceClient::new(authed.clone()),
+            auth: AuthServiceClient::new(authed.clone()),
+            authed,
             channel,
         }
+    }
+
+    /// The same engine, as someone else.
+    pub fn as_identity(&self, credential: &str) -> Self {
+        Self::on(self.channel.clone(), credential)
     }
 
     /// Logs a hotline call of `category` at `point` (WGS84) and returns its reference.
@@ -139,12 +161,12 @@ impl Clients {
 
     /// Runs a squad command.
     pub fn task(squad: &str, ticket: &str) -> v1::TaskCommand {
-        v1::TaskCommand { squad_id: squad.into(), ticket_id: ticket.into(), member_id: "m-1".into(), expected_version: 0 }
+        v1::TaskCommand { squad_id: squad.into(), ticket_id: ticket.into(), expected_version: 0 }
     }
 
-    /// A command context for an operator.
+    /// A command context with no expected version and no note.
     pub fn operator() -> Option<v1::CommandContext> {
-        Some(v1::CommandContext { operator_id: "op-1".into(), ..Default::default() })
+        Some(v1::CommandContext::default())
     }
 }
 
@@ -153,7 +175,6 @@ pub fn hotline_call(key: &str, category: &str, point: Option<(f64, f64)>) -> v1:
     v1::LogHotlineCallRequest {
         idempotency_key: key.into(),
         hotline: v1::Hotline::Hotline12345.into(),
-        operator_id: "op-1".into(),
         caller: Some(v1::Caller { name: "张三".into(), phone: "13812345678".into(), reply_required: true, confidential: false }),
         category: category.into(),
         location: point.map(|(lon, lat)| v1::GeoPoint { lon, lat, crs: v1::CoordSystem::Wgs84.into() }),
@@ -171,8 +192,14 @@ pub fn spread_point(i: usize) -> (f64, f64) {
 
 /// An engine running in this process.
 pub struct TestApp {
-    /// Clients.
+    /// Clients, signed in with an administrator's machine key.
     pub clients: Clients,
+    /// That key.
+    pub admin_key: String,
+    /// The engine's store (the same SQLite file), to add accounts and keys.
+    pub store: gridd_store::sqlite::SqliteStore,
+    /// The engine's city.
+    pub city: gridd_config::CityHandle,
     /// Where it listens.
     pub grpc_addr: SocketAddr,
     /// Where HTTP listens.
@@ -191,7 +218,6 @@ pub async fn spawn_app() -> TestApp {
 pub async fn spawn_app_with(city_path: &Path) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
     let city_path = city_path.to_path_buf();
-    let city = load_city(&city_path).unwrap_or_else(|e| panic!("test city: {e}"));
     let config = EngineConfig {
         city: city_path,
         grpc_addr: "127.0.0.1:0".parse().expect("addr"),
@@ -200,14 +226,69 @@ pub async fn spawn_app_with(city_path: &Path) -> TestApp {
         distributed: None,
         intake_node: 0,
         reload_poll: Duration::from_millis(100),
+        auth: AuthConfig { intake_rate: TEST_INTAKE_RATE, intake_burst: TEST_INTAKE_RATE, ..AuthConfig::default() },
+        tls: None,
     };
+    spawn_app_on(config, dir).await
+}
+
+/// Starts the engine in this process with `config` (its store in `dir`).
+pub async fn spawn_app_on(config: EngineConfig, dir: tempfile::TempDir) -> TestApp {
+    let city = load_city(&config.city).unwrap_or_else(|e| panic!("test city: {e}"));
     let engine = Engine::start(&config, city, Arc::new(SystemClock)).await.expect("engine starts");
-    let (grpc_addr, http_addr, shutdown) = (engine.grpc_addr(), engine.http_addr(), engine.shutdown_token());
+    let (grpc_addr, http_addr, shutdown, city) = (engine.grpc_addr(), engine.http_addr(), engine.shutdown_token(), engine.city().clone());
     let handle = tokio::spawn(engine.run_until_stopped());
-    TestApp { clients: Clients::connect(grpc_addr).await, grpc_addr, http_addr, shutdown, handle, _dir: dir }
+    let store = gridd_store::sqlite::SqliteStore::open(&config.sqlite).expect("the engine's store opens");
+    let admin_key = create_key(&store, &city, "administrator", &[]).await;
+    let clients = if config.tls.is_some() {
+        // TLS tests connect their own clients.
+        Clients::on(Endpoint::from_static("http://127.0.0.1:1").connect_lazy(), &admin_key)
+    } else {
+        Clients::connect(grpc_addr, &admin_key).await
+    };
+    TestApp { clients, admin_key, store, city, grpc_addr, http_addr, shutdown, handle, _dir: dir }
+}
+
+/// The password of every account tests create.
+pub const TEST_PASSWORD: &str = "test-password-1";
+
+/// Creates a machine key with `role` (and `cameras`) and returns its text.
+pub async fn create_key<S: gridd_store::Store>(store: &S, city: &gridd_config::CityHandle, role: &str, cameras: &[&str]) -> String {
+    let new = gridd_access::admin::NewKey { name: format!("test {role}"), role: role.into(), cameras: cameras.iter().map(|c| (*c).to_owned()).collect() };
+    gridd_access::admin::create_key(store, &city.current(), new, "tests").await.unwrap_or_else(|e| panic!("creating a {role} key: {e}")).1
+}
+
+/// Creates an account (password [`TEST_PASSWORD`]).
+pub async fn create_user<S: gridd_store::Store>(store: &S, city: &gridd_config::CityHandle, username: &str, role: &str, squad: Option<&str>) {
+    let new = gridd_access::admin::NewAccount {
+        username: username.into(),
+        display_name: String::new(),
+        role: role.into(),
+        squad: squad.map(str::to_owned),
+        password: TEST_PASSWORD.into(),
+    };
+    gridd_access::admin::add_user(store, &city.current(), new, "tests").await.unwrap_or_else(|e| panic!("creating {username}: {e}"));
 }
 
 impl TestApp {
+    /// A new machine key with `role`.
+    pub async fn key(&self, role: &str, cameras: &[&str]) -> String {
+        create_key(&self.store, &self.city, role, cameras).await
+    }
+
+    /// A new account, signed in: its access token.
+    pub async fn sign_in_as(&self, username: &str, role: &str, squad: Option<&str>) -> String {
+        create_user(&self.store, &self.city, username, role, squad).await;
+        let mut auth = AuthServiceClient::new(self.clients.channel.clone());
+        let request = v1::SignInRequest { username: username.into(), password: TEST_PASSWORD.into() };
+        auth.sign_in(request).await.unwrap_or_else(|s| panic!("signing in as {username}: {s}")).into_inner().access_token
+    }
+
+    /// Clients with `credential`.
+    pub fn clients_with(&self, credential: &str) -> Clients {
+        self.clients.as_identity(credential)
+    }
+
     /// Stops the engine and checks it stopped cleanly.
     pub async fn stop(self) {
         self.shutdown.cancel();
@@ -228,6 +309,8 @@ pub fn gridd_binary() -> PathBuf {
 /// A `gridd run` process.
 pub struct EngineProcess {
     child: Child,
+    /// An administrator's machine key for it.
+    pub key: String,
     /// Where gRPC listens.
     pub grpc_addr: SocketAddr,
     /// Where HTTP (metrics, health) listens.
@@ -240,15 +323,25 @@ impl EngineProcess {
     pub fn start(data_dir: &Path) -> Self {
         let config = data_dir.join("gridd.toml");
         let text = format!(
-            "city = {:?}\n[server]\ngrpc = \"127.0.0.1:0\"\nhttp = \"127.0.0.1:0\"\n[store]\nsqlite = \"gridd.db\"\n",
-            test_city().display().to_string()
+            "city = {:?}\n[server]\ngrpc = \"127.0.0.1:0\"\nhttp = \"127.0.0.1:0\"\n[store]\nsqlite = \"gridd.db\"\n{}",
+            test_city().display().to_string(),
+            test_auth_section(),
         );
         std::fs::write(&config, text).expect("write engine config");
-        Self::spawn(&config, &[])
+        // One administrator key per data directory, so a restarted engine is called by the
+        // same identity (whose idempotency keys it remembers).
+        let key_file = data_dir.join("admin.key");
+        let key = std::fs::read_to_string(&key_file).unwrap_or_else(|_| {
+            let key = cli_key(&config, "administrator");
+            std::fs::write(&key_file, &key).expect("write the key file");
+            key
+        });
+        Self::spawn(&config, &[], &key)
     }
 
-    /// Starts `gridd --config <config> <args…> run`, returning once it listens.
-    pub fn spawn(config: &Path, args: &[&str]) -> Self {
+    /// Starts `gridd --config <config> <args…> run`, returning once it listens; `key` is the
+    /// credential tests use with it.
+    pub fn spawn(config: &Path, args: &[&str], key: &str) -> Self {
         let mut child = Command::new(gridd_binary())
             .args(["--config", &config.display().to_string()])
             .args(args)
@@ -271,7 +364,17 @@ impl EngineProcess {
             }
         });
         let (grpc, http) = rx.recv_timeout(PATIENCE).expect("gridd printed its addresses");
-        Self { child, grpc_addr: grpc.parse().expect("a gRPC socket address"), http_addr: http.parse().expect("an HTTP socket address") }
+        Self {
+            child,
+            key: key.to_owned(),
+            grpc_addr: grpc.parse().expect("a gRPC socket address"),
+            http_addr: http.parse().expect("an HTTP socket address"),
+        }
+    }
+
+    /// Clients of this process, with its administrator key.
+    pub async fn clients(&self) -> Clients {
+        Clients::connect(self.grpc_addr, &self.key).await
     }
 
     /// Waits until `/health/readyz` answers 200.
@@ -313,12 +416,58 @@ impl Drop for EngineProcess {
     }
 }
 
+/// The `[auth]` section of the tests' engine files.
+pub fn test_auth_section() -> String {
+    format!("[auth]\nintake_rate = {TEST_INTAKE_RATE}\nintake_burst = {TEST_INTAKE_RATE}\n")
+}
+
+/// Runs `gridd --config <config> <args…>` to completion and returns its standard output;
+/// panics with its standard error unless it succeeds.
+pub fn gridd_cli(config: &Path, args: &[&str], stdin: &str) -> String {
+    use std::io::Write as _;
+    let mut child = Command::new(gridd_binary())
+        .args(["--config", &config.display().to_string()])
+        .args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("start gridd");
+    child.stdin.take().expect("piped stdin").write_all(stdin.as_bytes()).expect("write stdin");
+    let out = child.wait_with_output().expect("gridd ran");
+    assert!(out.status.success(), "gridd {args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8(out.stdout).expect("utf-8 output")
+}
+
+/// A machine key with `role`, created with `gridd key create` on the store of `config`.
+pub fn cli_key(config: &Path, role: &str) -> String {
+    gridd_cli(config, &["key", "create", role, "--name", "tests"], "").trim().to_owned()
+}
+
+/// GET `path` over plain HTTP/1.1 with `authorization: Bearer <credential>`.
+pub async fn http_get_as(addr: SocketAddr, path: &str, credential: &str) -> (u16, String) {
+    http_request(addr, &format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {credential}\r\nConnection: close\r\n\r\n")).await
+}
+
+/// POST a JSON `body` to `path` over plain HTTP/1.1.
+pub async fn http_post_json(addr: SocketAddr, path: &str, body: &str) -> (u16, String) {
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    http_request(addr, &request).await
+}
+
 /// GET `path` over plain HTTP/1.1: the status code and the whole response. A refused
 /// connection reads as status 0.
 pub async fn http_get(addr: SocketAddr, path: &str) -> (u16, String) {
+    http_request(addr, &format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n")).await
+}
+
+/// Sends one raw HTTP/1.1 request: the status code and the whole response.
+async fn http_request(addr: SocketAddr, request: &str) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let Ok(mut stream) = tokio::net::TcpStream::connect(addr).await else { return (0, String::new()) };
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.expect("send");
     let mut response = String::new();
     stream.read_to_string(&mut response).await.expect("read");

@@ -11,7 +11,7 @@ use std::time::Duration;
 use gridd_proto::tonic::{Code, Request};
 use gridd_proto::v1;
 use gridd_tests::cluster::{Broker, Cluster, Postgres, free_port};
-use gridd_tests::{Clients, XINAN, hotline_call, http_get, spread_point};
+use gridd_tests::{Clients, XINAN, hotline_call, http_get, http_get_as, spread_point};
 
 /// Waits for the slow parts of a distributed run: consumer groups rejoining after a kill or a
 /// frozen broker take several seconds on tansu.
@@ -36,7 +36,6 @@ fn citizen_report(key: &str, category: &str, i: usize) -> v1::SubmitCitizenRepor
 fn patrol_report(key: &str, category: &str, i: usize) -> v1::SubmitPatrolReportRequest {
     v1::SubmitPatrolReportRequest {
         idempotency_key: key.into(),
-        supervisor_id: "sup-3".into(),
         category: category.into(),
         location: point(i),
         description: "巡查发现暴露垃圾".into(),
@@ -116,7 +115,7 @@ async fn reports_from_every_channel_flow_through_separate_role_processes_to_case
     let second_ingest = cluster.start("ingest", 1).await;
     let routers = [cluster.start("router", 0).await, cluster.start("router", 0).await];
     let _trackers = [cluster.start("tracker", 0).await, cluster.start("tracker", 0).await];
-    let (mut a, mut b) = (Clients::connect(front.grpc_addr).await, Clients::connect(second_ingest.grpc_addr).await);
+    let (mut a, mut b) = (front.clients().await, second_ingest.clients().await);
 
     // Places 0..90: one report each, through both ingest processes and three channels; E0201
     // (2 s limit in the test city) every tenth, so escalations fire with two trackers running.
@@ -199,7 +198,7 @@ async fn reports_from_every_channel_flow_through_separate_role_processes_to_case
     loop {
         let mut lag: HashMap<String, f64> = HashMap::new();
         for router in &routers {
-            for (partition, value) in intake_lag(&http_get(router.http_addr, "/metrics").await.1) {
+            for (partition, value) in intake_lag(&http_get_as(router.http_addr, "/metrics", &router.key).await.1) {
                 *lag.entry(partition).or_default() += value;
             }
         }
@@ -252,15 +251,16 @@ impl Burst {
     }
 
     /// Starts sending; each sender waits `pace` after each acknowledged report.
-    fn send(places: usize, front: Front, senders: usize, pace: Duration) -> (Self, Vec<tokio::task::JoinHandle<()>>) {
+    /// `key` is the credential the senders use.
+    fn send(places: usize, front: Front, senders: usize, pace: Duration, key: &str) -> (Self, Vec<tokio::task::JoinHandle<()>>) {
         let burst = Self { places, acked: Arc::default(), refusals: Arc::default() };
         let tasks = (0..senders)
             .map(|s| {
-                let (front, acked, refusals) = (front.clone(), burst.acked.clone(), burst.refusals.clone());
+                let (front, acked, refusals, key) = (front.clone(), burst.acked.clone(), burst.refusals.clone(), key.to_owned());
                 tokio::spawn(async move {
                     let mut clients = HashMap::new();
                     for n in (s..places * 2).step_by(senders) {
-                        let reference = Self::send_until_acked(&front, &mut clients, n, &refusals).await;
+                        let reference = Self::send_until_acked(&front, &mut clients, n, &refusals, &key).await;
                         acked.lock().expect("lock").insert(n, reference);
                         tokio::time::sleep(pace).await;
                     }
@@ -275,6 +275,7 @@ impl Burst {
         clients: &mut HashMap<SocketAddr, Clients>,
         n: usize,
         refusals: &Mutex<Vec<(usize, Code)>>,
+        key: &str,
     ) -> String {
         let deadline = tokio::time::Instant::now() + RECOVERY;
         let mut attempt = n;
@@ -283,7 +284,7 @@ impl Burst {
                 let front = front.lock().expect("lock");
                 front[attempt % front.len()]
             };
-            let c = clients.entry(addr).or_insert_with(|| Clients::lazy(addr));
+            let c = clients.entry(addr).or_insert_with(|| Clients::lazy(addr, key));
             match c.intake.log_hotline_call(Self::report(n)).await {
                 Ok(receipt) => return receipt.into_inner().reference,
                 Err(status) => {
@@ -354,7 +355,7 @@ async fn router_and_tracker_killed_mid_burst_lose_nothing_and_repeat_nothing() {
     let mut router = cluster.start("router", 0).await;
     let mut tracker = cluster.start("tracker", 0).await;
 
-    let (burst, senders) = Burst::send(PLACES, front(&[gateway.grpc_addr]), 6, Duration::ZERO);
+    let (burst, senders) = Burst::send(PLACES, front(&[gateway.grpc_addr]), 6, Duration::ZERO, &cluster.key);
     // SIGKILL the router a quarter of the way in and the tracker half-way, each restarted at
     // once; then both together at three quarters.
     burst.until_acked(PLACES / 2).await;
@@ -369,7 +370,7 @@ async fn router_and_tracker_killed_mid_burst_lose_nothing_and_repeat_nothing() {
     let (_router, _tracker) = (cluster.start("router", 0).await, cluster.start("tracker", 0).await);
 
     assert_eq!(burst.refusals(), [], "intake answers while routers and trackers die");
-    burst.assert_one_case_per_place(senders, &mut Clients::connect(gateway.grpc_addr).await).await;
+    burst.assert_one_case_per_place(senders, &mut gateway.clients().await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -378,10 +379,10 @@ async fn routers_and_trackers_added_and_stopped_mid_burst_hand_over_their_partit
     let cluster = Cluster::new();
     let gateway = cluster.start("ingest,gateway", 0).await;
     let first = cluster.start("router,tracker", 0).await;
-    let mut c = Clients::connect(gateway.grpc_addr).await;
+    let mut c = gateway.clients().await;
 
     // About 30 reports a second for ten seconds.
-    let (burst, senders) = Burst::send(PLACES, front(&[gateway.grpc_addr]), 3, Duration::from_millis(100));
+    let (burst, senders) = Burst::send(PLACES, front(&[gateway.grpc_addr]), 3, Duration::from_millis(100), &cluster.key);
     // Once the first process is at work, scale out: partitions move to new processes while
     // it keeps working. Two thirds in, stop it (SIGTERM): it finishes the record in hand,
     // commits, and leaves its partitions to the others.
@@ -405,7 +406,7 @@ async fn an_ingest_process_killed_mid_burst_loses_nothing_it_acknowledged() {
     let back = cluster.start("router,tracker,gateway", 0).await;
     let intake = front(&[first.grpc_addr, second.grpc_addr]);
 
-    let (burst, senders) = Burst::send(PLACES, intake.clone(), 6, Duration::ZERO);
+    let (burst, senders) = Burst::send(PLACES, intake.clone(), 6, Duration::ZERO, &cluster.key);
     // SIGKILL the first intake process with requests in flight; clients carry on with the
     // second, and with the first again once it is back (same node number, new address).
     burst.until_acked(PLACES * 2 / 3).await;
@@ -421,7 +422,7 @@ async fn an_ingest_process_killed_mid_burst_loses_nothing_it_acknowledged() {
     intake.lock().expect("lock")[0] = first.grpc_addr;
 
     assert!(refused_before_restart > 0, "calls to the killed process failed");
-    let mut c = Clients::connect(back.grpc_addr).await;
+    let mut c = back.clients().await;
     burst.assert_one_case_per_place(senders, &mut c).await;
 }
 
@@ -436,7 +437,7 @@ async fn burst_through_a_postgres_outage(down: Duration, fail: fn(&Postgres), re
     let gateway = cluster.start("ingest,gateway", 0).await;
     let _back = cluster.start("router,tracker", 0).await;
 
-    let (burst, senders) = Burst::send(PLACES, front(&[gateway.grpc_addr]), 4, Duration::ZERO);
+    let (burst, senders) = Burst::send(PLACES, front(&[gateway.grpc_addr]), 4, Duration::ZERO, &cluster.key);
     burst.until_acked(PLACES / 2).await;
     fail(&postgres);
     let up_again = tokio::time::Instant::now() + down;
@@ -454,7 +455,7 @@ async fn burst_through_a_postgres_outage(down: Duration, fail: fn(&Postgres), re
     assert!(!refusals.is_empty(), "calls made while PostgreSQL was out were refused");
     assert!(refusals.iter().all(|(_, code)| refusal_codes.contains(code)), "refused only with {refusal_codes:?}: {refusals:?}");
     assert!(saw_not_ready, "the intake process reported not ready while its database was out");
-    burst.assert_one_case_per_place(senders, &mut Clients::connect(gateway.grpc_addr).await).await;
+    burst.assert_one_case_per_place(senders, &mut gateway.clients().await).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -489,10 +490,10 @@ async fn a_terminal_whose_gateway_is_killed_resumes_on_another_and_misses_nothin
     let first = cluster.start("gateway", 0).await;
     let second = cluster.start("gateway", 0).await;
     let engine = cluster.start("ingest,router,tracker", 0).await;
-    let intake = Clients::connect(engine.grpc_addr).await;
+    let intake = engine.clients().await;
 
     // Places of one squad: the squad of the first place, and the places it shares it with.
-    let mut survivor = Clients::connect(second.grpc_addr).await;
+    let mut survivor = second.clients().await;
     let squad = squad_at(&mut survivor, spread_point(0)).await;
     let mut places = Vec::new();
     for i in 0..400 {
@@ -502,7 +503,7 @@ async fn a_terminal_whose_gateway_is_killed_resumes_on_another_and_misses_nothin
     }
     assert_eq!(places.len(), TASKS, "{TASKS} places of squad {squad} on the lattice");
 
-    let mut terminal = Clients::connect(first.grpc_addr).await;
+    let mut terminal = first.clients().await;
     let watch = |after_seq| v1::WatchTasksRequest { squad_id: squad.clone(), after_seq };
     let mut feed = terminal.squad.watch_tasks(watch(0)).await.expect("watch").into_inner();
     let mut seen: Vec<v1::TaskEvent> = Vec::new();
@@ -547,7 +548,7 @@ async fn a_frozen_broker_makes_intake_answer_unavailable_and_loses_nothing_ackno
     let cluster = Cluster::on_broker(&broker.address.to_string());
     let front = cluster.start("ingest,gateway", 0).await;
     let _back = cluster.start("router,tracker", 0).await;
-    let mut c = Clients::connect(front.grpc_addr).await;
+    let mut c = front.clients().await;
     let mut acked: BTreeMap<usize, String> = BTreeMap::new();
     for n in 0..20 {
         acked.insert(n, c.hotline(&format!("before-{n}"), "E0102", Some(spread_point(n))).await.expect("accepted").reference);
@@ -645,7 +646,7 @@ async fn undecodable_records_go_to_the_dead_letter_topic_and_their_partitions_mo
     const DISPATCH_POISON: usize = 8;
     let cluster = Cluster::new();
     let engine = cluster.start("ingest,router,tracker,gateway", 0).await;
-    let mut c = Clients::connect(engine.grpc_addr).await;
+    let mut c = engine.clients().await;
     let mut settings = gridd_log::KafkaSettings::new(cluster.brokers.clone());
     settings.prefix = cluster.prefix.clone();
     // The key intake gives reports at XINAN (its ~5 km area square), so the poison record

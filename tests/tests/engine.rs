@@ -1,6 +1,7 @@
 //! The engine end to end: started on a free port, driven over gRPC like a client.
 
 mod engine {
+    mod access;
     mod cli;
     mod crash;
     mod deploy;
@@ -10,4 +11,5 @@ mod engine {
     mod reload;
     mod routing;
     mod service;
+    mod tls_oidc;
 }

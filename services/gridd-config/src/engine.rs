@@ -11,6 +11,24 @@
 //! node = 0                      # 0..31, distinct per intake process
 //! [reload]
 //! poll = "5s"                   # how often the city's files are checked for edits
+//! [auth]                        # sign-in, tokens and abuse limits (always on)
+//! access_token_ttl = "15min"
+//! refresh_token_ttl = "12h"
+//! open_reflection = true        # gRPC reflection without credentials
+//! open_metrics = false          # /metrics without credentials (else: monitoring or administrator)
+//! intake_rate = 200             # reports per second per identity, over intake_burst
+//! intake_burst = 400
+//! [auth.oidc]                   # optional: trust the city's identity provider
+//! issuer = "https://id.example.gov.cn/realms/city"
+//! audience = "gridd"
+//! jwks = "oidc-jwks.json"       # relative to this file
+//! role_claim = "gridd_role"
+//! squad_claim = "gridd_squad"
+//! [tls]                         # optional: TLS on both listeners
+//! cert = "tls/server.pem"
+//! key = "tls/server.key"
+//! client_ca = "tls/clients-ca.pem"  # optional: verify client certificates of machines
+//! client_auth = "optional"      # or "required"
 //! [distributed]                 # present: roles run on PostgreSQL and Kafka, not SQLite
 //! postgres = "postgres://gridd@db/gridd"
 //! kafka = "kafka-0:9092,kafka-1:9092"
@@ -41,6 +59,162 @@ struct File {
     intake: IntakeEntry,
     #[serde(default)]
     reload: ReloadEntry,
+    #[serde(default)]
+    auth: AuthEntry,
+    #[serde(default)]
+    tls: Option<TlsEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuthEntry {
+    #[serde(default = "default_access_ttl")]
+    access_token_ttl: LimitSpec,
+    #[serde(default = "default_refresh_ttl")]
+    refresh_token_ttl: LimitSpec,
+    #[serde(default)]
+    open_reflection: bool,
+    #[serde(default)]
+    open_metrics: bool,
+    #[serde(default = "default_intake_rate")]
+    intake_rate: u32,
+    #[serde(default = "default_intake_burst")]
+    intake_burst: u32,
+    #[serde(default)]
+    oidc: Option<OidcEntry>,
+}
+
+impl Default for AuthEntry {
+    fn default() -> Self {
+        Self {
+            access_token_ttl: default_access_ttl(),
+            refresh_token_ttl: default_refresh_ttl(),
+            open_reflection: false,
+            open_metrics: false,
+            intake_rate: default_intake_rate(),
+            intake_burst: default_intake_burst(),
+            oidc: None,
+        }
+    }
+}
+
+fn default_access_ttl() -> LimitSpec {
+    LimitSpec { milli_amount: 15_000, unit: LimitUnit::Minutes }
+}
+
+fn default_refresh_ttl() -> LimitSpec {
+    LimitSpec { milli_amount: 12_000, unit: LimitUnit::Hours }
+}
+
+fn default_intake_rate() -> u32 {
+    200
+}
+
+fn default_intake_burst() -> u32 {
+    400
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OidcEntry {
+    issuer: String,
+    audience: String,
+    jwks: PathBuf,
+    #[serde(default = "default_role_claim")]
+    role_claim: String,
+    #[serde(default = "default_squad_claim")]
+    squad_claim: String,
+}
+
+fn default_role_claim() -> String {
+    "gridd_role".into()
+}
+
+fn default_squad_claim() -> String {
+    "gridd_squad".into()
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TlsEntry {
+    cert: PathBuf,
+    key: PathBuf,
+    #[serde(default)]
+    client_ca: Option<PathBuf>,
+    #[serde(default)]
+    client_auth: ClientAuth,
+}
+
+/// Whether a TLS listener asks clients for a certificate (signed by `client_ca`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ClientAuth {
+    /// Clients may present one; those that do must present a valid one.
+    #[default]
+    Optional,
+    /// Every client must present a valid one.
+    Required,
+}
+
+/// Sign-in, tokens and abuse limits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuthConfig {
+    /// How long an access token is valid.
+    pub access_token_ttl: Duration,
+    /// How long a sign-in session (its refresh token) lasts.
+    pub refresh_token_ttl: Duration,
+    /// Whether gRPC reflection answers without credentials.
+    pub open_reflection: bool,
+    /// Whether `/metrics` answers without credentials.
+    pub open_metrics: bool,
+    /// Reports per second each identity may send, once its burst is spent.
+    pub intake_rate: u32,
+    /// Reports an identity may send at once.
+    pub intake_burst: u32,
+    /// The city's OpenID Connect provider, when its tokens are trusted.
+    pub oidc: Option<OidcConfig>,
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        Self {
+            access_token_ttl: Duration::from_secs(15 * 60),
+            refresh_token_ttl: Duration::from_secs(12 * 3600),
+            open_reflection: false,
+            open_metrics: false,
+            intake_rate: default_intake_rate(),
+            intake_burst: default_intake_burst(),
+            oidc: None,
+        }
+    }
+}
+
+/// An OpenID Connect provider whose tokens are trusted.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OidcConfig {
+    /// The `iss` its tokens carry.
+    pub issuer: String,
+    /// The `aud` its tokens must carry.
+    pub audience: String,
+    /// Its signing keys (a JWKS file).
+    pub jwks: PathBuf,
+    /// The claim naming the gridd role (e.g. "dispatcher").
+    pub role_claim: String,
+    /// The claim naming the squad of a squad member or leader.
+    pub squad_claim: String,
+}
+
+/// TLS on the gRPC and HTTP listeners.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsConfig {
+    /// The server certificate chain (PEM).
+    pub cert: PathBuf,
+    /// Its private key (PEM).
+    pub key: PathBuf,
+    /// The CA that signs client certificates (PEM), when clients may present them.
+    pub client_ca: Option<PathBuf>,
+    /// Whether a client certificate is optional or required (with `client_ca`).
+    pub client_auth: ClientAuth,
 }
 
 #[derive(Deserialize)]
@@ -133,6 +307,10 @@ pub struct EngineConfig {
     /// How often the city's files are checked for edits (a valid edit is loaded without a
     /// restart; an invalid one is refused and the running configuration kept).
     pub reload_poll: Duration,
+    /// Sign-in, tokens and abuse limits.
+    pub auth: AuthConfig,
+    /// TLS on both listeners; `None` serves plain text (loopback only, or behind a proxy).
+    pub tls: Option<TlsConfig>,
 }
 
 /// Loads `gridd.toml`.
@@ -141,16 +319,10 @@ pub fn load_engine(path: &Path) -> Result<EngineConfig, ConfigError> {
     if file.intake.node >= 32 {
         return Err(ConfigError::new(path, "intake.node", "must be 0..=31"));
     }
-    let poll = file.reload.poll;
-    let poll_ms = match poll.unit {
-        LimitUnit::Seconds => poll.milli_amount,
-        LimitUnit::Minutes => poll.milli_amount * 60,
-        LimitUnit::Hours => poll.milli_amount * 3600,
-        LimitUnit::WorkingHours | LimitUnit::WorkingDays => {
-            return Err(ConfigError::new(path, "reload.poll", "must be clock time (s, min or h)"));
-        }
-    };
+    let reload_poll = clock_time(path, "reload.poll", file.reload.poll)?;
     let dir = path.parent().unwrap_or(Path::new("."));
+    let auth = auth_config(path, dir, file.auth)?;
+    let tls = file.tls.map(|t| tls_config(path, dir, t)).transpose()?;
     let distributed = file
         .distributed
         .map(|d| {
@@ -178,6 +350,60 @@ pub fn load_engine(path: &Path) -> Result<EngineConfig, ConfigError> {
         sqlite,
         distributed,
         intake_node: file.intake.node,
-        reload_poll: Duration::from_millis(poll_ms),
+        reload_poll,
+        auth,
+        tls,
     })
+}
+
+/// A limit that must be clock time, as a duration.
+fn clock_time(path: &Path, item: &str, spec: LimitSpec) -> Result<Duration, ConfigError> {
+    let millis = match spec.unit {
+        LimitUnit::Seconds => spec.milli_amount,
+        LimitUnit::Minutes => spec.milli_amount * 60,
+        LimitUnit::Hours => spec.milli_amount * 3600,
+        LimitUnit::WorkingHours | LimitUnit::WorkingDays => {
+            return Err(ConfigError::new(path, item, "must be clock time (s, min or h)"));
+        }
+    };
+    Ok(Duration::from_millis(millis))
+}
+
+fn auth_config(path: &Path, dir: &Path, a: AuthEntry) -> Result<AuthConfig, ConfigError> {
+    let access_token_ttl = clock_time(path, "auth.access_token_ttl", a.access_token_ttl)?;
+    let refresh_token_ttl = clock_time(path, "auth.refresh_token_ttl", a.refresh_token_ttl)?;
+    if access_token_ttl < Duration::from_secs(10) || access_token_ttl > Duration::from_secs(24 * 3600) {
+        return Err(ConfigError::new(path, "auth.access_token_ttl", "must be between 10 s and 24 h"));
+    }
+    if refresh_token_ttl < access_token_ttl {
+        return Err(ConfigError::new(path, "auth.refresh_token_ttl", "must not be shorter than auth.access_token_ttl"));
+    }
+    if a.intake_rate == 0 || a.intake_burst == 0 {
+        return Err(ConfigError::new(path, "auth.intake_rate", "intake_rate and intake_burst must be at least 1"));
+    }
+    let oidc = a
+        .oidc
+        .map(|o| {
+            if o.issuer.trim().is_empty() || o.audience.trim().is_empty() {
+                return Err(ConfigError::new(path, "auth.oidc", "issuer and audience are required"));
+            }
+            Ok(OidcConfig { issuer: o.issuer, audience: o.audience, jwks: dir.join(o.jwks), role_claim: o.role_claim, squad_claim: o.squad_claim })
+        })
+        .transpose()?;
+    Ok(AuthConfig {
+        access_token_ttl,
+        refresh_token_ttl,
+        open_reflection: a.open_reflection,
+        open_metrics: a.open_metrics,
+        intake_rate: a.intake_rate,
+        intake_burst: a.intake_burst,
+        oidc,
+    })
+}
+
+fn tls_config(path: &Path, dir: &Path, t: TlsEntry) -> Result<TlsConfig, ConfigError> {
+    if t.client_auth == ClientAuth::Required && t.client_ca.is_none() {
+        return Err(ConfigError::new(path, "tls.client_auth", "\"required\" needs tls.client_ca"));
+    }
+    Ok(TlsConfig { cert: dir.join(t.cert), key: dir.join(t.key), client_ca: t.client_ca.map(|c| dir.join(c)), client_auth: t.client_auth })
 }

@@ -11,6 +11,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::FieldError;
+use crate::error::quote;
 
 /// Component (部件: a physical asset) or event (事件: a condition or behaviour).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -39,7 +40,8 @@ impl CategoryCode {
             Ok(Self(s.to_owned()))
         } else {
             Err(format!(
-                "a category code is E (event) or C (component), a 2-digit big class and a 2-character small class, e.g. E0102; got {s:?}"
+                "a category code is E (event) or C (component), a 2-digit big class and a 2-character small class, e.g. E0102; got {}",
+                quote(s)
             ))
         }
     }
@@ -129,33 +131,53 @@ pub struct LimitSpec {
 }
 
 impl LimitSpec {
-    /// Parses `<number><unit>` with unit `WH`, `WD`, `h`, `min` or `s`; the number may have up
-    /// to three decimals and must be positive.
+    /// Parses a limit written exactly as `<number><unit>`, e.g. `4WH`, `2WD`, `1.5h`, `30min`,
+    /// `10s`:
+    ///
+    /// - the number is decimal digits with at most three decimals after a `.` (`1.5`, `0.25`,
+    ///   not `.5`, `1.` or `1,5`) and must be greater than zero;
+    /// - the unit follows the number directly and is spelled exactly `WH` (working hours),
+    ///   `WD` (working days), `h` (clock hours), `min` (clock minutes) or `s` (clock seconds);
+    /// - nothing else: no spaces anywhere (`4 WH` and ` 4WH` are refused), no other case
+    ///   (`4wh`, `2H` are refused) and no other unit names (`2d`, `4 hours`).
+    ///
+    /// The same form is used in the city's configuration files and in requests
+    /// (`ExtendDeadlineRequest.extension`), and [`LimitSpec`]'s `Display` writes it back.
     pub fn parse(s: &str) -> Result<Self, String> {
-        let t = s.trim();
-        let split = t.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(t.len());
-        let (number, unit) = t.split_at(split);
-        let unit = match unit.trim() {
-            "WH" | "wh" => LimitUnit::WorkingHours,
-            "WD" | "wd" => LimitUnit::WorkingDays,
+        let split = s.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(s.len());
+        let (number, unit) = s.split_at(split);
+        let unit = match unit {
+            "WH" => LimitUnit::WorkingHours,
+            "WD" => LimitUnit::WorkingDays,
             "h" => LimitUnit::Hours,
             "min" => LimitUnit::Minutes,
             "s" => LimitUnit::Seconds,
+            _ if s.chars().any(char::is_whitespace) => {
+                return Err(format!("{} must not contain spaces; write a limit like 4WH, 2WD, 1.5h, 30min or 10s", quote(s)));
+            }
             other => {
-                return Err(format!("unknown unit {other:?} in {s:?}; use WH (working hours), WD (working days), h, min or s"));
+                return Err(format!(
+                    "unknown unit {} in {}; use exactly WH (working hours), WD (working days), h, min or s, e.g. 4WH",
+                    quote(other),
+                    quote(s)
+                ));
             }
         };
-        let milli_amount =
-            parse_thousandths(number).ok_or_else(|| format!("{s:?} must start with a number with at most three decimals"))?;
+        let milli_amount = parse_thousandths(number)
+            .ok_or_else(|| format!("{} must start with a number with at most three decimals, e.g. 4WH or 1.5h", quote(s)))?;
         if milli_amount == 0 {
-            return Err(format!("{s:?} must be greater than zero"));
+            return Err(format!("{} must be greater than zero", quote(s)));
         }
         Ok(Self { milli_amount, unit })
     }
 }
 
 fn parse_thousandths(number: &str) -> Option<u64> {
-    let (whole, frac) = number.split_once('.').unwrap_or((number, ""));
+    let (whole, frac) = match number.split_once('.') {
+        Some((_, "")) => return None,
+        Some(parts) => parts,
+        None => (number, ""),
+    };
     if whole.is_empty() || frac.len() > 3 || !frac.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
@@ -306,7 +328,7 @@ impl Catalogue {
         }
         let found = class.conditions.iter().find(|c| c.name == condition).ok_or_else(|| {
             let known: Vec<&str> = class.conditions.iter().map(|c| c.name.as_str()).collect();
-            FieldError::new("condition", format!("{condition:?} is not a condition of {code}; known: {known:?}"))
+            FieldError::new("condition", format!("{} is not a condition of {code}; known: {known:?}", quote(condition)))
         })?;
         Ok(CaseTerms { class, condition: Some(found.name.as_str()), urgency: found.urgency, handling: found.handling })
     }
@@ -326,6 +348,22 @@ mod tests {
         assert!(LimitSpec::parse("4 days").is_err());
         assert!(LimitSpec::parse("h").is_err());
         assert!(LimitSpec::parse("1.2345h").is_err());
+    }
+
+    #[test]
+    fn limit_specs_are_spelled_exactly() {
+        for s in [
+            "4 WH", "4wh", "4Wh", "2wd", " 4WH", "4WH ", "4WH\n", "2H", "2 h", "30mins", "30 min", "1.h", ".5h", "1,5h", "4WHx", "+4WH",
+            "-1h",
+        ] {
+            assert!(LimitSpec::parse(s).is_err(), "{s:?} must be refused");
+        }
+        let spaced = LimitSpec::parse("4 WH").expect_err("space");
+        assert!(spaced.contains("must not contain spaces"), "{spaced}");
+        let lower = LimitSpec::parse("4wh").expect_err("case");
+        assert!(lower.contains("unknown unit \"wh\"") && lower.contains("exactly WH"), "{lower}");
+        let huge = format!("4{}", "W".repeat(1 << 20));
+        assert!(LimitSpec::parse(&huge).expect_err("long").len() < 300, "the message quotes only a prefix");
     }
 
     #[test]
@@ -363,6 +401,11 @@ mod tests {
         assert_eq!(cat.terms("C0102", "").map(|t| t.urgency), Ok(Urgency::Normal));
         assert_eq!(cat.terms("C0199", "").map_err(|e| e.field), Err("category".into()));
         assert_eq!(cat.terms("C0102", "stolen").map_err(|e| e.field), Err("condition".into()));
+        let huge = "E".repeat(1 << 20);
+        let e = cat.terms(&huge, "").expect_err("bad code");
+        assert!(e.field == "category" && e.reason.len() < 300, "{e}");
+        let e = cat.terms("C0102", &huge).expect_err("bad condition");
+        assert!(e.field == "condition" && e.reason.starts_with(&format!("\"{}\"…", "E".repeat(40))), "{e}");
         assert!(Catalogue::new("dup", vec![cover(), cover()]).is_err());
     }
 }

@@ -1,4 +1,5 @@
-//! The validation error shared by every input check: which field, and why.
+//! The validation error shared by every input check: which field, and why; and [`quote`],
+//! the one way an error message shows a value the client sent.
 
 use std::fmt;
 
@@ -27,5 +28,42 @@ impl FieldError {
 impl fmt::Display for FieldError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}: {}", self.field, self.reason)
+    }
+}
+
+/// Characters of a client value an error message shows at most (see [`quote`]).
+pub const QUOTE_CHARS: usize = 40;
+
+/// A client value as an error message shows it: in double quotes with control characters
+/// escaped (as `{:?}` prints it), and cut to its first [`QUOTE_CHARS`] characters followed by
+/// `…` when longer, so a megabyte sent in a field never comes back as a megabyte of message.
+///
+/// Every message that embeds something the client sent (a code, an id, a unit) goes through
+/// this, e.g. `format!("{} is not in the camera registry", quote(&alert.camera_id))`.
+pub fn quote(value: &str) -> String {
+    match value.char_indices().nth(QUOTE_CHARS) {
+        None => format!("{value:?}"),
+        Some((cut, _)) => format!("{:?}…", &value[..cut]),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quote_shows_short_values_whole() {
+        assert_eq!(quote("E0102"), "\"E0102\"");
+        assert_eq!(quote("a\nb"), "\"a\\nb\"", "control characters are escaped");
+        let forty = "x".repeat(QUOTE_CHARS);
+        assert_eq!(quote(&forty), format!("\"{forty}\""));
+    }
+
+    #[test]
+    fn quote_cuts_long_values_to_a_prefix() {
+        let huge = "街".repeat(1_000_000);
+        let shown = quote(&huge);
+        assert_eq!(shown, format!("\"{}\"…", "街".repeat(QUOTE_CHARS)));
+        assert!(shown.len() < 200);
     }
 }

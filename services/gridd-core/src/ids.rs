@@ -5,6 +5,7 @@ use std::fmt;
 use serde::{Deserialize, Serialize};
 
 use crate::FieldError;
+use crate::error::quote;
 
 fn all_digits(s: &str, len: usize) -> bool {
     s.len() == len && s.bytes().all(|b| b.is_ascii_digit())
@@ -26,7 +27,7 @@ macro_rules! digit_code {
                 if all_digits(s, $len) {
                     Ok(Self(s.to_owned()))
                 } else {
-                    Err(format!("a {} is {} digits, got {:?}", $what, $len, s))
+                    Err(format!("a {} is {} digits, got {}", $what, $len, quote(s)))
                 }
             }
 
@@ -224,6 +225,51 @@ pub fn validate_text(field: &str, value: &str, max: usize, required: bool) -> Re
     Ok(())
 }
 
+/// Most URLs (photos, frames) one request may carry.
+pub const MAX_URLS: usize = 9;
+/// Longest URL, in characters.
+pub const MAX_URL_CHARS: usize = 500;
+
+/// Checks one URL a client sends for a photo or a camera frame: an absolute `http://` or
+/// `https://` URL (scheme in any case) with a host, at most [`MAX_URL_CHARS`] characters, no
+/// control characters and no white space (a URL that needs a space writes `%20`). Terminals
+/// and the browser open these links, so `javascript:`, `data:` and `file:` are refused.
+///
+/// This is the one URL check of the engine: [`validate_urls`] applies it to lists, and intake
+/// (citizen and patrol `photo_urls`, camera `frame_url`) and `ResolveTask` (`photo_urls`) use
+/// these two functions.
+pub fn validate_url(field: &str, url: &str) -> Result<(), FieldError> {
+    if url.is_empty() {
+        return Err(FieldError::new(field, "is empty; give an http or https URL"));
+    }
+    let chars = url.chars().count();
+    if chars > MAX_URL_CHARS {
+        return Err(FieldError::new(field, format!("must be at most {MAX_URL_CHARS} characters, got {chars}")));
+    }
+    if url.chars().any(|c| c.is_control() || c.is_whitespace()) {
+        return Err(FieldError::new(field, "must not contain spaces or control characters (encode them as %20 etc.)"));
+    }
+    let rest = ["https://", "http://"]
+        .iter()
+        .find_map(|scheme| url.get(..scheme.len()).filter(|head| head.eq_ignore_ascii_case(scheme)).map(|_| &url[scheme.len()..]));
+    let Some(rest) = rest else {
+        return Err(FieldError::new(field, format!("must be an http or https URL, got {}", quote(url))));
+    };
+    if rest.split(['/', '?', '#']).next().is_none_or(str::is_empty) {
+        return Err(FieldError::new(field, "has no host after the scheme"));
+    }
+    Ok(())
+}
+
+/// Checks a list of URLs: at most [`MAX_URLS`], each as [`validate_url`] says; an entry's
+/// error names it as `field[i]`.
+pub fn validate_urls(field: &str, urls: &[String]) -> Result<(), FieldError> {
+    if urls.len() > MAX_URLS {
+        return Err(FieldError::new(field, format!("at most {MAX_URLS} URLs, got {}", urls.len())));
+    }
+    urls.iter().enumerate().try_for_each(|(i, url)| validate_url(&format!("{field}[{i}]"), url))
+}
+
 /// Masks a phone number for display: `13812345678` → `138****5678`.
 pub fn mask_phone(phone: &str) -> String {
     let chars: Vec<char> = phone.chars().collect();
@@ -265,6 +311,45 @@ mod tests {
         assert_ne!(a, b);
         assert_ne!(a, c);
         assert_eq!(reference_date(&a), chrono::NaiveDate::from_ymd_opt(2026, 11, 22));
+    }
+
+    #[test]
+    fn code_errors_quote_a_short_prefix() {
+        let huge = "9".repeat(1 << 20);
+        let e = StreetCode::parse(&huge).expect_err("too long");
+        assert!(e.starts_with("a street code is 9 digits, got \""), "{e}");
+        assert!(e.ends_with('…') && e.len() < 120, "{e}");
+    }
+
+    #[test]
+    fn urls_are_http_or_https_without_spaces() {
+        assert_eq!(validate_url("u", "https://img.example.cn/a/1.jpg?x=1"), Ok(()));
+        assert_eq!(validate_url("u", "HTTP://img.example.cn/1.jpg"), Ok(()));
+        for bad in ["javascript:alert(1)", "data:image/png;base64,AAAA", "ftp://x/1.jpg", "file:///etc/passwd", "//x/1.jpg", ""] {
+            let e = validate_url("photo_urls[0]", bad).expect_err(bad);
+            assert_eq!(e.field, "photo_urls[0]", "{bad}");
+        }
+        let e = validate_url("u", "javascript:alert(1)").expect_err("scheme");
+        assert!(e.reason.contains("http or https"), "{e}");
+        for bad in ["https://x/a\nb.jpg", "https://x/a b.jpg", "https://x/a\tb.jpg", "https://x/a\u{3000}b.jpg", "https://x/\u{7f}"] {
+            let e = validate_url("u", bad).expect_err(bad);
+            assert!(e.reason.contains("spaces or control characters"), "{bad}: {e}");
+        }
+        assert!(validate_url("u", "https:///nohost").expect_err("host").reason.contains("no host"));
+        assert!(validate_url("u", "https://").is_err());
+        let long = format!("https://x/{}", "a".repeat(MAX_URL_CHARS));
+        assert!(validate_url("u", &long).expect_err("long").reason.contains("at most 500"));
+    }
+
+    #[test]
+    fn url_lists_are_capped_and_name_the_entry() {
+        let ok = vec!["https://x/1.jpg".to_string(); MAX_URLS];
+        assert_eq!(validate_urls("photo_urls", &ok), Ok(()));
+        let many = vec!["https://x/1.jpg".to_string(); 50];
+        let e = validate_urls("photo_urls", &many).expect_err("too many");
+        assert_eq!((e.field.as_str(), e.reason.as_str()), ("photo_urls", "at most 9 URLs, got 50"));
+        let mixed = vec!["https://x/1.jpg".to_string(), "data:text/html,hi".to_string()];
+        assert_eq!(validate_urls("photo_urls", &mixed).map_err(|e| e.field), Err("photo_urls[1]".into()));
     }
 
     #[test]

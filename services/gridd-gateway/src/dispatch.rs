@@ -2,12 +2,14 @@
 
 use std::collections::BTreeMap;
 
+use gridd_access::{Grant, grant};
 use gridd_config::CityHandle;
 use gridd_core::FieldError;
 use gridd_core::category::{CategoryCode, LimitSpec};
+use gridd_core::error::quote;
 use gridd_core::ids::{Reference, SquadId, StreetCode, TicketId, validate_text};
 use gridd_core::kpi::Kpi;
-use gridd_core::ticket::{Actor, Command, Ticket};
+use gridd_core::ticket::{Command, Ticket};
 use gridd_core::time::Timestamp;
 use gridd_proto::prost::Message;
 use gridd_proto::tonic::{self, Request, Response, Status};
@@ -37,13 +39,18 @@ impl<S: Store> DispatchGrpc<S> {
         self.tracker.clock().now()
     }
 
-    async fn run(&self, ticket_id: &str, context: Option<&v1::CommandContext>, command: Command) -> Result<Response<v1::Ticket>, Status> {
+    async fn run(
+        &self,
+        grant: &Grant,
+        ticket_id: &str,
+        context: Option<&v1::CommandContext>,
+        command: Command,
+    ) -> Result<Response<v1::Ticket>, Status> {
         required_id("ticket_id", ticket_id)?;
         let context = context.cloned().unwrap_or_default();
-        required_id("context.operator_id", &context.operator_id)?;
         validate_text("context.note", &context.note, 1000, false).map_err(invalid)?;
         let expected = (context.expected_version != 0).then_some(context.expected_version);
-        let actor = Actor::Operator(context.operator_id);
+        let actor = grant.identity.actor();
         self.tracker
             .command(TicketId::new(ticket_id), command, actor, expected, context.note)
             .await
@@ -94,27 +101,59 @@ fn parse_page_token(token: &str) -> Result<Option<PageCursor>, FieldError> {
     let bad = || FieldError::new("page.page_token", "is not a token from a previous page");
     let (ms, id) = token.split_once('~').ok_or_else(bad)?;
     let created_at = Timestamp::from_millis(ms.parse().map_err(|_| bad())?);
+    // The ticket id part is a case number as `page_token` wrote it: a short printable token.
+    gridd_core::ids::validate_token("page.page_token", id, 128).map_err(|_| bad())?;
     Ok(Some(PageCursor { created_at, id: TicketId::new(id) }))
 }
 
-fn listing_filter(req: &v1::ListTicketsRequest, now: Timestamp) -> Result<TicketFilter, FieldError> {
+/// A request's time range `[from, to)`, refused when `to` is before `from`; the error names
+/// `to_field` (e.g. `created_to`) and says which field it must not precede.
+fn time_range(
+    (from_field, from): (&str, Option<&gridd_proto::prost_types::Timestamp>),
+    (to_field, to): (&str, Option<&gridd_proto::prost_types::Timestamp>),
+) -> Result<(Option<Timestamp>, Option<Timestamp>), FieldError> {
+    let (from, to) = (from.map(gridd_proto::from_timestamp), to.map(gridd_proto::from_timestamp));
+    match (from, to) {
+        (Some(f), Some(t)) if t < f => Err(FieldError::new(to_field, format!("must not be before {from_field}"))),
+        _ => Ok((from, to)),
+    }
+}
+
+/// The store filter of a `ListTickets` request. Every filter value must name something that
+/// exists: an unknown state, an inverted time range or a street outside the city's divisions
+/// is refused (naming the field), never read as "no filter".
+fn listing_filter(req: &v1::ListTicketsRequest, city: &gridd_config::CityConfig, now: Timestamp) -> Result<TicketFilter, FieldError> {
+    // `req.states()` would silently drop values outside the enum, leaving no filter at all.
     let states = req
-        .states()
-        .map(|s| gridd_proto::from_ticket_state(s).ok_or_else(|| FieldError::new("states", "TICKET_STATE_UNSPECIFIED is not a state")))
+        .states
+        .iter()
+        .map(|&raw| {
+            let state = v1::TicketState::try_from(raw).map_err(|_| FieldError::new("states", format!("{raw} is not a ticket state")))?;
+            gridd_proto::from_ticket_state(state).ok_or_else(|| FieldError::new("states", "TICKET_STATE_UNSPECIFIED is not a state"))
+        })
         .collect::<Result<Vec<_>, _>>()?;
     let street = (!req.street_code.is_empty())
-        .then(|| StreetCode::parse(&req.street_code).map_err(|e| FieldError::new("street_code", e)))
+        .then(|| {
+            let code = StreetCode::parse(&req.street_code).map_err(|e| FieldError::new("street_code", e))?;
+            // Any loaded grid version: cases keep the street of the version that placed them.
+            if city.grids.versions().any(|g| g.divisions().street(&code).is_some()) {
+                Ok(code)
+            } else {
+                Err(FieldError::new("street_code", format!("{} is not a street of {}", quote(code.as_str()), city.name)))
+            }
+        })
         .transpose()?;
     let category =
         (!req.category.is_empty()).then(|| CategoryCode::parse(&req.category).map_err(|e| FieldError::new("category", e))).transpose()?;
+    let (created_from, created_to) = time_range(("created_from", req.created_from.as_ref()), ("created_to", req.created_to.as_ref()))?;
     Ok(TicketFilter {
         states,
         squad: (!req.squad_id.is_empty()).then(|| SquadId::new(&req.squad_id)),
         street,
         category,
         overdue_at: req.overdue_only.then_some(now),
-        created_from: req.created_from.as_ref().map(gridd_proto::from_timestamp),
-        created_to: req.created_to.as_ref().map(gridd_proto::from_timestamp),
+        created_from,
+        created_to,
         after: parse_page_token(req.page.as_ref().map_or("", |p| p.page_token.as_str()))?,
         limit: page_size(req.page.as_ref())?,
     })
@@ -147,6 +186,7 @@ fn count(label: impl Into<String>, count: u64) -> v1::Count {
 #[tonic::async_trait]
 impl<S: Store> v1::dispatch_service_server::DispatchService for DispatchGrpc<S> {
     async fn get_ticket(&self, request: Request<v1::GetTicketRequest>) -> Result<Response<v1::GetTicketResponse>, Status> {
+        let grant = grant(&request)?;
         let req = request.into_inner();
         required_id("id", &req.id)?;
         let (id, include_history) = (req.id.clone(), req.include_history);
@@ -169,6 +209,7 @@ impl<S: Store> v1::dispatch_service_server::DispatchService for DispatchGrpc<S> 
             .map_err(|e| store_status(&e))?;
         match lookup {
             Lookup::Found(ticket, history) => {
+                grant.check_case_squad(ticket.id.as_str(), ticket.squad.as_ref())?;
                 let city = self.city.current();
                 Ok(Response::new(v1::GetTicketResponse {
                     ticket: Some(view(&city, &ticket, self.now())),
@@ -176,14 +217,20 @@ impl<S: Store> v1::dispatch_service_server::DispatchService for DispatchGrpc<S> 
                     history: decode_events(history)?.into_iter().map(|(_, e)| e).collect(),
                 }))
             }
-            Lookup::Pending => Ok(Response::new(v1::GetTicketResponse { ticket: None, pending: true, history: Vec::new() })),
-            Lookup::Missing => Err(Status::not_found(format!("no case or report {}", req.id))),
+            Lookup::Pending => {
+                // A report not yet placed belongs to no squad yet.
+                grant.check_case_squad(&req.id, None)?;
+                Ok(Response::new(v1::GetTicketResponse { ticket: None, pending: true, history: Vec::new() }))
+            }
+            Lookup::Missing => Err(Status::not_found(format!("no case or report {}", gridd_access::quote(&req.id)))),
         }
     }
 
     async fn list_tickets(&self, request: Request<v1::ListTicketsRequest>) -> Result<Response<v1::ListTicketsResponse>, Status> {
         let now = self.now();
-        let filter = listing_filter(request.get_ref(), now).map_err(invalid)?;
+        let grant = grant(&request)?;
+        let mut filter = listing_filter(request.get_ref(), &self.city.current(), now).map_err(invalid)?;
+        filter.squad = grant.squad_filter(&request.get_ref().squad_id)?;
         let limit = filter.limit;
         let tickets = self.store.read(move |tx: &mut dyn ReadTx| tx.list_tickets(&filter)).await.map_err(|e| store_status(&e))?;
         let next_page_token = if tickets.len() == limit { tickets.last().map(page_token).unwrap_or_default() } else { String::new() };
@@ -210,52 +257,54 @@ impl<S: Store> v1::dispatch_service_server::DispatchService for DispatchGrpc<S> 
     }
 
     async fn dispatch(&self, request: Request<v1::DispatchRequest>) -> Result<Response<v1::Ticket>, Status> {
+        let grant = grant(&request)?;
         let req = request.into_inner();
         let squad = self.known_squad(&req.squad_id)?;
-        self.run(&req.ticket_id, req.context.as_ref(), Command::Dispatch { squad }).await
+        self.run(&grant, &req.ticket_id, req.context.as_ref(), Command::Dispatch { squad }).await
     }
 
     async fn verify(&self, request: Request<v1::VerifyRequest>) -> Result<Response<v1::Ticket>, Status> {
+        let grant = grant(&request)?;
         let req = request.into_inner();
-        self.run(&req.ticket_id, req.context.as_ref(), Command::Verify { passed: req.passed }).await
+        self.run(&grant, &req.ticket_id, req.context.as_ref(), Command::Verify { passed: req.passed }).await
     }
 
     async fn close(&self, request: Request<v1::CloseRequest>) -> Result<Response<v1::Ticket>, Status> {
+        let grant = grant(&request)?;
         let req = request.into_inner();
-        self.run(&req.ticket_id, req.context.as_ref(), Command::Close).await
+        self.run(&grant, &req.ticket_id, req.context.as_ref(), Command::Close).await
     }
 
     async fn cancel(&self, request: Request<v1::CancelRequest>) -> Result<Response<v1::Ticket>, Status> {
+        let grant = grant(&request)?;
         let req = request.into_inner();
         let reason = gridd_proto::from_cancel_reason(req.reason())
             .ok_or_else(|| invalid(FieldError::new("reason", "is required (duplicate, invalid, out of scope or already fixed)")))?;
-        self.run(&req.ticket_id, req.context.as_ref(), Command::Cancel { reason }).await
+        self.run(&grant, &req.ticket_id, req.context.as_ref(), Command::Cancel { reason }).await
     }
 
     async fn suspend(&self, request: Request<v1::SuspendRequest>) -> Result<Response<v1::Ticket>, Status> {
+        let grant = grant(&request)?;
         let req = request.into_inner();
-        self.run(&req.ticket_id, req.context.as_ref(), Command::Suspend).await
+        self.run(&grant, &req.ticket_id, req.context.as_ref(), Command::Suspend).await
     }
 
     async fn resume(&self, request: Request<v1::ResumeRequest>) -> Result<Response<v1::Ticket>, Status> {
+        let grant = grant(&request)?;
         let req = request.into_inner();
-        self.run(&req.ticket_id, req.context.as_ref(), Command::Resume).await
+        self.run(&grant, &req.ticket_id, req.context.as_ref(), Command::Resume).await
     }
 
     async fn extend_deadline(&self, request: Request<v1::ExtendDeadlineRequest>) -> Result<Response<v1::Ticket>, Status> {
+        let grant = grant(&request)?;
         let req = request.into_inner();
         let extension = LimitSpec::parse(&req.extension).map_err(|e| invalid(FieldError::new("extension", e)))?;
-        self.run(&req.ticket_id, req.context.as_ref(), Command::Extend { extension }).await
+        self.run(&grant, &req.ticket_id, req.context.as_ref(), Command::Extend { extension }).await
     }
 
     async fn get_stats(&self, request: Request<v1::GetStatsRequest>) -> Result<Response<v1::GetStatsResponse>, Status> {
         let req = request.into_inner();
-        let (from, to) = (req.from.as_ref().map(gridd_proto::from_timestamp), req.to.as_ref().map(gridd_proto::from_timestamp));
-        if let (Some(f), Some(t)) = (from, to) {
-            if t < f {
-                return Err(invalid(FieldError::new("to", "must not be before from")));
-            }
-        }
+        let (from, to) = time_range(("from", req.from.as_ref()), ("to", req.to.as_ref())).map_err(invalid)?;
         let now = self.now();
         let (tickets, live) = self
             .store
@@ -294,5 +343,90 @@ impl<S: Store> v1::dispatch_service_server::DispatchService for DispatchGrpc<S> 
             merged_reports: live.merged_reports,
         };
         Ok(Response::new(response))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use gridd_config::CityConfig;
+    use gridd_core::ticket::TicketState;
+    use gridd_proto::prost_types;
+
+    use super::*;
+
+    /// The demo city, loaded once.
+    fn city() -> &'static CityConfig {
+        static CITY: std::sync::OnceLock<CityConfig> = std::sync::OnceLock::new();
+        CITY.get_or_init(|| {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/xinyi/city.toml");
+            gridd_config::load_city(&path).unwrap_or_else(|e| panic!("{e}"))
+        })
+    }
+
+    const NOW: Timestamp = Timestamp::from_millis(1_795_311_000_000);
+
+    fn at(seconds: i64) -> Option<prost_types::Timestamp> {
+        Some(prost_types::Timestamp { seconds, nanos: 0 })
+    }
+
+    fn refused(req: &v1::ListTicketsRequest) -> FieldError {
+        listing_filter(req, city(), NOW).expect_err("refused")
+    }
+
+    #[test]
+    fn listing_filters_known_values() {
+        let req = v1::ListTicketsRequest {
+            states: vec![v1::TicketState::Dispatched.into(), v1::TicketState::Closed.into()],
+            street_code: "320381001".into(),
+            category: "E0102".into(),
+            created_from: at(1_795_000_000),
+            created_to: at(1_795_300_000),
+            ..Default::default()
+        };
+        let filter = listing_filter(&req, city(), NOW).expect("valid");
+        assert_eq!(filter.states, vec![TicketState::Dispatched, TicketState::Closed]);
+        assert_eq!(filter.street.as_ref().map(StreetCode::as_str), Some("320381001"));
+        assert_eq!(filter.created_from, Some(Timestamp::from_millis(1_795_000_000_000)));
+        let same = v1::ListTicketsRequest { created_from: at(1_795_000_000), created_to: at(1_795_000_000), ..Default::default() };
+        assert!(listing_filter(&same, city(), NOW).is_ok(), "an empty range is not inverted");
+    }
+
+    #[test]
+    fn unknown_states_are_refused() {
+        for raw in [42, -1, 11] {
+            let e = refused(&v1::ListTicketsRequest { states: vec![v1::TicketState::Closed.into(), raw], ..Default::default() });
+            assert_eq!((e.field.as_str(), e.reason), ("states", format!("{raw} is not a ticket state")));
+        }
+        let e = refused(&v1::ListTicketsRequest { states: vec![0], ..Default::default() });
+        assert_eq!(e.field, "states");
+    }
+
+    #[test]
+    fn inverted_time_ranges_are_refused() {
+        let e = refused(&v1::ListTicketsRequest { created_from: at(1_795_300_000), created_to: at(1_795_000_000), ..Default::default() });
+        assert_eq!((e.field.as_str(), e.reason.as_str()), ("created_to", "must not be before created_from"));
+        let e = time_range(("from", at(2_000).as_ref()), ("to", at(1_000).as_ref())).expect_err("inverted");
+        assert_eq!((e.field.as_str(), e.reason.as_str()), ("to", "must not be before from"));
+        assert!(time_range(("from", None), ("to", at(1_000).as_ref())).is_ok());
+    }
+
+    #[test]
+    fn unknown_streets_are_refused() {
+        let e = refused(&v1::ListTicketsRequest { street_code: "320381999".into(), ..Default::default() });
+        assert_eq!(e.field, "street_code");
+        assert!(e.reason.starts_with("\"320381999\" is not a street of"), "{e}");
+        let e = refused(&v1::ListTicketsRequest { street_code: "1".repeat(1 << 20), ..Default::default() });
+        assert_eq!(e.field, "street_code");
+        assert!(e.reason.len() < 120, "the code is quoted, not echoed whole: {}", e.reason.len());
+    }
+
+    #[test]
+    fn page_tokens_must_come_from_a_page() {
+        let t = parse_page_token("1795311000000~261122-0K3F9ZQ2").expect("valid").expect("present");
+        assert_eq!(t.id.as_str(), "261122-0K3F9ZQ2");
+        for bad in ["nonsense", "x~261122-0K3F9ZQ2", "1795311000000~", "1795311000000~a b", &format!("1~{}", "a".repeat(200))] {
+            let e = parse_page_token(bad).expect_err(bad);
+            assert_eq!((e.field.as_str(), e.reason.as_str()), ("page.page_token", "is not a token from a previous page"));
+        }
     }
 }

@@ -1,5 +1,6 @@
 //! `SquadService`: a squad terminal's task feed and task commands.
 
+use gridd_access::{Grant, grant, quote};
 use gridd_config::CityHandle;
 use gridd_core::FieldError;
 use gridd_core::ids::{SquadId, TicketId, validate_text};
@@ -28,22 +29,24 @@ impl<S: Store> SquadGrpc<S> {
         Self { store, city, tracker, shutdown }
     }
 
-    fn squad(&self, squad_id: &str) -> Result<SquadId, Status> {
-        required_id("squad_id", squad_id)?;
-        let id = SquadId::new(squad_id);
+    /// The squad a call acts for: the caller's own, or the one a city-wide caller names.
+    fn squad(&self, grant: &Grant, requested: &str) -> Result<SquadId, Status> {
+        if !requested.is_empty() {
+            required_id("squad_id", requested)?;
+        }
+        let id = grant.squad(requested)?;
         match self.city.current().responsibility.squad(&id) {
             Some(_) => Ok(id),
-            None => Err(Status::not_found(format!("squad {squad_id} is not configured"))),
+            None => Err(Status::not_found(format!("squad {} is not configured", quote(id.as_str())))),
         }
     }
 
-    async fn run(&self, task: Option<&v1::TaskCommand>, command: Command, note: String) -> Result<Response<v1::Ticket>, Status> {
+    async fn run(&self, grant: &Grant, task: Option<&v1::TaskCommand>, command: Command, note: String) -> Result<Response<v1::Ticket>, Status> {
         let task = task.ok_or_else(|| invalid(FieldError::new("task", "is required")))?;
-        let squad = self.squad(&task.squad_id)?;
+        let squad = self.squad(grant, &task.squad_id)?;
         required_id("ticket_id", &task.ticket_id)?;
-        required_id("member_id", &task.member_id)?;
         let expected = (task.expected_version != 0).then_some(task.expected_version);
-        let actor = Actor::Squad { squad, member: task.member_id.clone() };
+        let actor = Actor::Squad { squad, member: grant.identity.subject.clone() };
         self.tracker
             .command(TicketId::new(task.ticket_id.as_str()), command, actor, expected, note)
             .await
@@ -84,8 +87,9 @@ impl<S: Store> v1::squad_service_server::SquadService for SquadGrpc<S> {
     type WatchTasksStream = WatchStream<v1::TaskEvent>;
 
     async fn watch_tasks(&self, request: Request<v1::WatchTasksRequest>) -> Result<Response<Self::WatchTasksStream>, Status> {
+        let grant = grant(&request)?;
         let req = request.into_inner();
-        let squad = self.squad(&req.squad_id)?;
+        let squad = self.squad(&grant, &req.squad_id)?;
         let store = self.store.clone();
         let changed = store.subscribe(Signal::SquadFeed);
         let stream = spawn_watch(changed, self.shutdown.clone(), req.after_seq, move |after| {
@@ -102,27 +106,27 @@ impl<S: Store> v1::squad_service_server::SquadService for SquadGrpc<S> {
     }
 
     async fn accept_task(&self, request: Request<v1::TaskCommand>) -> Result<Response<v1::Ticket>, Status> {
-        self.run(Some(request.get_ref()), Command::Accept, String::new()).await
+        self.run(&grant(&request)?, Some(request.get_ref()), Command::Accept, String::new()).await
     }
 
     async fn start_task(&self, request: Request<v1::TaskCommand>) -> Result<Response<v1::Ticket>, Status> {
-        self.run(Some(request.get_ref()), Command::Start, String::new()).await
+        self.run(&grant(&request)?, Some(request.get_ref()), Command::Start, String::new()).await
     }
 
     async fn resolve_task(&self, request: Request<v1::ResolveTaskRequest>) -> Result<Response<v1::Ticket>, Status> {
+        let grant = grant(&request)?;
         let req = request.into_inner();
         validate_text("note", &req.note, 1000, true).map_err(invalid)?;
-        for (i, url) in req.photo_urls.iter().enumerate() {
-            validate_text(&format!("photo_urls[{i}]"), url, 500, true).map_err(invalid)?;
-        }
+        gridd_core::ids::validate_urls("photo_urls", &req.photo_urls).map_err(invalid)?;
         let note = req.note.trim().to_owned();
         let photos = if req.photo_urls.is_empty() { String::new() } else { format!("{} photo(s)", req.photo_urls.len()) };
-        self.run(req.task.as_ref(), Command::Resolve { note }, photos).await
+        self.run(&grant, req.task.as_ref(), Command::Resolve { note }, photos).await
     }
 
     async fn return_task(&self, request: Request<v1::ReturnTaskRequest>) -> Result<Response<v1::Ticket>, Status> {
+        let grant = grant(&request)?;
         let req = request.into_inner();
         validate_text("reason", &req.reason, 1000, true).map_err(invalid)?;
-        self.run(req.task.as_ref(), Command::Return { reason: req.reason.trim().to_owned() }, String::new()).await
+        self.run(&grant, req.task.as_ref(), Command::Return { reason: req.reason.trim().to_owned() }, String::new()).await
     }
 }

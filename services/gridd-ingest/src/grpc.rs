@@ -3,6 +3,7 @@
 use std::sync::Arc;
 
 use crate::{Accepted, Draft, Intake, IntakeError, IntakeSink};
+use gridd_core::FieldError;
 use gridd_proto::tonic::{self, Request, Response, Status, Streaming};
 use gridd_proto::{timestamp, v1};
 
@@ -36,27 +37,32 @@ fn answer(result: Result<Accepted, IntakeError>) -> Result<Response<v1::IntakeRe
 #[tonic::async_trait]
 impl<K: IntakeSink> v1::intake_service_server::IntakeService for IntakeGrpc<K> {
     async fn log_hotline_call(&self, request: Request<v1::LogHotlineCallRequest>) -> Result<Response<v1::IntakeReceipt>, Status> {
-        answer(self.intake.hotline(request.get_ref()).await)
+        let caller = gridd_access::grant(&request)?.identity.subject.clone();
+        answer(self.intake.hotline(request.get_ref(), &caller).await)
     }
 
     async fn submit_citizen_report(&self, request: Request<v1::SubmitCitizenReportRequest>) -> Result<Response<v1::IntakeReceipt>, Status> {
-        answer(self.intake.citizen(request.get_ref()).await)
+        let caller = gridd_access::grant(&request)?.identity.subject.clone();
+        answer(self.intake.citizen(request.get_ref(), &caller).await)
     }
 
     async fn submit_patrol_report(&self, request: Request<v1::SubmitPatrolReportRequest>) -> Result<Response<v1::IntakeReceipt>, Status> {
-        answer(self.intake.patrol(request.get_ref()).await)
+        let caller = gridd_access::grant(&request)?.identity.subject.clone();
+        answer(self.intake.patrol(request.get_ref(), &caller).await)
     }
 
     async fn stream_camera_alerts(
         &self,
         request: Request<Streaming<v1::CameraAlert>>,
     ) -> Result<Response<v1::StreamCameraAlertsResponse>, Status> {
+        let grant = gridd_access::grant(&request)?;
         let mut stream = request.into_inner();
         let mut response = v1::StreamCameraAlertsResponse::default();
         let mut batch: Vec<(u32, String, Draft)> = Vec::with_capacity(CAMERA_BATCH);
         let mut index: u32 = 0;
         while let Some(alert) = stream.message().await? {
-            match self.intake.validate_camera(&alert) {
+            let checked = grant.check_camera(&alert.camera_id).map_err(|e| FieldError::new("camera_id", e.to_string()));
+            match checked.and_then(|()| self.intake.validate_camera(&alert)) {
                 Ok(draft) => batch.push((index, alert.alert_id.clone(), draft)),
                 Err(e) => response.rejected.push(v1::RejectedAlert { index, alert_id: alert.alert_id, field: e.field, reason: e.reason }),
             }

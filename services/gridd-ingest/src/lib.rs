@@ -15,7 +15,8 @@ use std::sync::Arc;
 use geo::Point;
 use gridd_config::{CityConfig, CityHandle};
 use gridd_core::FieldError;
-use gridd_core::ids::{CameraId, Reference, validate_text, validate_token};
+use gridd_core::error::quote;
+use gridd_core::ids::{CameraId, Reference, validate_text, validate_token, validate_url, validate_urls};
 use gridd_core::report::{CameraDetection, Channel, Report};
 use gridd_core::time::{Clock, Timestamp};
 use gridd_proto::v1;
@@ -33,10 +34,17 @@ const MAX_TOKEN: usize = 128;
 const MAX_ADDRESS: usize = 200;
 /// Longest description, in characters.
 const MAX_DESCRIPTION: usize = 2000;
-/// Most photos per report.
-const MAX_PHOTOS: usize = 9;
 /// How far in the future a camera's clock may run before its alert is refused.
 const CAMERA_CLOCK_SKEW_MS: i64 = 60_000;
+/// How long before now a camera alert may have been detected and still be filed: 7 days.
+/// A camera gateway that was offline sends its backlog when it is back, and a week covers a
+/// long holiday outage; a detection older than that describes a street that has long
+/// changed, would open a case already overdue and could not be merged with the reports of
+/// the time (the duplicate windows are minutes to hours), so it is refused, not dispatched.
+const CAMERA_MAX_AGE_MS: i64 = 7 * 24 * 3_600_000;
+/// 2000-01-01T00:00:00Z. No camera alert is detected earlier: a `detected_at` before it comes
+/// from a camera whose clock was never set (1970) or from an unset timestamp (year 1).
+const CAMERA_EARLIEST_MS: i64 = 946_684_800_000;
 
 /// Why a report was not accepted.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -238,20 +246,20 @@ impl<K: IntakeSink> Intake<K> {
     }
 
     /// Validates and appends a hotline call.
-    pub async fn hotline(&self, req: &v1::LogHotlineCallRequest) -> Result<Accepted, IntakeError> {
-        let draft = validate_hotline(&self.city.current(), req)?;
+    pub async fn hotline(&self, req: &v1::LogHotlineCallRequest, caller: &str) -> Result<Accepted, IntakeError> {
+        let draft = validate_hotline(&self.city.current(), req, caller)?;
         self.append_one(draft).await
     }
 
     /// Validates and appends a citizen report.
-    pub async fn citizen(&self, req: &v1::SubmitCitizenReportRequest) -> Result<Accepted, IntakeError> {
-        let draft = validate_citizen(&self.city.current(), req)?;
+    pub async fn citizen(&self, req: &v1::SubmitCitizenReportRequest, caller: &str) -> Result<Accepted, IntakeError> {
+        let draft = validate_citizen(&self.city.current(), req, caller)?;
         self.append_one(draft).await
     }
 
     /// Validates and appends a patrol report.
-    pub async fn patrol(&self, req: &v1::SubmitPatrolReportRequest) -> Result<Accepted, IntakeError> {
-        let draft = validate_patrol(&self.city.current(), req)?;
+    pub async fn patrol(&self, req: &v1::SubmitPatrolReportRequest, caller: &str) -> Result<Accepted, IntakeError> {
+        let draft = validate_patrol(&self.city.current(), req, caller)?;
         self.append_one(draft).await
     }
 
@@ -360,20 +368,6 @@ fn phone(field: &str, value: &str) -> Result<Option<String>, FieldError> {
     Ok(Some(v.to_owned()))
 }
 
-fn photos(field: &str, urls: &[String]) -> Result<Vec<String>, FieldError> {
-    if urls.len() > MAX_PHOTOS {
-        return Err(FieldError::new(field, format!("at most {MAX_PHOTOS} photos, got {}", urls.len())));
-    }
-    for (i, url) in urls.iter().enumerate() {
-        let f = format!("{field}[{i}]");
-        validate_text(&f, url, 500, true)?;
-        if !(url.starts_with("https://") || url.starts_with("http://")) {
-            return Err(FieldError::new(f, "must be an http or https URL"));
-        }
-    }
-    Ok(urls.to_vec())
-}
-
 /// The fields every channel shares.
 struct Common<'a> {
     channel: Channel,
@@ -384,6 +378,10 @@ struct Common<'a> {
     address: &'a str,
     description: &'a str,
     reporter_id: String,
+    /// The signed-in caller, for the unary channels: their idempotency keys are the caller's
+    /// own, so two callers who pick the same key never see each other's reports. Camera
+    /// alerts are keyed by camera instead.
+    caller: Option<&'a str>,
 }
 
 fn draft(city: &CityConfig, c: Common<'_>, fill: impl FnOnce(&mut Report)) -> Result<Draft, FieldError> {
@@ -411,23 +409,25 @@ fn draft(city: &CityConfig, c: Common<'_>, fill: impl FnOnce(&mut Report)) -> Re
     };
     fill(&mut report);
     Ok(Draft {
-        idempotency_key: format!("{}/{}", c.channel.name(), c.idempotency_key),
+        idempotency_key: match c.caller {
+            Some(caller) => format!("{}/{caller}/{}", c.channel.name(), c.idempotency_key),
+            None => format!("{}/{}", c.channel.name(), c.idempotency_key),
+        },
         client_key: c.idempotency_key.to_owned(),
         fingerprint: fingerprint(&report),
         report,
     })
 }
 
-fn validate_hotline(city: &CityConfig, req: &v1::LogHotlineCallRequest) -> Result<Draft, FieldError> {
+fn validate_hotline(city: &CityConfig, req: &v1::LogHotlineCallRequest, caller: &str) -> Result<Draft, FieldError> {
     validate_token("idempotency_key", &req.idempotency_key, MAX_TOKEN)?;
     if req.hotline() == v1::Hotline::Unspecified {
         return Err(FieldError::new("hotline", "must be HOTLINE_12345 or HOTLINE_12319"));
     }
-    validate_token("operator_id", &req.operator_id, MAX_TOKEN)?;
-    let caller = req.caller.clone().unwrap_or_default();
-    validate_text("caller.name", &caller.name, 50, false)?;
-    let contact = phone("caller.phone", &caller.phone)?;
-    if caller.reply_required && contact.is_none() {
+    let person = req.caller.clone().unwrap_or_default();
+    validate_text("caller.name", &person.name, 50, false)?;
+    let contact = phone("caller.phone", &person.phone)?;
+    if person.reply_required && contact.is_none() {
         return Err(FieldError::new("caller.phone", "is required when caller.reply_required is set"));
     }
     if !req.external_ticket_id.is_empty() {
@@ -442,16 +442,17 @@ fn validate_hotline(city: &CityConfig, req: &v1::LogHotlineCallRequest) -> Resul
         location,
         address: &req.address,
         description: &req.description,
-        reporter_id: req.operator_id.clone(),
+        reporter_id: caller.to_owned(),
+        caller: Some(caller),
     };
     draft(city, common, |r| {
         r.contact_phone = contact;
-        r.reply_required = caller.reply_required;
+        r.reply_required = person.reply_required;
         r.external_ticket_id = Some(req.external_ticket_id.clone()).filter(|s| !s.is_empty());
     })
 }
 
-fn validate_citizen(city: &CityConfig, req: &v1::SubmitCitizenReportRequest) -> Result<Draft, FieldError> {
+fn validate_citizen(city: &CityConfig, req: &v1::SubmitCitizenReportRequest, caller: &str) -> Result<Draft, FieldError> {
     validate_token("idempotency_key", &req.idempotency_key, MAX_TOKEN)?;
     validate_token("citizen_id", &req.citizen_id, MAX_TOKEN)?;
     let contact = phone("phone", &req.phone)?;
@@ -459,7 +460,8 @@ fn validate_citizen(city: &CityConfig, req: &v1::SubmitCitizenReportRequest) -> 
         return Err(FieldError::new("phone", "is required when reply_required is set"));
     }
     let location = point("location", req.location.as_ref(), true)?;
-    let media = photos("photo_urls", &req.photo_urls)?;
+    validate_urls("photo_urls", &req.photo_urls)?;
+    let media = req.photo_urls.clone();
     let common = Common {
         channel: Channel::Citizen,
         idempotency_key: &req.idempotency_key,
@@ -469,6 +471,7 @@ fn validate_citizen(city: &CityConfig, req: &v1::SubmitCitizenReportRequest) -> 
         address: &req.address,
         description: &req.description,
         reporter_id: req.citizen_id.clone(),
+        caller: Some(caller),
     };
     draft(city, common, |r| {
         r.contact_phone = contact;
@@ -477,11 +480,11 @@ fn validate_citizen(city: &CityConfig, req: &v1::SubmitCitizenReportRequest) -> 
     })
 }
 
-fn validate_patrol(city: &CityConfig, req: &v1::SubmitPatrolReportRequest) -> Result<Draft, FieldError> {
+fn validate_patrol(city: &CityConfig, req: &v1::SubmitPatrolReportRequest, caller: &str) -> Result<Draft, FieldError> {
     validate_token("idempotency_key", &req.idempotency_key, MAX_TOKEN)?;
-    validate_token("supervisor_id", &req.supervisor_id, MAX_TOKEN)?;
     let location = point("location", req.location.as_ref(), true)?;
-    let media = photos("photo_urls", &req.photo_urls)?;
+    validate_urls("photo_urls", &req.photo_urls)?;
+    let media = req.photo_urls.clone();
     let component_ok = req.component_id.len() == 16 && req.component_id.bytes().all(|b| b.is_ascii_digit());
     if !req.component_id.is_empty() && !component_ok {
         return Err(FieldError::new("component_id", "a component id (部件标识码) is 16 digits"));
@@ -494,7 +497,8 @@ fn validate_patrol(city: &CityConfig, req: &v1::SubmitPatrolReportRequest) -> Re
         location,
         address: &req.address,
         description: &req.description,
-        reporter_id: req.supervisor_id.clone(),
+        reporter_id: caller.to_owned(),
+        caller: Some(caller),
     };
     draft(city, common, |r| {
         r.media_urls = media;
@@ -507,12 +511,12 @@ fn validate_camera(city: &CityConfig, alert: &v1::CameraAlert, now: Timestamp) -
     let camera = city
         .cameras
         .get(&CameraId::new(alert.camera_id.as_str()))
-        .ok_or_else(|| FieldError::new("camera_id", format!("{} is not in the camera registry", alert.camera_id)))?;
+        .ok_or_else(|| FieldError::new("camera_id", format!("{} is not in the camera registry", quote(&alert.camera_id))))?;
     validate_token("alert_id", &alert.alert_id, MAX_TOKEN)?;
     let (category, label) = city
         .detections
         .get(alert.detection_type.as_str())
-        .ok_or_else(|| FieldError::new("detection_type", format!("{:?} is not a configured detection", alert.detection_type)))?;
+        .ok_or_else(|| FieldError::new("detection_type", format!("{} is not a configured detection", quote(&alert.detection_type))))?;
     if !(alert.confidence.is_finite() && alert.confidence <= 1.0) {
         return Err(FieldError::new("confidence", "must be a number from 0 to 1"));
     }
@@ -527,7 +531,19 @@ fn validate_camera(city: &CityConfig, alert: &v1::CameraAlert, now: Timestamp) -
     if detected_at.millis_since(now) > CAMERA_CLOCK_SKEW_MS {
         return Err(FieldError::new("detected_at", "is in the future; check the camera gateway's clock"));
     }
-    let frame = if alert.frame_url.is_empty() { Vec::new() } else { photos("frame_url", std::slice::from_ref(&alert.frame_url))? };
+    if detected_at < Timestamp::from_millis(CAMERA_EARLIEST_MS) {
+        return Err(FieldError::new("detected_at", "is before 2000-01-01; check the camera's clock"));
+    }
+    if now.millis_since(detected_at) > CAMERA_MAX_AGE_MS {
+        let days = CAMERA_MAX_AGE_MS / 86_400_000;
+        return Err(FieldError::new("detected_at", format!("is more than {days} days ago; alerts that old are not filed")));
+    }
+    let frame = if alert.frame_url.is_empty() {
+        Vec::new()
+    } else {
+        validate_url("frame_url", &alert.frame_url)?;
+        vec![alert.frame_url.clone()]
+    };
     let location = point("location", alert.location.as_ref(), false)?.unwrap_or(camera.location);
     let description = format!("{label} ({} {:.0}%)", camera.name, alert.confidence * 100.0);
     let common = Common {
@@ -539,6 +555,7 @@ fn validate_camera(city: &CityConfig, alert: &v1::CameraAlert, now: Timestamp) -
         address: &camera.name,
         description: &description,
         reporter_id: alert.camera_id.clone(),
+        caller: None,
     };
     let mut d = draft(city, common, |r| {
         r.media_urls = frame;
@@ -584,11 +601,142 @@ mod tests {
     }
 
     #[test]
-    fn phones_and_photos() {
+    fn phones() {
         assert_eq!(phone("p", "+8613812345678"), Ok(Some("+8613812345678".into())));
         assert_eq!(phone("p", ""), Ok(None));
         assert_eq!(phone("p", "12-34").map_err(|e| e.field), Err("p".into()));
-        assert_eq!(photos("photo_urls", &["ftp://x".into()]).map_err(|e| e.field), Err("photo_urls[0]".into()));
-        assert!(photos("photo_urls", &vec!["https://x".into(); 10]).is_err());
+    }
+
+    /// The demo city, loaded once.
+    fn city() -> &'static CityConfig {
+        static CITY: std::sync::OnceLock<CityConfig> = std::sync::OnceLock::new();
+        CITY.get_or_init(|| {
+            let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/xinyi/city.toml");
+            gridd_config::load_city(&path).unwrap_or_else(|e| panic!("{e}"))
+        })
+    }
+
+    fn citizen() -> v1::SubmitCitizenReportRequest {
+        v1::SubmitCitizenReportRequest {
+            idempotency_key: "k-1".into(),
+            citizen_id: "u-1".into(),
+            category: "E0102".into(),
+            location: Some(v1::GeoPoint { lon: 118.3546, lat: 34.3725, crs: v1::CoordSystem::Wgs84.into() }),
+            description: "垃圾暴露".into(),
+            photo_urls: vec!["https://img.example.cn/1.jpg".into()],
+            ..Default::default()
+        }
+    }
+
+    fn patrol() -> v1::SubmitPatrolReportRequest {
+        v1::SubmitPatrolReportRequest {
+            idempotency_key: "k-1".into(),
+            category: "E0102".into(),
+            location: Some(v1::GeoPoint { lon: 118.3546, lat: 34.3725, crs: v1::CoordSystem::Wgs84.into() }),
+            description: "垃圾暴露".into(),
+            ..Default::default()
+        }
+    }
+
+    /// Now, for the camera tests: 2026-11-22T01:30:00Z.
+    const NOW_MS: i64 = 1_795_311_000_000;
+
+    fn alert(detected_ms: i64) -> v1::CameraAlert {
+        v1::CameraAlert {
+            camera_id: "CAM-0001".into(),
+            alert_id: "a-1".into(),
+            detection_type: "occupy_road_business".into(),
+            confidence: 0.9,
+            detected_at: Some(gridd_proto::timestamp(Timestamp::from_millis(detected_ms))),
+            frame_url: "https://frames.example.cn/1.jpg".into(),
+            location: None,
+        }
+    }
+
+    fn camera(a: &v1::CameraAlert) -> Result<Draft, FieldError> {
+        validate_camera(city(), a, Timestamp::from_millis(NOW_MS))
+    }
+
+    #[test]
+    fn photo_urls_are_checked_by_the_shared_url_check() {
+        assert!(validate_citizen(city(), &citizen(), "app").is_ok());
+        let with =
+            |urls: Vec<&str>| v1::SubmitCitizenReportRequest { photo_urls: urls.into_iter().map(String::from).collect(), ..citizen() };
+        let e = validate_citizen(city(), &with(vec!["https://img.example.cn/a\nb.jpg"]), "app").expect_err("newline");
+        assert_eq!(e.field, "photo_urls[0]");
+        assert!(e.reason.contains("control characters"), "{e}");
+        let e = validate_citizen(city(), &with(vec!["https://x/1.jpg", "javascript:alert(1)"]), "app").expect_err("javascript");
+        assert_eq!((e.field.as_str(), e.reason.contains("http or https")), ("photo_urls[1]", true), "{e}");
+        let e = validate_citizen(city(), &with(vec!["https://x/1.jpg"; 50]), "app").expect_err("50 photos");
+        assert_eq!((e.field.as_str(), e.reason.as_str()), ("photo_urls", "at most 9 URLs, got 50"));
+
+        let e = validate_patrol(
+            city(),
+            &v1::SubmitPatrolReportRequest { photo_urls: vec!["data:image/png;base64,AA".into()], ..patrol() },
+            "p",
+        )
+        .expect_err("data URL");
+        assert_eq!(e.field, "photo_urls[0]");
+    }
+
+    #[test]
+    fn unknown_coordinate_systems_are_refused() {
+        for crs in [7, -1, 99] {
+            let mut req = citizen();
+            req.location = Some(v1::GeoPoint { lon: 118.3546, lat: 34.3725, crs });
+            let e = validate_citizen(city(), &req, "app").expect_err("unknown crs");
+            assert_eq!(e.field, "location.crs", "crs {crs}");
+            let mut req = patrol();
+            req.location = Some(v1::GeoPoint { lon: 118.3546, lat: 34.3725, crs });
+            assert_eq!(validate_patrol(city(), &req, "p").err().map(|e| e.field), Some("location.crs".into()));
+        }
+        let mut a = alert(NOW_MS);
+        a.location = Some(v1::GeoPoint { lon: 118.3546, lat: 34.3725, crs: 7 });
+        assert_eq!(camera(&a).err().map(|e| e.field), Some("location.crs".into()));
+    }
+
+    #[test]
+    fn camera_detections_must_be_recent() {
+        const HOUR: i64 = 3_600_000;
+        assert!(camera(&alert(NOW_MS - HOUR)).is_ok());
+        assert!(camera(&alert(NOW_MS - 6 * 24 * HOUR)).is_ok(), "a backlog of a few days is filed");
+        let e = camera(&alert(NOW_MS - 8 * 24 * HOUR)).expect_err("8 days old");
+        assert_eq!((e.field.as_str(), e.reason.as_str()), ("detected_at", "is more than 7 days ago; alerts that old are not filed"));
+        for before_2000 in [0, -62_135_596_800_000, 946_684_799_999] {
+            let e = camera(&alert(before_2000)).expect_err("before 2000");
+            assert_eq!(e.field, "detected_at");
+            assert!(e.reason.contains("before 2000"), "{e}");
+        }
+        let mut year_one = alert(NOW_MS);
+        year_one.detected_at = Some(gridd_proto::prost_types::Timestamp { seconds: i64::MIN, nanos: 0 });
+        assert_eq!(camera(&year_one).err().map(|e| e.field), Some("detected_at".into()));
+        assert_eq!(camera(&alert(NOW_MS + 2 * HOUR)).err().map(|e| e.field), Some("detected_at".into()), "the future is still refused");
+    }
+
+    #[test]
+    fn camera_frame_urls_use_the_shared_url_check() {
+        for bad in ["javascript:alert(1)", "data:image/jpeg;base64,AA", "https://x/a b.jpg", "https://x/a\r\n.jpg"] {
+            let a = v1::CameraAlert { frame_url: bad.into(), ..alert(NOW_MS) };
+            assert_eq!(camera(&a).err().map(|e| e.field), Some("frame_url".into()), "{bad}");
+        }
+        let a = v1::CameraAlert { frame_url: String::new(), ..alert(NOW_MS) };
+        assert!(camera(&a).is_ok(), "the frame is optional");
+    }
+
+    #[test]
+    fn errors_quote_only_a_prefix_of_client_values() {
+        let huge = "x".repeat(1 << 20);
+        let a = v1::CameraAlert { detection_type: huge.clone(), ..alert(NOW_MS) };
+        let e = camera(&a).expect_err("unknown detection");
+        assert_eq!(e.field, "detection_type");
+        assert!(e.reason.len() < 120 && e.reason.contains("…"), "{e}");
+        let a = v1::CameraAlert { camera_id: "CAM-9999".into(), ..alert(NOW_MS) };
+        assert_eq!(camera(&a).err().map(|e| e.reason), Some("\"CAM-9999\" is not in the camera registry".into()));
+        let req = v1::SubmitCitizenReportRequest { category: huge.clone(), ..citizen() };
+        let e = validate_citizen(city(), &req, "app").expect_err("bad category");
+        assert!(e.field == "category" && e.reason.len() < 300, "{}", &e.reason[..300.min(e.reason.len())]);
+        let req = v1::SubmitCitizenReportRequest { condition: huge, ..citizen() };
+        let e = validate_citizen(city(), &req, "app").expect_err("bad condition");
+        assert!(e.field == "condition" && e.reason.len() < 300, "{}", &e.reason[..300.min(e.reason.len())]);
     }
 }

@@ -156,14 +156,23 @@ fn urgency(u: Urgency) -> v1::Urgency {
 }
 
 /// A client's point converted to WGS84, checked; `None` when absent. Errors name `field`
-/// (e.g. `location.lon`).
+/// (e.g. `location.lon`, `location.crs`). A `crs` outside the `CoordSystem` enum is refused
+/// rather than taken as WGS84: a point in an unknown datum may be half a kilometre off.
 pub fn wgs84_point(field: &str, p: Option<&v1::GeoPoint>) -> Result<Option<Point<f64>>, gridd_core::FieldError> {
     let Some(p) = p else { return Ok(None) };
     gridd_core::coords::validate_lon_lat(p.lon, p.lat).map_err(|e| e.within(field))?;
-    let crs = match p.crs() {
-        v1::CoordSystem::Unspecified | v1::CoordSystem::Wgs84 => gridd_core::coords::CoordSystem::Wgs84,
-        v1::CoordSystem::Gcj02 => gridd_core::coords::CoordSystem::Gcj02,
-        v1::CoordSystem::Bd09 => gridd_core::coords::CoordSystem::Bd09,
+    // `p.crs()` would map an unknown value to the default (unspecified, i.e. WGS84).
+    let crs = match v1::CoordSystem::try_from(p.crs) {
+        Ok(v1::CoordSystem::Unspecified | v1::CoordSystem::Wgs84) => gridd_core::coords::CoordSystem::Wgs84,
+        Ok(v1::CoordSystem::Gcj02) => gridd_core::coords::CoordSystem::Gcj02,
+        Ok(v1::CoordSystem::Bd09) => gridd_core::coords::CoordSystem::Bd09,
+        Err(_) => {
+            let reason = format!(
+                "{} is not a coordinate system; use COORD_SYSTEM_WGS84 (1), COORD_SYSTEM_GCJ02 (2), COORD_SYSTEM_BD09 (3) or leave it unset for WGS84",
+                p.crs
+            );
+            return Err(gridd_core::FieldError::new("crs", reason).within(field));
+        }
     };
     let (lon, lat) = gridd_core::coords::to_wgs84(crs, p.lon, p.lat);
     Ok(Some(Point::new(lon, lat)))
@@ -416,6 +425,21 @@ mod tests {
         let mut wire = intake_record(&sample_report());
         wire.received_at = None;
         assert_eq!(report(&wire).map_err(|e| e.field), Err("received_at"));
+    }
+
+    #[test]
+    fn unknown_coordinate_systems_are_refused_naming_the_field() {
+        for crs in [7, -1, 99, 4] {
+            let p = v1::GeoPoint { lon: 118.35, lat: 34.37, crs };
+            let e = wgs84_point("location", Some(&p)).expect_err("unknown crs");
+            assert_eq!(e.field, "location.crs", "crs {crs}");
+            assert!(e.reason.starts_with(&format!("{crs} is not a coordinate system")), "{e}");
+        }
+        let unset = v1::GeoPoint { lon: 118.35, lat: 34.37, crs: 0 };
+        assert_eq!(wgs84_point("location", Some(&unset)), Ok(Some(Point::new(118.35, 34.37))));
+        let gcj = v1::GeoPoint { lon: 118.35, lat: 34.37, crs: v1::CoordSystem::Gcj02.into() };
+        let moved = wgs84_point("location", Some(&gcj)).expect("valid").expect("present");
+        assert_ne!(moved, Point::new(118.35, 34.37), "GCJ-02 is converted");
     }
 
     #[test]

@@ -3,9 +3,11 @@
 //!
 //! Every crate uses `tonic` and `prost` through the re-exports here, so there is one version.
 
-pub use {prost, prost_types, tonic};
+pub use {prost, prost_types, tonic, tonic_types};
 
+pub mod codec;
 mod convert;
+pub mod json;
 pub mod status;
 
 pub use convert::*;

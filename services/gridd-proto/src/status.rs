@@ -8,10 +8,28 @@ use gridd_core::FieldError;
 use tonic::{Code, Status};
 use tonic_types::{ErrorDetails, StatusExt};
 
-/// `INVALID_ARGUMENT` naming the field, with a `BadRequest` field violation.
+/// Longest field path an `INVALID_ARGUMENT` names, in characters.
+const MAX_FIELD_CHARS: usize = 128;
+/// Longest reason an `INVALID_ARGUMENT` gives, in characters. Messages quote client values
+/// through [`gridd_core::error::quote`]; this is the last guard should one not, so a huge
+/// value never comes back as a huge `grpc-message` (or `BadRequest` detail).
+const MAX_REASON_CHARS: usize = 512;
+
+/// `text` cut to `max` characters, with `…` when cut.
+fn capped(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_owned(),
+        Some((cut, _)) => format!("{}…", &text[..cut]),
+    }
+}
+
+/// `INVALID_ARGUMENT` naming the field, with a `BadRequest` field violation; field and reason
+/// are capped in length (see [`MAX_REASON_CHARS`]).
 pub fn invalid_argument(e: &FieldError) -> Status {
-    let details = ErrorDetails::with_bad_request_violation(e.field.clone(), e.reason.clone());
-    Status::with_error_details(Code::InvalidArgument, e.to_string(), details)
+    let (field, reason) = (capped(&e.field, MAX_FIELD_CHARS), capped(&e.reason, MAX_REASON_CHARS));
+    let message = format!("{field}: {reason}");
+    let details = ErrorDetails::with_bad_request_violation(field, reason);
+    Status::with_error_details(Code::InvalidArgument, message, details)
 }
 
 /// `INTERNAL` with an opaque message; the cause goes to the log, not to the client.
@@ -24,4 +42,26 @@ pub fn internal(context: &str, cause: &dyn Display) -> Status {
 pub fn unavailable(context: &str, cause: &dyn Display) -> Status {
     tracing::warn!(error = %cause, "{context}");
     Status::unavailable(format!("{context}: temporarily unavailable, retry with the same idempotency key"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_argument_names_the_field_and_caps_the_message() {
+        let status = invalid_argument(&FieldError::new("location.crs", "7 is not a coordinate system"));
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert_eq!(status.message(), "location.crs: 7 is not a coordinate system");
+        let violations = status.get_details_bad_request().expect("a BadRequest detail").field_violations;
+        assert_eq!(violations[0].field, "location.crs");
+
+        let huge = FieldError::new("category", format!("{} is not in the catalogue", "x".repeat(1 << 20)));
+        let status = invalid_argument(&huge);
+        assert!(status.message().starts_with("category: xxx"));
+        assert!(status.message().chars().count() <= "category: ".len() + MAX_REASON_CHARS + 1);
+        assert!(status.message().ends_with('…'));
+        let violations = status.get_details_bad_request().expect("a BadRequest detail").field_violations;
+        assert!(violations[0].description.chars().count() <= MAX_REASON_CHARS + 1);
+    }
 }

@@ -1,5 +1,6 @@
-//! What both backends store the same way: ticket bodies as JSON, timer and feed kinds as
-//! text, and the conversions between stored integers and the core's types.
+//! What both backends store the same way: ticket bodies and machine keys' cameras as JSON,
+//! timer and feed kinds as text, and the conversions between stored integers and the core's
+//! types.
 
 use gridd_core::report::Channel;
 use gridd_core::ticket::{FeedKind, Ticket, TimerKind};
@@ -12,6 +13,15 @@ pub(crate) fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
 
 pub(crate) fn ticket_from_json(body: &str) -> Result<Ticket, StoreError> {
     serde_json::from_str(body).map_err(|e| corrupt("ticket body", e))
+}
+
+/// A machine key's cameras as stored: a JSON array of strings (any id round-trips, commas too).
+pub(crate) fn cameras_json(cameras: &[String]) -> Result<String, StoreError> {
+    serde_json::to_string(cameras).map_err(|e| corrupt("machine key cameras serialisation", e))
+}
+
+pub(crate) fn cameras_from_json(text: &str) -> Result<Vec<String>, StoreError> {
+    serde_json::from_str(text).map_err(|e| corrupt("machine key cameras", e))
 }
 
 pub(crate) fn seq(n: i64) -> u64 {

@@ -14,7 +14,7 @@ use gridd_core::report::{Channel, ReportSummary};
 use gridd_core::ticket::{self, FeedKind, NewCase, Placement, Policy, Routing, StageLimits, Ticket, TicketState, Timer, TimerKind};
 use gridd_core::time::Timestamp;
 
-use crate::{IntakeKeyEntry, ReportStatus, Signal, Store, StoreError, TicketFilter, topics};
+use crate::{Account, AuditEntry, IntakeKeyEntry, MachineKey, ReportStatus, Session, Signal, Store, StoreError, TicketFilter, topics};
 
 pub(crate) fn new_ticket(id: &str, squad: Option<&str>, created: i64) -> Ticket {
     let offset = FixedOffset::east_opt(8 * 3600).expect("offset");
@@ -362,6 +362,220 @@ pub(crate) async fn concurrent_trackers_never_claim_a_timer_twice<S: Store>(stor
     assert_eq!(all.len(), 20, "every due timer was claimed once");
 }
 
+fn account(username: &str, disabled: bool, at: i64) -> Account {
+    Account {
+        username: username.into(),
+        display_name: format!("{username} Display"),
+        role: "dispatcher".into(),
+        squad: (!disabled).then(|| "sq-1".to_owned()),
+        password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA".into(),
+        disabled,
+        created_at: Timestamp::from_millis(1000),
+        updated_at: Timestamp::from_millis(at),
+    }
+}
+
+pub(crate) async fn accounts_round_trip_and_replace<S: Store>(store: S) {
+    store
+        .write(|tx| -> Result<_, StoreError> {
+            // Byte order, whatever the database's locale: upper case before lower case.
+            for name in ["bob", "Zed", "alice", "Alice"] {
+                tx.put_account(&account(name, false, 1000))?;
+            }
+            Ok(())
+        })
+        .await
+        .expect("write");
+    let (found, missing, all) =
+        store.read(|tx| -> Result<_, StoreError> { Ok((tx.account("alice")?, tx.account("ALICE")?, tx.accounts()?)) }).await.expect("read");
+    assert_eq!(found, Some(account("alice", false, 1000)), "an account round-trips");
+    assert_eq!(missing, None, "usernames are case-sensitive");
+    assert_eq!(all.iter().map(|a| a.username.as_str()).collect::<Vec<_>>(), ["Alice", "Zed", "alice", "bob"], "ordered by username");
+    store.write(|tx| tx.put_account(&account("alice", true, 2000))).await.expect("replace");
+    let (replaced, all) = store.read(|tx| -> Result<_, StoreError> { Ok((tx.account("alice")?, tx.accounts()?)) }).await.expect("read");
+    let replaced = replaced.expect("still there");
+    assert_eq!(replaced, account("alice", true, 2000), "replacing by username replaces every field");
+    assert!(replaced.disabled && replaced.squad.is_none());
+    assert_eq!(all.len(), 4, "replacing does not add an account");
+    store.write(|tx| tx.put_account(&account("alice", false, 3000))).await.expect("re-enable");
+    let back = store.read(|tx| tx.account("alice")).await.expect("read").expect("there");
+    assert!(!back.disabled, "disabled flips back");
+}
+
+fn machine_key(id: &str, created: i64, cameras: &[&str]) -> MachineKey {
+    MachineKey {
+        id: id.into(),
+        name: format!("gateway {id}"),
+        role: "camera_gateway".into(),
+        cameras: cameras.iter().map(|c| (*c).to_owned()).collect(),
+        secret_hash: format!("hash-of-{id}"),
+        created_at: Timestamp::from_millis(created),
+        revoked_at: None,
+    }
+}
+
+pub(crate) async fn machine_keys_round_trip_with_cameras_and_revocation<S: Store>(store: S) {
+    // Odd camera ids too (a comma, a quote, non-ASCII): they come back exactly, in order.
+    let gateway = machine_key("mk_b", 500, &["CAM-2", "CAM-1", "odd,id \"q\"", "摄像头"]);
+    let keys = [gateway.clone(), machine_key("mk_c", 100, &[]), machine_key("mk_a", 500, &["CAM-9"])];
+    store
+        .write(move |tx| -> Result<_, StoreError> {
+            for k in &keys {
+                tx.put_machine_key(k)?;
+            }
+            Ok(())
+        })
+        .await
+        .expect("write");
+    let (found, missing, all) = store
+        .read(|tx| -> Result<_, StoreError> { Ok((tx.machine_key("mk_b")?, tx.machine_key("mk_z")?, tx.machine_keys()?)) })
+        .await
+        .expect("read");
+    assert_eq!(found.as_ref(), Some(&gateway), "a key round-trips with its cameras");
+    assert_eq!(missing, None);
+    assert_eq!(all.iter().map(|k| k.id.as_str()).collect::<Vec<_>>(), ["mk_c", "mk_a", "mk_b"], "ordered by creation time, then id");
+    assert!(all[0].cameras.is_empty(), "no cameras round-trips as none");
+    let revoked = MachineKey { revoked_at: Some(Timestamp::from_millis(900)), ..gateway.clone() };
+    let r = revoked.clone();
+    store.write(move |tx| tx.put_machine_key(&r)).await.expect("revoke");
+    let (found, count) =
+        store.read(|tx| -> Result<_, StoreError> { Ok((tx.machine_key("mk_b")?, tx.machine_keys()?.len())) }).await.expect("read");
+    assert_eq!(found, Some(revoked), "revocation is kept");
+    assert_eq!(count, 3, "a revoked key is still listed");
+}
+
+fn session(id: &str, expires: i64) -> Session {
+    Session {
+        id: id.into(),
+        username: "alice".into(),
+        created_at: Timestamp::from_millis(100),
+        expires_at: Timestamp::from_millis(expires),
+        revoked_at: None,
+    }
+}
+
+pub(crate) async fn sessions_revoke_and_expire<S: Store>(store: S) {
+    store
+        .write(|tx| -> Result<_, StoreError> {
+            tx.put_session(&session("s-past", 900))?;
+            tx.put_session(&session("s-now", 1000))?;
+            tx.put_session(&session("s-later", 1001))?;
+            tx.put_session(&session("s-revoked", 5000))
+        })
+        .await
+        .expect("write");
+    let found = store.read(|tx| tx.session("s-later")).await.expect("read");
+    assert_eq!(found, Some(session("s-later", 1001)), "a session round-trips");
+    let revoked = Session { revoked_at: Some(Timestamp::from_millis(200)), ..session("s-revoked", 5000) };
+    let r = revoked.clone();
+    store.write(move |tx| tx.put_session(&r)).await.expect("revoke");
+    let deleted = store.write(|tx| tx.delete_expired_sessions(Timestamp::from_millis(1000))).await.expect("sweep");
+    assert_eq!(deleted, 2, "sessions expiring at or before now are removed");
+    let (past, now, later, kept) = store
+        .read(|tx| -> Result<_, StoreError> {
+            Ok((tx.session("s-past")?, tx.session("s-now")?, tx.session("s-later")?, tx.session("s-revoked")?))
+        })
+        .await
+        .expect("read");
+    assert_eq!((past, now), (None, None));
+    assert_eq!(later, Some(session("s-later", 1001)), "an unexpired session stays");
+    assert_eq!(kept, Some(revoked), "revocation is kept, and a revoked session is not swept before it expires");
+    let again = store.write(|tx| tx.delete_expired_sessions(Timestamp::from_millis(1000))).await.expect("sweep");
+    assert_eq!(again, 0);
+    assert_eq!(store.read(|tx| tx.session("nope")).await.expect("read"), None);
+}
+
+pub(crate) async fn a_refresh_token_is_used_once<S: Store>(store: S) {
+    store.write(|tx| tx.put_session(&session("s-1", 10_000))).await.expect("write");
+    // Refreshes racing with one token (a stolen copy used as the owner refreshes): each reads
+    // the session, and revokes it if it is not revoked yet. Only one may find it unrevoked.
+    let racing = (0..8).map(|_| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            store
+                .write(|tx| -> Result<bool, StoreError> {
+                    let Some(s) = tx.session("s-1")?.filter(|s| s.revoked_at.is_none()) else { return Ok(false) };
+                    std::thread::sleep(std::time::Duration::from_millis(20));
+                    tx.put_session(&Session { revoked_at: Some(Timestamp::from_millis(500)), ..s })?;
+                    Ok(true)
+                })
+                .await
+        })
+    });
+    let racing: Vec<_> = racing.collect();
+    let mut winners = 0;
+    for task in racing {
+        winners += usize::from(task.await.expect("task").expect("refresh"));
+    }
+    assert_eq!(winners, 1, "one refresh rotates the token, the others find it revoked");
+}
+
+fn audit(actor: &str, at: i64) -> AuditEntry {
+    AuditEntry {
+        seq: 999,
+        at: Timestamp::from_millis(at),
+        actor: actor.into(),
+        action: "sign_in".into(),
+        target: actor.into(),
+        address: "10.0.0.7".into(),
+        outcome: "ok".into(),
+    }
+}
+
+pub(crate) async fn audit_seqs_increase_and_page<S: Store>(store: S) {
+    let seqs = store
+        .write(|tx| -> Result<_, StoreError> {
+            (0..3).map(|i| tx.append_audit(&audit(&format!("u{i}"), i))).collect::<Result<Vec<_>, _>>()
+        })
+        .await
+        .expect("append");
+    assert_eq!(seqs, [1, 2, 3], "seqs from 1, whatever the entry says");
+    // Appenders at once: each gets a seq of its own, and the log stays contiguous.
+    let racing = (3..8).map(|i| {
+        let store = store.clone();
+        tokio::spawn(async move { store.write(move |tx| tx.append_audit(&audit(&format!("u{i}"), i))).await })
+    });
+    let racing: Vec<_> = racing.collect();
+    let mut more = Vec::new();
+    for task in racing {
+        more.push(task.await.expect("task").expect("append"));
+    }
+    more.sort_unstable();
+    assert_eq!(more, [4, 5, 6, 7, 8]);
+    let (first, second, rest, all) = store
+        .read(|tx| -> Result<_, StoreError> { Ok((tx.audit_log(0, 3)?, tx.audit_log(3, 3)?, tx.audit_log(6, 10)?, tx.audit_log(0, 100)?)) })
+        .await
+        .expect("read");
+    assert_eq!(first, (1..=3).map(|i| AuditEntry { seq: i, ..audit(&format!("u{}", i - 1), i as i64 - 1) }).collect::<Vec<_>>());
+    assert_eq!(second.iter().map(|e| e.seq).collect::<Vec<_>>(), [4, 5, 6], "oldest first, after after_seq, at most limit");
+    assert_eq!(rest.iter().map(|e| e.seq).collect::<Vec<_>>(), [7, 8]);
+    assert_eq!(all.iter().map(|e| e.seq).collect::<Vec<_>>(), (1..=8).collect::<Vec<_>>());
+    let beyond = store.read(|tx| tx.audit_log(8, 10)).await.expect("read");
+    assert!(beyond.is_empty());
+}
+
+pub(crate) async fn the_first_signing_secret_stands<S: Store>(store: S) {
+    assert_eq!(store.read(|tx| tx.signing_secret()).await.expect("read"), None);
+    let first = store.write(|tx| tx.init_signing_secret(b"first")).await.expect("init");
+    let second = store.write(|tx| tx.init_signing_secret(b"second")).await.expect("init");
+    assert_eq!((first.as_slice(), second.as_slice()), (b"first".as_slice(), b"first".as_slice()), "a second candidate is ignored");
+    assert_eq!(store.read(|tx| tx.signing_secret()).await.expect("read"), Some(b"first".to_vec()));
+}
+
+pub(crate) async fn processes_starting_together_share_one_signing_secret<S: Store>(store: S) {
+    let racing = (0..8u8).map(|i| {
+        let store = store.clone();
+        tokio::spawn(async move { store.write(move |tx| tx.init_signing_secret(&[i; 32])).await })
+    });
+    let racing: Vec<_> = racing.collect();
+    let mut kept = Vec::new();
+    for task in racing {
+        kept.push(task.await.expect("task").expect("init"));
+    }
+    assert!(kept.iter().all(|k| k == &kept[0]), "one secret stands: {kept:?}");
+    assert_eq!(store.read(|tx| tx.signing_secret()).await.expect("read"), Some(kept[0].clone()));
+}
+
 /// Generates the suite for a backend: `$make` is an async expression giving a fresh store.
 macro_rules! store_conformance {
     ($backend:ident, $make:expr) => {
@@ -410,6 +624,34 @@ macro_rules! store_conformance {
             #[tokio::test]
             async fn known_cases_follow_ticket_state() {
                 $crate::conformance::known_cases_follow_ticket_state($make).await;
+            }
+            #[tokio::test]
+            async fn accounts_round_trip_and_replace() {
+                $crate::conformance::accounts_round_trip_and_replace($make).await;
+            }
+            #[tokio::test]
+            async fn machine_keys_round_trip_with_cameras_and_revocation() {
+                $crate::conformance::machine_keys_round_trip_with_cameras_and_revocation($make).await;
+            }
+            #[tokio::test]
+            async fn sessions_revoke_and_expire() {
+                $crate::conformance::sessions_revoke_and_expire($make).await;
+            }
+            #[tokio::test]
+            async fn a_refresh_token_is_used_once() {
+                $crate::conformance::a_refresh_token_is_used_once($make).await;
+            }
+            #[tokio::test]
+            async fn audit_seqs_increase_and_page() {
+                $crate::conformance::audit_seqs_increase_and_page($make).await;
+            }
+            #[tokio::test]
+            async fn the_first_signing_secret_stands() {
+                $crate::conformance::the_first_signing_secret_stands($make).await;
+            }
+            #[tokio::test]
+            async fn processes_starting_together_share_one_signing_secret() {
+                $crate::conformance::processes_starting_together_share_one_signing_secret($make).await;
             }
         }
     };

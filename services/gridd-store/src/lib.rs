@@ -203,6 +203,82 @@ pub struct LiveCounts {
     pub merged_reports: u64,
 }
 
+/// A person's local account. `role` and `squad` are opaque strings here (the access crate
+/// parses them).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Account {
+    /// The sign-in name; the key, case-sensitive.
+    pub username: String,
+    /// The name shown to others.
+    pub display_name: String,
+    /// The role, as the access crate names it.
+    pub role: String,
+    /// The squad a squad member belongs to.
+    pub squad: Option<String>,
+    /// A PHC string (Argon2id) of the password, never the password.
+    pub password_hash: String,
+    /// A disabled account cannot sign in.
+    pub disabled: bool,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When it last changed.
+    pub updated_at: Timestamp,
+}
+
+/// A machine key. Only the hash of its secret is stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MachineKey {
+    /// The key (the public part of the key).
+    pub id: String,
+    /// What it is for, for people.
+    pub name: String,
+    /// The role, as the access crate names it.
+    pub role: String,
+    /// Camera ids a camera gateway is bound to (empty for other keys), in the order given.
+    pub cameras: Vec<String>,
+    /// Hash of the secret part.
+    pub secret_hash: String,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When it was revoked, if it was.
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// A sign-in session: the refresh token's hash identifies it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// The key: hash of the refresh token.
+    pub id: String,
+    /// Whose session it is.
+    pub username: String,
+    /// When it was created.
+    pub created_at: Timestamp,
+    /// When it stops being usable.
+    pub expires_at: Timestamp,
+    /// When it was revoked (signed out), if it was.
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// One entry of the audit log (sign-ins, sign-outs, key and account changes).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditEntry {
+    /// Position in the log, from 1, contiguous in commit order; assigned by the store on
+    /// append (ignored there).
+    pub seq: u64,
+    /// When it happened.
+    pub at: Timestamp,
+    /// Who did it (a username or machine key id).
+    pub actor: String,
+    /// What was done.
+    pub action: String,
+    /// What it was done to.
+    pub target: String,
+    /// The network address it came from.
+    pub address: String,
+    /// How it ended.
+    pub outcome: String,
+}
+
 /// Reads inside a transaction (a consistent snapshot).
 pub trait ReadTx {
     /// Records of `topic` after `after_seq`, oldest first, at most `limit`.
@@ -245,6 +321,23 @@ pub trait ReadTx {
     fn live_counts(&mut self, now: Timestamp) -> Result<LiveCounts, StoreError>;
     /// Dead letters of `topic`: (seq, reason), oldest first.
     fn dead_letters(&mut self, topic: &str) -> Result<Vec<(u64, String)>, StoreError>;
+    /// An account by username (case-sensitive). In a write transaction it stays locked until
+    /// commit, so changes to one account take turns.
+    fn account(&mut self, username: &str) -> Result<Option<Account>, StoreError>;
+    /// Every account, ordered by username (byte order).
+    fn accounts(&mut self) -> Result<Vec<Account>, StoreError>;
+    /// A machine key by id, revoked or not. In a write transaction it stays locked until commit.
+    fn machine_key(&mut self, id: &str) -> Result<Option<MachineKey>, StoreError>;
+    /// Every machine key, revoked ones too, ordered by creation time, then id.
+    fn machine_keys(&mut self) -> Result<Vec<MachineKey>, StoreError>;
+    /// A session by id (the refresh token's hash), expired or revoked or not. In a write
+    /// transaction it stays locked until commit, so of two refreshes with one token only the
+    /// first finds it unrevoked.
+    fn session(&mut self, id: &str) -> Result<Option<Session>, StoreError>;
+    /// Audit entries after `after_seq`, oldest first, at most `limit`.
+    fn audit_log(&mut self, after_seq: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
+    /// The token-signing secret, if one was stored.
+    fn signing_secret(&mut self) -> Result<Option<Vec<u8>>, StoreError>;
 }
 
 /// Writes inside a transaction; everything commits together or not at all.
@@ -284,6 +377,20 @@ pub trait WriteTx: ReadTx {
     /// Keeps a record of `topic` that cannot be processed, with the reason, so that it is not
     /// lost; the consumer then moves past it.
     fn dead_letter(&mut self, topic: &str, record: &LogRecord, reason: &str) -> Result<(), StoreError>;
+    /// Inserts an account or replaces the one with its username.
+    fn put_account(&mut self, account: &Account) -> Result<(), StoreError>;
+    /// Inserts a machine key or replaces the one with its id.
+    fn put_machine_key(&mut self, key: &MachineKey) -> Result<(), StoreError>;
+    /// Inserts a session or replaces the one with its id.
+    fn put_session(&mut self, session: &Session) -> Result<(), StoreError>;
+    /// Removes the sessions whose `expires_at` is at or before `now`; returns how many.
+    fn delete_expired_sessions(&mut self, now: Timestamp) -> Result<u64, StoreError>;
+    /// Appends to the audit log (`entry.seq` is ignored); returns the seq it was given.
+    fn append_audit(&mut self, entry: &AuditEntry) -> Result<u64, StoreError>;
+    /// Stores `candidate` as the token-signing secret unless one is stored already; returns
+    /// the one that stands, which is the first, so processes starting together all end up
+    /// with the same secret.
+    fn init_signing_secret(&mut self, candidate: &[u8]) -> Result<Vec<u8>, StoreError>;
 }
 
 /// A store backend.

@@ -27,15 +27,18 @@ use postgres::{Client, NoTls, Transaction};
 use tokio::sync::watch;
 
 use crate::codec::{
-    OPEN_STATES_SQL, as_i64, channel_from, corrupt, feed_kind_from, feed_kind_text, seq, ticket_from_json, timer_kind_from, timer_kind_text,
+    OPEN_STATES_SQL, as_i64, cameras_from_json, cameras_json, channel_from, corrupt, feed_kind_from, feed_kind_text, seq, ticket_from_json,
+    timer_kind_from, timer_kind_text,
 };
 use crate::{
-    FeedEntry, IntakeKeyEntry, LiveCounts, LogRecord, ReadTx, ReportStatus, Signal, Signals, Store, StoreError, TicketFilter, WriteTx,
+    Account, AuditEntry, FeedEntry, IntakeKeyEntry, LiveCounts, LogRecord, MachineKey, ReadTx, ReportStatus, Session, Signal, Signals,
+    Store, StoreError, TicketFilter, WriteTx,
 };
 
 const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0001_init.sql"),
     include_str!("../migrations/postgres/0002_decisions_and_unique_references.sql"),
+    include_str!("../migrations/postgres/0003_access.sql"),
 ];
 /// Connection threads (and so connections) per store.
 const POOL: usize = 8;
@@ -304,6 +307,12 @@ impl Tx<'_, '_> {
         Ok(self.query(sql, &[])?.into_iter().map(|r| (r.get::<_, String>(0), seq(r.get(1)))).collect())
     }
 
+    /// `sql` (a one-row select), locking the row it reads until commit in a write transaction,
+    /// so read-modify-write changes to it take turns.
+    fn locking(&self, sql: &str) -> String {
+        if self.write { format!("{sql} FOR UPDATE") } else { sql.to_owned() }
+    }
+
     /// Takes the next seq of a head row (`log_heads` or `feed_heads`), locking it until commit.
     fn next_head(&mut self, table: &str, key: &str) -> Result<i64, StoreError> {
         let column = if table == "log_heads" { "topic" } else { "squad" };
@@ -317,6 +326,53 @@ impl Tx<'_, '_> {
 
 fn log_record(r: &postgres::Row) -> LogRecord {
     LogRecord { seq: seq(r.get(0)), key: r.get(1), payload: r.get(2), appended_at: Timestamp::from_millis(r.get(3)) }
+}
+
+fn account_row(r: &postgres::Row) -> Account {
+    Account {
+        username: r.get(0),
+        display_name: r.get(1),
+        role: r.get(2),
+        squad: r.get(3),
+        password_hash: r.get(4),
+        disabled: r.get(5),
+        created_at: Timestamp::from_millis(r.get(6)),
+        updated_at: Timestamp::from_millis(r.get(7)),
+    }
+}
+
+fn machine_key_row(r: &postgres::Row) -> Result<MachineKey, StoreError> {
+    Ok(MachineKey {
+        id: r.get(0),
+        name: r.get(1),
+        role: r.get(2),
+        cameras: cameras_from_json(r.get(3))?,
+        secret_hash: r.get(4),
+        created_at: Timestamp::from_millis(r.get(5)),
+        revoked_at: r.get::<_, Option<i64>>(6).map(Timestamp::from_millis),
+    })
+}
+
+fn session_row(r: &postgres::Row) -> Session {
+    Session {
+        id: r.get(0),
+        username: r.get(1),
+        created_at: Timestamp::from_millis(r.get(2)),
+        expires_at: Timestamp::from_millis(r.get(3)),
+        revoked_at: r.get::<_, Option<i64>>(4).map(Timestamp::from_millis),
+    }
+}
+
+fn audit_row(r: &postgres::Row) -> AuditEntry {
+    AuditEntry {
+        seq: seq(r.get(0)),
+        at: Timestamp::from_millis(r.get(1)),
+        actor: r.get(2),
+        action: r.get(3),
+        target: r.get(4),
+        address: r.get(5),
+        outcome: r.get(6),
+    }
 }
 
 impl ReadTx for Tx<'_, '_> {
@@ -514,6 +570,52 @@ impl ReadTx for Tx<'_, '_> {
         let rows = self.query("SELECT source_seq, reason FROM dead_letters WHERE source_topic = $1 ORDER BY source_seq", &[&topic])?;
         Ok(rows.iter().map(|r| (seq(r.get(0)), r.get(1))).collect())
     }
+
+    fn account(&mut self, username: &str) -> Result<Option<Account>, StoreError> {
+        let sql = self.locking(
+            "SELECT username, display_name, role, squad, password_hash, disabled, created_at, updated_at \
+             FROM accounts WHERE username = $1",
+        );
+        Ok(self.opt(&sql, &[&username])?.as_ref().map(account_row))
+    }
+
+    fn accounts(&mut self) -> Result<Vec<Account>, StoreError> {
+        let rows = self.query(
+            "SELECT username, display_name, role, squad, password_hash, disabled, created_at, updated_at \
+             FROM accounts ORDER BY username",
+            &[],
+        )?;
+        Ok(rows.iter().map(account_row).collect())
+    }
+
+    fn machine_key(&mut self, id: &str) -> Result<Option<MachineKey>, StoreError> {
+        let sql = self.locking("SELECT id, name, role, cameras, secret_hash, created_at, revoked_at FROM machine_keys WHERE id = $1");
+        self.opt(&sql, &[&id])?.as_ref().map(machine_key_row).transpose()
+    }
+
+    fn machine_keys(&mut self) -> Result<Vec<MachineKey>, StoreError> {
+        self.query("SELECT id, name, role, cameras, secret_hash, created_at, revoked_at FROM machine_keys ORDER BY created_at, id", &[])?
+            .iter()
+            .map(machine_key_row)
+            .collect()
+    }
+
+    fn session(&mut self, id: &str) -> Result<Option<Session>, StoreError> {
+        let sql = self.locking("SELECT id, username, created_at, expires_at, revoked_at FROM sessions WHERE id = $1");
+        Ok(self.opt(&sql, &[&id])?.as_ref().map(session_row))
+    }
+
+    fn audit_log(&mut self, after_seq: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        let rows = self.query(
+            "SELECT seq, at, actor, action, target, address, outcome FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2",
+            &[&as_i64(after_seq), &as_i64(limit as u64)],
+        )?;
+        Ok(rows.iter().map(audit_row).collect())
+    }
+
+    fn signing_secret(&mut self) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.opt("SELECT secret FROM signing_secret WHERE id = 1", &[])?.map(|r| r.get(0)))
+    }
 }
 
 impl WriteTx for Tx<'_, '_> {
@@ -670,5 +772,80 @@ impl WriteTx for Tx<'_, '_> {
             &[&topic, &as_i64(record.seq), &record.key, &reason, &record.payload, &record.appended_at.millis()],
         )?;
         Ok(())
+    }
+
+    fn put_account(&mut self, a: &Account) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO accounts (username, display_name, role, squad, password_hash, disabled, created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+             ON CONFLICT (username) DO UPDATE SET display_name = excluded.display_name, role = excluded.role, \
+             squad = excluded.squad, password_hash = excluded.password_hash, disabled = excluded.disabled, \
+             created_at = excluded.created_at, updated_at = excluded.updated_at",
+            &[
+                &a.username,
+                &a.display_name,
+                &a.role,
+                &a.squad,
+                &a.password_hash,
+                &a.disabled,
+                &a.created_at.millis(),
+                &a.updated_at.millis(),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn put_machine_key(&mut self, k: &MachineKey) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO machine_keys (id, name, role, cameras, secret_hash, created_at, revoked_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) \
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, role = excluded.role, cameras = excluded.cameras, \
+             secret_hash = excluded.secret_hash, created_at = excluded.created_at, revoked_at = excluded.revoked_at",
+            &[
+                &k.id,
+                &k.name,
+                &k.role,
+                &cameras_json(&k.cameras)?,
+                &k.secret_hash,
+                &k.created_at.millis(),
+                &k.revoked_at.map(Timestamp::millis),
+            ],
+        )?;
+        Ok(())
+    }
+
+    fn put_session(&mut self, s: &Session) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO sessions (id, username, created_at, expires_at, revoked_at) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (id) DO UPDATE SET username = excluded.username, created_at = excluded.created_at, \
+             expires_at = excluded.expires_at, revoked_at = excluded.revoked_at",
+            &[&s.id, &s.username, &s.created_at.millis(), &s.expires_at.millis(), &s.revoked_at.map(Timestamp::millis)],
+        )?;
+        Ok(())
+    }
+
+    fn delete_expired_sessions(&mut self, now: Timestamp) -> Result<u64, StoreError> {
+        self.execute("DELETE FROM sessions WHERE expires_at <= $1", &[&now.millis()])
+    }
+
+    fn append_audit(&mut self, e: &AuditEntry) -> Result<u64, StoreError> {
+        // The head row stays locked until commit: seqs are gapless and in commit order.
+        let n: i64 = self
+            .one(
+                "INSERT INTO audit_head (id, last) VALUES (1, 1) ON CONFLICT (id) DO UPDATE SET last = audit_head.last + 1 RETURNING last",
+                &[],
+            )?
+            .get(0);
+        self.execute(
+            "INSERT INTO audit_log (seq, at, actor, action, target, address, outcome) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            &[&n, &e.at.millis(), &e.actor, &e.action, &e.target, &e.address, &e.outcome],
+        )?;
+        Ok(seq(n))
+    }
+
+    fn init_signing_secret(&mut self, candidate: &[u8]) -> Result<Vec<u8>, StoreError> {
+        // A process racing the first one waits on its insert, then (read committed) sees its row.
+        self.execute("INSERT INTO signing_secret (id, secret) VALUES (1, $1) ON CONFLICT (id) DO NOTHING", &[&candidate])?;
+        Ok(self.one("SELECT secret FROM signing_secret WHERE id = 1", &[])?.get(0))
     }
 }

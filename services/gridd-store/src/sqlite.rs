@@ -21,14 +21,19 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, param
 use tokio::sync::watch;
 
 use crate::codec::{
-    OPEN_STATES_SQL, as_i64, channel_from, corrupt, feed_kind_from, feed_kind_text, seq, ticket_from_json, timer_kind_from, timer_kind_text,
+    OPEN_STATES_SQL, as_i64, cameras_from_json, cameras_json, channel_from, corrupt, feed_kind_from, feed_kind_text, seq, ticket_from_json,
+    timer_kind_from, timer_kind_text,
 };
 use crate::{
-    FeedEntry, IntakeKeyEntry, LiveCounts, LogRecord, ReadTx, ReportStatus, Signal, Signals, Store, StoreError, TicketFilter, WriteTx,
+    Account, AuditEntry, FeedEntry, IntakeKeyEntry, LiveCounts, LogRecord, MachineKey, ReadTx, ReportStatus, Session, Signal, Signals,
+    Store, StoreError, TicketFilter, WriteTx,
 };
 
-const MIGRATIONS: &[&str] =
-    &[include_str!("../migrations/sqlite/0001_init.sql"), include_str!("../migrations/sqlite/0002_decisions_and_unique_references.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../migrations/sqlite/0001_init.sql"),
+    include_str!("../migrations/sqlite/0002_decisions_and_unique_references.sql"),
+    include_str!("../migrations/sqlite/0003_access.sql"),
+];
 const READERS: usize = 4;
 
 impl From<rusqlite::Error> for StoreError {
@@ -194,6 +199,57 @@ impl Tx<'_> {
         };
         Ok(rows)
     }
+}
+
+fn account_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Account> {
+    Ok(Account {
+        username: r.get(0)?,
+        display_name: r.get(1)?,
+        role: r.get(2)?,
+        squad: r.get(3)?,
+        password_hash: r.get(4)?,
+        disabled: r.get(5)?,
+        created_at: Timestamp::from_millis(r.get(6)?),
+        updated_at: Timestamp::from_millis(r.get(7)?),
+    })
+}
+
+/// A machine key row. Its cameras are decoded once SQLite's part is done: a bad value is the
+/// store's corruption, not a SQLite error.
+fn machine_key_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<MachineKey, StoreError>> {
+    let cameras: String = r.get(3)?;
+    let key = MachineKey {
+        id: r.get(0)?,
+        name: r.get(1)?,
+        role: r.get(2)?,
+        cameras: Vec::new(),
+        secret_hash: r.get(4)?,
+        created_at: Timestamp::from_millis(r.get(5)?),
+        revoked_at: r.get::<_, Option<i64>>(6)?.map(Timestamp::from_millis),
+    };
+    Ok(cameras_from_json(&cameras).map(|cameras| MachineKey { cameras, ..key }))
+}
+
+fn session_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Session> {
+    Ok(Session {
+        id: r.get(0)?,
+        username: r.get(1)?,
+        created_at: Timestamp::from_millis(r.get(2)?),
+        expires_at: Timestamp::from_millis(r.get(3)?),
+        revoked_at: r.get::<_, Option<i64>>(4)?.map(Timestamp::from_millis),
+    })
+}
+
+fn audit_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditEntry> {
+    Ok(AuditEntry {
+        seq: seq(r.get(0)?),
+        at: Timestamp::from_millis(r.get(1)?),
+        actor: r.get(2)?,
+        action: r.get(3)?,
+        target: r.get(4)?,
+        address: r.get(5)?,
+        outcome: r.get(6)?,
+    })
 }
 
 impl ReadTx for Tx<'_> {
@@ -401,6 +457,53 @@ impl ReadTx for Tx<'_> {
         let merged: i64 = self.conn.query_row("SELECT COUNT(*) FROM reports WHERE disposition = 'merged'", [], |r| r.get(0))?;
         Ok(LiveCounts { by_state, overdue_open: seq(overdue_open), intake_by_channel, escalations_by_name, merged_reports: seq(merged) })
     }
+
+    fn account(&mut self, username: &str) -> Result<Option<Account>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT username, display_name, role, squad, password_hash, disabled, created_at, updated_at \
+             FROM accounts WHERE username = ?1",
+        )?;
+        Ok(stmt.query_row([username], account_row).optional()?)
+    }
+
+    fn accounts(&mut self) -> Result<Vec<Account>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT username, display_name, role, squad, password_hash, disabled, created_at, updated_at \
+             FROM accounts ORDER BY username",
+        )?;
+        Ok(stmt.query_map([], account_row)?.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn machine_key(&mut self, id: &str) -> Result<Option<MachineKey>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT id, name, role, cameras, secret_hash, created_at, revoked_at FROM machine_keys WHERE id = ?1")?;
+        stmt.query_row([id], machine_key_row).optional()?.transpose()
+    }
+
+    fn machine_keys(&mut self) -> Result<Vec<MachineKey>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT id, name, role, cameras, secret_hash, created_at, revoked_at FROM machine_keys ORDER BY created_at, id",
+        )?;
+        stmt.query_map([], machine_key_row)?.map(|row| row?).collect()
+    }
+
+    fn session(&mut self, id: &str) -> Result<Option<Session>, StoreError> {
+        let mut stmt = self.conn.prepare_cached("SELECT id, username, created_at, expires_at, revoked_at FROM sessions WHERE id = ?1")?;
+        Ok(stmt.query_row([id], session_row).optional()?)
+    }
+
+    fn audit_log(&mut self, after_seq: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, at, actor, action, target, address, outcome FROM audit_log WHERE seq > ?1 ORDER BY seq LIMIT ?2",
+        )?;
+        let rows = stmt.query_map(params![as_i64(after_seq), as_i64(limit as u64)], audit_row)?;
+        Ok(rows.collect::<Result<Vec<_>, _>>()?)
+    }
+
+    fn signing_secret(&mut self) -> Result<Option<Vec<u8>>, StoreError> {
+        Ok(self.conn.query_row("SELECT secret FROM signing_secret WHERE id = 1", [], |r| r.get(0)).optional()?)
+    }
 }
 
 impl WriteTx for Tx<'_> {
@@ -562,5 +665,79 @@ impl WriteTx for Tx<'_> {
             .prepare_cached("UPDATE router_cases SET last_seen_at = MAX(last_seen_at, ?2) WHERE ticket_id = ?1")?
             .execute(params![ticket.as_str(), at.millis()])?;
         Ok(())
+    }
+
+    fn put_account(&mut self, a: &Account) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO accounts (username, display_name, role, squad, password_hash, disabled, created_at, updated_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) \
+                 ON CONFLICT (username) DO UPDATE SET display_name = excluded.display_name, role = excluded.role, \
+                 squad = excluded.squad, password_hash = excluded.password_hash, disabled = excluded.disabled, \
+                 created_at = excluded.created_at, updated_at = excluded.updated_at",
+            )?
+            .execute(params![
+                a.username,
+                a.display_name,
+                a.role,
+                a.squad,
+                a.password_hash,
+                a.disabled,
+                a.created_at.millis(),
+                a.updated_at.millis(),
+            ])?;
+        Ok(())
+    }
+
+    fn put_machine_key(&mut self, k: &MachineKey) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO machine_keys (id, name, role, cameras, secret_hash, created_at, revoked_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) \
+                 ON CONFLICT (id) DO UPDATE SET name = excluded.name, role = excluded.role, cameras = excluded.cameras, \
+                 secret_hash = excluded.secret_hash, created_at = excluded.created_at, revoked_at = excluded.revoked_at",
+            )?
+            .execute(params![
+                k.id,
+                k.name,
+                k.role,
+                cameras_json(&k.cameras)?,
+                k.secret_hash,
+                k.created_at.millis(),
+                k.revoked_at.map(Timestamp::millis),
+            ])?;
+        Ok(())
+    }
+
+    fn put_session(&mut self, s: &Session) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached(
+                "INSERT INTO sessions (id, username, created_at, expires_at, revoked_at) VALUES (?1, ?2, ?3, ?4, ?5) \
+                 ON CONFLICT (id) DO UPDATE SET username = excluded.username, created_at = excluded.created_at, \
+                 expires_at = excluded.expires_at, revoked_at = excluded.revoked_at",
+            )?
+            .execute(params![s.id, s.username, s.created_at.millis(), s.expires_at.millis(), s.revoked_at.map(Timestamp::millis)])?;
+        Ok(())
+    }
+
+    fn delete_expired_sessions(&mut self, now: Timestamp) -> Result<u64, StoreError> {
+        let deleted = self.conn.prepare_cached("DELETE FROM sessions WHERE expires_at <= ?1")?.execute([now.millis()])?;
+        Ok(deleted as u64)
+    }
+
+    fn append_audit(&mut self, e: &AuditEntry) -> Result<u64, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "INSERT INTO audit_log (seq, at, actor, action, target, address, outcome) \
+             VALUES ((SELECT COALESCE(MAX(seq), 0) + 1 FROM audit_log), ?1, ?2, ?3, ?4, ?5, ?6) RETURNING seq",
+        )?;
+        let n: i64 = stmt.query_row(params![e.at.millis(), e.actor, e.action, e.target, e.address, e.outcome], |r| r.get(0))?;
+        Ok(seq(n))
+    }
+
+    fn init_signing_secret(&mut self, candidate: &[u8]) -> Result<Vec<u8>, StoreError> {
+        self.conn
+            .prepare_cached("INSERT INTO signing_secret (id, secret) VALUES (1, ?1) ON CONFLICT (id) DO NOTHING")?
+            .execute([candidate])?;
+        Ok(self.conn.prepare_cached("SELECT secret FROM signing_secret WHERE id = 1")?.query_row([], |r| r.get(0))?)
     }
 }

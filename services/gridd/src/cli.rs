@@ -90,6 +90,24 @@ pub enum Command {
         #[arg(long, conflicts_with_all = ["lon", "lat"])]
         batch: Option<PathBuf>,
     },
+    /// Manage accounts of people (stored with Argon2id password hashes).
+    User {
+        /// What to do.
+        #[command(subcommand)]
+        command: crate::admin::UserCommand,
+    },
+    /// Manage machine keys (camera gateways, the citizen app, the 12345 platform, monitoring).
+    Key {
+        /// What to do.
+        #[command(subcommand)]
+        command: crate::admin::KeyCommand,
+    },
+    /// Show the last entries of the audit log (sign-ins, sign-outs, account and key changes).
+    Audit {
+        /// How many entries.
+        #[arg(long, default_value_t = 50)]
+        last: usize,
+    },
     /// Work with grid files.
     Grid {
         /// What to do.
@@ -161,6 +179,9 @@ fn run(cli: Cli) -> anyhow::Result<()> {
                 _ => anyhow::bail!("give LON LAT, or --batch FILE"),
             }
         }
+        Command::User { command } => admin(&runtime, &cli.config, crate::admin::AdminCommand::User(command)),
+        Command::Key { command } => admin(&runtime, &cli.config, crate::admin::AdminCommand::Key(command)),
+        Command::Audit { last } => admin(&runtime, &cli.config, crate::admin::AdminCommand::Audit { last }),
         Command::Grid { command: GridCommand::Check { file, divisions } } => {
             if grid_check(&file, divisions.as_deref())? {
                 Ok(())
@@ -169,6 +190,11 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             }
         }
     }
+}
+
+fn admin(runtime: &tokio::runtime::Runtime, config: &Path, command: crate::admin::AdminCommand) -> anyhow::Result<()> {
+    crate::telemetry::init_tracing("warn");
+    runtime.block_on(crate::admin::run(config, command))
 }
 
 /// Loads the engine file and the city it names.

@@ -10,6 +10,10 @@
 //! - supervisors check resolved cases on site (most pass, some fail → rework);
 //! - a dispatcher empties the manual queue.
 //!
+//! Every actor signs in like a real client: people with the demo accounts created on start
+//! (printed with their password, so a person can sign in too), the camera gateway and the
+//! citizen app with machine keys.
+//!
 //! Time runs `--speed` times faster (default 300: a working hour passes in 12 s) on the
 //! working-time calendar, so deadlines and escalations show up within a minute.
 
@@ -24,6 +28,9 @@ use gridd_config::CityConfig;
 use gridd_core::category::{ClockKind, Limit};
 use gridd_core::coords::wgs84_to_gcj02;
 use gridd_core::time::{AcceleratedClock, Clock, SystemClock, Timestamp};
+use gridd_access::admin::{NewAccount, NewKey};
+use gridd_access::client::Bearer;
+use gridd_proto::tonic::service::interceptor::InterceptedService;
 use gridd_proto::tonic::transport::{Channel, Endpoint};
 use gridd_proto::v1;
 use gridd_proto::v1::dispatch_service_client::DispatchServiceClient;
@@ -63,6 +70,51 @@ const COMMON: &[&str] = &[
     "C0402", "E0301",
 ];
 
+/// The password of every demo account (a demo is not a deployment).
+pub const DEMO_PASSWORD: &str = "gridd-demo";
+
+/// A channel that sends one identity's credentials.
+type Signed = InterceptedService<Channel, Bearer>;
+
+/// The demo's people: (user name, role, squad, display name).
+fn demo_people(city: &CityConfig) -> Vec<(String, &'static str, Option<String>, String)> {
+    let mut people = vec![
+        ("hotline".to_owned(), "hotline_operator", None, "受理员 王芳".to_owned()),
+        ("dispatcher".to_owned(), "dispatcher", None, "派遣员 李强".to_owned()),
+        ("leader".to_owned(), "shift_leader", None, "值班长 张伟".to_owned()),
+        ("supervisor".to_owned(), "supervisor", None, "监督员 刘洋".to_owned()),
+        ("viewer".to_owned(), "leadership", None, "领导 陈静".to_owned()),
+    ];
+    for squad in city.responsibility.squads() {
+        people.push((member_of(squad.id.as_str()), "squad_member", Some(squad.id.to_string()), format!("{} 队员", squad.name)));
+    }
+    people
+}
+
+/// The demo account of a squad's member.
+fn member_of(squad: &str) -> String {
+    format!("m.{}", squad.to_ascii_lowercase())
+}
+
+/// Creates the demo accounts (kept when the data directory is reused) and the machine keys
+/// of the simulated camera gateway and citizen app.
+async fn create_demo_identities(path: &Path, city: &CityConfig) -> anyhow::Result<(String, String)> {
+    let store = gridd_store::sqlite::SqliteStore::open(path)?;
+    for (username, role, squad, display_name) in demo_people(city) {
+        let new = NewAccount { username, display_name, role: role.into(), squad, password: DEMO_PASSWORD.into() };
+        match gridd_access::admin::add_user(&store, city, new, "demo").await {
+            Ok(_) => {}
+            Err(gridd_access::AccessError::Invalid { field, .. }) if field == "username" => {} // exists from an earlier run
+            Err(e) => return Err(anyhow::anyhow!("creating a demo account: {e}")),
+        }
+    }
+    let key = |name: &str, role: &str, cameras: Vec<String>| NewKey { name: name.into(), role: role.into(), cameras };
+    let cameras = city.cameras.keys().map(ToString::to_string).collect();
+    let (_, camera) = gridd_access::admin::create_key(&store, city, key("演示视频网关", "camera_gateway", cameras), "demo").await?;
+    let (_, citizen) = gridd_access::admin::create_key(&store, city, key("演示市民端", "citizen_app", Vec::new()), "demo").await?;
+    Ok((camera, citizen))
+}
+
 /// Runs the demo until Ctrl-C or `--duration`.
 pub async fn run(config: &Path, args: DemoArgs) -> anyhow::Result<()> {
     crate::telemetry::init_tracing("warn");
@@ -82,15 +134,43 @@ pub async fn run(config: &Path, args: DemoArgs) -> anyhow::Result<()> {
     let world = Arc::new(World::from(&city));
     let city_name = format!("{} ({})", city.name, city.grid().divisions().city);
     let offset = city.calendar.offset();
+    let people = demo_people(&city);
     let engine = Engine::start(&engine_config, city, clock.clone()).await?;
+    let (camera_key, citizen_key) = create_demo_identities(&engine_config.sqlite, &engine.city().current()).await?;
     let channel = Endpoint::from_shared(format!("http://{}", engine.grpc_addr()))?.connect().await.context("connecting to the engine")?;
     let stop = engine.shutdown_token();
     let header =
         Header { city: city_name, offset, grpc: engine.grpc_addr().to_string(), http: engine.http_addr().to_string(), speed: args.speed };
 
-    let actors = Actors { channel: channel.clone(), clock: clock.clone(), world, stop: stop.clone() };
+    let sign_in = |username: String| {
+        let (channel, stop) = (channel.clone(), stop.clone());
+        async move {
+            let (bearer, _) = gridd_access::client::sign_in(channel, &username, DEMO_PASSWORD, stop)
+                .await
+                .map_err(|s| anyhow::anyhow!("signing in as {username}: {}", s.message()))?;
+            anyhow::Ok(bearer)
+        }
+    };
+    let mut squads = Vec::new();
+    for (username, _, squad, _) in &people {
+        if let Some(squad) = squad {
+            squads.push((squad.clone(), sign_in(username.clone()).await?));
+        }
+    }
+    let signed = |bearer: Bearer| InterceptedService::new(channel.clone(), bearer);
+    let ids = Identities {
+        hotline: signed(sign_in("hotline".into()).await?),
+        citizen: signed(Bearer::new(&citizen_key)?),
+        supervisor: signed(sign_in("supervisor".into()).await?),
+        camera: signed(Bearer::new(&camera_key)?),
+        dispatcher: signed(sign_in("dispatcher".into()).await?),
+        squads: squads.into_iter().map(|(squad, bearer)| (squad, signed(bearer))).collect(),
+    };
+    let viewer = signed(sign_in("viewer".into()).await?);
+    let actors = Actors { ids: Arc::new(ids), clock: clock.clone(), world, stop: stop.clone() };
     actors.start(&args);
-    tokio::spawn(summary_loop(DispatchServiceClient::new(channel), clock, header, stop.clone()));
+    println!("{}", sign_in_help(&header, &people));
+    tokio::spawn(summary_loop(DispatchServiceClient::new(viewer), clock, header, people, stop.clone()));
     let duration = args.duration.map(Duration::from_secs);
     let token = stop.clone();
     tokio::spawn(async move {
@@ -149,10 +229,32 @@ impl From<&CityConfig> for World {
     }
 }
 
+/// The signed-in channels of the simulated people and machines.
+struct Identities {
+    hotline: Signed,
+    citizen: Signed,
+    supervisor: Signed,
+    camera: Signed,
+    dispatcher: Signed,
+    squads: std::collections::HashMap<String, Signed>,
+}
+
+/// How to sign in, printed at start and above the live summary.
+fn sign_in_help(h: &Header, people: &[(String, &'static str, Option<String>, String)]) -> String {
+    let street_members: Vec<&str> =
+        people.iter().filter(|(_, _, squad, _)| squad.as_deref().is_some_and(|s| s.starts_with("sq-"))).map(|(u, ..)| u.as_str()).take(5).collect();
+    format!(
+        "Sign in (gRPC AuthService.SignIn, or POST http://{}/v1/auth/sign-in) with password {DEMO_PASSWORD:?} as:\n  \
+         hotline (受理员) · dispatcher (派遣员) · leader (值班长) · supervisor (监督员) · viewer (领导) · squad members {} …\n",
+        h.http,
+        street_members.join(", ")
+    )
+}
+
 /// Everything the simulated actors share.
 #[derive(Clone)]
 struct Actors {
-    channel: Channel,
+    ids: Arc<Identities>,
     clock: Arc<dyn Clock>,
     world: Arc<World>,
     stop: CancellationToken,
@@ -179,7 +281,6 @@ impl Actors {
 
     async fn reporters(self, rate: f64, seed: u64) {
         let mut rng = StdRng::seed_from_u64(seed);
-        let mut intake = IntakeServiceClient::new(self.channel.clone());
         let mut recent: Vec<(f64, f64, &str)> = Vec::new();
         let period = Duration::from_secs_f64(1.0 / rate);
         for n in 0u64.. {
@@ -214,7 +315,6 @@ impl Actors {
                     let req = v1::LogHotlineCallRequest {
                         idempotency_key: key,
                         hotline: v1::Hotline::Hotline12345.into(),
-                        operator_id: "op-01".into(),
                         caller: Some(caller),
                         category: category.into(),
                         location,
@@ -222,7 +322,7 @@ impl Actors {
                         description: "市民来电反映".into(),
                         ..Default::default()
                     };
-                    intake.log_hotline_call(req).await.map(drop)
+                    IntakeServiceClient::new(self.ids.hotline.clone()).log_hotline_call(req).await.map(drop)
                 }
                 1 => {
                     let req = v1::SubmitCitizenReportRequest {
@@ -234,18 +334,17 @@ impl Actors {
                         photo_urls: vec!["https://example.invalid/photo.jpg".into()],
                         ..Default::default()
                     };
-                    intake.submit_citizen_report(req).await.map(drop)
+                    IntakeServiceClient::new(self.ids.citizen.clone()).submit_citizen_report(req).await.map(drop)
                 }
                 _ => {
                     let req = v1::SubmitPatrolReportRequest {
                         idempotency_key: key,
-                        supervisor_id: format!("sup-{:02}", rng.random_range(1..20)),
                         category: category.into(),
                         location: point(v1::CoordSystem::Wgs84, (lon, lat)),
                         description: "巡查发现".into(),
                         ..Default::default()
                     };
-                    intake.submit_patrol_report(req).await.map(drop)
+                    IntakeServiceClient::new(self.ids.supervisor.clone()).submit_patrol_report(req).await.map(drop)
                 }
             };
             if let Err(status) = result {
@@ -256,7 +355,7 @@ impl Actors {
 
     async fn cameras(self, seed: u64) {
         let mut rng = StdRng::seed_from_u64(seed);
-        let mut intake = IntakeServiceClient::new(self.channel.clone());
+        let mut intake = IntakeServiceClient::new(self.ids.camera.clone());
         let mut scenes: Vec<(String, String)> = Vec::new();
         for batch in 0u64.. {
             tokio::select! {
@@ -293,7 +392,8 @@ impl Actors {
 
     /// One squad terminal: handles what it is given, at its own pace.
     async fn squad(self, squad: String, seed: u64) {
-        let mut client = SquadServiceClient::new(self.channel.clone());
+        let Some(channel) = self.ids.squads.get(&squad).cloned() else { return };
+        let mut client = SquadServiceClient::new(channel);
         let request = v1::WatchTasksRequest { squad_id: squad.clone(), after_seq: 0 };
         let Ok(response) = client.watch_tasks(request).await else { return };
         let mut feed = response.into_inner();
@@ -309,19 +409,15 @@ impl Actors {
             if matches!(kind, v1::TaskEventKind::Assigned | v1::TaskEventKind::Rework) {
                 let behaviour = rng.random_range(0..100);
                 let pace = rng.random_range(0.3..1.4);
-                tokio::spawn(self.clone().handle(squad.clone(), ticket, behaviour, pace, seed));
+                tokio::spawn(self.clone().handle(squad.clone(), ticket, behaviour, pace));
             }
         }
     }
 
-    async fn handle(self, squad: String, ticket: v1::Ticket, behaviour: u32, pace: f64, seed: u64) {
-        let mut client = SquadServiceClient::new(self.channel.clone());
-        let task = |version: u64| v1::TaskCommand {
-            squad_id: squad.clone(),
-            ticket_id: ticket.id.clone(),
-            member_id: format!("m-{seed}"),
-            expected_version: version,
-        };
+    async fn handle(self, squad: String, ticket: v1::Ticket, behaviour: u32, pace: f64) {
+        let Some(channel) = self.ids.squads.get(&squad).cloned() else { return };
+        let mut client = SquadServiceClient::new(channel);
+        let task = |version: u64| v1::TaskCommand { squad_id: squad.clone(), ticket_id: ticket.id.clone(), expected_version: version };
         let minute = 60_000;
         if behaviour < 6 && ticket.state() == v1::TicketState::Dispatched {
             if self.wait(10 * minute).await {
@@ -350,7 +446,7 @@ impl Actors {
     /// The centre: supervisors check resolved cases, a dispatcher empties the manual queue.
     async fn centre(self, seed: u64) {
         let mut rng = StdRng::seed_from_u64(seed);
-        let mut dispatch = DispatchServiceClient::new(self.channel.clone());
+        let mut dispatch = DispatchServiceClient::new(self.ids.dispatcher.clone());
         let Ok(response) = dispatch.watch_tickets(v1::WatchTicketsRequest { after_seq: 0 }).await else { return };
         let mut events = response.into_inner();
         loop {
@@ -377,9 +473,8 @@ impl Actors {
 
     async fn verify(self, ticket_id: String, passed: bool, delay: i64) {
         if self.wait(delay).await {
-            let context = v1::CommandContext { operator_id: "sup-check".into(), ..Default::default() };
-            let req = v1::VerifyRequest { ticket_id, passed, context: Some(context) };
-            let _ = DispatchServiceClient::new(self.channel.clone()).verify(req).await;
+            let req = v1::VerifyRequest { ticket_id, passed, context: None };
+            let _ = DispatchServiceClient::new(self.ids.supervisor.clone()).verify(req).await;
         }
     }
 
@@ -392,7 +487,7 @@ impl Actors {
         let mut squad = self.world.fallback_squad.clone();
         if let Some(point) = ticket.location {
             let req = v1::LocateRequest { point: Some(point), ..Default::default() };
-            if let Ok(found) = GridServiceClient::new(self.channel.clone()).locate(req).await {
+            if let Ok(found) = GridServiceClient::new(self.ids.dispatcher.clone()).locate(req).await {
                 if let Some(last) = found.into_inner().responsible.pop() {
                     squad = last.squad_id;
                 }
@@ -401,9 +496,8 @@ impl Actors {
         if ticket.state() == v1::TicketState::Returned && ticket.return_count > 0 && squad != self.world.fallback_squad {
             squad = self.world.fallback_squad.clone();
         }
-        let context = v1::CommandContext { operator_id: "dispatcher-01".into(), ..Default::default() };
-        let req = v1::DispatchRequest { ticket_id: ticket.id, squad_id: squad, context: Some(context) };
-        let _ = DispatchServiceClient::new(self.channel.clone()).dispatch(req).await;
+        let req = v1::DispatchRequest { ticket_id: ticket.id, squad_id: squad, context: None };
+        let _ = DispatchServiceClient::new(self.ids.dispatcher.clone()).dispatch(req).await;
     }
 }
 
@@ -416,7 +510,14 @@ struct Header {
 }
 
 /// Prints the live summary every second (redrawn in a terminal, appended every 5 s otherwise).
-async fn summary_loop(mut client: DispatchServiceClient<Channel>, clock: Arc<dyn Clock>, header: Header, stop: CancellationToken) {
+async fn summary_loop(
+    mut client: DispatchServiceClient<Signed>,
+    clock: Arc<dyn Clock>,
+    header: Header,
+    people: Vec<(String, &'static str, Option<String>, String)>,
+    stop: CancellationToken,
+) {
+    let help = sign_in_help(&header, &people);
     let started = Instant::now();
     let tty = std::io::stdout().is_terminal();
     let period = if tty { Duration::from_secs(1) } else { Duration::from_secs(5) };
@@ -426,7 +527,7 @@ async fn summary_loop(mut client: DispatchServiceClient<Channel>, clock: Arc<dyn
             () = stop.cancelled() => return,
         }
         let Ok(stats) = client.get_stats(v1::GetStatsRequest::default()).await else { continue };
-        let text = render(&header, &stats.into_inner(), clock.now(), started.elapsed());
+        let text = format!("{}\n{help}", render(&header, &stats.into_inner(), clock.now(), started.elapsed()));
         if tty {
             print!("\x1b[2J\x1b[H{text}");
         } else {

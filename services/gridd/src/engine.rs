@@ -14,15 +14,18 @@
 //! acknowledged is already committed, so an abrupt end loses nothing either.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::Context as _;
-use gridd_config::{CityConfig, CityHandle, DistributedConfig, EngineConfig};
+use gridd_access::Access;
+use gridd_access::layer::GrpcAccessLayer;
+use gridd_config::{AuthConfig, CityConfig, CityHandle, DistributedConfig, EngineConfig};
 use gridd_core::time::Clock;
 use gridd_ingest::{Intake, IntakeSink, KafkaLog, StoreLog};
 use gridd_log::{KafkaConsumer, KafkaProducer, KafkaSettings, topics};
+use gridd_proto::v1::auth_service_server::{self, AuthServiceServer};
 use gridd_proto::v1::dispatch_service_server::{self, DispatchServiceServer};
 use gridd_proto::v1::grid_service_server::{self, GridServiceServer};
 use gridd_proto::v1::intake_service_server::{self, IntakeServiceServer};
@@ -30,6 +33,9 @@ use gridd_proto::v1::squad_service_server::{self, SquadServiceServer};
 use gridd_store::postgres::PostgresStore;
 use gridd_store::sqlite::SqliteStore;
 use gridd_store::{ReadTx, Store, StoreError};
+use axum::extract::ConnectInfo;
+use axum::extract::connect_info::Connected;
+use axum::serve::IncomingStream;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -98,6 +104,13 @@ struct Shared {
     clock: Arc<dyn Clock>,
     node: u8,
     shutdown: CancellationToken,
+    auth: AuthConfig,
+    /// TLS for the gRPC listener (ALPN h2), when configured.
+    grpc_tls: Option<Arc<rustls::ServerConfig>>,
+    /// The HTTP routes that need the store (sign-in, metrics behind the access layer), set
+    /// once the store is reached; until then they answer 503.
+    http_routes: Arc<OnceLock<axum::Router>>,
+    metrics: PrometheusHandle,
 }
 
 impl Engine {
@@ -124,14 +137,26 @@ impl Engine {
 
         let shutdown = CancellationToken::new();
         let ready = Arc::new(AtomicBool::new(false));
-        let shared = Shared { city: city.clone(), clock, node: config.intake_node, shutdown: shutdown.clone() };
+        let tls = |alpn: &[&[u8]]| config.tls.as_ref().map(|t| crate::tls::server_config(t, alpn)).transpose();
+        let (grpc_tls, http_tls) = (tls(&[b"h2"])?, tls(&[b"http/1.1"])?);
+        let shared = Shared {
+            city: city.clone(),
+            clock,
+            node: config.intake_node,
+            shutdown: shutdown.clone(),
+            auth: config.auth.clone(),
+            grpc_tls,
+            http_routes: Arc::new(OnceLock::new()),
+            metrics,
+        };
         let mut tasks = JoinSet::new();
-        tasks.spawn(named("http", serve_http(http, metrics, ready.clone(), shutdown.clone())));
+        tasks.spawn(named("http", serve_http(http, http_tls, shared.http_routes.clone(), ready.clone(), shutdown.clone())));
         tasks.spawn(named("reload", crate::reload::watch(city.clone(), config.reload_poll, shutdown.clone())));
         match &config.distributed {
             None => {
                 let store = open_sqlite(config)?;
-                start_embedded(&mut tasks, store, grpc, &shared);
+                let access = open_access(store.clone(), &shared).await?;
+                start_embedded(&mut tasks, store, access, grpc, &shared);
                 ready.store(true, Ordering::Release);
                 tracing::info!(%grpc_addr, %http_addr, sqlite = %config.sqlite.display(), "gridd started (embedded)");
             }
@@ -222,8 +247,15 @@ fn open_sqlite(config: &EngineConfig) -> anyhow::Result<SqliteStore> {
     SqliteStore::open(&config.sqlite).with_context(|| format!("opening the store {}", config.sqlite.display()))
 }
 
+/// Access on `store`, with the HTTP routes that need it.
+async fn open_access<S: Store>(store: S, s: &Shared) -> anyhow::Result<Access<S>> {
+    let access = Access::open(store, s.auth.clone()).await.map_err(|e| anyhow::anyhow!("identity and access: {e}"))?;
+    let _ = s.http_routes.set(http_routes(access.clone(), s.metrics.clone()));
+    Ok(access)
+}
+
 /// Every role on the SQLite store, work passing through the store's log.
-fn start_embedded(tasks: &mut JoinSet<TaskResult>, store: SqliteStore, grpc: TcpListener, s: &Shared) {
+fn start_embedded(tasks: &mut JoinSet<TaskResult>, store: SqliteStore, access: Access<SqliteStore>, grpc: TcpListener, s: &Shared) {
     let (st, c, t) = (store.clone(), s.city.clone(), s.shutdown.clone());
     tasks.spawn(named("router", async move { Ok(gridd_router::run(st, c, t).await?) }));
     let (st, c, k, t) = (store.clone(), s.city.clone(), s.clock.clone(), s.shutdown.clone());
@@ -231,7 +263,7 @@ fn start_embedded(tasks: &mut JoinSet<TaskResult>, store: SqliteStore, grpc: Tcp
     let (st, c, k, t) = (store.clone(), s.city.clone(), s.clock.clone(), s.shutdown.clone());
     tasks.spawn(named("tracker-timers", async move { Ok(gridd_tracker::run_timers(st, c, k, gridd_tracker::MAX_TIMER_SLEEP, t).await?) }));
     tasks.spawn(named("gauges", refresh_gauges(store.clone(), s.clock.clone(), s.shutdown.clone())));
-    let services = GrpcServices { store: store.clone(), intake: Some(StoreLog(store)), gateway: true };
+    let services = GrpcServices { store: store.clone(), access, intake: Some(StoreLog(store)), gateway: true };
     tasks.spawn(named("grpc", serve_grpc(grpc, services, s.clone())));
 }
 
@@ -247,6 +279,7 @@ async fn run_distributed(
     settings.prefix = config.topic_prefix.clone();
     let url = config.postgres.clone();
     let Some(store) = until_reached("PostgreSQL", &s.shutdown, || connect_postgres(url.clone())).await else { return Ok(()) };
+    let access = open_access(store.clone(), &s).await?;
     let producer = if roles.need_kafka() {
         let reached = until_reached("Kafka", &s.shutdown, || {
             let settings = settings.clone();
@@ -273,7 +306,7 @@ async fn run_distributed(
         (Some(p), true) => Some(KafkaLog::new(store.clone(), p.clone())),
         _ => None,
     };
-    let services = GrpcServices { store, intake, gateway: roles.gateway };
+    let services = GrpcServices { store, access, intake, gateway: roles.gateway };
     tasks.spawn(named("grpc", serve_grpc_with(grpc, services, s.clone(), health, health_service)));
     tracing::info!(roles = roles.names(), "PostgreSQL and Kafka reached; roles running");
     join_first_failure(&mut tasks, &s.shutdown).await.map_or(Ok(()), Err)
@@ -323,7 +356,7 @@ fn spawn_log_roles(
 
 /// Connects to PostgreSQL and migrates on a plain thread: the synchronous client runs a
 /// runtime of its own, which must not be nested in tokio's.
-async fn connect_postgres(url: String) -> anyhow::Result<PostgresStore> {
+pub(crate) async fn connect_postgres(url: String) -> anyhow::Result<PostgresStore> {
     let (done, result) = tokio::sync::oneshot::channel();
     std::thread::Builder::new()
         .name("gridd-postgres-connect".into())
@@ -423,6 +456,8 @@ impl Probe {
 /// The gRPC services of the roles a process runs.
 struct GrpcServices<S, K> {
     store: S,
+    /// Identity and access on the same store.
+    access: Access<S>,
     /// Present when the process takes reports.
     intake: Option<K>,
     /// Whether the dispatch, squad and grid services run here.
@@ -430,7 +465,7 @@ struct GrpcServices<S, K> {
 }
 
 fn served_names(ingest: bool, gateway: bool) -> Vec<&'static str> {
-    let mut names = Vec::new();
+    let mut names = vec![auth_service_server::SERVICE_NAME];
     if ingest {
         names.push(intake_service_server::SERVICE_NAME);
     }
@@ -477,11 +512,16 @@ async fn serve_grpc_with<S: Store, K: IntakeSink>(
     } else {
         (None, None, None)
     };
-    let reflection = tonic_reflection::server::Builder::configure()
-        .register_encoded_file_descriptor_set(gridd_proto::FILE_DESCRIPTOR_SET)
-        .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
-        .build_v1()
-        .context("building the reflection service")?;
+    // Reflection in both versions: older grpcurl, Evans, Postman and most Python tooling
+    // speak only v1alpha.
+    let reflection = || {
+        tonic_reflection::server::Builder::configure()
+            .register_encoded_file_descriptor_set(gridd_proto::FILE_DESCRIPTOR_SET)
+            .register_encoded_file_descriptor_set(tonic_health::pb::FILE_DESCRIPTOR_SET)
+    };
+    let reflection_v1 = reflection().build_v1().context("building the reflection service")?;
+    let reflection_v1alpha = reflection().build_v1alpha().context("building the reflection service (v1alpha)")?;
+    let auth = AuthServiceServer::new(gridd_access::service::AuthGrpc::new(services.access.clone()));
 
     let on_shutdown = {
         let shutdown = s.shutdown.clone();
@@ -491,28 +531,81 @@ async fn serve_grpc_with<S: Store, K: IntakeSink>(
             health.set_service_status("", tonic_health::ServingStatus::NotServing).await;
         }
     };
-    gridd_proto::tonic::transport::Server::builder()
+    let router = gridd_proto::tonic::transport::Server::builder()
+        .layer(GrpcAccessLayer::new(services.access))
         .add_service(health_service)
-        .add_service(reflection)
+        .add_service(reflection_v1)
+        .add_service(reflection_v1alpha)
+        .add_service(auth)
         .add_optional_service(intake)
         .add_optional_service(dispatch)
         .add_optional_service(squad)
-        .add_optional_service(grid)
-        .serve_with_incoming_shutdown(tokio_stream::wrappers::TcpListenerStream::new(listener), on_shutdown)
-        .await
-        .context("gRPC server")
+        .add_optional_service(grid);
+    match &s.grpc_tls {
+        Some(config) => {
+            let incoming = crate::tls::accept_tls(listener, config.clone(), s.shutdown.clone());
+            let incoming = tokio_stream::StreamExt::map(tokio_stream::wrappers::ReceiverStream::new(incoming), |(stream, _)| {
+                Ok::<_, std::io::Error>(stream)
+            });
+            router.serve_with_incoming_shutdown(incoming, on_shutdown).await
+        }
+        None => {
+            // TCP_NODELAY: see the tls module.
+            let incoming = tokio_stream::StreamExt::map(tokio_stream::wrappers::TcpListenerStream::new(listener), |tcp| {
+                tcp.inspect(|t| {
+                    let _ = t.set_nodelay(true);
+                })
+            });
+            router.serve_with_incoming_shutdown(incoming, on_shutdown).await
+        }
+    }
+    .context("gRPC server")
+}
+
+/// The HTTP routes behind the access layer: metrics, signing in, and who am I.
+fn http_routes<S: Store>(access: Access<S>, metrics: PrometheusHandle) -> axum::Router {
+    axum::Router::new()
+        .route("/metrics", axum::routing::get(move || std::future::ready(metrics.render())))
+        .merge(gridd_access::service::http_routes(access.clone()))
+        .layer(axum::middleware::from_fn_with_state(access, gridd_access::layer::http_guard::<S>))
+}
+
+/// The address of an HTTP client, from either listener.
+#[derive(Debug, Clone, Copy)]
+struct Peer(SocketAddr);
+
+impl Connected<IncomingStream<'_, crate::tls::TlsListener>> for Peer {
+    fn connect_info(stream: IncomingStream<'_, crate::tls::TlsListener>) -> Self {
+        Peer(*stream.remote_addr())
+    }
+}
+
+impl Connected<IncomingStream<'_, crate::tls::NoDelayListener>> for Peer {
+    fn connect_info(stream: IncomingStream<'_, crate::tls::NoDelayListener>) -> Self {
+        Peer(*stream.remote_addr())
+    }
 }
 
 async fn serve_http(
     listener: TcpListener,
-    metrics: PrometheusHandle,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    routes: Arc<OnceLock<axum::Router>>,
     ready: Arc<AtomicBool>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     use axum::http::StatusCode;
     use axum::routing::get;
+    // Health answers from the start; everything else once the store is reached.
+    let later = tower::service_fn(move |request: axum::extract::Request| {
+        let routes = routes.get().cloned();
+        async move {
+            Ok::<_, std::convert::Infallible>(match routes {
+                Some(router) => tower::ServiceExt::oneshot(router, request).await.unwrap_or_else(|never| match never {}),
+                None => axum::response::IntoResponse::into_response((StatusCode::SERVICE_UNAVAILABLE, "starting: waiting for the store")),
+            })
+        }
+    });
     let app = axum::Router::new()
-        .route("/metrics", get(move || std::future::ready(metrics.render())))
         .route("/health/livez", get(|| std::future::ready("ok")))
         .route(
             "/health/readyz",
@@ -524,8 +617,23 @@ async fn serve_http(
                 };
                 std::future::ready(status)
             }),
-        );
-    axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await.context("HTTP server")
+        )
+        .fallback_service(later)
+        .layer(axum::middleware::map_request(|ConnectInfo(Peer(peer)): ConnectInfo<Peer>, mut request: axum::extract::Request| async move {
+            request.extensions_mut().insert(gridd_access::service::ClientAddr(peer));
+            request
+        }));
+    let app = app.into_make_service_with_connect_info::<Peer>();
+    match tls {
+        Some(config) => {
+            let listener = crate::tls::TlsListener::new(listener, config, shutdown.clone())?;
+            axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await
+        }
+        None => {
+            axum::serve(crate::tls::NoDelayListener(listener), app).with_graceful_shutdown(shutdown.cancelled_owned()).await
+        }
+    }
+    .context("HTTP server")
 }
 
 /// Keeps the open-ticket gauges current (they are states, not events, so they are sampled).

@@ -14,7 +14,7 @@ const SENDERS: usize = 8;
 async fn kill_9_mid_burst_loses_no_acknowledged_report_and_creates_no_duplicate_case() {
     let dir = tempfile::tempdir().expect("temp dir");
     let engine = EngineProcess::start(dir.path());
-    let clients = Clients::connect(engine.grpc_addr).await;
+    let clients = engine.clients().await;
     let acked: Arc<Mutex<BTreeMap<usize, String>>> = Arc::default();
     let mut senders = Vec::new();
     for s in 0..SENDERS {
@@ -43,7 +43,7 @@ async fn kill_9_mid_burst_loses_no_acknowledged_report_and_creates_no_duplicate_
 
     // Restart on the same data; clients retry what was not acknowledged, and some of what was.
     let engine = EngineProcess::start(dir.path());
-    let mut c = Clients::connect(engine.grpc_addr).await;
+    let mut c = engine.clients().await;
     let mut references = before_restart.clone();
     for i in 0..REPORTS {
         let retry_of_acked = before_restart.contains_key(&i) && i % 10 == 0;
@@ -95,7 +95,7 @@ fn escalation_labels(history: &[v1::TicketEvent]) -> Vec<String> {
 async fn due_escalations_fire_after_a_restart_and_none_fires_twice() {
     let dir = tempfile::tempdir().expect("temp dir");
     let engine = EngineProcess::start(dir.path());
-    let mut c = Clients::connect(engine.grpc_addr).await;
+    let mut c = engine.clients().await;
     // E0201 has a 2 s limit in the test city: levels due at 1.5, 2, 3 and 4 s, then every 1 s.
     let receipt = c.hotline("esc-crash", "E0201", Some(gridd_tests::XINAN)).await.expect("accepted");
     let ticket = c.ticket_of(&receipt.reference).await;
@@ -105,14 +105,14 @@ async fn due_escalations_fire_after_a_restart_and_none_fires_twice() {
     tokio::time::sleep(Duration::from_millis(4200)).await;
 
     let engine = EngineProcess::start(dir.path());
-    let mut c = Clients::connect(engine.grpc_addr).await;
+    let mut c = engine.clients().await;
     let (_, history) = c.wait_for(&ticket.id, "the four levels", |_, h| escalation_labels(h).len() >= 4).await;
     assert_eq!(escalation_labels(&history)[..4], ["催办", "普通督办", "黄牌督办", "红牌督办"], "every missed level fires, in order");
     // Kill again while the red card repeats, restart, and check nothing fired twice.
     engine.kill_9();
     tokio::time::sleep(Duration::from_millis(1500)).await;
     let engine = EngineProcess::start(dir.path());
-    let mut c = Clients::connect(engine.grpc_addr).await;
+    let mut c = engine.clients().await;
     let seen = escalation_labels(&c.history(&ticket.id).await.1).len();
     let (_, history) = c.wait_for(&ticket.id, "one more repeat after the restart", |_, h| escalation_labels(h).len() > seen).await;
     let labels = escalation_labels(&history);

@@ -83,8 +83,8 @@ async fn edited_rules_and_new_grid_versions_load_without_stopping_intake() {
         format!("{moved}\n[[rule]]\nid = \"broken\"\nsquad = \"sq-nobody\"\ndescription = \"x\"\n"),
     )
     .expect("break squads");
-    let metrics_addr = app.http_addr;
-    wait_until("the refusal", async || metrics(metrics_addr).await.contains("gridd_config_reloads_total{result=\"refused\"}")).await;
+    let (metrics_addr, key) = (app.http_addr, app.admin_key.clone());
+    wait_until("the refusal", async || metrics(metrics_addr, &key).await.contains("gridd_config_reloads_total{result=\"refused\"}")).await;
     assert_eq!(squad_for(&mut c, None).await.0, "sq-2", "the last good rules stay");
 
     // Fixed again; then a new grid version dated an hour ahead: events of now keep the
@@ -110,6 +110,6 @@ async fn edited_rules_and_new_grid_versions_load_without_stopping_intake() {
     app.stop().await;
 }
 
-async fn metrics(addr: std::net::SocketAddr) -> String {
-    gridd_tests::http_get(addr, "/metrics").await.1
+async fn metrics(addr: std::net::SocketAddr, key: &str) -> String {
+    gridd_tests::http_get_as(addr, "/metrics", key).await.1
 }

@@ -1,7 +1,7 @@
 //! What operators rely on: health, reflection, metrics, KPIs.
 
 use gridd_proto::v1;
-use gridd_tests::{Clients, XINAN, http_get, spawn_app};
+use gridd_tests::{Clients, XINAN, http_get, http_get_as, spawn_app};
 use tonic_health::pb::HealthCheckRequest;
 use tonic_health::pb::health_check_response::ServingStatus;
 use tonic_health::pb::health_client::HealthClient;
@@ -18,7 +18,7 @@ async fn health_and_reflection_are_served() {
         let status = health.check(HealthCheckRequest { service: service.into() }).await.expect("health check").into_inner();
         assert_eq!(status.status(), ServingStatus::Serving, "{service:?}");
     }
-    let mut reflection = ServerReflectionClient::new(app.clients.channel.clone());
+    let mut reflection = ServerReflectionClient::new(app.clients.authed.clone());
     let request = ServerReflectionRequest { host: String::new(), message_request: Some(MessageRequest::ListServices(String::new())) };
     let mut responses = reflection.server_reflection_info(tokio_stream::iter(vec![request])).await.expect("reflection").into_inner();
     let Some(MessageResponse::ListServicesResponse(list)) = responses.message().await.expect("ok").and_then(|r| r.message_response) else {
@@ -50,7 +50,7 @@ async fn metrics_and_kpis_reflect_the_work_done() {
     assert_eq!((squad.closure_rate, squad.on_time_disposal_rate), (1.0, 1.0));
     let street = stats.by_street.iter().find(|k| k.key == "320381001").expect("新安街道 has KPIs");
     assert_eq!(street.name, "新安街道");
-    let (code, body) = http_get(app.http_addr, "/metrics").await;
+    let (code, body) = http_get_as(app.http_addr, "/metrics", &app.admin_key).await;
     assert_eq!(code, 200);
     assert!(body.contains("gridd_intake_records_total{channel=\"hotline\"}"), "intake counter exported");
     assert!(body.contains("gridd_router_decide_seconds"), "routing latency exported");

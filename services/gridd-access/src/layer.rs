@@ -1,0 +1,165 @@
+//! The one access layer, in front of every gRPC service ([`GrpcAccessLayer`], a tower layer)
+//! and every HTTP route ([`http_guard`], axum middleware). Both classify the request, ask
+//! [`Access::authorize`], and either refuse with the code of [`AccessError::codes`] or pass
+//! the request on with its [`Grant`](crate::Grant) in the extensions.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use gridd_proto::tonic;
+use gridd_store::Store;
+
+use crate::access::Access;
+use crate::error::AccessError;
+use crate::permission::{GrpcRoute, Operation, grpc_route};
+
+/// Refusals counted for metrics and logged at debug level (a client retrying without
+/// credentials must not flood the log).
+fn refused(e: &AccessError, path: &str) {
+    metrics::counter!("gridd_access_refusals_total", "code" => e.kind()).increment(1);
+    tracing::debug!(path, "refused: {e}");
+}
+
+fn authorization(headers: &http::HeaderMap) -> Option<&str> {
+    headers.get(http::header::AUTHORIZATION).map(|v| v.to_str().unwrap_or("\u{fffd}"))
+}
+
+impl<S: Store> Access<S> {
+    /// What a request needs: nothing (`Ok(None)`), or a grant for a protected operation.
+    async fn admit(&self, route: GrpcRoute, headers: &http::HeaderMap) -> Result<Option<crate::Grant>, AccessError> {
+        match route {
+            GrpcRoute::Open => Ok(None),
+            GrpcRoute::Reflection if self.config().open_reflection => Ok(None),
+            GrpcRoute::Reflection => self.authorize(authorization(headers), Operation::Reflection).await.map(Some),
+            GrpcRoute::Protected(op) => self.authorize(authorization(headers), op).await.map(Some),
+            // Signed-in callers learn the method does not exist; others learn nothing.
+            GrpcRoute::Unknown => self.authenticate(authorization(headers)).await.map(|_| None),
+        }
+    }
+}
+
+/// The tower layer that puts [`Access`] in front of the gRPC services.
+pub struct GrpcAccessLayer<S> {
+    access: Access<S>,
+}
+
+impl<S> GrpcAccessLayer<S> {
+    /// The layer.
+    pub fn new(access: Access<S>) -> Self {
+        Self { access }
+    }
+}
+
+impl<S> Clone for GrpcAccessLayer<S> {
+    fn clone(&self) -> Self {
+        Self { access: self.access.clone() }
+    }
+}
+
+impl<S: Clone, Inner> tower::Layer<Inner> for GrpcAccessLayer<S> {
+    type Service = GrpcAccess<S, Inner>;
+
+    fn layer(&self, inner: Inner) -> Self::Service {
+        GrpcAccess { access: self.access.clone(), inner }
+    }
+}
+
+/// The service [`GrpcAccessLayer`] wraps around the gRPC routes.
+#[derive(Clone)]
+pub struct GrpcAccess<S, Inner> {
+    access: Access<S>,
+    inner: Inner,
+}
+
+impl<S, Inner, ReqBody> tower::Service<http::Request<ReqBody>> for GrpcAccess<S, Inner>
+where
+    S: Store,
+    Inner: tower::Service<http::Request<ReqBody>, Response = http::Response<tonic::body::Body>> + Clone + Send + 'static,
+    Inner::Future: Send + 'static,
+    ReqBody: Send + 'static,
+{
+    type Response = http::Response<tonic::body::Body>;
+    type Error = Inner::Error;
+    type Future = Pin<Box<dyn Future<Output = Result<Self::Response, Self::Error>> + Send>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, mut request: http::Request<ReqBody>) -> Self::Future {
+        // The clone that was made ready stays with this call (tower's readiness contract).
+        let clone = self.inner.clone();
+        let mut inner = std::mem::replace(&mut self.inner, clone);
+        let access = self.access.clone();
+        Box::pin(async move {
+            let path = request.uri().path().to_owned();
+            match access.admit(grpc_route(&path), request.headers()).await {
+                Ok(grant) => {
+                    if let Some(grant) = grant {
+                        request.extensions_mut().insert(grant);
+                    }
+                    inner.call(request).await
+                }
+                Err(e) => {
+                    refused(&e, &path);
+                    Ok(e.status().into_http())
+                }
+            }
+        })
+    }
+}
+
+/// What an HTTP path needs.
+fn http_route<S: Store>(access: &Access<S>, path: &str) -> GrpcRoute {
+    match path {
+        "/health/livez" | "/health/readyz" => GrpcRoute::Open,
+        "/v1/auth/sign-in" | "/v1/auth/refresh" | "/v1/auth/sign-out" => GrpcRoute::Open,
+        "/metrics" if access.config().open_metrics => GrpcRoute::Open,
+        "/metrics" => GrpcRoute::Protected(Operation::Metrics),
+        "/v1/auth/me" => GrpcRoute::Protected(Operation::WhoAmI),
+        _ => GrpcRoute::Unknown,
+    }
+}
+
+/// Axum middleware: the same decisions for the HTTP routes.
+pub async fn http_guard<S: Store>(State(access): State<Access<S>>, mut request: Request, next: Next) -> Response {
+    let route = http_route(&access, request.uri().path());
+    match access.admit(route, request.headers()).await {
+        Ok(grant) => {
+            if let Some(grant) = grant {
+                request.extensions_mut().insert(grant);
+            }
+            next.run(request).await
+        }
+        Err(e) => {
+            refused(&e, request.uri().path());
+            http_refusal(&e)
+        }
+    }
+}
+
+/// An HTTP refusal: the status of [`AccessError::codes`] and a JSON body
+/// `{"code": …, "message": …}`, with `WWW-Authenticate` or `Retry-After` where they apply.
+pub fn http_refusal(e: &AccessError) -> Response {
+    let (_, status) = e.codes();
+    let body = serde_json::json!({ "code": e.kind(), "message": e.to_string() });
+    let mut response = (status, axum::Json(body)).into_response();
+    let headers = response.headers_mut();
+    match e {
+        AccessError::Unauthenticated(_) => {
+            headers.insert(http::header::WWW_AUTHENTICATE, http::HeaderValue::from_static("Bearer realm=\"gridd\""));
+        }
+        AccessError::TooMany { retry_after, .. } => {
+            let seconds = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            if let Ok(v) = http::HeaderValue::from_str(&seconds.to_string()) {
+                headers.insert(http::header::RETRY_AFTER, v);
+            }
+        }
+        _ => {}
+    }
+    response
+}

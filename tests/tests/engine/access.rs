@@ -1,0 +1,1 @@
+//! Identity and access: who may call what, within which scope.

@@ -1,0 +1,1 @@
+//! TLS on both listeners, and tokens of a city's own OpenID Connect provider.
