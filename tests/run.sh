@@ -16,6 +16,12 @@ if ! cargo nextest --version >/dev/null 2>&1; then
     cargo install --locked cargo-nextest
 fi
 
+# The deploy tests make certificates with deploy/make-dev-certs.sh, which needs openssl.
+if ! command -v openssl >/dev/null 2>&1; then
+    echo "tests/run.sh: installing openssl from Debian's packages" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq openssl >/dev/null
+fi
+
 # Real servers for the tests that need them, stopped however the run ends.
 . tests/services.sh
 trap stop_services EXIT

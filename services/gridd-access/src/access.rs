@@ -10,7 +10,8 @@ use gridd_core::ids::{CameraId, SquadId};
 use gridd_core::time::Timestamp;
 use gridd_store::{Account, AuditEntry, MachineKey, ReadTx, Session, Store, WriteTx};
 
-use crate::error::{AccessError, quote};
+use crate::error::AccessError;
+use gridd_core::error::quote;
 use crate::identity::{Credential, Grant, Identity};
 use crate::limits::{RateLimiter, SignInThrottle, TtlCache};
 use crate::permission::{Operation, Role, scope};
@@ -59,7 +60,7 @@ struct Inner<S> {
     accounts: TtlCache<Account>,
     keys: TtlCache<MachineKey>,
     sign_ins: SignInThrottle,
-    intake: RateLimiter,
+    intake: Arc<RateLimiter>,
 }
 
 /// Now, in the store's time type (real time: tokens and sessions follow the wall clock even
@@ -82,7 +83,7 @@ impl<S: Store> Access<S> {
             .await
             .map_err(|e| format!("reading the token-signing secret: {e}"))?;
         let oidc = config.oidc.as_ref().map(OidcVerifier::load).transpose()?;
-        let intake = RateLimiter::new(config.intake_rate, config.intake_burst);
+        let intake = Arc::new(RateLimiter::new(config.intake_rate, config.intake_burst));
         Ok(Self {
             inner: Arc::new(Inner {
                 store,
@@ -107,13 +108,14 @@ impl<S: Store> Access<S> {
     pub async fn authorize(&self, authorization: Option<&str>, op: Operation) -> Result<Grant, AccessError> {
         let identity = self.authenticate(authorization).await?;
         let scope = scope(identity.role, op).ok_or(AccessError::NotPermitted { role: identity.role, operation: op })?;
-        if op.is_intake() {
-            self.inner.intake.take(&identity.subject).map_err(|retry_after| AccessError::TooMany {
-                reason: format!("intake rate of {} exceeded ({} reports/s)", identity.subject, self.inner.config.intake_rate),
-                retry_after,
-            })?;
-        }
-        Ok(Grant { identity: Arc::new(identity), operation: op, scope })
+        let grant = Grant {
+            identity: Arc::new(identity),
+            operation: op,
+            scope,
+            intake: op.is_intake().then(|| self.inner.intake.clone()),
+        };
+        grant.take_report()?;
+        Ok(grant)
     }
 
     /// Who an `authorization` header value (`Bearer <token or key>`) belongs to.
@@ -172,6 +174,10 @@ impl<S: Store> Access<S> {
     async fn account_token(&self, token: &str) -> Result<Identity, AccessError> {
         let claims = self.inner.signer.check(token)?;
         let account = self.load_account(&claims.sub).await?.ok_or_else(|| AccessError::unauthenticated("the account no longer exists"))?;
+        // A new password (or any change to the account) ends the tokens issued before it.
+        if claims.iat < seconds(account.updated_at) {
+            return Err(AccessError::unauthenticated("the account changed since this token was issued; sign in again"));
+        }
         account_identity(&account)
     }
 
@@ -246,6 +252,9 @@ impl<S: Store> Access<S> {
         if account.disabled {
             return Err(AccessError::unauthenticated("the account is disabled"));
         }
+        if session.created_at < account.updated_at {
+            return Err(AccessError::unauthenticated("the account changed since this session began; sign in again"));
+        }
         self.open_session(&account, Some(session), address).await
     }
 
@@ -272,7 +281,9 @@ impl<S: Store> Access<S> {
         let session = self.inner.store.read(move |tx: &mut dyn ReadTx| tx.session(&id)).await?;
         match session {
             Some(s) if s.revoked_at.is_none() && s.expires_at > now() => Ok(s),
-            Some(s) if s.revoked_at.is_some() => Err(AccessError::unauthenticated("the session was signed out; sign in again")),
+            Some(s) if s.revoked_at.is_some() => {
+                Err(AccessError::unauthenticated("the session was signed out, or this refresh token was already used; sign in again"))
+            }
             Some(_) => Err(AccessError::unauthenticated("the session has expired; sign in again")),
             None => Err(AccessError::unauthenticated("not a refresh token of this deployment")),
         }
@@ -285,11 +296,13 @@ impl<S: Store> Access<S> {
         let refresh_token = secret::random_token(32)?;
         let at = now();
         let ttl_ms = i64::try_from(self.inner.config.refresh_token_ttl.as_millis()).unwrap_or(i64::MAX);
+        // A refreshed session keeps its end: refreshing never makes a session outlive the
+        // sign-in that began it.
         let session = Session {
             id: token_hash(&refresh_token),
             username: account.username.clone(),
             created_at: at,
-            expires_at: Timestamp::from_millis(at.millis().saturating_add(ttl_ms)),
+            expires_at: replaced.as_ref().map_or(Timestamp::from_millis(at.millis().saturating_add(ttl_ms)), |old| old.expires_at),
             revoked_at: None,
         };
         let action = if replaced.is_some() { "refresh" } else { "sign_in" };
@@ -353,7 +366,8 @@ fn account_identity(account: &Account) -> Result<Identity, AccessError> {
 
 /// The credential of a `Bearer` authorization value.
 fn bearer(header: &str) -> Result<&str, AccessError> {
-    let (scheme, credential) = header.trim().split_once(' ').unwrap_or((header, ""));
+    let header = header.trim();
+    let (scheme, credential) = header.split_once(' ').unwrap_or((header, ""));
     if !scheme.eq_ignore_ascii_case("bearer") {
         return Err(AccessError::unauthenticated("authorization must be `Bearer <token>`"));
     }
@@ -364,14 +378,15 @@ fn bearer(header: &str) -> Result<&str, AccessError> {
     Ok(credential)
 }
 
-/// An audit entry at the current time.
+/// An audit entry at the current time. Actors and targets are validated names and ids, never
+/// free text from a request.
 pub fn audit_entry(actor: &str, action: &str, target: &str, address: Option<IpAddr>, outcome: &str) -> AuditEntry {
     AuditEntry {
         seq: 0,
         at: now(),
-        actor: quote(actor),
+        actor: actor.into(),
         action: action.into(),
-        target: quote(target),
+        target: target.into(),
         address: address.map(|a| a.to_string()).unwrap_or_default(),
         outcome: outcome.into(),
     }

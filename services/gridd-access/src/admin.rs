@@ -7,7 +7,8 @@ use gridd_core::ids::{CameraId, SquadId};
 use gridd_store::{Account, MachineKey, ReadTx, Store, WriteTx};
 
 use crate::access::{audit_entry, now};
-use crate::error::{AccessError, quote};
+use crate::error::AccessError;
+use gridd_core::error::quote;
 use crate::permission::Role;
 use crate::secret;
 

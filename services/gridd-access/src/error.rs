@@ -107,14 +107,3 @@ impl From<AccessError> for Status {
         e.status()
     }
 }
-
-/// A value quoted in an error message: at most 40 characters of it, so that a megabyte of
-/// input never comes back as a megabyte of error.
-pub fn quote(value: &str) -> String {
-    const MAX: usize = 40;
-    if value.chars().count() <= MAX {
-        value.to_owned()
-    } else {
-        format!("{}…", value.chars().take(MAX).collect::<String>())
-    }
-}

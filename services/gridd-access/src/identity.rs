@@ -8,7 +8,8 @@ use gridd_core::ids::{CameraId, SquadId};
 use gridd_core::ticket::Actor;
 use gridd_proto::tonic::{Request, Status};
 
-use crate::error::{AccessError, quote};
+use crate::error::AccessError;
+use gridd_core::error::quote;
 use crate::permission::{Operation, Role, Scope};
 
 /// How an identity proved itself.
@@ -59,6 +60,9 @@ pub struct Grant {
     pub operation: Operation,
     /// How far.
     pub scope: Scope,
+    /// The intake rate limiter, for intake operations: a call takes one report from it, and
+    /// a camera stream one more for every further alert.
+    pub(crate) intake: Option<Arc<crate::limits::RateLimiter>>,
 }
 
 /// The grant of a request. A request without one never passed the access layer: refused, so
@@ -119,6 +123,15 @@ impl Grant {
         } else {
             Err(self.out_of_scope(format!("camera {} is not bound to this gateway's key", quote(camera))))
         }
+    }
+
+    /// Counts one report against the caller's intake rate.
+    pub fn take_report(&self) -> Result<(), AccessError> {
+        let Some(limiter) = &self.intake else { return Ok(()) };
+        limiter.take(&self.identity.subject).map_err(|retry_after| AccessError::TooMany {
+            reason: format!("intake rate of {} exceeded ({} reports/s)", self.identity.subject, limiter.per_second()),
+            retry_after,
+        })
     }
 
     fn own_squad(&self) -> Result<&SquadId, AccessError> {

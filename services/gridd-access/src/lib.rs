@@ -33,6 +33,7 @@ pub mod service;
 pub mod token;
 
 pub use access::Access;
-pub use error::{AccessError, quote};
+pub use error::AccessError;
+pub use gridd_core::error::quote;
 pub use identity::{Credential, Grant, Identity, grant};
 pub use permission::{Operation, Role, Scope};

@@ -102,7 +102,9 @@ impl SignInThrottle {
                 };
                 return Err(AccessError::TooMany { reason: format!("too many failed sign-ins for {what}"), retry_after: until - now });
             }
-            if f.count >= SLOW_AFTER {
+            // Only an account's own failures slow it: colleagues behind one address (a
+            // centre's NAT) must not wait for each other's typos; the address lock remains.
+            if matches!(subject, Subject::Account(_)) && f.count >= SLOW_AFTER {
                 delay = delay.max((Duration::from_millis(500) * (f.count - SLOW_AFTER + 1)).min(MAX_DELAY));
             }
         }
@@ -147,6 +149,7 @@ impl SignInThrottle {
 }
 
 /// A token bucket per identity.
+#[derive(Debug)]
 pub struct RateLimiter {
     per_second: f64,
     burst: f64,
@@ -157,6 +160,11 @@ impl RateLimiter {
     /// `per_second` after a burst of `burst`.
     pub fn new(per_second: u32, burst: u32) -> Self {
         Self { per_second: f64::from(per_second.max(1)), burst: f64::from(burst.max(1)), buckets: Mutex::new(HashMap::new()) }
+    }
+
+    /// The sustained rate.
+    pub fn per_second(&self) -> f64 {
+        self.per_second
     }
 
     /// Takes one request of `who`; the wait until the next one is allowed if none is left.

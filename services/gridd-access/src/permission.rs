@@ -90,7 +90,7 @@ impl Role {
     pub fn parse(id: &str) -> Result<Role, String> {
         Role::ALL.into_iter().find(|r| r.id() == id).ok_or_else(|| {
             let known: Vec<&str> = Role::ALL.iter().map(|r| r.id()).collect();
-            format!("{:?} is not a role (roles: {})", crate::error::quote(id), known.join(", "))
+            format!("{} is not a role (roles: {})", gridd_core::error::quote(id), known.join(", "))
         })
     }
 

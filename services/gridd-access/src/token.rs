@@ -10,7 +10,8 @@ use jsonwebtoken::jwk::JwkSet;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
-use crate::error::{AccessError, quote};
+use crate::error::AccessError;
+use gridd_core::error::quote;
 use crate::permission::Role;
 
 /// `iss` and `aud` of gridd's own tokens, and the `kid` in their header.
@@ -68,11 +69,7 @@ pub struct TokenSigner {
 impl TokenSigner {
     /// A signer with the deployment's secret.
     pub fn new(secret: &[u8]) -> Self {
-        let mut validation = Validation::new(Algorithm::HS256);
-        validation.set_issuer(&[GRIDD]);
-        validation.set_audience(&[GRIDD]);
-        validation.leeway = LEEWAY_SECONDS;
-        Self { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation }
+        Self { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation: validation(Algorithm::HS256, GRIDD, GRIDD) }
     }
 
     /// A token for `sub` with `role`, valid for `ttl`; returns it with its expiry (seconds).
@@ -140,10 +137,7 @@ impl OidcVerifier {
         }
         .ok_or_else(|| AccessError::unauthenticated("token signed by a key that is neither gridd's nor the identity provider's"))?;
         let key = DecodingKey::from_jwk(jwk).map_err(|e| AccessError::unauthenticated(format!("the provider's key cannot check tokens: {e}")))?;
-        let mut validation = Validation::new(header.alg);
-        validation.set_issuer(&[&self.issuer]);
-        validation.set_audience(&[&self.audience]);
-        validation.leeway = LEEWAY_SECONDS;
+        let validation = validation(header.alg, &self.issuer, &self.audience);
         let claims = jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(token, &key, &validation)
             .map_err(|e| refusal(&e))?
             .claims;
@@ -168,6 +162,19 @@ impl OidcVerifier {
     }
 }
 
+/// What every token must carry and satisfy. jsonwebtoken checks `iss` and `aud` only when a
+/// token has them, so they are required explicitly; a token valid only later (`nbf`) is
+/// refused too.
+fn validation(alg: Algorithm, issuer: &str, audience: &str) -> Validation {
+    let mut v = Validation::new(alg);
+    v.set_issuer(&[issuer]);
+    v.set_audience(&[audience]);
+    v.set_required_spec_claims(&["exp", "iss", "aud", "sub"]);
+    v.validate_nbf = true;
+    v.leeway = LEEWAY_SECONDS;
+    v
+}
+
 fn read_jwks(path: &Path) -> Result<JwkSet, String> {
     let text = std::fs::read_to_string(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let keys: JwkSet = serde_json::from_str(&text).map_err(|e| format!("{}: not a JWKS: {e}", path.display()))?;
@@ -186,7 +193,7 @@ fn refusal(e: &jsonwebtoken::errors::Error) -> AccessError {
         ErrorKind::InvalidAudience => "the token is not meant for gridd (audience)",
         ErrorKind::ImmatureSignature => "the token is not valid yet",
         ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => "the token's algorithm is not accepted",
-        ErrorKind::MissingRequiredClaim(_) => "the token lacks a required claim",
+        ErrorKind::MissingRequiredClaim(claim) => return AccessError::unauthenticated(format!("the token lacks the {claim} claim")),
         _ => "the token is malformed",
     };
     AccessError::unauthenticated(why)

@@ -63,7 +63,7 @@ impl<S: Store> DispatchGrpc<S> {
         let id = SquadId::new(squad_id);
         match self.city.current().responsibility.squad(&id) {
             Some(_) => Ok(id),
-            None => Err(invalid(FieldError::new("squad_id", format!("{squad_id} is not a configured squad")))),
+            None => Err(invalid(FieldError::new("squad_id", format!("{} is not a configured squad", gridd_access::quote(squad_id))))),
         }
     }
 }

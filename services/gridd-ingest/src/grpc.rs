@@ -61,7 +61,11 @@ impl<K: IntakeSink> v1::intake_service_server::IntakeService for IntakeGrpc<K> {
         let mut batch: Vec<(u32, String, Draft)> = Vec::with_capacity(CAMERA_BATCH);
         let mut index: u32 = 0;
         while let Some(alert) = stream.message().await? {
-            let checked = grant.check_camera(&alert.camera_id).map_err(|e| FieldError::new("camera_id", e.to_string()));
+            // The call took one report from the caller's intake rate; each further alert
+            // takes one more, and one over the rate is rejected for the gateway to resend.
+            let within_rate = if index == 0 { Ok(()) } else { grant.take_report().map_err(|e| FieldError::new("alert_id", e.to_string())) };
+            let checked =
+                within_rate.and_then(|()| grant.check_camera(&alert.camera_id).map_err(|e| FieldError::new("camera_id", e.to_string())));
             match checked.and_then(|()| self.intake.validate_camera(&alert)) {
                 Ok(draft) => batch.push((index, alert.alert_id.clone(), draft)),
                 Err(e) => response.rejected.push(v1::RejectedAlert { index, alert_id: alert.alert_id, field: e.field, reason: e.reason }),

@@ -65,8 +65,18 @@ pub enum Command {
     Run,
     /// Run the engine on the demo city with simulated traffic and a live summary.
     Demo(crate::demo::DemoArgs),
-    /// Load and validate the engine and city configuration, then exit.
+    /// Load and validate the engine and city configuration (and the TLS files), then exit.
     CheckConfig,
+    /// Exit 0 if the engine of this configuration on this host is ready (`/health/readyz`,
+    /// over TLS when configured): for container health checks.
+    Ready {
+        /// A client certificate (PEM) to present, where `[tls] client_auth = "required"`.
+        #[arg(long, requires = "client_key")]
+        client_cert: Option<PathBuf>,
+        /// Its private key (PEM).
+        #[arg(long, requires = "client_cert")]
+        client_key: Option<PathBuf>,
+    },
     /// Locate a point in the unit grid and explain who is responsible, or a whole file of
     /// points with --batch.
     Locate {
@@ -166,6 +176,10 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Demo(args) => runtime.block_on(crate::demo::run(&cli.config, args)),
         Command::CheckConfig => check_config(&cli.config),
+        Command::Ready { client_cert, client_key } => {
+            let client = client_cert.zip(client_key);
+            runtime.block_on(ready(&cli.config, client.as_ref().map(|(c, k)| (c.as_path(), k.as_path()))))
+        }
         Command::Locate { lon, lat, crs, category, at, batch } => {
             let at = match at {
                 Some(t) => chrono::DateTime::parse_from_rfc3339(&t)
@@ -267,9 +281,58 @@ fn check_config(config: &Path) -> anyhow::Result<()> {
             d.kafka, d.topic_prefix, d.partitions, d.replication, engine.grpc_addr, engine.http_addr
         ),
     }
+    if let Some(tls) = &engine.tls {
+        crate::tls::server_config(tls, &[])?;
+        let clients = tls.client_ca.as_ref().map_or_else(|| "no client certificates".to_owned(), |ca| {
+            format!("client certificates ({:?}) signed by {}", tls.client_auth, ca.display())
+        });
+        println!("  TLS on both listeners: {} ({clients})", tls.cert.display());
+    } else {
+        println!("  no TLS: listeners speak plain text (keep them on loopback or behind a TLS proxy)");
+    }
+    if let Some(oidc) = &engine.auth.oidc {
+        gridd_access::token::OidcVerifier::load(oidc).map_err(|e| anyhow::anyhow!("auth.oidc: {e}"))?;
+        println!("  OpenID Connect tokens of {} (audience {}) trusted", oidc.issuer, oidc.audience);
+    }
     for warning in &city.warnings {
         println!("  warning: {warning}");
     }
+    Ok(())
+}
+
+/// `gridd ready`: GET /health/readyz on this host's HTTP listener.
+async fn ready(config: &Path, client: Option<(&Path, &Path)>) -> anyhow::Result<()> {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let engine = load_engine(config)?;
+    let mut addr = engine.http_addr;
+    if addr.ip().is_unspecified() {
+        addr.set_ip(std::net::Ipv4Addr::LOCALHOST.into());
+    }
+    let request = format!("GET /health/readyz HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n\r\n");
+    let tcp = tokio::time::timeout(std::time::Duration::from_secs(3), tokio::net::TcpStream::connect(addr))
+        .await
+        .map_err(|_| anyhow::anyhow!("{addr}: no answer"))?
+        .with_context(|| format!("connecting to {addr}"))?;
+    let mut response = Vec::new();
+    match &engine.tls {
+        Some(tls) => {
+            let connector = tokio_rustls::TlsConnector::from(crate::tls::pinned_client_config(tls, client)?);
+            let name = rustls::pki_types::ServerName::try_from("localhost")?;
+            let mut stream = connector.connect(name, tcp).await.context("TLS handshake")?;
+            stream.write_all(request.as_bytes()).await?;
+            // A server closing without close_notify still sent its whole answer.
+            let _ = stream.read_to_end(&mut response).await;
+        }
+        None => {
+            let mut stream = tcp;
+            stream.write_all(request.as_bytes()).await?;
+            stream.read_to_end(&mut response).await?;
+        }
+    }
+    let response = String::from_utf8_lossy(&response);
+    let status = response.lines().next().unwrap_or_default();
+    anyhow::ensure!(status.split_whitespace().nth(1) == Some("200"), "not ready: {status}");
+    println!("ready");
     Ok(())
 }
 

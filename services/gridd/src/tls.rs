@@ -148,3 +148,74 @@ impl axum::serve::Listener for NoDelayListener {
         self.0.local_addr()
     }
 }
+
+/// A client configuration that trusts exactly the server certificate of `[tls]` (pinned, so
+/// a probe on the same host needs no CA and no matching host name), presenting `client`'s
+/// certificate and key when given: for `gridd ready`.
+pub fn pinned_client_config(tls: &TlsConfig, client: Option<(&std::path::Path, &std::path::Path)>) -> anyhow::Result<Arc<rustls::ClientConfig>> {
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let pinned = CertificateDer::pem_file_iter(&tls.cert)
+        .and_then(|mut certs| certs.next().transpose())
+        .with_context(|| format!("{}: reading the certificate", tls.cert.display()))?
+        .with_context(|| format!("{}: no certificate in the file", tls.cert.display()))?;
+    let verifier = Arc::new(Pinned { cert: pinned, provider: provider.clone() });
+    let builder =
+        rustls::ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions()?.dangerous().with_custom_certificate_verifier(verifier);
+    let config = match client {
+        None => builder.with_no_client_auth(),
+        Some((cert, key)) => {
+            let certs = CertificateDer::pem_file_iter(cert)
+                .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+                .with_context(|| format!("{}: reading the client certificate", cert.display()))?;
+            let key = PrivateKeyDer::from_pem_file(key).with_context(|| format!("{}: reading the client key", key.display()))?;
+            builder.with_client_auth_cert(certs, key).context("the client key does not fit its certificate")?
+        }
+    };
+    Ok(Arc::new(config))
+}
+
+/// Accepts exactly one certificate.
+#[derive(Debug)]
+struct Pinned {
+    cert: CertificateDer<'static>,
+    provider: Arc<rustls::crypto::CryptoProvider>,
+}
+
+impl rustls::client::danger::ServerCertVerifier for Pinned {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &rustls::pki_types::ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: rustls::pki_types::UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        if end_entity.as_ref() == self.cert.as_ref() {
+            Ok(rustls::client::danger::ServerCertVerified::assertion())
+        } else {
+            Err(rustls::Error::General("not the certificate of [tls] cert".into()))
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.provider.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.provider.signature_verification_algorithms.supported_schemes()
+    }
+}

@@ -30,6 +30,11 @@ fn the_configurations_deploy_gives_every_process_load() {
     // the repository's city.
     let dir = tempfile::tempdir().expect("temp dir");
     std::os::unix::fs::symlink(repo("config/xinyi"), dir.path().join("xinyi")).expect("link the city");
+    // The deploy files serve TLS: certificates as make-dev-certs.sh makes them, where the
+    // files expect them (check-config loads them).
+    let tls = dir.path().join("tls");
+    let made = Command::new("bash").arg(repo("deploy/make-dev-certs.sh")).arg(&tls).output().expect("run make-dev-certs.sh");
+    assert!(made.status.success(), "make-dev-certs.sh: {}", String::from_utf8_lossy(&made.stderr));
 
     let compose = dir.path().join("compose.toml");
     std::fs::copy(repo("deploy/gridd-distributed.toml"), &compose).expect("copy the compose configuration");
@@ -40,9 +45,18 @@ fn the_configurations_deploy_gives_every_process_load() {
     let text = kubernetes_gridd_toml();
     assert!(text.contains("city = \"/etc/gridd/xinyi/city.toml\""), "the Secret names the image's city: {text}");
     let here = dir.path().join("xinyi/city.toml").display().to_string();
-    std::fs::write(&kubernetes, text.replace("/etc/gridd/xinyi/city.toml", &here)).expect("write");
+    assert!(text.contains("cert = \"/etc/gridd/tls/tls.crt\""), "the Secret's gridd.toml serves TLS: {text}");
+    let text = text.replace("/etc/gridd/xinyi/city.toml", &here).replace("/etc/gridd/tls", &tls.display().to_string());
+    std::fs::write(&kubernetes, text).expect("write");
     let (code, output) = check_config(&kubernetes);
     assert_eq!(code, Some(0), "the Secret's gridd.toml: {output}");
+    assert!(output.contains("TLS on both listeners"), "{output}");
+
+    // A key that does not fit the certificate is found before a start.
+    std::fs::copy(tls.join("client.key"), tls.join("tls.key")).expect("swap the key");
+    let (code, output) = check_config(&compose);
+    assert_eq!(code, Some(1), "a wrong key is refused: {output}");
+    assert!(output.contains("tls.key"), "the error names the file: {output}");
 }
 
 /// Runs the validator on `files`: whether all are valid, and what it printed.
