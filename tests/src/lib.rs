@@ -254,12 +254,22 @@ pub const TEST_PASSWORD: &str = "test-password-1";
 
 /// Creates a machine key with `role` (and `cameras`) and returns its text.
 pub async fn create_key<S: gridd_store::Store>(store: &S, city: &gridd_config::CityHandle, role: &str, cameras: &[&str]) -> String {
-    let new = gridd_access::admin::NewKey { name: format!("test {role}"), role: role.into(), cameras: cameras.iter().map(|c| (*c).to_owned()).collect() };
+    let new = gridd_access::admin::NewKey {
+        name: format!("test {role}"),
+        role: role.into(),
+        cameras: cameras.iter().map(|c| (*c).to_owned()).collect(),
+    };
     gridd_access::admin::create_key(store, &city.current(), new, "tests").await.unwrap_or_else(|e| panic!("creating a {role} key: {e}")).1
 }
 
 /// Creates an account (password [`TEST_PASSWORD`]).
-pub async fn create_user<S: gridd_store::Store>(store: &S, city: &gridd_config::CityHandle, username: &str, role: &str, squad: Option<&str>) {
+pub async fn create_user<S: gridd_store::Store>(
+    store: &S,
+    city: &gridd_config::CityHandle,
+    username: &str,
+    role: &str,
+    squad: Option<&str>,
+) {
     let new = gridd_access::admin::NewAccount {
         username: username.into(),
         display_name: String::new(),
@@ -446,7 +456,8 @@ pub fn cli_key(config: &Path, role: &str) -> String {
 
 /// GET `path` over plain HTTP/1.1 with `authorization: Bearer <credential>`.
 pub async fn http_get_as(addr: SocketAddr, path: &str, credential: &str) -> (u16, String) {
-    http_request(addr, &format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {credential}\r\nConnection: close\r\n\r\n")).await
+    http_request(addr, &format!("GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {credential}\r\nConnection: close\r\n\r\n"))
+        .await
 }
 
 /// POST a JSON `body` to `path` over plain HTTP/1.1.

@@ -675,3 +675,101 @@ async fn undecodable_records_go_to_the_dead_letter_topic_and_their_partitions_mo
     let from = |topic: &str| dead_keys.iter().filter(|k| k.starts_with(&format!("{topic}/"))).count();
     assert_eq!((from("intake"), from("dispatch")), (1, DISPATCH_POISON), "the key says where each came from: {dead_keys:?}");
 }
+
+/// When a camera gateway's key leaks or a dispatcher leaves, the administrator revokes the key
+/// or disables the account once, with the CLI, and it stops working on every gateway of the
+/// deployment — not only on the one it last called — while the other processes keep their
+/// own caches of who may call.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_revoked_key_and_a_disabled_account_stop_working_in_every_process() {
+    use gridd_proto::v1::auth_service_client::AuthServiceClient;
+    let cluster = Cluster::new();
+    // Gateway processes need no intake node of their own (node 0, as the other gateway tests);
+    // WhoAmI and SignIn are served by every process's AuthService, Locate by the gateway.
+    let (a, b) = (cluster.start("gateway", 0).await, cluster.start("gateway", 0).await);
+    gridd_tests::gridd_cli(cluster.config(), &["user", "add", "d1", "dispatcher"], "test-password-1\n");
+    let key = gridd_tests::cli_key(cluster.config(), "citizen_app");
+    let key_id = key.strip_prefix("gk_").and_then(|k| k.split_once('_')).map(|(id, _)| id.to_owned()).expect("gk_<id>_<secret>");
+    let (on_a, on_b) = (a.clients().await, b.clients().await);
+    let session = AuthServiceClient::new(on_a.channel.clone())
+        .sign_in(v1::SignInRequest { username: "d1".into(), password: "test-password-1".into() })
+        .await
+        .expect("d1 signs in on gateway A")
+        .into_inner();
+
+    // (what, clients): the account's token and the key, on each process.
+    let callers = [
+        ("d1's token on A", on_a.as_identity(&session.access_token), false),
+        ("d1's token on B", on_b.as_identity(&session.access_token), false),
+        ("the key on A", on_a.as_identity(&key), true),
+        ("the key on B", on_b.as_identity(&key), true),
+    ];
+    let locate = || v1::LocateRequest {
+        point: Some(v1::GeoPoint { lon: XINAN.0, lat: XINAN.1, crs: v1::CoordSystem::Wgs84.into() }),
+        category: "E0102".into(),
+        at: None,
+    };
+    // One call of each credential: WhoAmI for the account, Locate for the key.
+    async fn try_call(c: &Clients, is_key: bool, locate: v1::LocateRequest) -> Result<(), gridd_proto::tonic::Status> {
+        let mut c = c.clone();
+        if is_key { c.grid.locate(locate).await.map(drop) } else { c.auth.who_am_i(v1::WhoAmIRequest {}).await.map(drop) }
+    }
+    // Both work on both processes (and so are in each process's cache).
+    for (what, c, is_key) in &callers {
+        try_call(c, *is_key, locate()).await.unwrap_or_else(|s| panic!("{what} works before: {s:?}"));
+    }
+    let me = on_b.as_identity(&session.access_token).auth.who_am_i(v1::WhoAmIRequest {}).await.expect("who am i on B").into_inner();
+    assert_eq!(me.subject, "d1", "a token issued by A is good on B");
+
+    gridd_tests::gridd_cli(cluster.config(), &["key", "revoke", &key_id], "");
+    gridd_tests::gridd_cli(cluster.config(), &["user", "disable", "d1"], "");
+
+    // The engine promises STATE_TTL (15 s) in every process (the CLI tells the operator "within
+    // a minute"); the test allows the minute, polling.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut refused: BTreeMap<&str, String> = BTreeMap::new();
+    while refused.len() < callers.len() {
+        for (what, c, is_key) in &callers {
+            if refused.contains_key(what) {
+                continue;
+            }
+            match try_call(c, *is_key, locate()).await {
+                Ok(()) => {}
+                Err(s) if s.code() == Code::Unauthenticated => {
+                    refused.insert(*what, s.message().to_owned());
+                }
+                Err(s) => panic!("{what}: expected UNAUTHENTICATED, got {s:?}"),
+            }
+        }
+        let working: Vec<&str> = callers.iter().map(|(what, _, _)| *what).filter(|w| !refused.contains_key(w)).collect();
+        assert!(tokio::time::Instant::now() < deadline, "still working a minute after revocation: {working:?}");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    // Refused for good, and a disabled account cannot sign in again on either process.
+    for (what, c, is_key) in &callers {
+        let again = try_call(c, *is_key, locate()).await.expect_err(what);
+        assert_eq!(again.code(), Code::Unauthenticated, "{what}: {again:?}");
+    }
+    for (name, c) in [("A", &on_a), ("B", &on_b)] {
+        let sign_in = AuthServiceClient::new(c.channel.clone())
+            .sign_in(v1::SignInRequest { username: "d1".into(), password: "test-password-1".into() })
+            .await
+            .expect_err("a disabled account cannot sign in");
+        assert_eq!(sign_in.code(), Code::Unauthenticated, "on {name}: {sign_in:?}");
+        refused.insert(if name == "A" { "signing in as d1 on A" } else { "signing in as d1 on B" }, sign_in.message().to_owned());
+    }
+    // The administrator's own key still works on both.
+    for c in [&on_a, &on_b] {
+        c.clone().auth.who_am_i(v1::WhoAmIRequest {}).await.expect("other credentials keep working");
+    }
+    // Checked last, so that everything above runs: each refusal says why, so that a person
+    // is not told to sign in again with an account that is disabled.
+    let unhelpful: Vec<String> = refused
+        .iter()
+        .filter_map(|(what, message)| {
+            let why = if what.starts_with("the key") { "revoked" } else { "disabled" };
+            (!message.contains(why)).then(|| format!("{what}: {message:?} does not say {why:?}"))
+        })
+        .collect();
+    assert!(unhelpful.is_empty(), "refusals whose reason is off:\n{}", unhelpful.join("\n"));
+}

@@ -6,6 +6,7 @@ mod engine {
     mod crash;
     mod deploy;
     mod escalation;
+    mod hardening;
     mod intake;
     mod lifecycle;
     mod reload;

@@ -11,12 +11,12 @@ use gridd_core::time::Timestamp;
 use gridd_store::{Account, AuditEntry, MachineKey, ReadTx, Session, Store, WriteTx};
 
 use crate::error::AccessError;
-use gridd_core::error::quote;
 use crate::identity::{Credential, Grant, Identity};
 use crate::limits::{RateLimiter, SignInThrottle, TtlCache};
 use crate::permission::{Operation, Role, scope};
 use crate::secret::{self, token_hash, token_matches};
-use crate::token::{OidcVerifier, TokenSigner, now_seconds, signed_by_gridd};
+use crate::token::{OidcVerifier, TokenSigner, signed_by_gridd};
+use gridd_core::error::quote;
 
 /// How long an account's or key's state is trusted before it is read again: a disabled
 /// account or a revoked key stops working within this, in every process.
@@ -66,7 +66,7 @@ struct Inner<S> {
 /// Now, in the store's time type (real time: tokens and sessions follow the wall clock even
 /// when the engine's clock is simulated).
 pub(crate) fn now() -> Timestamp {
-    Timestamp::from_millis(i64::try_from(now_seconds()).unwrap_or(i64::MAX).saturating_mul(1000))
+    Timestamp::from_millis(crate::token::now_millis())
 }
 
 fn seconds(t: Timestamp) -> u64 {
@@ -108,12 +108,7 @@ impl<S: Store> Access<S> {
     pub async fn authorize(&self, authorization: Option<&str>, op: Operation) -> Result<Grant, AccessError> {
         let identity = self.authenticate(authorization).await?;
         let scope = scope(identity.role, op).ok_or(AccessError::NotPermitted { role: identity.role, operation: op })?;
-        let grant = Grant {
-            identity: Arc::new(identity),
-            operation: op,
-            scope,
-            intake: op.is_intake().then(|| self.inner.intake.clone()),
-        };
+        let grant = Grant { identity: Arc::new(identity), operation: op, scope, intake: op.is_intake().then(|| self.inner.intake.clone()) };
         grant.take_report()?;
         Ok(grant)
     }
@@ -174,11 +169,12 @@ impl<S: Store> Access<S> {
     async fn account_token(&self, token: &str) -> Result<Identity, AccessError> {
         let claims = self.inner.signer.check(token)?;
         let account = self.load_account(&claims.sub).await?.ok_or_else(|| AccessError::unauthenticated("the account no longer exists"))?;
+        let identity = account_identity(&account)?;
         // A new password (or any change to the account) ends the tokens issued before it.
-        if claims.iat < seconds(account.updated_at) {
+        if claims.issued_ms < account.updated_at.millis() {
             return Err(AccessError::unauthenticated("the account changed since this token was issued; sign in again"));
         }
-        account_identity(&account)
+        Ok(identity)
     }
 
     async fn load_account(&self, username: &str) -> Result<Option<Account>, AccessError> {

@@ -8,9 +8,9 @@ use gridd_store::{Account, MachineKey, ReadTx, Store, WriteTx};
 
 use crate::access::{audit_entry, now};
 use crate::error::AccessError;
-use gridd_core::error::quote;
 use crate::permission::Role;
 use crate::secret;
+use gridd_core::error::quote;
 
 /// A new account.
 #[derive(Debug, Clone)]

@@ -9,8 +9,8 @@ use gridd_core::ticket::Actor;
 use gridd_proto::tonic::{Request, Status};
 
 use crate::error::AccessError;
-use gridd_core::error::quote;
 use crate::permission::{Operation, Role, Scope};
+use gridd_core::error::quote;
 
 /// How an identity proved itself.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

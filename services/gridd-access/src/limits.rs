@@ -140,11 +140,7 @@ impl SignInThrottle {
 
     /// How long the account stays locked.
     pub fn locked_for(&self, username: &str, now: Instant) -> Option<Duration> {
-        lock(&self.failures)
-            .get(&Subject::Account(username.to_owned()))
-            .and_then(|f| f.locked_until)
-            .filter(|u| *u > now)
-            .map(|u| u - now)
+        lock(&self.failures).get(&Subject::Account(username.to_owned())).and_then(|f| f.locked_until).filter(|u| *u > now).map(|u| u - now)
     }
 }
 

@@ -156,7 +156,10 @@ impl Operation {
 
     /// Whether the operation takes in reports (and so counts against the intake rate).
     pub fn is_intake(self) -> bool {
-        matches!(self, Operation::LogHotlineCall | Operation::SubmitCitizenReport | Operation::SubmitPatrolReport | Operation::StreamCameraAlerts)
+        matches!(
+            self,
+            Operation::LogHotlineCall | Operation::SubmitCitizenReport | Operation::SubmitPatrolReport | Operation::StreamCameraAlerts
+        )
     }
 }
 
@@ -320,7 +323,13 @@ mod tests {
                 match scope {
                     Scope::OwnSquad => assert!(role.needs_squad(), "{role} has an own-squad scope on {op} but no squad"),
                     Scope::OwnCameras => assert_eq!(role, Role::CameraGateway, "{op}"),
-                    Scope::City => assert!(!role.needs_squad() || matches!(op, Operation::GetStats | Operation::Locate | Operation::GetGrid | Operation::WhoAmI | Operation::Reflection)),
+                    Scope::City => assert!(
+                        !role.needs_squad()
+                            || matches!(
+                                op,
+                                Operation::GetStats | Operation::Locate | Operation::GetGrid | Operation::WhoAmI | Operation::Reflection
+                            )
+                    ),
                 }
             }
         }

@@ -11,8 +11,8 @@ use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 
 use crate::error::AccessError;
-use gridd_core::error::quote;
 use crate::permission::Role;
+use gridd_core::error::quote;
 
 /// `iss` and `aud` of gridd's own tokens, and the `kid` in their header.
 const GRIDD: &str = "gridd";
@@ -32,6 +32,9 @@ pub struct AccessClaims {
     pub exp: u64,
     /// Issue time, seconds since the epoch.
     pub iat: u64,
+    /// Issue time in milliseconds: compared with the account's last change, which a second
+    /// is too coarse for (a password changed in the second of a sign-in must end it).
+    pub issued_ms: i64,
     /// Role id.
     pub role: String,
     /// Display name.
@@ -59,6 +62,11 @@ pub fn now_seconds() -> u64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs())
 }
 
+/// Milliseconds since the epoch now.
+pub fn now_millis() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
 /// Signs and checks gridd's own tokens.
 pub struct TokenSigner {
     encoding: EncodingKey,
@@ -69,12 +77,17 @@ pub struct TokenSigner {
 impl TokenSigner {
     /// A signer with the deployment's secret.
     pub fn new(secret: &[u8]) -> Self {
-        Self { encoding: EncodingKey::from_secret(secret), decoding: DecodingKey::from_secret(secret), validation: validation(Algorithm::HS256, GRIDD, GRIDD) }
+        Self {
+            encoding: EncodingKey::from_secret(secret),
+            decoding: DecodingKey::from_secret(secret),
+            validation: validation(Algorithm::HS256, GRIDD, GRIDD),
+        }
     }
 
     /// A token for `sub` with `role`, valid for `ttl`; returns it with its expiry (seconds).
     pub fn issue(&self, sub: &str, name: &str, role: Role, squad: Option<&str>, ttl: Duration) -> Result<(String, u64), AccessError> {
-        let iat = now_seconds();
+        let issued_ms = now_millis();
+        let iat = u64::try_from(issued_ms / 1000).unwrap_or(0);
         let exp = iat + ttl.as_secs();
         let claims = AccessClaims {
             iss: GRIDD.into(),
@@ -82,6 +95,7 @@ impl TokenSigner {
             sub: sub.into(),
             exp,
             iat,
+            issued_ms,
             role: role.id().into(),
             name: name.into(),
             squad: squad.map(str::to_owned),
@@ -136,11 +150,11 @@ impl OidcVerifier {
             None => None,
         }
         .ok_or_else(|| AccessError::unauthenticated("token signed by a key that is neither gridd's nor the identity provider's"))?;
-        let key = DecodingKey::from_jwk(jwk).map_err(|e| AccessError::unauthenticated(format!("the provider's key cannot check tokens: {e}")))?;
+        let key =
+            DecodingKey::from_jwk(jwk).map_err(|e| AccessError::unauthenticated(format!("the provider's key cannot check tokens: {e}")))?;
         let validation = validation(header.alg, &self.issuer, &self.audience);
-        let claims = jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(token, &key, &validation)
-            .map_err(|e| refusal(&e))?
-            .claims;
+        let claims =
+            jsonwebtoken::decode::<serde_json::Map<String, serde_json::Value>>(token, &key, &validation).map_err(|e| refusal(&e))?.claims;
         self.subject(&claims)
     }
 
@@ -155,7 +169,11 @@ impl OidcVerifier {
         .ok_or_else(|| AccessError::unauthenticated(format!("the token's {} claim names no gridd role", quote(&self.role_claim))))?;
         let squad = text(&self.squad_claim);
         if role.needs_squad() && squad.is_none() {
-            return Err(AccessError::unauthenticated(format!("role {} needs a squad in the {} claim", role.id(), quote(&self.squad_claim))));
+            return Err(AccessError::unauthenticated(format!(
+                "role {} needs a squad in the {} claim",
+                role.id(),
+                quote(&self.squad_claim)
+            )));
         }
         let name = text("name").or_else(|| text("preferred_username")).unwrap_or_else(|| subject.clone());
         Ok(OidcSubject { subject, name, role, squad })
@@ -212,7 +230,10 @@ mod tests {
         let (token, exp) = signer().issue("li.na", "李娜", Role::SquadMember, Some("sq-1"), Duration::from_secs(60)).expect("issue");
         assert!(signed_by_gridd(&token).expect("header"));
         let claims = signer().check(&token).expect("valid");
-        assert_eq!((claims.sub.as_str(), claims.role.as_str(), claims.squad.as_deref(), claims.exp), ("li.na", "squad_member", Some("sq-1"), exp));
+        assert_eq!(
+            (claims.sub.as_str(), claims.role.as_str(), claims.squad.as_deref(), claims.exp),
+            ("li.na", "squad_member", Some("sq-1"), exp)
+        );
     }
 
     #[test]
@@ -231,8 +252,12 @@ mod tests {
         claims.exp = now_seconds() - 3600;
         let mut header = Header::new(Algorithm::HS256);
         header.kid = Some(GRIDD.into());
-        let expired = jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(b"0123456789abcdef0123456789abcdef")).expect("encode");
-        assert_eq!(signer().check(&expired).expect_err("expired").to_string(), "unauthenticated: the token has expired; refresh it or sign in again");
+        let expired =
+            jsonwebtoken::encode(&header, &claims, &EncodingKey::from_secret(b"0123456789abcdef0123456789abcdef")).expect("encode");
+        assert_eq!(
+            signer().check(&expired).expect_err("expired").to_string(),
+            "unauthenticated: the token has expired; refresh it or sign in again"
+        );
     }
 
     #[test]

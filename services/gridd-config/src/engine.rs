@@ -387,7 +387,13 @@ fn auth_config(path: &Path, dir: &Path, a: AuthEntry) -> Result<AuthConfig, Conf
             if o.issuer.trim().is_empty() || o.audience.trim().is_empty() {
                 return Err(ConfigError::new(path, "auth.oidc", "issuer and audience are required"));
             }
-            Ok(OidcConfig { issuer: o.issuer, audience: o.audience, jwks: dir.join(o.jwks), role_claim: o.role_claim, squad_claim: o.squad_claim })
+            Ok(OidcConfig {
+                issuer: o.issuer,
+                audience: o.audience,
+                jwks: dir.join(o.jwks),
+                role_claim: o.role_claim,
+                squad_claim: o.squad_claim,
+            })
         })
         .transpose()?;
     Ok(AuthConfig {

@@ -41,7 +41,13 @@ impl<S: Store> SquadGrpc<S> {
         }
     }
 
-    async fn run(&self, grant: &Grant, task: Option<&v1::TaskCommand>, command: Command, note: String) -> Result<Response<v1::Ticket>, Status> {
+    async fn run(
+        &self,
+        grant: &Grant,
+        task: Option<&v1::TaskCommand>,
+        command: Command,
+        note: String,
+    ) -> Result<Response<v1::Ticket>, Status> {
         let task = task.ok_or_else(|| invalid(FieldError::new("task", "is required")))?;
         let squad = self.squad(grant, &task.squad_id)?;
         required_id("ticket_id", &task.ticket_id)?;

@@ -283,9 +283,10 @@ fn check_config(config: &Path) -> anyhow::Result<()> {
     }
     if let Some(tls) = &engine.tls {
         crate::tls::server_config(tls, &[])?;
-        let clients = tls.client_ca.as_ref().map_or_else(|| "no client certificates".to_owned(), |ca| {
-            format!("client certificates ({:?}) signed by {}", tls.client_auth, ca.display())
-        });
+        let clients = tls.client_ca.as_ref().map_or_else(
+            || "no client certificates".to_owned(),
+            |ca| format!("client certificates ({:?}) signed by {}", tls.client_auth, ca.display()),
+        );
         println!("  TLS on both listeners: {} ({clients})", tls.cert.display());
     } else {
         println!("  no TLS: listeners speak plain text (keep them on loopback or behind a TLS proxy)");

@@ -24,12 +24,12 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context as _;
 use geo::InteriorPoint;
+use gridd_access::admin::{NewAccount, NewKey};
+use gridd_access::client::Bearer;
 use gridd_config::CityConfig;
 use gridd_core::category::{ClockKind, Limit};
 use gridd_core::coords::wgs84_to_gcj02;
 use gridd_core::time::{AcceleratedClock, Clock, SystemClock, Timestamp};
-use gridd_access::admin::{NewAccount, NewKey};
-use gridd_access::client::Bearer;
 use gridd_proto::tonic::service::interceptor::InterceptedService;
 use gridd_proto::tonic::transport::{Channel, Endpoint};
 use gridd_proto::v1;
@@ -241,8 +241,12 @@ struct Identities {
 
 /// How to sign in, printed at start and above the live summary.
 fn sign_in_help(h: &Header, people: &[(String, &'static str, Option<String>, String)]) -> String {
-    let street_members: Vec<&str> =
-        people.iter().filter(|(_, _, squad, _)| squad.as_deref().is_some_and(|s| s.starts_with("sq-"))).map(|(u, ..)| u.as_str()).take(5).collect();
+    let street_members: Vec<&str> = people
+        .iter()
+        .filter(|(_, _, squad, _)| squad.as_deref().is_some_and(|s| s.starts_with("sq-")))
+        .map(|(u, ..)| u.as_str())
+        .take(5)
+        .collect();
     format!(
         "Sign in (gRPC AuthService.SignIn, or POST http://{}/v1/auth/sign-in) with password {DEMO_PASSWORD:?} as:\n  \
          hotline (受理员) · dispatcher (派遣员) · leader (值班长) · supervisor (监督员) · viewer (领导) · squad members {} …\n",

@@ -19,6 +19,9 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use anyhow::Context as _;
+use axum::extract::ConnectInfo;
+use axum::extract::connect_info::Connected;
+use axum::serve::IncomingStream;
 use gridd_access::Access;
 use gridd_access::layer::GrpcAccessLayer;
 use gridd_config::{AuthConfig, CityConfig, CityHandle, DistributedConfig, EngineConfig};
@@ -33,9 +36,6 @@ use gridd_proto::v1::squad_service_server::{self, SquadServiceServer};
 use gridd_store::postgres::PostgresStore;
 use gridd_store::sqlite::SqliteStore;
 use gridd_store::{ReadTx, Store, StoreError};
-use axum::extract::ConnectInfo;
-use axum::extract::connect_info::Connected;
-use axum::serve::IncomingStream;
 use metrics_exporter_prometheus::PrometheusHandle;
 use tokio::net::TcpListener;
 use tokio::task::JoinSet;
@@ -619,19 +619,19 @@ async fn serve_http(
             }),
         )
         .fallback_service(later)
-        .layer(axum::middleware::map_request(|ConnectInfo(Peer(peer)): ConnectInfo<Peer>, mut request: axum::extract::Request| async move {
-            request.extensions_mut().insert(gridd_access::service::ClientAddr(peer));
-            request
-        }));
+        .layer(axum::middleware::map_request(
+            |ConnectInfo(Peer(peer)): ConnectInfo<Peer>, mut request: axum::extract::Request| async move {
+                request.extensions_mut().insert(gridd_access::service::ClientAddr(peer));
+                request
+            },
+        ));
     let app = app.into_make_service_with_connect_info::<Peer>();
     match tls {
         Some(config) => {
             let listener = crate::tls::TlsListener::new(listener, config, shutdown.clone())?;
             axum::serve(listener, app).with_graceful_shutdown(shutdown.cancelled_owned()).await
         }
-        None => {
-            axum::serve(crate::tls::NoDelayListener(listener), app).with_graceful_shutdown(shutdown.cancelled_owned()).await
-        }
+        None => axum::serve(crate::tls::NoDelayListener(listener), app).with_graceful_shutdown(shutdown.cancelled_owned()).await,
     }
     .context("HTTP server")
 }

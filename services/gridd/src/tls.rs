@@ -47,7 +47,8 @@ pub fn server_config(tls: &TlsConfig, alpn: &[&[u8]]) -> anyhow::Result<Arc<rust
             builder.with_client_cert_verifier(verifier.build().with_context(|| format!("{}: the client CA", ca.display()))?)
         }
     };
-    let mut config = builder.with_single_cert(certs, key).with_context(|| format!("{}: the key does not fit the certificate", tls.key.display()))?;
+    let mut config =
+        builder.with_single_cert(certs, key).with_context(|| format!("{}: the key does not fit the certificate", tls.key.display()))?;
     config.alpn_protocols = alpn.iter().map(|p| p.to_vec()).collect();
     Ok(Arc::new(config))
 }
@@ -152,15 +153,20 @@ impl axum::serve::Listener for NoDelayListener {
 /// A client configuration that trusts exactly the server certificate of `[tls]` (pinned, so
 /// a probe on the same host needs no CA and no matching host name), presenting `client`'s
 /// certificate and key when given: for `gridd ready`.
-pub fn pinned_client_config(tls: &TlsConfig, client: Option<(&std::path::Path, &std::path::Path)>) -> anyhow::Result<Arc<rustls::ClientConfig>> {
+pub fn pinned_client_config(
+    tls: &TlsConfig,
+    client: Option<(&std::path::Path, &std::path::Path)>,
+) -> anyhow::Result<Arc<rustls::ClientConfig>> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let pinned = CertificateDer::pem_file_iter(&tls.cert)
         .and_then(|mut certs| certs.next().transpose())
         .with_context(|| format!("{}: reading the certificate", tls.cert.display()))?
         .with_context(|| format!("{}: no certificate in the file", tls.cert.display()))?;
     let verifier = Arc::new(Pinned { cert: pinned, provider: provider.clone() });
-    let builder =
-        rustls::ClientConfig::builder_with_provider(provider).with_safe_default_protocol_versions()?.dangerous().with_custom_certificate_verifier(verifier);
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()?
+        .dangerous()
+        .with_custom_certificate_verifier(verifier);
     let config = match client {
         None => builder.with_no_client_auth(),
         Some((cert, key)) => {

@@ -521,7 +521,8 @@ fn now_seconds() -> u64 {
 
 /// Claims in the shape of gridd's own access tokens.
 fn claims(sub: &str, iss: &str, aud: &str, exp: u64, role: &str) -> serde_json::Value {
-    serde_json::json!({ "iss": iss, "aud": aud, "sub": sub, "exp": exp, "iat": now_seconds(), "role": role, "name": sub })
+    let issued_ms = SystemTime::now().duration_since(UNIX_EPOCH).expect("after 1970").as_millis() as i64;
+    serde_json::json!({ "iss": iss, "aud": aud, "sub": sub, "exp": exp, "iat": now_seconds(), "issued_ms": issued_ms, "role": role, "name": sub })
 }
 
 /// An HS256 token with header kid "gridd", signed with `secret`.
@@ -824,5 +825,117 @@ async fn reflection_v1alpha_and_v1_are_served_to_signed_in_callers() {
     let mut bare = reflection_v1::server_reflection_client::ServerReflectionClient::new(app.clients.channel.clone());
     let refused = bare.server_reflection_info(tokio_stream::iter(vec![list_services_v1()])).await.expect_err("no credentials");
     assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
+    app.stop().await;
+}
+
+/// When a member of staff's password is changed (it leaked, a colleague knew it), every
+/// session begun with the old one ends: within the state cache's lifetime the access tokens
+/// issued before the change are refused, the old session's refresh token gets no new tokens,
+/// the old password no longer signs in, and the new one does.
+#[tokio::test]
+async fn a_new_password_signs_the_account_out_everywhere() {
+    const NEW_PASSWORD: &str = "test-password-2";
+    let app = spawn_app().await;
+    create_user(&app.store, &app.city, "pw.change", "dispatcher", None).await;
+    let before = sign_in(&app, "pw.change", TEST_PASSWORD).await.expect("signs in");
+    let old_token = app.clients_with(&before.access_token).auth;
+    let me = old_token.clone().who_am_i(v1::WhoAmIRequest {}).await.expect("the token works").into_inner();
+    assert_eq!(me.subject, "pw.change");
+    // Straight after the sign-in, in the same second: millisecond issue times still end it.
+    gridd_access::admin::set_password(&app.store, "pw.change", NEW_PASSWORD, "tests").await.expect("password changed");
+
+    // Refresh reads the session and the account from the store every time: refused at once
+    // (and asked once only: a refresh that worked would have used the token up).
+    let refused = refresh(&app, &before.refresh_token).await.expect_err("the old session gets no new tokens");
+    assert_eq!(refused.code(), Code::Unauthenticated, "{refused:?}");
+    assert!(refused.message().contains("sign in again"), "{}", refused.message());
+    let refused = refused_within_state_ttl(old_token, "the access token issued before the new password").await;
+    assert!(refused.message().contains("changed"), "{}", refused.message());
+
+    let old = sign_in(&app, "pw.change", TEST_PASSWORD).await.expect_err("the old password no longer signs in");
+    assert_eq!(old.code(), Code::Unauthenticated, "{old:?}");
+    let after = sign_in(&app, "pw.change", NEW_PASSWORD).await.expect("the new password signs in");
+    let me = app.clients_with(&after.access_token).auth.who_am_i(v1::WhoAmIRequest {}).await.expect("the new token works");
+    assert_eq!(me.into_inner().subject, "pw.change");
+    refresh(&app, &after.refresh_token).await.expect("the new session refreshes");
+    app.stop().await;
+}
+
+/// The wait a rate refusal's reason hints at (`…; retry in <n> ms`).
+fn retry_hint(reason: &str) -> Option<Duration> {
+    let after = reason.split("retry in ").nth(1)?;
+    let ms: u64 = after.split(' ').next()?.parse().ok()?;
+    Some(Duration::from_millis(ms))
+}
+
+/// A video-AI gateway cannot flood intake by packing alerts into one long stream: every alert
+/// of a stream counts against its key's intake rate; those over it are rejected one by one
+/// (field `alert_id`, the wait in the reason) while the others are filed, and a gateway that
+/// resends the rejected ones after the wait gets them filed.
+#[tokio::test]
+async fn a_camera_stream_counts_every_alert_against_the_rate() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let config = EngineConfig {
+        city: test_city(),
+        grpc_addr: "127.0.0.1:0".parse().expect("addr"),
+        http_addr: "127.0.0.1:0".parse().expect("addr"),
+        sqlite: dir.path().join("gridd.db"),
+        distributed: None,
+        intake_node: 0,
+        reload_poll: Duration::from_millis(100),
+        auth: AuthConfig { intake_rate: 3, intake_burst: 3, ..AuthConfig::default() },
+        tls: None,
+    };
+    let app = spawn_app_on(config, dir).await;
+    let mut gateway = app.clients_with(&app.key("camera_gateway", &["CAM-0001"]).await);
+    // WhoAmI takes nothing from the allowance and puts the key in the state cache, so that
+    // the stream's alerts reach the limiter together.
+    gateway.auth.who_am_i(v1::WhoAmIRequest {}).await.expect("who am i");
+    let alerts: Vec<v1::CameraAlert> = (0..6).map(|i| camera_alert(&format!("rate-{i}"), "CAM-0001")).collect();
+    let response = gateway.intake.stream_camera_alerts(tokio_stream::iter(alerts.clone())).await.expect("stream accepted").into_inner();
+    assert_eq!(response.accepted.iter().map(|a| a.alert_id.as_str()).collect::<Vec<_>>(), ["rate-0", "rate-1", "rate-2"], "the burst of 3");
+    let rejected: Vec<(u32, &str, &str)> = response.rejected.iter().map(|r| (r.index, r.alert_id.as_str(), r.field.as_str())).collect();
+    assert_eq!(rejected, [(3, "rate-3", "alert_id"), (4, "rate-4", "alert_id"), (5, "rate-5", "alert_id")]);
+    let mut wait = Duration::ZERO;
+    for r in &response.rejected {
+        assert!(r.reason.contains("intake rate") && r.reason.contains("retry in"), "{}", r.reason);
+        let hint = retry_hint(&r.reason).unwrap_or_else(|| panic!("a wait in ms: {}", r.reason));
+        assert!(hint > Duration::ZERO && hint <= Duration::from_secs(1), "at 3 reports/s the wait is under a second: {hint:?}");
+        wait = wait.max(hint);
+    }
+    let mut admin = app.clients.clone();
+    let camera_intake =
+        |stats: v1::GetStatsResponse| stats.intake_by_channel.iter().filter(|c| c.label == "camera").map(|c| c.count).sum::<u64>();
+    let stats = admin.dispatch.get_stats(v1::GetStatsRequest::default()).await.expect("stats").into_inner();
+    assert_eq!(camera_intake(stats), 3, "nothing written for the rejected alerts");
+
+    // The gateway resends what was rejected after the hinted wait, until all is filed.
+    let mut filed: BTreeSet<String> = response.accepted.iter().map(|a| a.alert_id.clone()).collect();
+    let mut pending: Vec<v1::CameraAlert> = alerts[3..].to_vec();
+    let deadline = tokio::time::Instant::now() + PATIENCE;
+    while !pending.is_empty() {
+        assert!(tokio::time::Instant::now() < deadline, "{pending:?} never filed");
+        tokio::time::sleep(wait).await;
+        match gateway.intake.stream_camera_alerts(tokio_stream::iter(pending.clone())).await {
+            Ok(r) => {
+                let r = r.into_inner();
+                filed.extend(r.accepted.iter().map(|a| a.alert_id.clone()));
+                wait = Duration::from_millis(1);
+                for rejected in &r.rejected {
+                    assert_eq!(rejected.field, "alert_id", "only the rate rejects these: {rejected:?}");
+                    wait = wait.max(retry_hint(&rejected.reason).unwrap_or_else(|| panic!("a wait: {}", rejected.reason)));
+                }
+                pending.retain(|a| r.rejected.iter().any(|rejected| rejected.alert_id == a.alert_id));
+            }
+            // The stream's first alert is counted when it opens: refused whole, with a wait.
+            Err(s) if s.code() == Code::ResourceExhausted => {
+                wait = s.get_error_details().retry_info().and_then(|r| r.retry_delay).expect("a RetryInfo detail");
+            }
+            Err(s) => panic!("resending the rejected alerts: {s:?}"),
+        }
+    }
+    assert_eq!(filed, (0..6).map(|i| format!("rate-{i}")).collect::<BTreeSet<_>>());
+    let stats = admin.dispatch.get_stats(v1::GetStatsRequest::default()).await.expect("stats").into_inner();
+    assert_eq!(camera_intake(stats), 6, "each alert filed once");
     app.stop().await;
 }
