@@ -217,19 +217,24 @@ pub async fn spawn_app() -> TestApp {
 /// [`spawn_app`] on the city at `city_path`, whose files are checked for edits every 100 ms.
 pub async fn spawn_app_with(city_path: &Path) -> TestApp {
     let dir = tempfile::tempdir().expect("temp dir");
-    let city_path = city_path.to_path_buf();
-    let config = EngineConfig {
-        city: city_path,
+    let config = EngineConfig { city: city_path.to_path_buf(), ..engine_config(dir.path()) };
+    spawn_app_on(config, dir).await
+}
+
+/// The tests' embedded engine configuration: the test city, free ports, SQLite in `dir`, no
+/// TLS, intake limits out of the way; tests change what they exercise.
+pub fn engine_config(dir: &Path) -> EngineConfig {
+    EngineConfig {
+        city: test_city(),
         grpc_addr: "127.0.0.1:0".parse().expect("addr"),
         http_addr: "127.0.0.1:0".parse().expect("addr"),
-        sqlite: dir.path().join("gridd.db"),
+        sqlite: dir.join("gridd.db"),
         distributed: None,
         intake_node: 0,
         reload_poll: Duration::from_millis(100),
         auth: AuthConfig { intake_rate: TEST_INTAKE_RATE, intake_burst: TEST_INTAKE_RATE, ..AuthConfig::default() },
         tls: None,
-    };
-    spawn_app_on(config, dir).await
+    }
 }
 
 /// Starts the engine in this process with `config` (its store in `dir`).

@@ -558,7 +558,7 @@ fn render(h: &Header, s: &v1::GetStatsResponse, now: Timestamp, elapsed: Duratio
         h.speed,
         elapsed.as_secs()
     ));
-    out.push_str(&format!("gRPC {} · metrics http://{}/metrics\n\n", h.grpc, h.http));
+    out.push_str(&format!("gRPC {} · HTTP http://{} (sign-in; /metrics with a monitoring key)\n\n", h.grpc, h.http));
     out.push_str(&format!(
         "Events in     {}   (merged into open cases: {})\n",
         counts(&s.intake_by_channel, &["hotline", "citizen", "patrol", "camera"]),

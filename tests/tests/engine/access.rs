@@ -5,7 +5,6 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use gridd_access::access::STATE_TTL;
 use gridd_access::permission::{self, Operation, Role};
-use gridd_config::{AuthConfig, EngineConfig};
 use gridd_proto::tonic::client::GrpcService;
 use gridd_proto::tonic::codegen::{Body, Bytes, StdError};
 use gridd_proto::tonic::metadata::{Ascii, MetadataValue};
@@ -23,7 +22,7 @@ use gridd_proto::v1::squad_service_client::SquadServiceClient;
 use gridd_store::{ReadTx, Store};
 use gridd_tests::{
     Authed, Clients, PATIENCE, TEST_PASSWORD, TestApp, XINAN, create_user, hotline_call, http_get, http_get_as, http_post_json, spawn_app,
-    spawn_app_on, spread_point, test_city,
+    spawn_app_on, spread_point,
 };
 use tonic_reflection::pb::v1 as reflection_v1;
 use tonic_reflection::pb::v1alpha as reflection_v1alpha;
@@ -728,17 +727,8 @@ async fn repeated_failed_sign_ins_are_slowed_then_refused() {
 #[tokio::test]
 async fn intake_is_rate_limited_per_key() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = EngineConfig {
-        city: test_city(),
-        grpc_addr: "127.0.0.1:0".parse().expect("addr"),
-        http_addr: "127.0.0.1:0".parse().expect("addr"),
-        sqlite: dir.path().join("gridd.db"),
-        distributed: None,
-        intake_node: 0,
-        reload_poll: Duration::from_millis(100),
-        auth: AuthConfig { intake_rate: 5, intake_burst: 5, ..AuthConfig::default() },
-        tls: None,
-    };
+    let mut config = gridd_tests::engine_config(dir.path());
+    (config.auth.intake_rate, config.auth.intake_burst) = (5, 5);
     let app = spawn_app_on(config, dir).await;
     let first_key = app.key("citizen_app", &[]).await;
     let mut first = app.clients_with(&first_key);
@@ -875,17 +865,8 @@ fn retry_hint(reason: &str) -> Option<Duration> {
 #[tokio::test]
 async fn a_camera_stream_counts_every_alert_against_the_rate() {
     let dir = tempfile::tempdir().expect("temp dir");
-    let config = EngineConfig {
-        city: test_city(),
-        grpc_addr: "127.0.0.1:0".parse().expect("addr"),
-        http_addr: "127.0.0.1:0".parse().expect("addr"),
-        sqlite: dir.path().join("gridd.db"),
-        distributed: None,
-        intake_node: 0,
-        reload_poll: Duration::from_millis(100),
-        auth: AuthConfig { intake_rate: 3, intake_burst: 3, ..AuthConfig::default() },
-        tls: None,
-    };
+    let mut config = gridd_tests::engine_config(dir.path());
+    (config.auth.intake_rate, config.auth.intake_burst) = (3, 3);
     let app = spawn_app_on(config, dir).await;
     let mut gateway = app.clients_with(&app.key("camera_gateway", &["CAM-0001"]).await);
     // WhoAmI takes nothing from the allowance and puts the key in the state cache, so that

@@ -8,15 +8,15 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use gridd_config::{AuthConfig, ClientAuth, EngineConfig, OidcConfig, TlsConfig};
+use gridd_config::{ClientAuth, EngineConfig, OidcConfig, TlsConfig};
 use gridd_proto::tonic::transport::{Certificate, Channel, ClientTlsConfig, Endpoint, Identity};
 use gridd_proto::tonic::{Code, Status};
 use gridd_proto::v1;
-use gridd_tests::{Clients, PATIENCE, TEST_INTAKE_RATE, TestApp, spawn_app_on, test_city};
+use gridd_tests::{Clients, PATIENCE, TestApp, spawn_app_on};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
@@ -112,19 +112,12 @@ impl Pki {
     }
 }
 
-/// The engine configuration of `spawn_app_with`, with `oidc` and `tls`.
+/// The tests' engine configuration, with `oidc` and `tls`.
 fn engine_config(dir: &Path, oidc: Option<OidcConfig>, tls: Option<TlsConfig>) -> EngineConfig {
-    EngineConfig {
-        city: test_city(),
-        grpc_addr: "127.0.0.1:0".parse().expect("addr"),
-        http_addr: "127.0.0.1:0".parse().expect("addr"),
-        sqlite: dir.join("gridd.db"),
-        distributed: None,
-        intake_node: 0,
-        reload_poll: Duration::from_millis(100),
-        auth: AuthConfig { intake_rate: TEST_INTAKE_RATE, intake_burst: TEST_INTAKE_RATE, oidc, ..AuthConfig::default() },
-        tls,
-    }
+    let mut config = gridd_tests::engine_config(dir);
+    config.auth.oidc = oidc;
+    config.tls = tls;
+    config
 }
 
 /// Starts an engine with TLS (`client_auth`) and returns it with its PKI.
