@@ -56,14 +56,15 @@ impl AccessError {
         AccessError::Invalid { field: field.into(), reason: reason.into() }
     }
 
-    /// The gRPC code and HTTP status of a refusal: the one place they are decided.
-    pub fn codes(&self) -> (Code, http::StatusCode) {
+    /// The gRPC code of a refusal (its HTTP status follows from
+    /// [`gridd_proto::status::http_status`]).
+    pub fn code(&self) -> Code {
         match self {
-            AccessError::Unauthenticated(_) => (Code::Unauthenticated, http::StatusCode::UNAUTHORIZED),
-            AccessError::NotPermitted { .. } | AccessError::OutOfScope(_) => (Code::PermissionDenied, http::StatusCode::FORBIDDEN),
-            AccessError::TooMany { .. } => (Code::ResourceExhausted, http::StatusCode::TOO_MANY_REQUESTS),
-            AccessError::Invalid { .. } => (Code::InvalidArgument, http::StatusCode::BAD_REQUEST),
-            AccessError::Unavailable(_) => (Code::Unavailable, http::StatusCode::SERVICE_UNAVAILABLE),
+            AccessError::Unauthenticated(_) => Code::Unauthenticated,
+            AccessError::NotPermitted { .. } | AccessError::OutOfScope(_) => Code::PermissionDenied,
+            AccessError::TooMany { .. } => Code::ResourceExhausted,
+            AccessError::Invalid { .. } => Code::InvalidArgument,
+            AccessError::Unavailable(_) => Code::Unavailable,
         }
     }
 
@@ -71,7 +72,7 @@ impl AccessError {
     /// `BadRequest` detail naming the field of invalid input.
     pub fn status(&self) -> Status {
         use gridd_proto::tonic_types::{ErrorDetails, StatusExt};
-        let (code, _) = self.codes();
+        let code = self.code();
         match self {
             AccessError::TooMany { retry_after, .. } => {
                 Status::with_error_details(code, self.to_string(), ErrorDetails::with_retry_info(Some(*retry_after)))
@@ -83,15 +84,9 @@ impl AccessError {
         }
     }
 
-    /// A short label for metrics.
+    /// A short label for metrics and HTTP answers.
     pub fn kind(&self) -> &'static str {
-        match self {
-            AccessError::Unauthenticated(_) => "unauthenticated",
-            AccessError::NotPermitted { .. } | AccessError::OutOfScope(_) => "permission_denied",
-            AccessError::TooMany { .. } => "resource_exhausted",
-            AccessError::Invalid { .. } => "invalid_argument",
-            AccessError::Unavailable(_) => "unavailable",
-        }
+        gridd_proto::status::http_status(self.code()).1
     }
 }
 

@@ -1,6 +1,6 @@
 //! The one access layer, in front of every gRPC service ([`GrpcAccessLayer`], a tower layer)
 //! and every HTTP route ([`http_guard`], axum middleware). Both classify the request, ask
-//! [`Access::authorize`], and either refuse with the code of [`AccessError::codes`] or pass
+//! [`Access::authorize`], and either refuse with the code of [`AccessError::code`] or pass
 //! the request on with its [`Grant`](crate::Grant) in the extensions.
 
 use std::future::Future;
@@ -113,15 +113,25 @@ where
     }
 }
 
-/// What an HTTP path needs.
+/// What an HTTP path needs: the operations of `/v1/rpc/<service>/<method>` are the gRPC
+/// methods of the same name, so both encodings meet one permission table.
 fn http_route<S: Store>(access: &Access<S>, path: &str) -> GrpcRoute {
     match path {
         "/health/livez" | "/health/readyz" => GrpcRoute::Open,
         "/v1/auth/sign-in" | "/v1/auth/refresh" | "/v1/auth/sign-out" => GrpcRoute::Open,
+        // The web apps' pages and assets hold no data; they sign in through the routes above.
+        "/" | "/dashboard" | "/dashboard/" => GrpcRoute::Open,
+        p if p.starts_with("/assets/") => GrpcRoute::Open,
         "/metrics" if access.config().open_metrics => GrpcRoute::Open,
         "/metrics" => GrpcRoute::Protected(Operation::Metrics),
         "/v1/auth/me" => GrpcRoute::Protected(Operation::WhoAmI),
-        _ => GrpcRoute::Unknown,
+        "/v1/watch/tickets" => GrpcRoute::Protected(Operation::WatchTickets),
+        "/v1/watch/tasks" => GrpcRoute::Protected(Operation::WatchTasks),
+        p if p.starts_with("/v1/map/") => GrpcRoute::Protected(Operation::GetGrid),
+        p => match p.strip_prefix("/v1/rpc") {
+            Some(rpc) => grpc_route(rpc),
+            None => GrpcRoute::Unknown,
+        },
     }
 }
 
@@ -142,10 +152,10 @@ pub async fn http_guard<S: Store>(State(access): State<Access<S>>, mut request: 
     }
 }
 
-/// An HTTP refusal: the status of [`AccessError::codes`] and a JSON body
+/// An HTTP refusal: the status of its code and a JSON body
 /// `{"code": …, "message": …}`, with `WWW-Authenticate` or `Retry-After` where they apply.
 pub fn http_refusal(e: &AccessError) -> Response {
-    let (_, status) = e.codes();
+    let (status, _) = gridd_proto::status::http_status(e.code());
     let body = serde_json::json!({ "code": e.kind(), "message": e.to_string() });
     let mut response = (status, axum::Json(body)).into_response();
     let headers = response.headers_mut();

@@ -210,17 +210,18 @@ impl<S: Store> v1::dispatch_service_server::DispatchService for DispatchGrpc<S> 
         match lookup {
             Lookup::Found(ticket, history) => {
                 grant.check_case_squad(ticket.id.as_str(), ticket.squad.as_ref())?;
-                let city = self.city.current();
+                let (city, now) = (self.city.current(), self.now());
                 Ok(Response::new(v1::GetTicketResponse {
-                    ticket: Some(view(&city, &ticket, self.now())),
+                    ticket: Some(view(&city, &ticket, now)),
                     pending: false,
                     history: decode_events(history)?.into_iter().map(|(_, e)| e).collect(),
+                    allowed_actions: crate::actions::allowed(&grant, &ticket, &city, now),
                 }))
             }
             Lookup::Pending => {
                 // A report not yet placed belongs to no squad yet.
                 grant.check_case_squad(&req.id, None)?;
-                Ok(Response::new(v1::GetTicketResponse { ticket: None, pending: true, history: Vec::new() }))
+                Ok(Response::new(v1::GetTicketResponse { ticket: None, pending: true, ..Default::default() }))
             }
             Lookup::Missing => Err(Status::not_found(format!("no case or report {}", gridd_access::quote(&req.id)))),
         }

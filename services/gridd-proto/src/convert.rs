@@ -29,17 +29,17 @@ fn bad(field: &'static str, reason: impl Into<String>) -> DecodeError {
 }
 
 /// Core timestamp → protobuf timestamp.
-pub fn timestamp(t: Timestamp) -> prost_types::Timestamp {
+pub fn timestamp(t: Timestamp) -> crate::prost_types::Timestamp {
     let ms = t.millis();
-    prost_types::Timestamp { seconds: ms.div_euclid(1000), nanos: (ms.rem_euclid(1000) * 1_000_000) as i32 }
+    crate::prost_types::Timestamp { seconds: ms.div_euclid(1000), nanos: (ms.rem_euclid(1000) * 1_000_000) as i32 }
 }
 
 /// Protobuf timestamp → core timestamp (millisecond precision).
-pub fn from_timestamp(t: &prost_types::Timestamp) -> Timestamp {
+pub fn from_timestamp(t: &crate::prost_types::Timestamp) -> Timestamp {
     Timestamp::from_millis(t.seconds.saturating_mul(1000).saturating_add(i64::from(t.nanos) / 1_000_000))
 }
 
-fn opt_timestamp(t: Option<Timestamp>) -> Option<prost_types::Timestamp> {
+fn opt_timestamp(t: Option<Timestamp>) -> Option<crate::prost_types::Timestamp> {
     t.map(timestamp)
 }
 

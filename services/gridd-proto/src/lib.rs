@@ -3,11 +3,12 @@
 //!
 //! Every crate uses `tonic` and `prost` through the re-exports here, so there is one version.
 
-pub use {prost, prost_types, tonic, tonic_types};
+/// The well-known types (`Timestamp`), with the proto3 JSON mapping.
+pub use pbjson_types as prost_types;
+pub use {prost, tonic, tonic_types};
 
 pub mod codec;
 mod convert;
-pub mod json;
 pub mod status;
 
 pub use convert::*;
@@ -15,6 +16,13 @@ pub use convert::*;
 #[allow(missing_docs, clippy::all)]
 mod generated {
     include!(concat!(env!("OUT_DIR"), "/gridd_v1.rs"));
+}
+
+/// The proto3 JSON mapping of every message (what the browser sends and receives).
+#[allow(missing_docs, clippy::all)]
+mod generated_json {
+    use crate::generated::gridd::v1::*;
+    include!(concat!(env!("OUT_DIR"), "/gridd.v1.serde.rs"));
 }
 
 /// Package `gridd.v1`.

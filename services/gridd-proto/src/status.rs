@@ -65,3 +65,25 @@ mod tests {
         assert!(violations[0].description.chars().count() <= MAX_REASON_CHARS + 1);
     }
 }
+
+/// THE table from a gRPC code to the HTTP status and the short name the HTTP routes answer
+/// with (`{"code": …}`): the browser sees the same refusals as gRPC clients.
+pub fn http_status(code: Code) -> (tonic::codegen::http::StatusCode, &'static str) {
+    use tonic::codegen::http::StatusCode as H;
+    match code {
+        Code::Ok => (H::OK, "ok"),
+        Code::InvalidArgument | Code::OutOfRange => (H::BAD_REQUEST, "invalid_argument"),
+        Code::Unauthenticated => (H::UNAUTHORIZED, "unauthenticated"),
+        Code::PermissionDenied => (H::FORBIDDEN, "permission_denied"),
+        Code::NotFound => (H::NOT_FOUND, "not_found"),
+        Code::AlreadyExists => (H::CONFLICT, "already_exists"),
+        Code::FailedPrecondition => (H::CONFLICT, "failed_precondition"),
+        Code::Aborted => (H::CONFLICT, "aborted"),
+        Code::ResourceExhausted => (H::TOO_MANY_REQUESTS, "resource_exhausted"),
+        Code::Unavailable => (H::SERVICE_UNAVAILABLE, "unavailable"),
+        Code::DeadlineExceeded => (H::GATEWAY_TIMEOUT, "deadline_exceeded"),
+        Code::Unimplemented => (H::NOT_IMPLEMENTED, "unimplemented"),
+        Code::Cancelled => (H::from_u16(499).unwrap_or(H::BAD_REQUEST), "cancelled"),
+        Code::Unknown | Code::Internal | Code::DataLoss => (H::INTERNAL_SERVER_ERROR, "internal"),
+    }
+}

@@ -247,11 +247,9 @@ fn open_sqlite(config: &EngineConfig) -> anyhow::Result<SqliteStore> {
     SqliteStore::open(&config.sqlite).with_context(|| format!("opening the store {}", config.sqlite.display()))
 }
 
-/// Access on `store`, with the HTTP routes that need it.
+/// Access on `store`.
 async fn open_access<S: Store>(store: S, s: &Shared) -> anyhow::Result<Access<S>> {
-    let access = Access::open(store, s.auth.clone()).await.map_err(|e| anyhow::anyhow!("identity and access: {e}"))?;
-    let _ = s.http_routes.set(http_routes(access.clone(), s.metrics.clone()));
-    Ok(access)
+    Access::open(store, s.auth.clone()).await.map_err(|e| anyhow::anyhow!("identity and access: {e}"))
 }
 
 /// Every role on the SQLite store, work passing through the store's log.
@@ -493,21 +491,32 @@ async fn serve_grpc_with<S: Store, K: IntakeSink>(
     health_service: tonic_health::pb::health_server::HealthServer<impl tonic_health::pb::health_server::Health>,
 ) -> anyhow::Result<()> {
     let tracker = gridd_tracker::Tracker::new(services.store.clone(), s.city.clone(), s.clock.clone());
+    // One instance of each service, shared by the gRPC server and the HTTP routes.
     let intake = services.intake.map(|sink| {
         let intake = Arc::new(Intake::new(sink, s.city.clone(), s.clock.clone(), s.node));
-        IntakeServiceServer::new(gridd_ingest::grpc::IntakeGrpc::new(intake))
+        Arc::new(gridd_ingest::grpc::IntakeGrpc::new(intake))
     });
+    let store = services.store.clone();
+    let dispatch = Arc::new(gridd_gateway::dispatch::DispatchGrpc::new(store.clone(), s.city.clone(), tracker.clone(), s.shutdown.clone()));
+    let squad = Arc::new(gridd_gateway::squad::SquadGrpc::new(store.clone(), s.city.clone(), tracker, s.shutdown.clone()));
+    let grid = Arc::new(gridd_gateway::grid::GridGrpc::new(s.city.clone(), s.clock.clone()));
+    let auth = Arc::new(gridd_access::service::AuthGrpc::new(services.access.clone()));
+    let web = services.gateway.then(|| gridd_web::Services {
+        dispatch: dispatch.clone(),
+        squad: squad.clone(),
+        grid: grid.clone(),
+        auth: auth.clone(),
+        intake: intake.clone(),
+        store,
+        city: s.city.clone(),
+    });
+    let _ = s.http_routes.set(http_routes(services.access.clone(), s.metrics.clone(), web));
+    let intake = intake.map(IntakeServiceServer::from_arc);
     let (dispatch, squad, grid) = if services.gateway {
-        let store = services.store;
         (
-            Some(DispatchServiceServer::new(gridd_gateway::dispatch::DispatchGrpc::new(
-                store.clone(),
-                s.city.clone(),
-                tracker.clone(),
-                s.shutdown.clone(),
-            ))),
-            Some(SquadServiceServer::new(gridd_gateway::squad::SquadGrpc::new(store, s.city.clone(), tracker, s.shutdown.clone()))),
-            Some(GridServiceServer::new(gridd_gateway::grid::GridGrpc::new(s.city.clone(), s.clock.clone()))),
+            Some(DispatchServiceServer::from_arc(dispatch)),
+            Some(SquadServiceServer::from_arc(squad)),
+            Some(GridServiceServer::from_arc(grid)),
         )
     } else {
         (None, None, None)
@@ -521,7 +530,7 @@ async fn serve_grpc_with<S: Store, K: IntakeSink>(
     };
     let reflection_v1 = reflection().build_v1().context("building the reflection service")?;
     let reflection_v1alpha = reflection().build_v1alpha().context("building the reflection service (v1alpha)")?;
-    let auth = AuthServiceServer::new(gridd_access::service::AuthGrpc::new(services.access.clone()));
+    let auth = AuthServiceServer::from_arc(auth);
 
     let on_shutdown = {
         let shutdown = s.shutdown.clone();
@@ -562,12 +571,20 @@ async fn serve_grpc_with<S: Store, K: IntakeSink>(
     .context("gRPC server")
 }
 
-/// The HTTP routes behind the access layer: metrics, signing in, and who am I.
-fn http_routes<S: Store>(access: Access<S>, metrics: PrometheusHandle) -> axum::Router {
-    axum::Router::new()
+/// The HTTP routes behind the access layer: metrics, signing in, and, where the gateway role
+/// runs, the web apps and their routes.
+fn http_routes<S: Store, K: IntakeSink>(
+    access: Access<S>,
+    metrics: PrometheusHandle,
+    web: Option<gridd_web::Services<S, K>>,
+) -> axum::Router {
+    let mut router = axum::Router::new()
         .route("/metrics", axum::routing::get(move || std::future::ready(metrics.render())))
-        .merge(gridd_access::service::http_routes(access.clone()))
-        .layer(axum::middleware::from_fn_with_state(access, gridd_access::layer::http_guard::<S>))
+        .merge(gridd_access::service::http_routes(access.clone()));
+    if let Some(web) = web {
+        router = router.merge(gridd_web::routes(web));
+    }
+    router.layer(axum::middleware::from_fn_with_state(access, gridd_access::layer::http_guard::<S>))
 }
 
 /// The address of an HTTP client, from either listener.

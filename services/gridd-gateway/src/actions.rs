@@ -1,0 +1,63 @@
+//! Which actions a caller may take on a case now, for `GetTicketResponse.allowed_actions`:
+//! those the permission table gives its role and the state machine admits in the case's
+//! state. Each is tried on the state machine itself (with stand-in arguments), so the answer
+//! never drifts from what a command would get.
+
+use gridd_access::{Grant, Operation, Scope, permission};
+use gridd_config::CityConfig;
+use gridd_core::category::{LimitSpec, LimitUnit};
+use gridd_core::ticket::{self, Actor, CancelReason, Command, Ticket};
+use gridd_core::time::Timestamp;
+
+/// The actions a client may offer, with the operation that allows each and a command that
+/// stands for it.
+fn candidates(city: &CityConfig, t: &Ticket) -> Vec<(&'static str, Operation, Command)> {
+    // Dispatch stands for 改派 too: any squad other than the current one.
+    let other_squad = city.responsibility.squads().map(|s| s.id.clone()).find(|s| Some(s) != t.squad.as_ref());
+    let mut list = vec![
+        ("verify_pass", Operation::Verify, Command::Verify { passed: true }),
+        ("verify_fail", Operation::Verify, Command::Verify { passed: false }),
+        ("close", Operation::Close, Command::Close),
+        ("cancel", Operation::Cancel, Command::Cancel { reason: CancelReason::Invalid }),
+        ("suspend", Operation::Suspend, Command::Suspend),
+        ("resume", Operation::Resume, Command::Resume),
+        (
+            "extend",
+            Operation::ExtendDeadline,
+            Command::Extend { extension: LimitSpec { milli_amount: 1000, unit: LimitUnit::WorkingHours } },
+        ),
+        ("accept", Operation::AcceptTask, Command::Accept),
+        ("start", Operation::StartTask, Command::Start),
+        ("resolve", Operation::ResolveTask, Command::Resolve { note: "-".into() }),
+        ("return", Operation::ReturnTask, Command::Return { reason: "-".into() }),
+    ];
+    if let Some(squad) = other_squad {
+        list.insert(0, ("dispatch", Operation::Dispatch, Command::Dispatch { squad }));
+    }
+    list
+}
+
+/// The actor a command of `grant` would be recorded with; squad commands of a city-wide
+/// caller act for the case's squad.
+fn actor(grant: &Grant, op: Operation, t: &Ticket) -> Actor {
+    let squad_op = matches!(op, Operation::AcceptTask | Operation::StartTask | Operation::ResolveTask | Operation::ReturnTask);
+    match (squad_op, grant.identity.actor(), &t.squad) {
+        (true, Actor::Operator(member), Some(squad)) => Actor::Squad { squad: squad.clone(), member },
+        (_, actor, _) => actor,
+    }
+}
+
+/// The allowed actions, by name.
+pub fn allowed(grant: &Grant, t: &Ticket, city: &CityConfig, now: Timestamp) -> Vec<String> {
+    let policy = gridd_tracker::policy(city);
+    candidates(city, t)
+        .into_iter()
+        .filter(|(_, op, _)| match permission::scope(grant.identity.role, *op) {
+            None => false,
+            Some(Scope::OwnSquad) => grant.identity.squad.as_ref().is_some_and(|own| t.squad.as_ref() == Some(own)),
+            Some(_) => true,
+        })
+        .filter(|(_, op, command)| ticket::apply(t, command, &actor(grant, *op, t), now, policy).is_ok())
+        .map(|(name, _, _)| name.to_owned())
+        .collect()
+}

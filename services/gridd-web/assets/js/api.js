@@ -1,0 +1,261 @@
+// The HTTP API of gridd: sign-in and token refresh, RPCs in the proto3 JSON mapping, map data.
+// Tokens live in sessionStorage; every call sends `Authorization: Bearer <access token>`.
+
+const SESSION_KEY = 'gridd.session';
+
+/** An error answered by the server (or a network failure: status 0, code "network"). */
+export class ApiError extends Error {
+  constructor(status, code, message, field, retryAfter) {
+    super(message || code || `HTTP ${status}`);
+    this.name = 'ApiError';
+    this.status = status;
+    this.code = code || '';
+    this.field = field || '';
+    this.retryAfter = retryAfter;
+    this.serverMessage = Boolean(message);
+  }
+}
+
+let session = loadSession();
+let refreshTimer = 0;
+let refreshing = null;
+const expiredListeners = new Set();
+const sessionListeners = new Set();
+
+function loadSession() {
+  try {
+    const raw = sessionStorage.getItem(SESSION_KEY);
+    if (!raw) return null;
+    const s = JSON.parse(raw);
+    return s && s.accessToken && s.refreshToken ? s : null;
+  } catch {
+    return null;
+  }
+}
+
+function storeSession(s) {
+  session = s;
+  try {
+    if (s) sessionStorage.setItem(SESSION_KEY, JSON.stringify(s));
+    else sessionStorage.removeItem(SESSION_KEY);
+  } catch { /* storage unavailable: keep in memory */ }
+  for (const fn of sessionListeners) fn(s);
+}
+
+export function currentSession() {
+  return session;
+}
+
+export function principal() {
+  return session ? session.principal || {} : null;
+}
+
+/** fn() is called when the session can no longer be refreshed (then the app shows sign-in). */
+export function onSessionExpired(fn) {
+  expiredListeners.add(fn);
+}
+
+export function onSessionChange(fn) {
+  sessionListeners.add(fn);
+}
+
+async function errorFrom(res) {
+  let body = null;
+  try {
+    const text = await res.text();
+    body = text ? JSON.parse(text) : null;
+  } catch { body = null; }
+  const retry = res.headers.get('Retry-After');
+  const retryAfter = retry !== null && /^\d+$/.test(retry.trim()) ? Number(retry.trim()) : undefined;
+  if (body && typeof body === 'object' && (body.message || body.code)) {
+    return new ApiError(res.status, body.code, body.message, body.field, retryAfter);
+  }
+  return new ApiError(res.status, httpCode(res.status), '', '', retryAfter);
+}
+
+function httpCode(status) {
+  return {
+    400: 'invalid_argument', 401: 'unauthenticated', 403: 'permission_denied', 404: 'not_found',
+    409: 'failed_precondition', 429: 'resource_exhausted', 503: 'unavailable',
+  }[status] || 'http';
+}
+
+function networkError(err) {
+  const e = new ApiError(0, 'network', '', '');
+  e.cause = err;
+  return e;
+}
+
+async function postJson(path, body, headers = {}, signal) {
+  let res;
+  try {
+    res = await fetch(path, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Accept: 'application/json', ...headers },
+      body: JSON.stringify(body ?? {}),
+      signal,
+      cache: 'no-store',
+      credentials: 'omit',
+    });
+  } catch (err) {
+    if (err && err.name === 'AbortError') throw err;
+    throw networkError(err);
+  }
+  if (!res.ok) throw await errorFrom(res);
+  const text = await res.text();
+  return text ? JSON.parse(text) : {};
+}
+
+function accept(answer) {
+  const now = Date.now();
+  const expires = Date.parse(answer.accessExpiresAt || '');
+  storeSession({
+    accessToken: answer.accessToken,
+    accessExpiresAt: answer.accessExpiresAt || '',
+    refreshToken: answer.refreshToken,
+    refreshExpiresAt: answer.refreshExpiresAt || '',
+    principal: answer.principal || {},
+    receivedAt: now,
+    // The token's life as this browser measures it (the server's clock may differ).
+    lifeMs: Number.isFinite(expires) && expires > now ? expires - now : 0,
+  });
+  scheduleRefresh();
+  return session;
+}
+
+/** Refreshes at 2/3 of the access token's life. */
+function scheduleRefresh() {
+  clearTimeout(refreshTimer);
+  if (!session) return;
+  const life = session.lifeMs > 0 ? session.lifeMs : 10 * 60 * 1000;
+  const due = session.receivedAt + (life * 2) / 3;
+  const wait = Math.max(1000, due - Date.now());
+  refreshTimer = setTimeout(() => {
+    refresh().catch(() => { /* refresh() already reported the expiry */ });
+  }, Math.min(wait, 2 ** 31 - 1));
+}
+
+export async function signIn(username, password) {
+  const answer = await postJson('/v1/auth/sign-in', { username, password });
+  return accept(answer);
+}
+
+/** Trades the refresh token for new tokens; one refresh at a time. On failure the session ends. */
+export function refresh() {
+  if (refreshing) return refreshing;
+  if (!session) return Promise.reject(new ApiError(401, 'unauthenticated', ''));
+  const token = session.refreshToken;
+  refreshing = (async () => {
+    try {
+      const answer = await postJson('/v1/auth/refresh', { refreshToken: token });
+      return accept(answer);
+    } catch (err) {
+      if (err instanceof ApiError && err.status !== 0 && err.status < 500) {
+        expire();
+      } else {
+        // Network trouble or a server error: try again shortly, keep the session.
+        clearTimeout(refreshTimer);
+        refreshTimer = setTimeout(() => refresh().catch(() => {}), 5000);
+      }
+      throw err;
+    } finally {
+      refreshing = null;
+    }
+  })();
+  return refreshing;
+}
+
+function expire() {
+  clearTimeout(refreshTimer);
+  storeSession(null);
+  for (const fn of expiredListeners) fn();
+}
+
+export async function signOut() {
+  clearTimeout(refreshTimer);
+  const s = session;
+  storeSession(null);
+  if (s && s.refreshToken) {
+    try {
+      await postJson('/v1/auth/sign-out', { refreshToken: s.refreshToken });
+    } catch { /* the session ends here either way */ }
+  }
+}
+
+/** Ensures a usable access token on start-up (refreshing a stored one when it is old). */
+export async function resume() {
+  if (!session) return null;
+  const life = session.lifeMs > 0 ? session.lifeMs : 10 * 60 * 1000;
+  if (Date.now() - session.receivedAt > (life * 2) / 3) {
+    await refresh();
+  } else {
+    scheduleRefresh();
+  }
+  return session;
+}
+
+export function authHeader() {
+  return session ? { Authorization: `Bearer ${session.accessToken}` } : {};
+}
+
+/** A call with the bearer token; on 401 refreshes once and repeats. */
+export async function authed(doCall) {
+  if (!session) throw new ApiError(401, 'unauthenticated', '');
+  try {
+    return await doCall(authHeader());
+  } catch (err) {
+    if (err instanceof ApiError && err.status === 401 && session) {
+      await refresh();
+      return doCall(authHeader());
+    }
+    throw err;
+  }
+}
+
+/** POST /v1/rpc/<service>/<method> with the request message; answers the response message. */
+export function rpc(service, method, request, signal) {
+  return authed((h) => postJson(`/v1/rpc/${service}/${method}`, request || {}, h, signal));
+}
+
+export const dispatch = (method, request, signal) => rpc('gridd.v1.DispatchService', method, request, signal);
+export const grid = (method, request, signal) => rpc('gridd.v1.GridService', method, request, signal);
+
+async function getJson(path, signal) {
+  return authed(async (h) => {
+    let res;
+    try {
+      res = await fetch(path, { headers: { Accept: 'application/json', ...h }, signal, cache: 'no-store', credentials: 'omit' });
+    } catch (err) {
+      if (err && err.name === 'AbortError') throw err;
+      throw networkError(err);
+    }
+    if (!res.ok) throw await errorFrom(res);
+    return res.json();
+  });
+}
+
+export function mapLayers(signal) {
+  return getJson('/v1/map/layers', signal);
+}
+
+export function mapCells(bbox, zoom, signal) {
+  const b = bbox.map((v) => v.toFixed(6)).join(',');
+  return getJson(`/v1/map/cells?bbox=${b}&zoom=${zoom}`, signal);
+}
+
+/** Opens the ticket stream; answers the Response (the caller reads its body). */
+export async function openWatch(query, lastEventId, signal) {
+  return authed(async (h) => {
+    const headers = { Accept: 'text/event-stream', ...h };
+    if (lastEventId) headers['Last-Event-ID'] = lastEventId;
+    let res;
+    try {
+      res = await fetch(`/v1/watch/tickets${query}`, { headers, signal, cache: 'no-store', credentials: 'omit' });
+    } catch (err) {
+      if (err && err.name === 'AbortError') throw err;
+      throw networkError(err);
+    }
+    if (!res.ok) throw await errorFrom(res);
+    return res;
+  });
+}

@@ -1,0 +1,467 @@
+// Entry point of the dispatch centre's dashboard: sign-in, the live map, KPIs, the manual queue,
+// the overdue list and the case view, all kept current from the ticket stream.
+
+import * as api from './api.js';
+import { t, applyI18n, toggleLang, onLangChange, getLang } from './i18n.js';
+import { errorText, loadingState, errorState, fmtClock } from './dom.js';
+import { TicketStore, OPEN_STATES, observeEngineTime } from './store.js';
+import { CityMap } from './map.js';
+import { KpiPanel } from './kpi.js';
+import { SquadDirectory, Locator, ManualQueue, OverdueList } from './lists.js';
+import { CaseView } from './caseview.js';
+import { CellPanel } from './cellpanel.js';
+import { TicketStream } from './stream.js';
+
+const $ = (id) => document.getElementById(id);
+
+const state = {
+  running: false,
+  generation: 0,
+  ticketsLoaded: false,
+  ticketsError: null,
+  mapDone: false,
+  statsDone: false,
+  lastEventAt: 0,
+  firstRenderMs: null,
+  streamUp: false,
+};
+
+const gridd = {
+  ready: false,
+  lastRenderMs: null,
+  openTickets: () => store.list(),
+  cellColour: (code) => store.cellColour(code),
+  streamConnected: () => state.streamUp,
+  lang: () => getLang(),
+};
+window.__gridd = gridd;
+
+const store = new TicketStore();
+const squads = new SquadDirectory();
+const locator = new Locator(squads);
+
+// ---- wall mode ------------------------------------------------------------------------------
+
+function wallWanted() {
+  const q = new URLSearchParams(location.search).get('wall');
+  if (q === '1' || q === 'true') return true;
+  if (q === '0' || q === 'false') return false;
+  try { return localStorage.getItem('gridd.wall') === '1'; } catch { return false; }
+}
+
+function setWall(on, remember) {
+  document.body.classList.toggle('wall', on);
+  const b = $('wall-toggle');
+  b.setAttribute('aria-pressed', String(on));
+  b.dataset.i18n = on ? 'wall.toggle.off' : 'wall.toggle';
+  b.textContent = t(b.dataset.i18n);
+  if (remember) { try { localStorage.setItem('gridd.wall', on ? '1' : '0'); } catch { /* ignore */ } }
+  if (map) map.setTheme(on);
+  if (caseView && caseView.isOpen() && caseView.data) caseView.render();
+}
+
+const isDark = () => document.body.classList.contains('wall');
+
+// ---- components -----------------------------------------------------------------------------
+
+let map = null;
+let caseView = null;
+let cellPanel = null;
+let kpi = null;
+let manual = null;
+let overdue = null;
+let stream = null;
+
+function openCase(id) {
+  if (caseView) caseView.open(id);
+}
+
+function buildComponents() {
+  map = new CityMap($('map-canvas'), {
+    store,
+    onMarkerClick: (tk) => openCase(tk.id),
+    onCellClick: (info) => cellPanel.show(info),
+    onCellsState: showCellsState,
+    onFirstFullRender: (ms, count) => {
+      state.firstRenderMs = ms;
+      gridd.lastRenderMs = ms;
+      gridd.firstRenderCells = count;
+      state.mapDone = true;
+      maybeReady();
+    },
+  });
+  map.setTheme(isDark());
+  caseView = new CaseView({
+    root: $('case-view'), body: $('case-body'), idLabel: $('case-id'), closeButton: $('case-close'),
+    store, squads, locator, map, isDark,
+  });
+  cellPanel = new CellPanel({ root: $('cell-panel'), store, locator, map, openCase });
+  kpi = new KpiPanel({
+    body: $('kpi-body'), boardBody: $('board-body'), boardSelect: $('board-kpi'), form: $('period-form'),
+    fromInput: $('period-from'), toInput: $('period-to'), monthButton: $('period-month'),
+    onStats: (period, today) => {
+      const city = (period && period.city) || (today && today.city) || {};
+      if (city.name) $('city-name').textContent = city.name;
+      squads.addMany(((period && period.bySquad) || []).concat((today && today.bySquad) || []).map((k) => [k.key, k.name]));
+      if (!state.statsDone) { state.statsDone = true; maybeReady(); }
+    },
+  });
+  manual = new ManualQueue({ body: $('manual-body'), count: $('manual-count'), store, squads, locator, openCase });
+  overdue = new OverdueList({ body: $('overdue-body'), count: $('overdue-count'), store, openCase });
+
+  $('map-zoom-in').addEventListener('click', () => map.zoomAt(1.5, map.width / 2, map.height / 2));
+  $('map-zoom-out').addEventListener('click', () => map.zoomAt(1 / 1.5, map.width / 2, map.height / 2));
+  $('map-reset').addEventListener('click', () => map.fit());
+
+  store.onChange(scheduleListRender);
+}
+
+let listFrame = 0;
+function scheduleListRender() {
+  if (listFrame) return;
+  listFrame = requestAnimationFrame(() => {
+    listFrame = 0;
+    renderLists();
+    map.requestRender();
+  });
+}
+
+function renderLists() {
+  if (!state.running) return;
+  if (state.ticketsError && !state.ticketsLoaded) {
+    errorState($('manual-body'), state.ticketsError, loadTickets);
+    errorState($('overdue-body'), state.ticketsError, loadTickets);
+    return;
+  }
+  if (!state.ticketsLoaded) return;
+  manual.render();
+  overdue.render();
+}
+
+function showCellsState(s) {
+  const el = $('map-status');
+  if (s.loading) {
+    el.textContent = t('map.cellsLoading');
+    return;
+  }
+  if (s.error) {
+    el.textContent = '';
+    errorState($('map-state'), s.error, () => { $('map-state').textContent = ''; s.retry(); });
+    if (!state.mapDone) { state.mapDone = true; maybeReady(); }
+    return;
+  }
+  $('map-state').textContent = '';
+  el.textContent = `${t('map.cellsCount', { shown: s.shown, total: s.total })}${s.simplified ? ` · ${t('map.simplified')}` : ''}`;
+  state.lastCells = s;
+}
+
+// ---- loading --------------------------------------------------------------------------------
+
+async function loadLayers() {
+  const gen = state.generation;
+  const box = $('map-state');
+  loadingState(box, t('map.loading'));
+  try {
+    const layers = await api.mapLayers();
+    if (gen !== state.generation) return;
+    box.textContent = '';
+    map.setLayers(layers || {});
+    map.loadCellsSoon.cancel();
+    await map.loadCells();
+  } catch (err) {
+    if (gen !== state.generation) return;
+    errorState(box, err, loadLayers);
+    if (!state.mapDone) { state.mapDone = true; maybeReady(); }
+  }
+}
+
+async function loadTickets() {
+  const gen = state.generation;
+  if (!state.ticketsLoaded) {
+    loadingState($('manual-body'));
+    loadingState($('overdue-body'));
+  }
+  try {
+    const all = [];
+    let token = '';
+    for (let page = 0; page < 40; page++) {
+      const req = { states: OPEN_STATES, page: { pageSize: 500 } };
+      if (token) req.page.pageToken = token;
+      const resp = await api.dispatch('ListTickets', req);
+      if (gen !== state.generation) return;
+      all.push(...((resp && resp.tickets) || []));
+      token = (resp && resp.nextPageToken) || '';
+      if (!token) break;
+    }
+    let newest = '';
+    for (const tk of all) {
+      if (tk.createdAt && tk.createdAt > newest) newest = tk.createdAt;
+      if (tk.squadId) squads.add(tk.squadId, tk.squadName);
+    }
+    if (newest) observeEngineTime(newest);
+    state.ticketsLoaded = true;
+    state.ticketsError = null;
+    store.replaceAll(all);
+    renderLists();
+  } catch (err) {
+    if (gen !== state.generation) return;
+    state.ticketsError = err;
+    if (state.ticketsLoaded) {
+      // keep showing what we have; the stream keeps it current
+    } else {
+      renderLists();
+    }
+  } finally {
+    if (gen === state.generation && !state.ticketsSettled) {
+      state.ticketsSettled = true;
+      maybeReady();
+    }
+  }
+}
+
+function maybeReady() {
+  if (gridd.ready || !state.running) return;
+  if (!state.mapDone || !state.ticketsSettled || !state.statsDone) return;
+  map.renderNow();
+  gridd.ready = true;
+  document.body.dataset.ready = '1';
+}
+
+function onTicketEvent(ev) {
+  if (ev.at) observeEngineTime(ev.at);
+  state.lastEventAt = Date.now();
+  if (ev.ticket && ev.ticket.squadId) squads.add(ev.ticket.squadId, ev.ticket.squadName);
+  store.applyEvent(ev);
+  kpi.refreshSoon();
+  updateLive();
+}
+
+function updateLive() {
+  const dot = $('live-dot');
+  dot.classList.toggle('up', state.streamUp);
+  dot.classList.toggle('down', !state.streamUp);
+  const parts = [t('header.live')];
+  if (state.lastEventAt) parts.push(t('header.updated', { time: fmtClock(state.lastEventAt) }));
+  $('live-text').textContent = parts.join(' · ');
+}
+
+function setStreamStatus(up) {
+  state.streamUp = up;
+  $('conn-banner').hidden = up;
+  updateLive();
+}
+
+// ---- screens --------------------------------------------------------------------------------
+
+function moveLangSwitch(slotId) {
+  $(slotId).append($('lang-switch'));
+}
+
+function showSignIn(notice) {
+  $('boot').hidden = true;
+  $('app').hidden = true;
+  $('signin').hidden = false;
+  moveLangSwitch('signin-lang-slot');
+  const n = $('signin-notice');
+  n.hidden = !notice;
+  n.textContent = notice || '';
+  $('signin-error').hidden = true;
+  $('signin-password').value = '';
+  $('signin-submit').disabled = false;
+  $('signin-username').focus();
+}
+
+function startApp() {
+  const gen = ++state.generation;
+  Object.assign(state, { running: true, ticketsLoaded: false, ticketsSettled: false, ticketsError: null, mapDone: false, statsDone: false, lastEventAt: 0, streamUp: false });
+  gridd.ready = false;
+  delete document.body.dataset.ready;
+  $('boot').hidden = true;
+  $('signin').hidden = true;
+  $('app').hidden = false;
+  $('conn-banner').hidden = true;
+  moveLangSwitch('app-lang-slot');
+  const p = api.principal() || {};
+  $('user-name').textContent = p.displayName || p.subject || '';
+  $('user-role').textContent = p.roleLabel || p.role || '';
+  $('user-role').hidden = !(p.roleLabel || p.role);
+  updateLive();
+
+  stream = new TicketStream({
+    onTicketEvent,
+    onStatus: setStreamStatus,
+    onResync: () => { if (gen === state.generation) { loadTickets(); kpi.load(); } },
+    onAuthLost: () => sessionEnded(),
+  });
+  stream.start();
+  loadLayers();
+  loadTickets();
+  kpi.load();
+  return gen;
+}
+
+function stopApp() {
+  state.running = false;
+  state.generation++;
+  if (stream) stream.stop();
+  stream = null;
+  if (caseView) caseView.close();
+  if (cellPanel) cellPanel.close();
+  store.clear();
+  gridd.ready = false;
+  delete document.body.dataset.ready;
+  $('conn-banner').hidden = true;
+}
+
+let ending = false;
+function sessionEnded() {
+  if (ending) return;
+  ending = true;
+  stopApp();
+  showSignIn(t('session.expired'));
+  ending = false;
+}
+
+async function onSignIn(e) {
+  e.preventDefault();
+  const user = $('signin-username').value.trim();
+  const pass = $('signin-password').value;
+  const err = $('signin-error');
+  if (!user || !pass) {
+    err.textContent = t('signin.required');
+    err.hidden = false;
+    (user ? $('signin-password') : $('signin-username')).focus();
+    return;
+  }
+  const button = $('signin-submit');
+  button.disabled = true;
+  button.textContent = t('signin.busy');
+  err.hidden = true;
+  try {
+    await api.signIn(user, pass);
+    $('signin-password').value = '';
+    $('signin-notice').hidden = true;
+    startApp();
+    $('map-canvas').focus({ preventScroll: true });
+  } catch (ex) {
+    let text = errorText(ex);
+    if (ex instanceof api.ApiError && ex.status === 429) {
+      const lock = ex.retryAfter ? t('signin.locked', { seconds: ex.retryAfter }) : t('signin.lockedNoTime');
+      text = ex.serverMessage ? `${ex.message}（${lock}）` : lock;
+    }
+    err.textContent = text;
+    err.hidden = false;
+    $('signin-password').select();
+    $('signin-password').focus();
+  } finally {
+    button.disabled = false;
+    button.textContent = t('signin.submit');
+  }
+}
+
+async function onSignOut() {
+  stopApp();
+  await api.signOut();
+  showSignIn(t('session.signedOut'));
+}
+
+// ---- search ---------------------------------------------------------------------------------
+
+async function onSearch(e) {
+  e.preventDefault();
+  const input = $('search-input');
+  const msg = $('search-msg');
+  const id = input.value.trim();
+  msg.hidden = true;
+  if (!id) return;
+  try {
+    const resp = await api.dispatch('GetTicket', { id });
+    if (resp && resp.ticket) {
+      openCase(resp.ticket.id);
+    } else {
+      msg.textContent = t('header.search.pending');
+      msg.hidden = false;
+    }
+  } catch (err) {
+    msg.textContent = errorText(err);
+    msg.hidden = false;
+  }
+}
+
+function isTyping(el) {
+  if (!el) return false;
+  const tag = el.tagName;
+  return tag === 'INPUT' || tag === 'TEXTAREA' || tag === 'SELECT' || el.isContentEditable;
+}
+
+function onKey(e) {
+  if (e.defaultPrevented) return;
+  if (e.key === '/' && !isTyping(document.activeElement) && !$('app').hidden && !e.ctrlKey && !e.metaKey && !e.altKey) {
+    e.preventDefault();
+    $('search-input').focus();
+    $('search-input').select();
+    return;
+  }
+  if (e.key === 'Escape') {
+    if (caseView && caseView.isOpen()) { e.preventDefault(); caseView.close(); return; }
+    if (cellPanel && cellPanel.isOpen()) { e.preventDefault(); cellPanel.close(); $('map-canvas').focus(); return; }
+    if (document.activeElement === $('search-input')) { $('search-msg').hidden = true; $('search-input').blur(); }
+  }
+}
+
+// ---- language -------------------------------------------------------------------------------
+
+function relabel() {
+  const wall = $('wall-toggle');
+  wall.textContent = t(wall.dataset.i18n || 'wall.toggle');
+  if (!state.running) return;
+  updateLive();
+  if (kpi) kpi.render();
+  if (manual && state.ticketsLoaded) manual.relabel();
+  if (overdue && state.ticketsLoaded) overdue.relabel();
+  if (!state.ticketsLoaded) renderLists();
+  if (caseView && caseView.isOpen() && caseView.data) caseView.render();
+  if (cellPanel && cellPanel.isOpen()) cellPanel.render();
+  if (state.lastCells) showCellsState(state.lastCells);
+}
+
+// ---- start ----------------------------------------------------------------------------------
+
+async function init() {
+  applyI18n(document);
+  buildComponents();
+  setWall(wallWanted(), false);
+  $('wall-toggle').addEventListener('click', () => setWall(!isDark(), true));
+  $('lang-switch').addEventListener('click', toggleLang);
+  onLangChange(relabel);
+  $('signin-form').addEventListener('submit', onSignIn);
+  $('sign-out').addEventListener('click', onSignOut);
+  $('search-form').addEventListener('submit', onSearch);
+  $('search-input').addEventListener('input', () => { $('search-msg').hidden = true; });
+  document.addEventListener('keydown', onKey);
+  api.onSessionExpired(sessionEnded);
+  // Lists show "x late" relative to now: refresh them now and then.
+  setInterval(() => { if (state.running && state.ticketsLoaded) overdue.render(); }, 30000);
+
+  if (api.currentSession()) {
+    try {
+      await api.resume();
+      if (api.currentSession()) {
+        startApp();
+        return;
+      }
+    } catch {
+      // refresh refused: fall through to the sign-in screen
+    }
+    showSignIn(t('session.expired'));
+    return;
+  }
+  showSignIn('');
+}
+
+init().catch((err) => {
+  const boot = $('boot');
+  boot.hidden = false;
+  boot.textContent = errorText(err);
+});
+

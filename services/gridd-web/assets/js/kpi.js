@@ -1,0 +1,206 @@
+// KPI tiles (today and the chosen period) and the squad leaderboard, from GetStats.
+
+import * as api from './api.js';
+import { t, escalationNameLabel } from './i18n.js';
+import { h, clear, loadingState, emptyState, errorState, fmtRate, fmtCount, fmtSeconds, dateInputValue, dateFromInput, debounce } from './dom.js';
+import { engineNow, num } from './store.js';
+
+// Tiles with a value for today and for the period: [field of Kpi, test id, kind].
+const PERIOD_TILES = [
+  ['filed', 'kpi-filed', 'count'],
+  ['dispatched', 'kpi-dispatched', 'count'],
+  ['closed', 'kpi-closed', 'count'],
+  ['onTimeDisposalRate', 'kpi-on-time-disposal-rate', 'rate'],
+  ['closureRate', 'kpi-closure-rate', 'rate'],
+  ['onTimeClosureRate', 'kpi-on-time-closure-rate', 'rate'],
+  ['reworkRate', 'kpi-rework-rate', 'rate'],
+];
+const LEVELS = ['reminder', 'pressing', 'yellow_card', 'red_card'];
+
+// Leaderboard choices: [field, kind, higher is better].
+export const BOARD_KPIS = [
+  ['onTimeDisposalRate', 'rate', true],
+  ['closureRate', 'rate', true],
+  ['onTimeClosureRate', 'rate', true],
+  ['reworkRate', 'rate', false],
+  ['extensionRate', 'rate', false],
+  ['filed', 'count', true],
+  ['dispatched', 'count', true],
+  ['closed', 'count', true],
+  ['overduePending', 'count', false],
+  ['averageHandlingSeconds', 'seconds', false],
+];
+
+function fmt(kind, v) {
+  if (kind === 'rate') return fmtRate(v);
+  if (kind === 'seconds') return fmtSeconds(v);
+  return fmtCount(v);
+}
+
+function startOfMonth(ms) {
+  const d = new Date(ms);
+  return new Date(d.getFullYear(), d.getMonth(), 1);
+}
+
+function startOfDay(ms) {
+  const d = new Date(ms);
+  return new Date(d.getFullYear(), d.getMonth(), d.getDate());
+}
+
+export class KpiPanel {
+  constructor({ body, boardBody, boardSelect, form, fromInput, toInput, monthButton, onStats }) {
+    Object.assign(this, { body, boardBody, boardSelect, form, fromInput, toInput, monthButton, onStats });
+    this.today = null;
+    this.period = null;
+    this.error = null;
+    this.loading = false;
+    this.custom = null; // { from: Date, to: Date (exclusive) } or null for this month
+    this.boardKpi = 'onTimeDisposalRate';
+    this.seq = 0;
+    this.refreshSoon = debounce(() => this.load(), 1000, 5000);
+    this.resetMonthInputs();
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      this.applyRange();
+    });
+    monthButton.addEventListener('click', () => {
+      this.custom = null;
+      this.resetMonthInputs();
+      this.load();
+    });
+    boardSelect.addEventListener('change', () => {
+      this.boardKpi = boardSelect.value;
+      this.renderBoard();
+    });
+    this.fillBoardSelect();
+  }
+
+  resetMonthInputs() {
+    const now = engineNow();
+    this.fromInput.value = dateInputValue(startOfMonth(now));
+    this.toInput.value = dateInputValue(new Date(now));
+    this.fromInput.setCustomValidity('');
+    this.toInput.setCustomValidity('');
+  }
+
+  applyRange() {
+    const from = dateFromInput(this.fromInput.value);
+    const toDay = dateFromInput(this.toInput.value);
+    if (from && toDay && toDay < from) {
+      this.toInput.setCustomValidity(t('kpi.badRange'));
+      this.toInput.reportValidity();
+      return;
+    }
+    this.toInput.setCustomValidity('');
+    const to = toDay ? new Date(toDay.getFullYear(), toDay.getMonth(), toDay.getDate() + 1) : null;
+    this.custom = { from, to };
+    this.load();
+  }
+
+  fillBoardSelect() {
+    const sel = this.boardSelect;
+    clear(sel);
+    for (const [field] of BOARD_KPIS) sel.append(h('option', { value: field }, t(`kpi.${field}`)));
+    sel.value = this.boardKpi;
+  }
+
+  async load() {
+    this.refreshSoon.cancel();
+    const seq = ++this.seq;
+    const now = engineNow();
+    const todayReq = { from: startOfDay(now).toISOString() };
+    let periodReq;
+    if (this.custom) {
+      periodReq = {};
+      if (this.custom.from) periodReq.from = this.custom.from.toISOString();
+      if (this.custom.to) periodReq.to = this.custom.to.toISOString();
+    } else {
+      periodReq = { from: startOfMonth(now).toISOString() };
+    }
+    if (!this.today && !this.period) loadingState(this.body);
+    if (!this.period) loadingState(this.boardBody);
+    this.loading = true;
+    try {
+      const [today, period] = await Promise.all([api.dispatch('GetStats', todayReq), api.dispatch('GetStats', periodReq)]);
+      if (seq !== this.seq) return;
+      this.today = today || {};
+      this.period = period || {};
+      this.error = null;
+    } catch (err) {
+      if (seq !== this.seq) return;
+      this.error = err;
+    } finally {
+      if (seq === this.seq) this.loading = false;
+    }
+    this.render();
+    if (this.onStats && !this.error) this.onStats(this.period, this.today);
+  }
+
+  render() {
+    this.fillBoardSelect();
+    if (this.error && !this.period) {
+      errorState(this.body, this.error, () => this.load());
+      errorState(this.boardBody, this.error, () => this.load());
+      return;
+    }
+    if (!this.period) return;
+    this.renderTiles();
+    this.renderBoard();
+  }
+
+  renderTiles() {
+    const today = (this.today && this.today.city) || {};
+    const period = (this.period && this.period.city) || {};
+    const periodLabel = this.custom ? t('kpi.period') : t('kpi.thisMonth');
+    const grid = h('div.kpi-grid');
+    for (const [field, testid, kind] of PERIOD_TILES) {
+      grid.append(h('div.kpi-tile', { testid, dataset: { today: String(num(today[field])), period: String(num(period[field])) } },
+        h('div.kpi-label', t(`kpi.${field}`)),
+        h('div.kpi-values',
+          h('div.kpi-value', h('span.kpi-sub', t('kpi.today')), h('span.kpi-num', { testid: `${testid}-today` }, fmt(kind, today[field]))),
+          h('div.kpi-value', h('span.kpi-sub', periodLabel), h('span.kpi-num', { testid: `${testid}-period` }, fmt(kind, period[field])))),
+      ));
+    }
+    const overdue = num(this.period.overdueOpen);
+    grid.append(h(`div.kpi-tile.alert${overdue > 0 ? '.hot' : ''}`, { testid: 'kpi-overdue-open', dataset: { value: String(overdue) } },
+      h('div.kpi-label', t('kpi.overdueOpen')),
+      h('div.kpi-values', h('div.kpi-value', h('span.kpi-num.big', { testid: 'kpi-overdue-open-value' }, fmtCount(overdue)))),
+    ));
+
+    const levels = this.period.escalationsByLevel || [];
+    const byLabel = new Map(levels.map((c) => [c.label, num(c.count)]));
+    const labels = [...LEVELS, ...levels.map((c) => c.label).filter((l) => l && !LEVELS.includes(l))];
+    const esc = h('div.kpi-esc', { testid: 'kpi-escalations' },
+      h('div.kpi-label', t('kpi.escalations')),
+      h('div.esc-row', labels.map((label) => h(`div.esc-chip.esc-${label.replace(/[^a-z_]/gi, '')}`, { testid: `kpi-escalation-${label}`, dataset: { value: String(byLabel.get(label) || 0) } },
+        h('span.esc-name', escalationNameLabel(label)),
+        h('span.esc-count', fmtCount(byLabel.get(label) || 0))))),
+      h('div.kpi-foot.muted.small', t('kpi.merged', { n: fmtCount(this.period.mergedReports) })),
+    );
+    clear(this.body).append(grid, esc);
+  }
+
+  renderBoard() {
+    if (!this.period) return;
+    const spec = BOARD_KPIS.find((k) => k[0] === this.boardKpi) || BOARD_KPIS[0];
+    const [field, kind, higherBetter] = spec;
+    const rows = (this.period.bySquad || []).slice();
+    if (!rows.length) {
+      emptyState(this.boardBody, t('board.empty'));
+      return;
+    }
+    rows.sort((a, b) => (higherBetter ? num(b[field]) - num(a[field]) : num(a[field]) - num(b[field])) || String(a.name || a.key).localeCompare(String(b.name || b.key)));
+    const max = Math.max(...rows.map((r) => num(r[field])), kind === 'rate' ? 1 : 0) || 1;
+    const list = h('ol.board', { testid: 'leaderboard-list' });
+    rows.forEach((r, i) => {
+      const bar = h('span.board-bar');
+      bar.style.width = `${Math.max(0, Math.min(100, (num(r[field]) / max) * 100)).toFixed(1)}%`;
+      list.append(h('li.board-row', { testid: 'leaderboard-row', dataset: { squadId: r.key || '' } },
+        h('span.board-rank', String(i + 1)),
+        h('span.board-name', r.name || r.key || '—'),
+        h('span.board-track', bar),
+        h('span.board-value', fmt(kind, r[field]))));
+    });
+    clear(this.boardBody).append(list);
+  }
+}

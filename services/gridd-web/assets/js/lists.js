@@ -1,0 +1,333 @@
+// The manual queue (人工派遣) and the overdue/pressed list (超期/督办), kept in step with the
+// open-ticket store, plus the squad directory and Locate look-ups they share with the case view.
+
+import * as api from './api.js';
+import { t, tEnum, escalationLevelLabel } from './i18n.js';
+import { h, clear, emptyState, reconcile, errorText, fmtTime, fmtDuration } from './dom.js';
+import { engineNow, num, ts, RANK_NAME, lightRank } from './store.js';
+
+const MAX_OVERDUE_SHOWN = 150;
+
+/** Every squad the page has heard of (GetStats bySquad, Locate answers, tickets). */
+export class SquadDirectory {
+  constructor() {
+    this.names = new Map();
+    this.listeners = new Set();
+  }
+
+  add(id, name) {
+    if (!id) return;
+    const cur = this.names.get(id);
+    if (cur && (cur === name || !name)) return;
+    this.names.set(id, name || cur || id);
+    this.changed();
+  }
+
+  addMany(pairs) {
+    let changed = false;
+    for (const [id, name] of pairs) {
+      if (!id) continue;
+      const cur = this.names.get(id);
+      if (cur && (cur === name || !name)) continue;
+      this.names.set(id, name || cur || id);
+      changed = true;
+    }
+    if (changed) this.changed();
+  }
+
+  changed() {
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => { for (const fn of this.listeners) fn(); }, 50);
+  }
+
+  name(id) {
+    return this.names.get(id) || id;
+  }
+
+  sorted() {
+    return [...this.names.entries()].sort((a, b) => a[1].localeCompare(b[1], 'zh-CN') || a[0].localeCompare(b[0]));
+  }
+
+  onChange(fn) {
+    this.listeners.add(fn);
+  }
+
+  /** Fills a <select> with every squad, keeping (or setting) its value. */
+  fillSelect(select, wanted) {
+    const value = wanted !== undefined ? wanted : select.value;
+    const entries = this.sorted();
+    if (value && !this.names.has(value)) entries.unshift([value, value]);
+    const sig = entries.map((e) => e.join('=')).join('|') + t('form.chooseSquad');
+    if (select.dataset.sig !== sig) {
+      clear(select);
+      select.append(h('option', { value: '' }, t('form.chooseSquad')));
+      for (const [id, name] of entries) select.append(h('option', { value: id }, name === id ? id : `${name}（${id}）`));
+      select.dataset.sig = sig;
+    }
+    select.value = value || '';
+  }
+}
+
+/** Locate with a small cache and at most 3 calls at a time. */
+export class Locator {
+  constructor(squads) {
+    this.squads = squads;
+    this.cache = new Map();
+    this.queue = [];
+    this.running = 0;
+  }
+
+  key(point, category) {
+    return `${Number(point.lon).toFixed(6)},${Number(point.lat).toFixed(6)},${category || ''}`;
+  }
+
+  locate(point, category) {
+    const k = this.key(point, category);
+    let p = this.cache.get(k);
+    if (p) return p;
+    p = new Promise((resolve, reject) => {
+      this.queue.push({ point, category, resolve, reject });
+      this.pump();
+    });
+    this.cache.set(k, p);
+    p.catch(() => this.cache.delete(k));
+    if (this.cache.size > 2000) this.cache.delete(this.cache.keys().next().value);
+    return p;
+  }
+
+  pump() {
+    while (this.running < 3 && this.queue.length) {
+      const job = this.queue.shift();
+      this.running++;
+      const req = { point: { lon: Number(job.point.lon), lat: Number(job.point.lat), crs: 'COORD_SYSTEM_WGS84' } };
+      if (job.category) req.category = job.category;
+      api.grid('Locate', req)
+        .then((resp) => {
+          const r = resp || {};
+          this.squads.addMany((r.responsible || []).map((x) => [x.squadId, x.squadName]));
+          job.resolve(r);
+        }, job.reject)
+        .finally(() => {
+          this.running--;
+          this.pump();
+        });
+    }
+  }
+
+  /** The squad routing would choose: the last entry of `responsible` (see grid.proto). */
+  static suggestion(resp) {
+    const list = (resp && resp.responsible) || [];
+    return list.length ? list[list.length - 1] : null;
+  }
+}
+
+function lightDot(ticket) {
+  const name = RANK_NAME[lightRank(ticket)];
+  return h(`span.light-dot.${name}`, { title: tEnum('light', ticket.light || 'LIGHT_UNSPECIFIED'), 'aria-label': tEnum('light', ticket.light || 'LIGHT_UNSPECIFIED') });
+}
+
+export class ManualQueue {
+  constructor({ body, count, store, squads, locator, openCase }) {
+    Object.assign(this, { body, count, store, squads, locator, openCase });
+    this.status = new Map(); // id -> { busy, error, ok }
+    squads.onChange(() => this.refreshSelects());
+  }
+
+  render() {
+    const { manual } = this.store.derive();
+    this.count.textContent = manual.length ? String(manual.length) : '';
+    if (!manual.length) {
+      if (!this.body.querySelector('.panel-state.empty')) emptyState(this.body, t('manual.empty'));
+      return;
+    }
+    let list = this.body.querySelector('ul.manual-list');
+    if (!list) {
+      clear(this.body);
+      list = h('ul.item-list.manual-list');
+      this.body.append(list);
+    }
+    reconcile(list, manual, (tk) => tk.id, (tk) => this.create(tk), (el, tk) => this.update(el, tk));
+  }
+
+  relabel() {
+    // language change: rebuild the items
+    const list = this.body.querySelector('ul.manual-list');
+    if (list) clear(list);
+    if (this.body.querySelector('.panel-state.empty')) clear(this.body);
+    this.render();
+  }
+
+  create(tk) {
+    const select = h('select.squad-select', { testid: 'manual-squad', 'aria-label': t('manual.chooseSquad') });
+    const button = h('button.btn.primary.small', { type: 'button', testid: 'manual-dispatch' }, t('manual.dispatch'));
+    const open = h('button.link.item-title', { type: 'button', testid: 'manual-open' });
+    const el = h('li.item.manual-item', { testid: 'manual-item' },
+      h('div.item-row', open, h('span.badge.reason', { testid: 'manual-reason' })),
+      h('div.item-meta.muted.small'),
+      h('div.item-row.suggest-row', h('span.suggest.small', { testid: 'manual-suggestion' })),
+      h('div.item-row.dispatch-row', select, button),
+      h('div.item-msg.small', { testid: 'manual-error', role: 'alert', hidden: true }));
+    el._ = { select, button, open };
+    open.addEventListener('click', () => this.openCase(el.dataset.ticketId));
+    select.addEventListener('change', () => { el._.userChose = true; this.syncButton(el); });
+    button.addEventListener('click', () => this.dispatch(el));
+    select.addEventListener('keydown', (e) => {
+      if (e.key === 'Enter') { e.preventDefault(); this.dispatch(el); }
+    });
+    return el;
+  }
+
+  update(el, tk) {
+    const prevVersion = el.dataset.version;
+    el.dataset.ticketId = tk.id;
+    el.dataset.version = String(tk.version || '0');
+    el._.ticket = tk;
+    el._.open.textContent = `${tk.id} · ${tk.categoryName || tk.category || ''}`;
+    el.querySelector('[data-testid="manual-reason"]').textContent =
+      tEnum('manualReason', tk.manualReason || (tk.state === 'TICKET_STATE_RETURNED' ? 'MANUAL_REASON_RETURNED' : 'MANUAL_REASON_UNSPECIFIED'));
+    const meta = el.querySelector('.item-meta');
+    meta.textContent = [fmtTime(tk.createdAt), tk.cell && tk.cell.streetName, tk.address || (tk.location ? '' : t('manual.noLocation'))]
+      .filter(Boolean).join(' · ');
+    if (prevVersion !== el.dataset.version || !el._.located) this.suggest(el, tk);
+    this.showStatus(el);
+    this.refreshSelect(el);
+  }
+
+  suggest(el, tk) {
+    const line = el.querySelector('[data-testid="manual-suggestion"]');
+    el._.located = true;
+    if (!tk.location) {
+      el._.suggestion = null;
+      line.textContent = t('manual.noSuggestion');
+      return;
+    }
+    line.textContent = t('manual.locating');
+    const version = el.dataset.version;
+    this.locator.locate(tk.location, tk.category).then((resp) => {
+      if (el.dataset.version !== version) return;
+      const s = Locator.suggestion(resp);
+      el._.suggestion = s;
+      line.textContent = s ? t('manual.suggested', { squad: s.squadName || s.squadId }) : t('manual.noSuggestion');
+      if (s) line.title = (s.routing && s.routing.reason) || '';
+      this.refreshSelect(el);
+    }, (err) => {
+      if (el.dataset.version !== version) return;
+      el._.suggestion = null;
+      el._.located = false; // try again next time
+      line.textContent = `${t('manual.noSuggestion')}（${errorText(err)}）`;
+    });
+  }
+
+  refreshSelects() {
+    for (const el of this.body.querySelectorAll('li.manual-item')) this.refreshSelect(el);
+  }
+
+  refreshSelect(el) {
+    const s = el._.suggestion;
+    const current = el._.select.value;
+    const wanted = el._.userChose ? current : (s ? s.squadId : current);
+    this.squads.fillSelect(el._.select, wanted);
+    this.syncButton(el);
+  }
+
+  syncButton(el) {
+    const st = this.status.get(el.dataset.ticketId) || {};
+    el._.button.disabled = Boolean(st.busy) || !el._.select.value;
+    el._.button.textContent = st.busy ? t('manual.dispatching') : t('manual.dispatch');
+  }
+
+  showStatus(el) {
+    const st = this.status.get(el.dataset.ticketId) || {};
+    const msg = el.querySelector('.item-msg');
+    msg.hidden = !st.error;
+    msg.textContent = st.error || '';
+    msg.classList.toggle('error', Boolean(st.error));
+    el.classList.toggle('busy', Boolean(st.busy));
+    this.syncButton(el);
+  }
+
+  async dispatch(el) {
+    const tk = el._.ticket;
+    const squadId = el._.select.value;
+    if (!tk || !squadId) return;
+    const st = this.status.get(tk.id);
+    if (st && st.busy) return;
+    this.status.set(tk.id, { busy: true });
+    this.showStatus(el);
+    try {
+      const context = {};
+      if (tk.version) context.expectedVersion = tk.version;
+      const updated = await api.dispatch('Dispatch', { ticketId: tk.id, squadId, context });
+      this.status.delete(tk.id);
+      if (updated && updated.id) this.store.put(updated);
+      if (el.isConnected) this.showStatus(el);
+    } catch (err) {
+      this.status.set(tk.id, { error: errorText(err) });
+      if (el.isConnected) this.showStatus(el);
+    }
+  }
+}
+
+export class OverdueList {
+  constructor({ body, count, store, openCase }) {
+    Object.assign(this, { body, count, store, openCase });
+  }
+
+  render() {
+    const { overdue } = this.store.derive();
+    this.count.textContent = overdue.length ? String(overdue.length) : '';
+    if (!overdue.length) {
+      if (!this.body.querySelector('.panel-state.empty')) emptyState(this.body, t('overdue.empty'));
+      return;
+    }
+    let list = this.body.querySelector('ul.overdue-list');
+    if (!list) {
+      clear(this.body);
+      list = h('ul.item-list.overdue-list');
+      this.body.append(list, h('p.more.muted.small'));
+    }
+    const shown = overdue.slice(0, MAX_OVERDUE_SHOWN);
+    const now = engineNow();
+    reconcile(list, shown, (tk) => tk.id, (tk) => this.create(tk), (el, tk) => this.update(el, tk, now));
+    const more = this.body.querySelector('p.more');
+    more.textContent = overdue.length > shown.length ? t('overdue.more', { n: overdue.length - shown.length }) : '';
+  }
+
+  relabel() {
+    const list = this.body.querySelector('ul.overdue-list');
+    if (list) clear(list);
+    if (this.body.querySelector('.panel-state.empty')) clear(this.body);
+    this.render();
+  }
+
+  create() {
+    const button = h('button.item-button', { type: 'button' });
+    const el = h('li.item.overdue-item', { testid: 'overdue-item' }, button);
+    button.addEventListener('click', () => this.openCase(el.dataset.ticketId));
+    el._ = { button };
+    return el;
+  }
+
+  update(el, tk, now) {
+    el.dataset.ticketId = tk.id;
+    el.dataset.escalationLevel = String(num(tk.escalationLevel));
+    const deadline = ts(tk.stageDeadline);
+    let lateness = '';
+    if (Number.isFinite(deadline)) {
+      lateness = now >= deadline ? t('overdue.late', { duration: fmtDuration(now - deadline) }) : t('overdue.left', { duration: fmtDuration(deadline - now) });
+    }
+    const level = num(tk.escalationLevel);
+    const sig = [tk.version, level, lateness, tk.light].join('|');
+    if (el.dataset.sig === sig) return;
+    el.dataset.sig = sig;
+    clear(el._.button).append(
+      h('div.item-row',
+        lightDot(tk),
+        h('span.item-title', `${tk.id} · ${tk.categoryName || tk.category || ''}`),
+        level > 0 ? h(`span.badge.esc.lvl-${Math.min(level, 4)}`, { testid: 'overdue-level' }, escalationLevelLabel(level)) : null),
+      h('div.item-meta.muted.small',
+        [tk.squadName || tk.squadId || t('case.noSquad'), tEnum('state', tk.state), tEnum('stage', tk.stage || 'STAGE_UNSPECIFIED')].join(' · ')),
+      lateness ? h(`div.late.small${tk.overdue ? '.overdue' : ''}`, { testid: 'overdue-lateness' }, lateness) : null,
+    );
+  }
+}
