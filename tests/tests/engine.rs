@@ -13,4 +13,5 @@ mod engine {
     mod routing;
     mod service;
     mod tls_oidc;
+    mod web;
 }

@@ -47,8 +47,15 @@ pub async fn call<S: Store, K: IntakeSink>(
     grant: Option<Extension<Grant>>,
     body: Bytes,
 ) -> Response {
+    // Every operation served here is protected, so the access layer granted it; a request it
+    // let through without a grant (checked credentials, unknown operation; or an open route
+    // such as signing in, which has its own path) names nothing this route serves.
     let Some(Extension(grant)) = grant else {
-        return status_response(&Status::unauthenticated("unauthenticated: no credentials were checked"));
+        return status_response(&Status::unimplemented(format!(
+            "{}/{} is not an operation served over HTTP",
+            gridd_access::quote(&service),
+            gridd_access::quote(&method)
+        )));
     };
     match run(&services, &service, &method, grant, &body).await {
         Ok(json) => (StatusCode::OK, [(header::CACHE_CONTROL, "no-store")], Json(json)).into_response(),

@@ -248,7 +248,7 @@ fn sign_in_help(h: &Header, people: &[(String, &'static str, Option<String>, Str
         .take(5)
         .collect();
     format!(
-        "Sign in (gRPC AuthService.SignIn, or POST http://{}/v1/auth/sign-in) with password {DEMO_PASSWORD:?} as:\n  \
+        "Dashboard: http://{}/dashboard/ — sign in with password {DEMO_PASSWORD:?} as:\n  \
          hotline (受理员) · dispatcher (派遣员) · leader (值班长) · supervisor (监督员) · viewer (领导) · squad members {} …\n",
         h.http,
         street_members.join(", ")
