@@ -2,7 +2,8 @@
 # on free local ports, installing them first where missing, and stops them on exit.
 # Sourced by tests/run.sh; exports GRIDD_TEST_POSTGRES_URL, GRIDD_TEST_POSTGRES_BIN,
 # GRIDD_TEST_KAFKA_BROKERS and GRIDD_TEST_TANSU; install_manifest_validator exports
-# GRIDD_TEST_KUBERNETES_VALIDATE.
+# GRIDD_TEST_KUBERNETES_VALIDATE; install_browser_tests readies the dashboard's browser tests
+# (tests/web) and run_browser_tests runs them.
 
 SERVICES_DIR="${SERVICES_DIR:-$(pwd)/target/test-services}"
 mkdir -p "$SERVICES_DIR"
@@ -105,4 +106,33 @@ stop_broker() {
         kill "$BROKER_PID" 2>/dev/null || true
         wait "$BROKER_PID" 2>/dev/null || true
     fi
+}
+
+# The dashboard's browser tests (tests/web): Debian's Chromium, with CJK fonts for the Chinese
+# screens, driven by playwright-core (the exact version of tests/web/package-lock.json; its own
+# browser download is never used). Node.js 20 or later runs them.
+install_browser_tests() {
+    local missing=()
+    [ -x /usr/bin/chromium ] || missing+=(chromium)
+    dpkg-query -W -f='${Status}' fonts-noto-cjk 2>/dev/null | grep -q 'ok installed' || missing+=(fonts-noto-cjk)
+    if [ "${#missing[@]}" -gt 0 ]; then
+        echo "tests/services.sh: installing ${missing[*]} from Debian's packages" >&2
+        apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    fi
+    if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+        echo "tests/services.sh: the browser tests need Node.js 20 or later with npm" >&2
+        return 1
+    fi
+    if [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 20 ]; then
+        echo "tests/services.sh: the browser tests need Node.js 20 or later, not $(node --version)" >&2
+        return 1
+    fi
+    (cd tests/web && npm ci --no-audit --no-fund --loglevel=error >/dev/null)
+}
+
+# Runs tests/web with node's own test runner, one file at a time (each starts its own gridd and
+# Chromium); screenshots and the engines' logs go to tests/web/output/.
+run_browser_tests() {
+    rm -rf tests/web/output
+    (cd tests/web && node --test --test-concurrency=1 --test-timeout=180000)
 }

@@ -71,8 +71,8 @@ where
 pub fn routes<S: Store, K: IntakeSink>(services: Services<S, K>) -> axum::Router {
     let maps = Arc::new(map::Maps::default());
     axum::Router::new()
-        .route("/", get(|| async { Redirect::to("/dashboard/") }))
-        .route("/dashboard", get(|| async { Redirect::to("/dashboard/") }))
+        .route("/", get(to_dashboard))
+        .route("/dashboard", get(to_dashboard))
         .route("/dashboard/", get(|| async { asset("index.html") }))
         .route("/assets/{*path}", get(|axum::extract::Path(path): axum::extract::Path<String>| async move { asset(&path) }))
         .route("/v1/rpc/{service}/{method}", post(rpc::call::<S, K>))
@@ -82,6 +82,14 @@ pub fn routes<S: Store, K: IntakeSink>(services: Services<S, K>) -> axum::Router
         .route("/v1/map/cells", get(map::cells::<S, K>))
         .layer(axum::Extension(maps))
         .with_state(services)
+}
+
+/// Redirects to the dashboard, keeping the query (`/?wall=1` opens the wall layout).
+async fn to_dashboard(uri: axum::http::Uri) -> Redirect {
+    match uri.query() {
+        Some(query) => Redirect::to(&format!("/dashboard/?{query}")),
+        None => Redirect::to("/dashboard/"),
+    }
 }
 
 /// What the pages may load: only this origin (no inline script, no third party).

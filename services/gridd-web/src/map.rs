@@ -1,6 +1,7 @@
 //! The city's own shapes for the map, computed once per grid version:
 //!
-//! - `GET /v1/map/layers`: the city outline, street and community boundaries, street labels;
+//! - `GET /v1/map/layers`: the city outline, street and community boundaries, street labels,
+//!   and the city's squads;
 //! - `GET /v1/map/cells?bbox=…&zoom=…`: the cells in view; when more than
 //!   [`DETAILED_CELLS`] are in view their rings are simplified to the view's pixel size, so a
 //!   grid of a million cells pans as smoothly as the demo city.
@@ -162,12 +163,33 @@ fn compute(grid: &Grid) -> Layers {
     Layers { version: grid.version().to_owned(), bbox, boundary, streets, communities, street_labels, cells }
 }
 
-/// `GET /v1/map/layers`.
+/// A squad the centre can dispatch to.
+#[derive(Debug, Serialize)]
+struct SquadEntry {
+    id: String,
+    name: String,
+}
+
+/// The layers with the city's squads (which change with the rules, not the grid).
+#[derive(Serialize)]
+struct LayersAnswer<'a> {
+    #[serde(flatten)]
+    layers: &'a Layers,
+    squads: Vec<SquadEntry>,
+}
+
+/// `GET /v1/map/layers`: the shapes, and the squads of the city (for dispatching by hand).
 pub async fn layers<S: Store, K: IntakeSink>(State(services): State<Services<S, K>>, Extension(maps): Extension<Arc<Maps>>) -> Response {
     let city = services.city.current();
-    let layers = tokio::task::spawn_blocking(move || maps.of(city.grid())).await;
-    match layers {
-        Ok(layers) => axum::Json(layers.as_ref()).into_response(),
+    let answer = tokio::task::spawn_blocking(move || {
+        let layers = maps.of(city.grid());
+        let squads = city.responsibility.squads().map(|s| SquadEntry { id: s.id.to_string(), name: s.name.clone() }).collect();
+        serde_json::to_vec(&LayersAnswer { layers: &layers, squads })
+    })
+    .await;
+    match answer {
+        Ok(Ok(json)) => ([(axum::http::header::CONTENT_TYPE, "application/json")], json).into_response(),
+        Ok(Err(e)) => (StatusCode::INTERNAL_SERVER_ERROR, format!("encoding the map: {e}")).into_response(),
         Err(e) => (StatusCode::INTERNAL_SERVER_ERROR, format!("computing the map: {e}")).into_response(),
     }
 }

@@ -39,6 +39,8 @@ export class CaseView {
     this.form = null;
     this.message = null;
     this.root.hidden = false;
+    const bar = document.querySelector('.topbar');
+    this.root.style.top = bar && window.innerWidth > 1000 ? `${Math.round(bar.getBoundingClientRect().bottom)}px` : '';
     this.idLabel.textContent = id;
     this.load(true);
     this.closeButton.focus();
@@ -47,6 +49,7 @@ export class CaseView {
   close() {
     if (!this.isOpen()) return;
     this.root.hidden = true;
+    clearTimeout(this.reloadTimer);
     this.id = null;
     this.data = null;
     this.form = null;
@@ -67,6 +70,7 @@ export class CaseView {
   }
 
   async load(showLoading) {
+    if (!this.id) return;
     const seq = ++this.seq;
     const id = this.id;
     if (showLoading || !this.data) loadingState(this.body, t('case.loading'));
@@ -160,7 +164,16 @@ export class CaseView {
       bar.append(b);
     }
     wrap.append(bar);
-    if (this.form && actions.includes(this.form)) wrap.append(this.renderForm(this.form, tk));
+    if (this.form && actions.includes(this.form)) {
+      // A live refresh keeps the open form as the user left it (typed note, chosen squad).
+      if (!this.formEl || this.formEl.dataset.action !== this.form || this.formEl.dataset.ticket !== tk.id) {
+        this.formEl = this.renderForm(this.form, tk);
+        this.formEl.dataset.ticket = tk.id;
+      }
+      wrap.append(this.formEl);
+    } else {
+      this.formEl = null;
+    }
     return wrap;
   }
 
@@ -169,14 +182,15 @@ export class CaseView {
     let squad, reason, amount, unit;
     if (action === 'dispatch') {
       squad = h('select', { id: 'form-squad', required: true, testid: 'form-squad' });
-      this.squads.fillSelect(squad, tk.squadId || '');
+      // Re-dispatch (改派) goes to another squad: the current one is not pre-selected.
+      this.squads.fillSelect(squad, '');
       const hint = h('span.muted.small', { testid: 'form-suggestion' });
       if (tk.location) {
         hint.textContent = t('manual.locating');
         this.locator.locate(tk.location, tk.category).then((resp) => {
           const s = Locator.suggestion(resp);
           hint.textContent = s ? t('manual.suggested', { squad: s.squadName || s.squadId }) : t('manual.noSuggestion');
-          if (s && !squad.dataset.touched) this.squads.fillSelect(squad, s.squadId);
+          if (s && !squad.dataset.touched && s.squadId !== tk.squadId) this.squads.fillSelect(squad, s.squadId);
           else this.squads.fillSelect(squad);
         }, (err) => { hint.textContent = `${t('manual.noSuggestion')}（${errorText(err)}）`; });
       } else {
@@ -263,10 +277,14 @@ export class CaseView {
       await this.load(false);
     } catch (err) {
       if (seq !== this.seq) return;
+      button.disabled = false;
+      button.textContent = `${t('form.submit')} · ${t(`action.${action}`)}`;
       this.message = { kind: 'error', text: errorText(err) };
       this.render();
       const box = this.body.querySelector('[data-testid="case-error"]');
       if (box) box.scrollIntoView({ block: 'nearest' });
+      // The case moved on meanwhile (ABORTED): fetch it again so a retry sends its new version.
+      if (err && (err.code === 'aborted' || err.code === 'failed_precondition')) this.load(false);
     }
   }
 

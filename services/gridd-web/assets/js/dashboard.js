@@ -2,8 +2,8 @@
 // the overdue list and the case view, all kept current from the ticket stream.
 
 import * as api from './api.js';
-import { t, applyI18n, toggleLang, onLangChange, getLang } from './i18n.js';
-import { errorText, loadingState, errorState, fmtClock } from './dom.js';
+import { t, has, applyI18n, toggleLang, onLangChange, getLang } from './i18n.js';
+import { errorText, loadingState, errorState, emptyState, fmtClock } from './dom.js';
 import { TicketStore, OPEN_STATES, observeEngineTime } from './store.js';
 import { CityMap } from './map.js';
 import { KpiPanel } from './kpi.js';
@@ -32,6 +32,7 @@ const gridd = {
   openTickets: () => store.list(),
   cellColour: (code) => store.cellColour(code),
   streamConnected: () => state.streamUp,
+  squads: () => squads.sorted().map(([id, name]) => ({ id, name })),
   lang: () => getLang(),
 };
 window.__gridd = gridd;
@@ -151,6 +152,7 @@ function showCellsState(s) {
     return;
   }
   $('map-state').textContent = '';
+  if (map.isEmpty()) emptyState($('map-state'), t('map.empty'));
   el.textContent = `${t('map.cellsCount', { shown: s.shown, total: s.total })}${s.simplified ? ` · ${t('map.simplified')}` : ''}`;
   state.lastCells = s;
 }
@@ -167,12 +169,19 @@ async function loadLayers() {
     box.textContent = '';
     map.setLayers(layers || {});
     map.loadCellsSoon.cancel();
+    discoverSquads(layers || {});
     await map.loadCells();
   } catch (err) {
     if (gen !== state.generation) return;
     errorState(box, err, loadLayers);
     if (!state.mapDone) { state.mapDone = true; maybeReady(); }
   }
+}
+
+/** The city's squads for the dispatch choices, as the map layers list them (so a fresh
+ * system with no statistics and no cases yet still offers every squad). */
+function discoverSquads(layers) {
+  squads.addMany((layers.squads || []).map((s) => [s.id, s.name]));
 }
 
 async function loadTickets() {
@@ -276,15 +285,13 @@ function startApp() {
   Object.assign(state, { running: true, ticketsLoaded: false, ticketsSettled: false, ticketsError: null, mapDone: false, statsDone: false, lastEventAt: 0, streamUp: false });
   gridd.ready = false;
   delete document.body.dataset.ready;
+  map.reset();
   $('boot').hidden = true;
   $('signin').hidden = true;
   $('app').hidden = false;
   $('conn-banner').hidden = true;
   moveLangSwitch('app-lang-slot');
-  const p = api.principal() || {};
-  $('user-name').textContent = p.displayName || p.subject || '';
-  $('user-role').textContent = p.roleLabel || p.role || '';
-  $('user-role').hidden = !(p.roleLabel || p.role);
+  showUser();
   updateLive();
 
   stream = new TicketStream({
@@ -298,6 +305,16 @@ function startApp() {
   loadTickets();
   kpi.load();
   return gen;
+}
+
+function showUser() {
+  const p = api.principal() || {};
+  $('user-name').textContent = p.displayName || p.subject || '';
+  const key = `role.${p.role}`;
+  // The server's label is Chinese; in English use the table's name of the role when it has one.
+  const label = getLang() === 'zh' ? p.roleLabel || (has(key) ? t(key) : p.role) : has(key) ? t(key) : p.roleLabel || p.role;
+  $('user-role').textContent = label || '';
+  $('user-role').hidden = !label;
 }
 
 function stopApp() {
@@ -342,7 +359,7 @@ async function onSignIn(e) {
     $('signin-password').value = '';
     $('signin-notice').hidden = true;
     startApp();
-    $('map-canvas').focus({ preventScroll: true });
+    if (document.activeElement && document.activeElement !== document.body) document.activeElement.blur();
   } catch (ex) {
     let text = errorText(ex);
     if (ex instanceof api.ApiError && ex.status === 429) {
@@ -396,7 +413,9 @@ function isTyping(el) {
 
 function onKey(e) {
   if (e.defaultPrevented) return;
-  if (e.key === '/' && !isTyping(document.activeElement) && !$('app').hidden && !e.ctrlKey && !e.metaKey && !e.altKey) {
+  const inSearch = document.activeElement === $('search-input');
+  // Case numbers and references never contain "/", so it always means "go to the search box".
+  if (e.key === '/' && (inSearch || !isTyping(document.activeElement)) && !$('app').hidden && !e.ctrlKey && !e.metaKey && !e.altKey) {
     e.preventDefault();
     $('search-input').focus();
     $('search-input').select();
@@ -415,12 +434,13 @@ function relabel() {
   const wall = $('wall-toggle');
   wall.textContent = t(wall.dataset.i18n || 'wall.toggle');
   if (!state.running) return;
+  showUser();
   updateLive();
   if (kpi) kpi.render();
   if (manual && state.ticketsLoaded) manual.relabel();
   if (overdue && state.ticketsLoaded) overdue.relabel();
   if (!state.ticketsLoaded) renderLists();
-  if (caseView && caseView.isOpen() && caseView.data) caseView.render();
+  if (caseView && caseView.isOpen() && caseView.data) { caseView.formEl = null; caseView.render(); }
   if (cellPanel && cellPanel.isOpen()) cellPanel.render();
   if (state.lastCells) showCellsState(state.lastCells);
 }

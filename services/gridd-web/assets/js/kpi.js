@@ -17,13 +17,13 @@ const PERIOD_TILES = [
 ];
 const LEVELS = ['reminder', 'pressing', 'yellow_card', 'red_card'];
 
-// Leaderboard choices: [field, kind, higher is better].
+// Leaderboard choices: [field, kind, higher is better, the count a rate is taken over].
 export const BOARD_KPIS = [
-  ['onTimeDisposalRate', 'rate', true],
-  ['closureRate', 'rate', true],
-  ['onTimeClosureRate', 'rate', true],
+  ['onTimeDisposalRate', 'rate', true, 'shouldDispose'],
+  ['closureRate', 'rate', true, 'shouldClose'],
+  ['onTimeClosureRate', 'rate', true, 'shouldClose'],
   ['reworkRate', 'rate', false],
-  ['extensionRate', 'rate', false],
+  ['extensionRate', 'rate', false, 'dispatched'],
   ['filed', 'count', true],
   ['dispatched', 'count', true],
   ['closed', 'count', true],
@@ -116,6 +116,7 @@ export class KpiPanel {
       if (this.custom.to) periodReq.to = this.custom.to.toISOString();
     } else {
       periodReq = { from: startOfMonth(now).toISOString() };
+      if (document.activeElement !== this.fromInput && document.activeElement !== this.toInput) this.resetMonthInputs();
     }
     if (!this.today && !this.period) loadingState(this.body);
     if (!this.period) loadingState(this.boardBody);
@@ -155,16 +156,15 @@ export class KpiPanel {
     const grid = h('div.kpi-grid');
     for (const [field, testid, kind] of PERIOD_TILES) {
       grid.append(h('div.kpi-tile', { testid, dataset: { today: String(num(today[field])), period: String(num(period[field])) } },
-        h('div.kpi-label', t(`kpi.${field}`)),
-        h('div.kpi-values',
-          h('div.kpi-value', h('span.kpi-sub', t('kpi.today')), h('span.kpi-num', { testid: `${testid}-today` }, fmt(kind, today[field]))),
-          h('div.kpi-value', h('span.kpi-sub', periodLabel), h('span.kpi-num', { testid: `${testid}-period` }, fmt(kind, period[field])))),
+        h('div.kpi-label', h('span', t(`kpi.${field}`)), h('span.kpi-sub', t('kpi.today'))),
+        h('div.kpi-num', { testid: `${testid}-today` }, fmt(kind, today[field])),
+        h('div.kpi-period', h('span', periodLabel), h('span.kpi-pnum', { testid: `${testid}-period` }, fmt(kind, period[field]))),
       ));
     }
     const overdue = num(this.period.overdueOpen);
     grid.append(h(`div.kpi-tile.alert${overdue > 0 ? '.hot' : ''}`, { testid: 'kpi-overdue-open', dataset: { value: String(overdue) } },
-      h('div.kpi-label', t('kpi.overdueOpen')),
-      h('div.kpi-values', h('div.kpi-value', h('span.kpi-num.big', { testid: 'kpi-overdue-open-value' }, fmtCount(overdue)))),
+      h('div.kpi-label', h('span', t('kpi.overdueOpen'))),
+      h('div.kpi-num.big', { testid: 'kpi-overdue-open-value' }, fmtCount(overdue)),
     ));
 
     const levels = this.period.escalationsByLevel || [];
@@ -183,23 +183,28 @@ export class KpiPanel {
   renderBoard() {
     if (!this.period) return;
     const spec = BOARD_KPIS.find((k) => k[0] === this.boardKpi) || BOARD_KPIS[0];
-    const [field, kind, higherBetter] = spec;
+    const [field, kind, higherBetter, over] = spec;
     const rows = (this.period.bySquad || []).slice();
     if (!rows.length) {
       emptyState(this.boardBody, t('board.empty'));
       return;
     }
-    rows.sort((a, b) => (higherBetter ? num(b[field]) - num(a[field]) : num(a[field]) - num(b[field])) || String(a.name || a.key).localeCompare(String(b.name || b.key)));
+    // A rate over nothing (e.g. no case owed yet) is not 0 %: shown as "—" and ranked last.
+    const owed = (r) => !over || num(r[over]) > 0;
+    rows.sort((a, b) => (owed(b) - owed(a))
+      || (higherBetter ? num(b[field]) - num(a[field]) : num(a[field]) - num(b[field]))
+      || String(a.name || a.key).localeCompare(String(b.name || b.key), 'zh-CN'));
     const max = Math.max(...rows.map((r) => num(r[field])), kind === 'rate' ? 1 : 0) || 1;
     const list = h('ol.board', { testid: 'leaderboard-list' });
     rows.forEach((r, i) => {
       const bar = h('span.board-bar');
-      bar.style.width = `${Math.max(0, Math.min(100, (num(r[field]) / max) * 100)).toFixed(1)}%`;
-      list.append(h('li.board-row', { testid: 'leaderboard-row', dataset: { squadId: r.key || '' } },
-        h('span.board-rank', String(i + 1)),
-        h('span.board-name', r.name || r.key || '—'),
+      const has = owed(r);
+      bar.style.width = `${has ? Math.max(0, Math.min(100, (num(r[field]) / max) * 100)).toFixed(1) : 0}%`;
+      list.append(h('li.board-row', { testid: 'leaderboard-row', dataset: { squadId: r.key || '', value: has ? String(num(r[field])) : '' } },
+        h('span.board-rank', has ? String(i + 1) : '—'),
+        h('span.board-name', { title: r.name || r.key || '' }, r.name || r.key || '—'),
         h('span.board-track', bar),
-        h('span.board-value', fmt(kind, r[field]))));
+        h('span.board-value', has ? fmt(kind, r[field]) : '—')));
     });
     clear(this.boardBody).append(list);
   }

@@ -2,7 +2,7 @@
 // open-ticket store, plus the squad directory and Locate look-ups they share with the case view.
 
 import * as api from './api.js';
-import { t, tEnum, escalationLevelLabel } from './i18n.js';
+import { t, tEnum, escalationLevelLabel, getLang } from './i18n.js';
 import { h, clear, emptyState, reconcile, errorText, fmtTime, fmtDuration } from './dom.js';
 import { engineNow, num, ts, RANK_NAME, lightRank } from './store.js';
 
@@ -57,11 +57,12 @@ export class SquadDirectory {
     const value = wanted !== undefined ? wanted : select.value;
     const entries = this.sorted();
     if (value && !this.names.has(value)) entries.unshift([value, value]);
-    const sig = entries.map((e) => e.join('=')).join('|') + t('form.chooseSquad');
+    const sig = entries.map((e) => e.join('=')).join('|') + t('form.chooseSquad') + getLang();
     if (select.dataset.sig !== sig) {
       clear(select);
       select.append(h('option', { value: '' }, t('form.chooseSquad')));
-      for (const [id, name] of entries) select.append(h('option', { value: id }, name === id ? id : `${name}（${id}）`));
+      const zh = getLang() === 'zh';
+      for (const [id, name] of entries) select.append(h('option', { value: id }, name === id ? id : zh ? `${name}（${id}）` : `${name} (${id})`));
       select.dataset.sig = sig;
     }
     select.value = value || '';
@@ -188,7 +189,8 @@ export class ManualQueue {
     const meta = el.querySelector('.item-meta');
     meta.textContent = [fmtTime(tk.createdAt), tk.cell && tk.cell.streetName, tk.address || (tk.location ? '' : t('manual.noLocation'))]
       .filter(Boolean).join(' · ');
-    if (prevVersion !== el.dataset.version || !el._.located) this.suggest(el, tk);
+    const retryDue = !el._.located && Date.now() - (el._.locateFailedAt || 0) > 15000;
+    if (prevVersion !== el.dataset.version || retryDue) this.suggest(el, tk);
     this.showStatus(el);
     this.refreshSelect(el);
   }
@@ -213,7 +215,8 @@ export class ManualQueue {
     }, (err) => {
       if (el.dataset.version !== version) return;
       el._.suggestion = null;
-      el._.located = false; // try again next time
+      el._.located = false; // try again on a later update, not at once
+      el._.locateFailedAt = Date.now();
       line.textContent = `${t('manual.noSuggestion')}（${errorText(err)}）`;
     });
   }

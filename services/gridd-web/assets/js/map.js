@@ -5,6 +5,7 @@
 import * as api from './api.js';
 import { lightRank, RANK_NAME } from './store.js';
 import { debounce } from './dom.js';
+import { t } from './i18n.js';
 
 const M_PER_DEG_LAT = 110574;
 const M_PER_DEG_LON = 111320;
@@ -70,6 +71,20 @@ export class CityMap {
     this.bindEvents();
   }
 
+  /** Forgets the cells and the first-render measurement (a new session starts). */
+  reset() {
+    if (this.cellsController) this.cellsController.abort();
+    this.cellsController = null;
+    this.loadCellsSoon.cancel();
+    this.fetched = null;
+    this.cells = [];
+    this.cellsByCode = new Map();
+    this.outlines = [];
+    this.firstFullRenderDone = false;
+    this.selectedCell = null;
+    this.selectedTicket = null;
+  }
+
   setTheme(dark) {
     this.palette = dark ? PALETTES.dark : PALETTES.light;
     this.requestRender();
@@ -95,10 +110,9 @@ export class CityMap {
     return [(sx - this.width / 2) / v.scale + v.cx, (sy - this.height / 2) / v.scale + v.cy];
   }
 
-  /** Slippy-map style zoom level of the current scale (for the server's simplification). */
+  /** The zoom the server's /v1/map/cells takes: CSS pixels per degree of longitude. */
   zoomLevel() {
-    const z = Math.log2(156543.03 * Math.cos((this.lat0 * Math.PI) / 180) * this.view.scale);
-    return Math.max(0, Math.min(22, Math.round(z)));
+    return Math.round(this.view.scale * this.kx * 10) / 10;
   }
 
   viewBbox(pad = 0) {
@@ -111,22 +125,31 @@ export class CityMap {
 
   // ---- data -------------------------------------------------------------------------------
 
+  /** True if the server sent nothing to draw. */
+  isEmpty() {
+    return !this.hasShapes && !this.cells.length;
+  }
+
   setLayers(layers) {
+    this.hasShapes = ['boundary', 'streets', 'communities'].some((k) => Array.isArray(layers[k]) && layers[k].length > 0);
     const bbox = Array.isArray(layers.bbox) && layers.bbox.length === 4 ? layers.bbox.map(Number) : null;
     this.bbox = bbox || [118.0, 34.0, 118.7, 34.7];
     this.lon0 = (this.bbox[0] + this.bbox[2]) / 2;
     this.lat0 = (this.bbox[1] + this.bbox[3]) / 2;
     this.kx = M_PER_DEG_LON * Math.cos((this.lat0 * Math.PI) / 180);
-    const toPath = (lines, close) => {
+    // The server may send boundaries as short segments (one per cell edge): join them into
+    // polylines first, so the outline can be filled and lines get proper joins.
+    const toPath = (lines, fillable) => {
       const p = new Path2D();
-      for (const line of lines || []) {
-        if (!Array.isArray(line) || line.length < 4) continue;
+      for (const line of chainLines(lines || [])) {
+        if (line.length < 4) continue;
         for (let i = 0; i + 1 < line.length; i += 2) {
           const [x, y] = this.project(Number(line[i]), Number(line[i + 1]));
           if (i === 0) p.moveTo(x, y);
           else p.lineTo(x, y);
         }
-        if (close) p.closePath();
+        const n = line.length;
+        if (fillable && line[0] === line[n - 2] && line[1] === line[n - 1]) p.closePath();
       }
       return p;
     };
@@ -154,7 +177,10 @@ export class CityMap {
     if (!this.layers || !this.width) return;
     const zoom = this.zoomLevel();
     const want = this.viewBbox(0);
-    if (this.fetched && this.fetched.zoom === zoom && contains(this.fetched.bbox, want)) return;
+    const f = this.fetched;
+    // Cells already here cover the view: detailed ones serve every zoom, simplified ones until
+    // the view is zoomed in well past the pixel size they were simplified for.
+    if (f && contains(f.bbox, want) && (!f.simplified || zoom / f.zoom < 1.6)) return;
     const bbox = this.viewBbox(0.25);
     if (this.cellsController) this.cellsController.abort();
     const controller = new AbortController();
@@ -165,7 +191,7 @@ export class CityMap {
       if (controller.signal.aborted) return;
       const t0 = performance.now();
       this.setCells(resp);
-      this.fetched = { bbox, zoom };
+      this.fetched = { bbox, zoom, simplified: Boolean(resp.simplified) };
       this.pendingBuildMs = performance.now() - t0;
       this.opts.onCellsState?.({ loading: false, shown: this.cells.length, total: Number(resp.total) || this.cells.length, simplified: Boolean(resp.simplified) });
       this.renderNow();
@@ -310,6 +336,8 @@ export class CityMap {
       const rect = c.getBoundingClientRect();
       const hit = this.targetAt(e.clientX - rect.left, e.clientY - rect.top);
       c.classList.toggle('pointer', Boolean(hit));
+      const tip = hit ? (hit.tickets.length === 1 ? `${hit.tickets[0].id} ${hit.tickets[0].categoryName || ''}` : t('map.openCases', { n: hit.tickets.length })) : '';
+      if (c.title !== tip) c.title = tip;
     });
     const end = (e) => {
       if (!drag || drag.id !== e.pointerId) return;
@@ -608,11 +636,75 @@ export function drawMiniMap(canvas, { point, cells, cellCode, dark }) {
 
 export function miniMapBbox(point) {
   const dLat = 400 / M_PER_DEG_LAT;
-  const dLon = 400 / (M_PER_DEG_LON * Math.cos((point.lat * Math.PI) / 180));
+  // the case view's mini map is about three times as wide as it is high
+  const dLon = 1100 / (M_PER_DEG_LON * Math.cos((point.lat * Math.PI) / 180));
   return [point.lon - dLon, point.lat - dLat, point.lon + dLon, point.lat + dLat];
 }
 
 export { RANK_NAME };
+
+/**
+ * Joins polylines (flat lon,lat arrays) that meet end to end where exactly two meet, so a
+ * boundary sent as thousands of edges becomes a few long lines and closed rings.
+ */
+export function chainLines(lines) {
+  const valid = lines.filter((l) => Array.isArray(l) && l.length >= 4);
+  if (valid.length < 2) return valid;
+  const key = (x, y) => `${x},${y}`;
+  const ends = new Map();
+  const addEnd = (k, i) => {
+    const list = ends.get(k);
+    if (list) list.push(i);
+    else ends.set(k, [i]);
+  };
+  valid.forEach((l, i) => {
+    addEnd(key(l[0], l[1]), i);
+    addEnd(key(l[l.length - 2], l[l.length - 1]), i);
+  });
+  const used = new Uint8Array(valid.length);
+  const out = [];
+  // next line at a point: the one other unused line ending there, when only two meet
+  const nextAt = (k) => {
+    const list = ends.get(k);
+    if (!list || list.length !== 2) return -1;
+    for (const j of list) if (!used[j]) return j;
+    return -1;
+  };
+  for (let i = 0; i < valid.length; i++) {
+    if (used[i]) continue;
+    used[i] = 1;
+    let pts = Array.from(valid[i]);
+    for (let dir = 0; dir < 2; dir++) {
+      for (;;) {
+        const n = pts.length;
+        const k = key(pts[n - 2], pts[n - 1]);
+        if (pts[0] === pts[n - 2] && pts[1] === pts[n - 1] && n > 4) break; // closed ring
+        const j = nextAt(k);
+        if (j < 0) break;
+        used[j] = 1;
+        const l = valid[j];
+        if (key(l[0], l[1]) === k) {
+          for (let m = 2; m < l.length; m++) pts.push(l[m]);
+        } else {
+          for (let m = l.length - 4; m >= 0; m -= 2) pts.push(l[m], l[m + 1]);
+        }
+      }
+      // then extend the other end: reverse and repeat
+      if (dir === 0) pts = reversePairs(pts);
+    }
+    out.push(pts);
+  }
+  return out;
+}
+
+function reversePairs(pts) {
+  const r = new Array(pts.length);
+  for (let i = 0, n = pts.length; i < n; i += 2) {
+    r[n - 2 - i] = pts[i];
+    r[n - 1 - i] = pts[i + 1];
+  }
+  return r;
+}
 
 function pointInRing(pts, x, y) {
   let inside = false;
