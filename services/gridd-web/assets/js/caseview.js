@@ -3,7 +3,7 @@
 
 import * as api from './api.js';
 import { t, tEnum, escalationLevelLabel } from './i18n.js';
-import { h, clear, loadingState, errorState, errorText, fmtTime } from './dom.js';
+import { h, clear, loadingState, errorState, errorText, refusal, showRefusal, fmtTime } from './dom.js';
 import { drawMiniMap, miniMapBbox } from './map.js';
 import { Locator } from './lists.js';
 import { num, RANK_NAME, lightRank } from './store.js';
@@ -13,6 +13,12 @@ const CENTRE_ACTIONS = ['dispatch', 'verify_pass', 'verify_fail', 'extend', 'sus
 const CANCEL_REASONS = ['CANCEL_REASON_DUPLICATE', 'CANCEL_REASON_INVALID', 'CANCEL_REASON_OUT_OF_SCOPE', 'CANCEL_REASON_ALREADY_FIXED'];
 const UNITS = ['WH', 'WD', 'h', 'min'];
 const DANGER = new Set(['cancel', 'close', 'verify_fail']);
+// Our wording of a refused action, by the server's code (its own message is shown below it).
+const ACTION_REFUSALS = {
+  permission_denied: 'error.permissionDenied',
+  failed_precondition: 'error.stale',
+  aborted: 'error.stale',
+};
 
 export class CaseView {
   constructor({ root, body, idLabel, closeButton, store, squads, locator, map, isDark }) {
@@ -21,7 +27,7 @@ export class CaseView {
     this.data = null;
     this.seq = 0;
     this.form = null; // name of the open action form
-    this.message = null; // { kind: 'error'|'ok', text }
+    this.message = null; // { kind: 'ok', text } or { kind: 'error', err, wording? } (worded at render)
     this.returnFocus = null;
     closeButton.addEventListener('click', () => this.close());
     store.onChange(() => this.onStoreChange());
@@ -39,11 +45,20 @@ export class CaseView {
     this.form = null;
     this.message = null;
     this.root.hidden = false;
-    const bar = document.querySelector('.topbar');
-    this.root.style.top = bar && window.innerWidth > 1000 ? `${Math.round(bar.getBoundingClientRect().bottom)}px` : '';
+    this.place();
     this.idLabel.textContent = id;
     this.load(true);
     this.closeButton.focus();
+  }
+
+  /** Puts the top of the view under the top bar, and under the connection strip while it shows. */
+  place() {
+    if (!this.isOpen()) return;
+    const bar = document.querySelector('.topbar');
+    const strip = document.getElementById('conn-banner');
+    let bottom = bar ? bar.getBoundingClientRect().bottom : 0;
+    if (strip && !strip.hidden) bottom = Math.max(bottom, strip.getBoundingClientRect().bottom);
+    this.root.style.top = bar && window.innerWidth > 1000 ? `${Math.round(bottom)}px` : '';
   }
 
   close() {
@@ -89,7 +104,7 @@ export class CaseView {
     } catch (err) {
       if (seq !== this.seq) return;
       if (this.data && this.data.ticket) {
-        this.message = { kind: 'error', text: errorText(err) };
+        this.message = { kind: 'error', err };
         this.render();
       } else {
         errorState(this.body, err, () => this.load(true));
@@ -108,7 +123,8 @@ export class CaseView {
         h('button.btn.small', { type: 'button', onclick: () => this.load(true) }, t('state.retry')));
       return;
     }
-    const msg = h('div.case-msg', { testid: 'case-error', role: 'alert', hidden: !this.message || this.message.kind !== 'error' }, this.message && this.message.kind === 'error' ? this.message.text : '');
+    const msg = h('div.case-msg', { testid: 'case-error', role: 'alert', hidden: !this.message || this.message.kind !== 'error' });
+    if (this.message && this.message.kind === 'error') showRefusal(msg, refusal(this.message.err, this.message.wording || {}));
     const ok = h('div.case-ok', { testid: 'case-ok', role: 'status', hidden: !this.message || this.message.kind !== 'ok' }, this.message && this.message.kind === 'ok' ? this.message.text : '');
     body.append(msg, ok);
     body.append(this.renderSummary(tk));
@@ -279,7 +295,7 @@ export class CaseView {
       if (seq !== this.seq) return;
       button.disabled = false;
       button.textContent = `${t('form.submit')} · ${t(`action.${action}`)}`;
-      this.message = { kind: 'error', text: errorText(err) };
+      this.message = { kind: 'error', err, wording: ACTION_REFUSALS };
       this.render();
       const box = this.body.querySelector('[data-testid="case-error"]');
       if (box) box.scrollIntoView({ block: 'nearest' });

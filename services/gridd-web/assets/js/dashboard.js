@@ -3,7 +3,7 @@
 
 import * as api from './api.js';
 import { t, has, applyI18n, toggleLang, onLangChange, getLang } from './i18n.js';
-import { errorText, loadingState, errorState, emptyState, fmtClock } from './dom.js';
+import { errorText, refusal, showRefusal, loadingState, errorState, emptyState, fmtClock } from './dom.js';
 import { TicketStore, OPEN_STATES, observeEngineTime } from './store.js';
 import { CityMap } from './map.js';
 import { KpiPanel } from './kpi.js';
@@ -24,6 +24,8 @@ const state = {
   lastEventAt: 0,
   firstRenderMs: null,
   streamUp: false,
+  streamWasDown: false,
+  resyncQueued: false,
 };
 
 const gridd = {
@@ -257,7 +259,29 @@ function updateLive() {
 function setStreamStatus(up) {
   state.streamUp = up;
   $('conn-banner').hidden = up;
+  if (caseView) caseView.place();
   updateLive();
+  if (!up) {
+    state.streamWasDown = true;
+  } else if (state.streamWasDown) {
+    // Back after an outage: the KPIs and the listing may have failed (or gone stale) meanwhile.
+    state.streamWasDown = false;
+    resyncSoon();
+  }
+}
+
+/** Re-fetches the open cases and the KPIs (today and the period) once, however many of the
+ * stream's signals (reconnected, resync) arrive in the same turn. */
+function resyncSoon() {
+  if (state.resyncQueued) return;
+  state.resyncQueued = true;
+  const gen = state.generation;
+  queueMicrotask(() => {
+    state.resyncQueued = false;
+    if (gen !== state.generation || !state.running) return;
+    loadTickets();
+    kpi.load();
+  });
 }
 
 // ---- screens --------------------------------------------------------------------------------
@@ -274,6 +298,7 @@ function showSignIn(notice) {
   const n = $('signin-notice');
   n.hidden = !notice;
   n.textContent = notice || '';
+  signinError = null;
   $('signin-error').hidden = true;
   $('signin-password').value = '';
   $('signin-submit').disabled = false;
@@ -282,7 +307,7 @@ function showSignIn(notice) {
 
 function startApp() {
   const gen = ++state.generation;
-  Object.assign(state, { running: true, ticketsLoaded: false, ticketsSettled: false, ticketsError: null, mapDone: false, statsDone: false, lastEventAt: 0, streamUp: false });
+  Object.assign(state, { running: true, ticketsLoaded: false, ticketsSettled: false, ticketsError: null, mapDone: false, statsDone: false, lastEventAt: 0, streamUp: false, streamWasDown: false, resyncQueued: false });
   gridd.ready = false;
   delete document.body.dataset.ready;
   map.reset();
@@ -297,7 +322,7 @@ function startApp() {
   stream = new TicketStream({
     onTicketEvent,
     onStatus: setStreamStatus,
-    onResync: () => { if (gen === state.generation) { loadTickets(); kpi.load(); } },
+    onResync: () => { if (gen === state.generation) resyncSoon(); },
     onAuthLost: () => sessionEnded(),
   });
   stream.start();
@@ -339,20 +364,39 @@ function sessionEnded() {
   ending = false;
 }
 
+// Our wording of a refused sign-in, by the server's code; other codes keep the server's message.
+const SIGNIN_REFUSALS = {
+  unauthenticated: 'signin.badCredentials',
+  resource_exhausted: (ex) => (ex.retryAfter ? t('signin.locked', { seconds: ex.retryAfter }) : t('signin.lockedNoTime')),
+};
+
+// What the sign-in form's error box shows: { key } (our own check) or { ex } (a refusal); kept so
+// that the language switch can word it again.
+let signinError = null;
+
+function renderSigninError() {
+  const el = $('signin-error');
+  el.hidden = !signinError;
+  if (!signinError) return;
+  if (signinError.key) showRefusal(el, { text: t(signinError.key), detail: '' });
+  else showRefusal(el, refusal(signinError.ex, SIGNIN_REFUSALS));
+}
+
 async function onSignIn(e) {
   e.preventDefault();
   const user = $('signin-username').value.trim();
   const pass = $('signin-password').value;
   const err = $('signin-error');
   if (!user || !pass) {
-    err.textContent = t('signin.required');
-    err.hidden = false;
+    signinError = { key: 'signin.required' };
+    renderSigninError();
     (user ? $('signin-password') : $('signin-username')).focus();
     return;
   }
   const button = $('signin-submit');
   button.disabled = true;
   button.textContent = t('signin.busy');
+  signinError = null;
   err.hidden = true;
   try {
     await api.signIn(user, pass);
@@ -361,13 +405,8 @@ async function onSignIn(e) {
     startApp();
     if (document.activeElement && document.activeElement !== document.body) document.activeElement.blur();
   } catch (ex) {
-    let text = errorText(ex);
-    if (ex instanceof api.ApiError && ex.status === 429) {
-      const lock = ex.retryAfter ? t('signin.locked', { seconds: ex.retryAfter }) : t('signin.lockedNoTime');
-      text = ex.serverMessage ? `${ex.message}（${lock}）` : lock;
-    }
-    err.textContent = text;
-    err.hidden = false;
+    signinError = { ex };
+    renderSigninError();
     $('signin-password').select();
     $('signin-password').focus();
   } finally {
@@ -433,6 +472,7 @@ function onKey(e) {
 function relabel() {
   const wall = $('wall-toggle');
   wall.textContent = t(wall.dataset.i18n || 'wall.toggle');
+  if (!$('signin').hidden) renderSigninError();
   if (!state.running) return;
   showUser();
   updateLive();

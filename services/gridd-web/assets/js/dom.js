@@ -56,6 +56,25 @@ export function errorText(err) {
   return (err && err.message) || String(err);
 }
 
+/**
+ * A refusal as { text, detail }. `wording` maps an error code (e.g. 'permission_denied') to an
+ * i18n key, or to a function (err) => text; for those codes the text is ours and the server's own
+ * message becomes the detail. Any other error keeps errorText() and has no detail.
+ */
+export function refusal(err, wording) {
+  const code = err instanceof ApiError ? err.code : '';
+  const w = code && Object.prototype.hasOwnProperty.call(wording, code) ? wording[code] : null;
+  if (!w) return { text: errorText(err), detail: '' };
+  return { text: typeof w === 'function' ? w(err) : t(w), detail: err.serverMessage ? err.message : '' };
+}
+
+/** Fills el with a refusal: the text, then the detail (if any) in smaller type. */
+export function showRefusal(el, r) {
+  clear(el).append(h('span.err-main', r.text));
+  if (r.detail) el.append(h('span.err-detail', { testid: 'error-detail' }, r.detail));
+  return el;
+}
+
 export function loadingState(el, text) {
   clear(el).append(h('div.panel-state.loading', { role: 'status', testid: 'state-loading' }, h('span.spinner', { 'aria-hidden': 'true' }), text || t('state.loading')));
 }

@@ -20,7 +20,8 @@ const zh = {
   'signin.submit': '登录',
   'signin.busy': '正在登录…',
   'signin.required': '请输入用户名和密码',
-  'signin.locked': '尝试次数过多，请 {seconds} 秒后再试',
+  'signin.badCredentials': '用户名或密码错误',
+  'signin.locked': '尝试次数过多，请稍后再试（约 {seconds} 秒）',
   'signin.lockedNoTime': '尝试次数过多，请稍后再试',
   'session.expired': '会话已过期，请重新登录',
   'session.signedOut': '已退出登录',
@@ -43,6 +44,8 @@ const zh = {
   'state.error': '加载失败：{message}',
   'error.network': '网络错误，无法连接服务器',
   'error.http': '服务器错误（HTTP {status}）',
+  'error.permissionDenied': '无权执行此操作',
+  'error.stale': '案件状态已变化，请刷新后重试',
   'close': '关闭',
 
   // map
@@ -304,8 +307,9 @@ const en = {
   'signin.submit': 'Sign in',
   'signin.busy': 'Signing in…',
   'signin.required': 'Enter your user name and password',
-  'signin.locked': 'Too many attempts; try again in {seconds} s',
-  'signin.lockedNoTime': 'Too many attempts; try again later',
+  'signin.badCredentials': 'Wrong user name or password',
+  'signin.locked': 'Too many attempts; please try again later (about {seconds} s)',
+  'signin.lockedNoTime': 'Too many attempts; please try again later',
   'session.expired': 'Your session has expired; please sign in again',
   'session.signedOut': 'Signed out',
 
@@ -324,6 +328,8 @@ const en = {
   'state.error': 'Failed to load: {message}',
   'error.network': 'Network error: the server cannot be reached',
   'error.http': 'Server error (HTTP {status})',
+  'error.permissionDenied': 'You are not allowed to do this',
+  'error.stale': 'The case has changed; refresh and try again',
   'close': 'Close',
 
   'map.title': 'Live map',
