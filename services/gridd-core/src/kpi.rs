@@ -149,6 +149,7 @@ mod tests {
                 received_at: Timestamp::from_millis(0),
                 reply_required: false,
                 contact_masked: String::new(),
+                photo_urls: Vec::new(),
             },
             category: CategoryCode::parse("E0102").expect("code"),
             condition: None,

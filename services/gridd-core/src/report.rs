@@ -102,6 +102,9 @@ pub struct ReportSummary {
     pub reply_required: bool,
     /// Masked contact for the reply; empty if none.
     pub contact_masked: String,
+    /// Photos sent with the report (a citizen's or supervisor's photos, a camera's frame).
+    #[serde(default)]
+    pub photo_urls: Vec<String>,
 }
 
 impl Report {
@@ -113,6 +116,7 @@ impl Report {
             received_at: self.received_at,
             reply_required: self.reply_required,
             contact_masked: self.contact_phone.as_deref().map(mask_phone).unwrap_or_default(),
+            photo_urls: self.media_urls.clone(),
         }
     }
 }

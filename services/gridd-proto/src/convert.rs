@@ -325,6 +325,7 @@ fn report_ref(r: &ReportSummary) -> v1::ReportRef {
         received_at: Some(timestamp(r.received_at)),
         reply_required: r.reply_required,
         contact_masked: r.contact_masked.clone(),
+        photo_urls: r.photo_urls.clone(),
     }
 }
 

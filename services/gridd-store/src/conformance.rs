@@ -45,6 +45,7 @@ pub(crate) fn new_ticket(id: &str, squad: Option<&str>, created: i64) -> Ticket 
             received_at: Timestamp::from_millis(created),
             reply_required: false,
             contact_masked: String::new(),
+            photo_urls: Vec::new(),
         },
         category: CategoryCode::parse("E0102").expect("code"),
         condition: None,

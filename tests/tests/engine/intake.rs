@@ -150,3 +150,35 @@ async fn camera_streams_accept_valid_alerts_and_merge_repeats() {
     assert_eq!(merged.reports[1].reference, response.accepted[1].reference);
     app.stop().await;
 }
+
+/// The centre sees what reporters saw: the photos sent with a report come back with its case,
+/// those of a caller merged into the case too.
+#[tokio::test]
+async fn photos_sent_with_reports_come_back_with_the_case() {
+    let app = spawn_app().await;
+    let mut c = app.clients.clone();
+    let report = |key: &str, photo: &str| v1::SubmitCitizenReportRequest {
+        idempotency_key: key.into(),
+        citizen_id: "wx-1".into(),
+        category: "E0102".into(),
+        location: Some(v1::GeoPoint { lon: XINAN.0, lat: XINAN.1, crs: v1::CoordSystem::Wgs84.into() }),
+        description: "垃圾堆放".into(),
+        photo_urls: vec![photo.into()],
+        ..Default::default()
+    };
+    let first = c.intake.submit_citizen_report(report("photo-1", "https://photos.example/a.jpg")).await.expect("accepted").into_inner();
+    let case = c.ticket_of(&first.reference).await;
+    // A second citizen reports the same problem at the same place: it joins the case.
+    let second = c.intake.submit_citizen_report(report("photo-2", "https://photos.example/b.jpg")).await.expect("accepted").into_inner();
+    assert_eq!(c.ticket_of(&second.reference).await.id, case.id, "the second report joins the case");
+    let (ticket, _) = c.wait_for(&case.id, "both reports on the case", |t, _| t.reports.len() == 2).await;
+    let photos: Vec<(&str, &[String])> = ticket.reports.iter().map(|r| (r.reference.as_str(), r.photo_urls.as_slice())).collect();
+    assert_eq!(
+        photos,
+        [
+            (first.reference.as_str(), &["https://photos.example/a.jpg".to_owned()][..]),
+            (second.reference.as_str(), &["https://photos.example/b.jpg".to_owned()][..])
+        ]
+    );
+    app.stop().await;
+}

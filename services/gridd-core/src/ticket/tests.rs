@@ -61,6 +61,7 @@ fn new_case(placement: Placement) -> NewCase {
             received_at: monday_9am(),
             reply_required: true,
             contact_masked: "138****5678".into(),
+            photo_urls: Vec::new(),
         },
         category: CategoryCode::parse("E0102").expect("valid"),
         condition: None,
