@@ -44,28 +44,6 @@ pub fn unavailable(context: &str, cause: &dyn Display) -> Status {
     Status::unavailable(format!("{context}: temporarily unavailable, retry with the same idempotency key"))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn invalid_argument_names_the_field_and_caps_the_message() {
-        let status = invalid_argument(&FieldError::new("location.crs", "7 is not a coordinate system"));
-        assert_eq!(status.code(), Code::InvalidArgument);
-        assert_eq!(status.message(), "location.crs: 7 is not a coordinate system");
-        let violations = status.get_details_bad_request().expect("a BadRequest detail").field_violations;
-        assert_eq!(violations[0].field, "location.crs");
-
-        let huge = FieldError::new("category", format!("{} is not in the catalogue", "x".repeat(1 << 20)));
-        let status = invalid_argument(&huge);
-        assert!(status.message().starts_with("category: xxx"));
-        assert!(status.message().chars().count() <= "category: ".len() + MAX_REASON_CHARS + 1);
-        assert!(status.message().ends_with('…'));
-        let violations = status.get_details_bad_request().expect("a BadRequest detail").field_violations;
-        assert!(violations[0].description.chars().count() <= MAX_REASON_CHARS + 1);
-    }
-}
-
 /// THE table from a gRPC code to the HTTP status and the short name the HTTP routes answer
 /// with (`{"code": …}`): the browser sees the same refusals as gRPC clients.
 pub fn http_status(code: Code) -> (tonic::codegen::http::StatusCode, &'static str) {
@@ -85,5 +63,27 @@ pub fn http_status(code: Code) -> (tonic::codegen::http::StatusCode, &'static st
         Code::Unimplemented => (H::NOT_IMPLEMENTED, "unimplemented"),
         Code::Cancelled => (H::from_u16(499).unwrap_or(H::BAD_REQUEST), "cancelled"),
         Code::Unknown | Code::Internal | Code::DataLoss => (H::INTERNAL_SERVER_ERROR, "internal"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn invalid_argument_names_the_field_and_caps_the_message() {
+        let status = invalid_argument(&FieldError::new("location.crs", "7 is not a coordinate system"));
+        assert_eq!(status.code(), Code::InvalidArgument);
+        assert_eq!(status.message(), "location.crs: 7 is not a coordinate system");
+        let violations = status.get_details_bad_request().expect("a BadRequest detail").field_violations;
+        assert_eq!(violations[0].field, "location.crs");
+
+        let huge = FieldError::new("category", format!("{} is not in the catalogue", "x".repeat(1 << 20)));
+        let status = invalid_argument(&huge);
+        assert!(status.message().starts_with("category: xxx"));
+        assert!(status.message().chars().count() <= "category: ".len() + MAX_REASON_CHARS + 1);
+        assert!(status.message().ends_with('…'));
+        let violations = status.get_details_bad_request().expect("a BadRequest detail").field_violations;
+        assert!(violations[0].description.chars().count() <= MAX_REASON_CHARS + 1);
     }
 }
