@@ -3,7 +3,7 @@
 
 use std::net::IpAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use gridd_config::AuthConfig;
 use gridd_core::ids::{CameraId, SquadId};
@@ -335,12 +335,6 @@ impl<S: Store> Access<S> {
         if let Err(e) = self.inner.store.write(move |tx: &mut dyn WriteTx| tx.append_audit(&entry)).await {
             tracing::error!(error = %e, action, "the audit log did not take an entry");
         }
-    }
-
-    /// How long until a failed sign-in record of `username` is forgotten (for tests and the
-    /// operator's message).
-    pub fn sign_in_lock_remaining(&self, username: &str) -> Option<Duration> {
-        self.inner.sign_ins.locked_for(username, Instant::now())
     }
 }
 

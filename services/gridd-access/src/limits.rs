@@ -139,6 +139,7 @@ impl SignInThrottle {
     }
 
     /// How long the account stays locked.
+    #[cfg(test)]
     pub fn locked_for(&self, username: &str, now: Instant) -> Option<Duration> {
         lock(&self.failures).get(&Subject::Account(username.to_owned())).and_then(|f| f.locked_until).filter(|u| *u > now).map(|u| u - now)
     }
