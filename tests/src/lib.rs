@@ -161,7 +161,7 @@ impl Clients {
 
     /// Runs a squad command.
     pub fn task(squad: &str, ticket: &str) -> v1::TaskCommand {
-        v1::TaskCommand { squad_id: squad.into(), ticket_id: ticket.into(), expected_version: 0 }
+        v1::TaskCommand { squad_id: squad.into(), ticket_id: ticket.into(), ..Default::default() }
     }
 
     /// A command context with no expected version and no note.

@@ -120,7 +120,8 @@ fn http_route<S: Store>(access: &Access<S>, path: &str) -> GrpcRoute {
         "/health/livez" | "/health/readyz" => GrpcRoute::Open,
         "/v1/auth/sign-in" | "/v1/auth/refresh" | "/v1/auth/sign-out" => GrpcRoute::Open,
         // The web apps' pages and assets hold no data; they sign in through the routes above.
-        "/" | "/dashboard" | "/dashboard/" => GrpcRoute::Open,
+        "/" | "/dashboard" | "/dashboard/" | "/terminal" | "/terminal/" | "/console" | "/console/" => GrpcRoute::Open,
+        "/terminal/sw.js" | "/terminal/manifest.webmanifest" => GrpcRoute::Open,
         p if p.starts_with("/assets/") => GrpcRoute::Open,
         "/metrics" if access.config().open_metrics => GrpcRoute::Open,
         "/metrics" => GrpcRoute::Protected(Operation::Metrics),
@@ -128,6 +129,10 @@ fn http_route<S: Store>(access: &Access<S>, path: &str) -> GrpcRoute {
         "/v1/watch/tickets" => GrpcRoute::Protected(Operation::WatchTickets),
         "/v1/watch/tasks" => GrpcRoute::Protected(Operation::WatchTasks),
         p if p.starts_with("/v1/map/") => GrpcRoute::Protected(Operation::GetGrid),
+        // Uploading a case's photos is part of reporting it handled; reading one, of reading
+        // the case. The handlers check the case's squad against the caller's scope.
+        p if p.starts_with("/v1/tickets/") && p.ends_with("/photos") => GrpcRoute::Protected(Operation::ResolveTask),
+        p if p.starts_with("/v1/photos/") => GrpcRoute::Protected(Operation::GetTicket),
         p => match p.strip_prefix("/v1/rpc") {
             Some(rpc) => grpc_route(rpc),
             None => GrpcRoute::Unknown,

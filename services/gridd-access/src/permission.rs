@@ -130,6 +130,7 @@ pub enum Operation {
     Resume,
     ExtendDeadline,
     GetStats,
+    FindSimilarCases,
     WatchTasks,
     AcceptTask,
     StartTask,
@@ -137,6 +138,7 @@ pub enum Operation {
     ReturnTask,
     Locate,
     GetGrid,
+    GetCatalogue,
     WhoAmI,
     /// gRPC server reflection (v1 and v1alpha), when not open by configuration.
     Reflection,
@@ -208,6 +210,7 @@ const GRPC_METHODS: &[(Operation, &str, &str)] = &[
     (Operation::Resume, "gridd.v1.DispatchService", "Resume"),
     (Operation::ExtendDeadline, "gridd.v1.DispatchService", "ExtendDeadline"),
     (Operation::GetStats, "gridd.v1.DispatchService", "GetStats"),
+    (Operation::FindSimilarCases, "gridd.v1.DispatchService", "FindSimilarCases"),
     (Operation::WatchTasks, "gridd.v1.SquadService", "WatchTasks"),
     (Operation::AcceptTask, "gridd.v1.SquadService", "AcceptTask"),
     (Operation::StartTask, "gridd.v1.SquadService", "StartTask"),
@@ -215,6 +218,7 @@ const GRPC_METHODS: &[(Operation, &str, &str)] = &[
     (Operation::ReturnTask, "gridd.v1.SquadService", "ReturnTask"),
     (Operation::Locate, "gridd.v1.GridService", "Locate"),
     (Operation::GetGrid, "gridd.v1.GridService", "GetGrid"),
+    (Operation::GetCatalogue, "gridd.v1.GridService", "GetCatalogue"),
     (Operation::WhoAmI, "gridd.v1.AuthService", "WhoAmI"),
 ];
 
@@ -272,6 +276,7 @@ const TABLE: &[(Operation, [Option<Scope>; 12])] = &[
     (Operation::Resume,              [NO,   NO,   CITY,  NO,   NO,    NO,    NO,   CITY,  NO,      NO,   NO,   NO]),
     (Operation::ExtendDeadline,      [NO,   NO,   CITY,  NO,   NO,    NO,    NO,   CITY,  NO,      NO,   NO,   NO]),
     (Operation::GetStats,            [NO,   CITY, CITY,  NO,   NO,    CITY,  CITY, CITY,  NO,      NO,   NO,   NO]),
+    (Operation::FindSimilarCases,    [CITY, CITY, CITY,  CITY, NO,    NO,    CITY, CITY,  NO,      NO,   CITY, NO]),
     (Operation::WatchTasks,          [NO,   NO,   NO,    NO,   SQUAD, SQUAD, NO,   CITY,  NO,      NO,   NO,   NO]),
     (Operation::AcceptTask,          [NO,   NO,   NO,    NO,   SQUAD, SQUAD, NO,   CITY,  NO,      NO,   NO,   NO]),
     (Operation::StartTask,           [NO,   NO,   NO,    NO,   SQUAD, SQUAD, NO,   CITY,  NO,      NO,   NO,   NO]),
@@ -279,6 +284,7 @@ const TABLE: &[(Operation, [Option<Scope>; 12])] = &[
     (Operation::ReturnTask,          [NO,   NO,   NO,    NO,   SQUAD, SQUAD, NO,   CITY,  NO,      NO,   NO,   NO]),
     (Operation::Locate,              [CITY, CITY, CITY,  CITY, CITY,  CITY,  CITY, CITY,  NO,      CITY, CITY, NO]),
     (Operation::GetGrid,             [CITY, CITY, CITY,  CITY, CITY,  CITY,  CITY, CITY,  NO,      CITY, CITY, NO]),
+    (Operation::GetCatalogue,        [CITY, CITY, CITY,  CITY, CITY,  CITY,  CITY, CITY,  NO,      CITY, CITY, NO]),
     (Operation::WhoAmI,              [CITY, CITY, CITY,  CITY, CITY,  CITY,  CITY, CITY,  CITY,    CITY, CITY, CITY]),
     (Operation::Reflection,          [CITY, CITY, CITY,  CITY, CITY,  CITY,  CITY, CITY,  CITY,    CITY, CITY, CITY]),
     (Operation::Metrics,             [NO,   NO,   NO,    NO,   NO,    NO,    NO,   CITY,  NO,      NO,   NO,   CITY]),
@@ -327,7 +333,12 @@ mod tests {
                         !role.needs_squad()
                             || matches!(
                                 op,
-                                Operation::GetStats | Operation::Locate | Operation::GetGrid | Operation::WhoAmI | Operation::Reflection
+                                Operation::GetStats
+                                    | Operation::Locate
+                                    | Operation::GetGrid
+                                    | Operation::GetCatalogue
+                                    | Operation::WhoAmI
+                                    | Operation::Reflection
                             )
                     ),
                 }

@@ -6,6 +6,7 @@
 //! code = "C0102"
 //! name = "污水井盖"
 //! name_en = "Sewage manhole cover"
+//! pinyin = "wu shui jing gai"   # optional: the operators' search by initials (wsjg)
 //! urgency = "normal"
 //! handling = "1WD"
 //! [[class.condition]]
@@ -35,6 +36,8 @@ struct ClassEntry {
     code: CategoryCode,
     name: String,
     name_en: String,
+    #[serde(default)]
+    pinyin: String,
     urgency: Urgency,
     handling: LimitSpec,
     #[serde(default)]
@@ -60,6 +63,7 @@ pub(crate) fn load(path: &Path) -> Result<Catalogue, ConfigError> {
             code: c.code,
             name: c.name,
             name_en: c.name_en,
+            pinyin: c.pinyin,
             urgency: c.urgency,
             handling: c.handling,
             conditions: c

@@ -260,12 +260,23 @@ pub struct CategoryClass {
     pub name: String,
     /// English name.
     pub name_en: String,
+    /// Pinyin of the Chinese name, syllables apart, e.g. `bao lu la ji`; empty if not given.
+    #[serde(default)]
+    pub pinyin: String,
     /// Default urgency.
     pub urgency: Urgency,
     /// Default handling limit.
     pub handling: LimitSpec,
     /// Filing conditions that override urgency and limit.
     pub conditions: Vec<Condition>,
+}
+
+impl CategoryClass {
+    /// The first letters of the name's pinyin syllables, e.g. `bllj` for 暴露垃圾 (what a
+    /// hotline operator types to find a class quickly).
+    pub fn pinyin_initials(&self) -> String {
+        self.pinyin.split_whitespace().filter_map(|syllable| syllable.chars().next()).collect()
+    }
 }
 
 /// What a (category, condition) pair fixes for a new case.
@@ -381,6 +392,7 @@ mod tests {
             code: CategoryCode::parse("C0102").expect("valid"),
             name: "污水井盖".into(),
             name_en: "Sewage manhole cover".into(),
+            pinyin: String::new(),
             urgency: Urgency::Normal,
             handling: LimitSpec::parse("1WD").expect("valid"),
             conditions: vec![Condition {

@@ -196,6 +196,20 @@ impl Reference {
     }
 }
 
+/// A phone number as clients send it: 3 to 20 digits, optionally after a leading `+`
+/// (surrounding spaces are dropped). `None` for an empty value.
+pub fn validate_phone(field: &str, value: &str) -> Result<Option<String>, FieldError> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Ok(None);
+    }
+    let digits = v.strip_prefix('+').unwrap_or(v);
+    if !(3..=20).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(FieldError::new(field, "must be 3 to 20 digits, optionally after a leading +"));
+    }
+    Ok(Some(v.to_owned()))
+}
+
 /// Checks a client id field: 1..=`max` printable ASCII characters without spaces.
 pub fn validate_token(field: &str, value: &str, max: usize) -> Result<(), FieldError> {
     if value.is_empty() {

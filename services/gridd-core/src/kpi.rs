@@ -180,7 +180,7 @@ mod tests {
             let at = |h: i64| Timestamp::from_millis(h * HOUR);
             let t = step(&t, Command::Accept, at(0));
             let t = step(&t, Command::Start, at(0));
-            let t = step(&t, Command::Resolve { note: String::new() }, at(hours));
+            let t = step(&t, Command::Resolve { note: String::new(), photo_urls: Vec::new() }, at(hours));
             step(&t, Command::Verify { passed: true }, at(hours))
         })
     }

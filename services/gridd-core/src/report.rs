@@ -71,6 +71,8 @@ pub struct Report {
     pub external_ticket_id: Option<String>,
     /// Patrol reports about a numbered component: its 16-digit id.
     pub component_id: Option<String>,
+    /// Hotline calls: the case the operator merged the call into (并案), if any.
+    pub attach_to: Option<crate::ids::TicketId>,
 }
 
 /// Which camera saw what.

@@ -293,6 +293,18 @@ pub struct Ticket {
     pub closed_at: Option<Timestamp>,
     /// Set once cancelled.
     pub cancel_reason: Option<CancelReason>,
+    /// What the squad reported with its last report of completion.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resolution: Option<Resolution>,
+}
+
+/// A squad's report of completion (处置反馈): what it did, and the after-photos.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Resolution {
+    /// What was done.
+    pub note: String,
+    /// After-photos (URLs as the terminal sent them).
+    pub photo_urls: Vec<String>,
 }
 
 /// A suspension in progress.
@@ -403,6 +415,8 @@ pub enum Command {
     Resolve {
         /// What was done.
         note: String,
+        /// After-photos.
+        photo_urls: Vec<String>,
     },
     /// The squad returns the task as not theirs.
     Return {
@@ -743,6 +757,7 @@ pub fn open(case: NewCase, now: Timestamp, policy: Policy<'_>) -> Transition {
         close_type: None,
         closed_at: None,
         cancel_reason: None,
+        resolution: None,
     };
     let place = t
         .cell
@@ -863,7 +878,7 @@ pub fn apply(ticket: &Ticket, command: &Command, actor: &Actor, now: Timestamp, 
             t.state = S::InProgress;
             Change::new(ChangeKind::Started, "handling on site")
         }
-        (Command::Resolve { note }, S::InProgress) => {
+        (Command::Resolve { note, photo_urls }, S::InProgress) => {
             let spec = if t.rural { policy.stages.check_rural } else { policy.stages.check_urban };
             let generation = next_generation(&mut t);
             let limit = policy.calendar.resolve(spec, t.urgency);
@@ -871,7 +886,12 @@ pub fn apply(ticket: &Ticket, command: &Command, actor: &Actor, now: Timestamp, 
             t.resolved_at = Some(now);
             t.light = Light::Green;
             t.state = S::Checking;
-            Change::new(ChangeKind::Resolved, format!("reported handled: {note}"))
+            t.resolution = Some(Resolution { note: note.clone(), photo_urls: photo_urls.clone() });
+            let photos = match photo_urls.len() {
+                0 => String::new(),
+                n => format!(" ({n} photo(s))"),
+            };
+            Change::new(ChangeKind::Resolved, format!("reported handled: {note}{photos}"))
         }
         (Command::Return { reason }, S::Dispatched | S::Accepted | S::InProgress) => {
             let squad = t.squad.clone();

@@ -28,7 +28,7 @@ fn candidates(city: &CityConfig, t: &Ticket) -> Vec<(&'static str, Operation, Co
         ),
         ("accept", Operation::AcceptTask, Command::Accept),
         ("start", Operation::StartTask, Command::Start),
-        ("resolve", Operation::ResolveTask, Command::Resolve { note: "-".into() }),
+        ("resolve", Operation::ResolveTask, Command::Resolve { note: "-".into(), photo_urls: Vec::new() }),
         ("return", Operation::ReturnTask, Command::Return { reason: "-".into() }),
     ];
     if let Some(squad) = other_squad {

@@ -35,7 +35,8 @@ impl<S: Store> DispatchGrpc<S> {
         Self { store, city, tracker, shutdown }
     }
 
-    fn now(&self) -> Timestamp {
+    /// The engine's clock now (the demo's runs fast).
+    pub fn now(&self) -> Timestamp {
         self.tracker.clock().now()
     }
 
@@ -52,7 +53,7 @@ impl<S: Store> DispatchGrpc<S> {
         let expected = (context.expected_version != 0).then_some(context.expected_version);
         let actor = grant.identity.actor();
         self.tracker
-            .command(TicketId::new(ticket_id), command, actor, expected, context.note)
+            .command(TicketId::new(ticket_id), command, actor, expected, context.note, None)
             .await
             .map(Response::new)
             .map_err(|e| e.status())
@@ -154,9 +155,28 @@ fn listing_filter(req: &v1::ListTicketsRequest, city: &gridd_config::CityConfig,
         overdue_at: req.overdue_only.then_some(now),
         created_from,
         created_to,
+        caller: gridd_core::ids::validate_phone("caller_phone", &req.caller_phone)?.as_deref().and_then(gridd_store::caller_key),
         after: parse_page_token(req.page.as_ref().map_or("", |p| p.page_token.as_str()))?,
         limit: page_size(req.page.as_ref())?,
     })
+}
+
+/// Longest radius of a similar-case search, in metres: a hint for one place, not a listing.
+const MAX_SIMILAR_RADIUS_M: f64 = 1000.0;
+/// Most similar cases answered.
+const MAX_SIMILAR: usize = 20;
+
+/// What a similar-case search asks: the category, the point and the radius (0: the city's
+/// merge radius).
+fn similar_query(req: &v1::FindSimilarCasesRequest, city: &gridd_config::CityConfig) -> Result<(CategoryCode, geo::Point<f64>, f64), FieldError> {
+    let category = city.catalogue.terms(req.category.trim(), "")?.class.code.clone();
+    let point = gridd_proto::wgs84_point("location", req.location.as_ref())?.ok_or_else(|| FieldError::new("location", "is required"))?;
+    let radius = match req.radius_m {
+        r if r == 0.0 => city.dedup.radius_m,
+        r if r.is_finite() && r > 0.0 && r <= MAX_SIMILAR_RADIUS_M => r,
+        _ => return Err(FieldError::new("radius_m", format!("must be between 0 and {MAX_SIMILAR_RADIUS_M} metres"))),
+    };
+    Ok((category, point, radius))
 }
 
 fn kpi_message(key: String, name: String, k: &Kpi) -> v1::Kpi {
@@ -344,6 +364,50 @@ impl<S: Store> v1::dispatch_service_server::DispatchService for DispatchGrpc<S> 
             merged_reports: live.merged_reports,
         };
         Ok(Response::new(response))
+    }
+
+    async fn find_similar_cases(
+        &self,
+        request: Request<v1::FindSimilarCasesRequest>,
+    ) -> Result<Response<v1::FindSimilarCasesResponse>, Status> {
+        let city = self.city.current();
+        let (category, point, radius) = similar_query(request.get_ref(), &city).map_err(invalid)?;
+        let now = self.now();
+        let (min, max) = gridd_core::dedup::search_box(point, radius);
+        let (query_category, merge_policy) = (category.clone(), city.dedup);
+        let found = self
+            .store
+            .read(move |tx: &mut dyn ReadTx| -> Result<_, StoreError> {
+                // Every open case in the box, however old: the operator judges; the merge rule
+                // (window and radius) only marks the one the router would pick.
+                let known = tx.known_cases_near(&query_category, Timestamp::from_millis(0), min, max)?;
+                let merge = gridd_core::dedup::nearby(&merge_policy, &query_category, point, now, &known).map(|d| d.ticket_id);
+                let mut open = Vec::new();
+                for case in known.iter().filter(|c| c.open) {
+                    let Some(location) = case.location else { continue };
+                    let distance = gridd_core::coords::distance_m(point, location);
+                    match tx.ticket(&case.ticket_id)? {
+                        Some(t) if distance <= radius && !t.state.is_terminal() => open.push((t, distance)),
+                        _ => {}
+                    }
+                }
+                Ok((open, merge))
+            })
+            .await
+            .map_err(|e| store_status(&e))?;
+        let (mut open, merge) = found;
+        open.sort_by(|(a, da), (b, db)| da.total_cmp(db).then(a.created_at.cmp(&b.created_at)));
+        let cases = open
+            .iter()
+            .take(MAX_SIMILAR)
+            .map(|(t, distance)| v1::SimilarCase {
+                ticket: Some(view(&city, t, now)),
+                distance_m: *distance,
+                age_seconds: u64::try_from(now.millis_since(t.created_at) / 1000).unwrap_or(0),
+                would_merge: merge.as_ref() == Some(&t.id),
+            })
+            .collect();
+        Ok(Response::new(v1::FindSimilarCasesResponse { cases, merge_radius_m: city.dedup.radius_m }))
     }
 }
 

@@ -87,4 +87,31 @@ impl v1::grid_service_server::GridService for GridGrpc {
             next_page_token,
         }))
     }
+
+    async fn get_catalogue(&self, _request: Request<v1::GetCatalogueRequest>) -> Result<Response<v1::GetCatalogueResponse>, Status> {
+        let city = self.city.current();
+        let categories = city.catalogue.classes().map(category_info).collect();
+        Ok(Response::new(v1::GetCatalogueResponse { version: city.catalogue.version.clone(), categories }))
+    }
+}
+
+fn category_info(class: &gridd_core::category::CategoryClass) -> v1::CategoryInfo {
+    v1::CategoryInfo {
+        code: class.code.to_string(),
+        name: class.name.clone(),
+        name_en: class.name_en.clone(),
+        pinyin_initials: class.pinyin_initials(),
+        urgency: gridd_proto::urgency(class.urgency).into(),
+        handling: class.handling.to_string(),
+        conditions: class
+            .conditions
+            .iter()
+            .map(|c| v1::CategoryCondition {
+                name: c.name.clone(),
+                label: c.label.clone(),
+                urgency: gridd_proto::urgency(c.urgency).into(),
+                handling: c.handling.to_string(),
+            })
+            .collect(),
+    }
 }

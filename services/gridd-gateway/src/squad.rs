@@ -3,7 +3,7 @@
 use gridd_access::{Grant, grant, quote};
 use gridd_config::CityHandle;
 use gridd_core::FieldError;
-use gridd_core::ids::{SquadId, TicketId, validate_text};
+use gridd_core::ids::{SquadId, TicketId, validate_text, validate_token};
 use gridd_core::ticket::{Actor, Command, FeedKind};
 use gridd_proto::prost::Message;
 use gridd_proto::tonic::{self, Request, Response, Status};
@@ -52,9 +52,13 @@ impl<S: Store> SquadGrpc<S> {
         let squad = self.squad(grant, &task.squad_id)?;
         required_id("ticket_id", &task.ticket_id)?;
         let expected = (task.expected_version != 0).then_some(task.expected_version);
+        let action_id = (!task.action_id.is_empty()).then(|| task.action_id.clone());
+        if let Some(action_id) = &action_id {
+            validate_token("action_id", action_id, 128).map_err(invalid)?;
+        }
         let actor = Actor::Squad { squad, member: grant.identity.subject.clone() };
         self.tracker
-            .command(TicketId::new(task.ticket_id.as_str()), command, actor, expected, note)
+            .command(TicketId::new(task.ticket_id.as_str()), command, actor, expected, note, action_id)
             .await
             .map(Response::new)
             .map_err(|e| e.status())
@@ -124,9 +128,8 @@ impl<S: Store> v1::squad_service_server::SquadService for SquadGrpc<S> {
         let req = request.into_inner();
         validate_text("note", &req.note, 1000, true).map_err(invalid)?;
         gridd_core::ids::validate_urls("photo_urls", &req.photo_urls).map_err(invalid)?;
-        let note = req.note.trim().to_owned();
-        let photos = if req.photo_urls.is_empty() { String::new() } else { format!("{} photo(s)", req.photo_urls.len()) };
-        self.run(&grant, req.task.as_ref(), Command::Resolve { note }, photos).await
+        let command = Command::Resolve { note: req.note.trim().to_owned(), photo_urls: req.photo_urls };
+        self.run(&grant, req.task.as_ref(), command, String::new()).await
     }
 
     async fn return_task(&self, request: Request<v1::ReturnTaskRequest>) -> Result<Response<v1::Ticket>, Status> {

@@ -16,7 +16,7 @@ use geo::Point;
 use gridd_config::{CityConfig, CityHandle};
 use gridd_core::FieldError;
 use gridd_core::error::quote;
-use gridd_core::ids::{CameraId, Reference, validate_text, validate_token, validate_url, validate_urls};
+use gridd_core::ids::{CameraId, Reference, TicketId, validate_phone, validate_text, validate_token, validate_url, validate_urls};
 use gridd_core::report::{CameraDetection, Channel, Report};
 use gridd_core::time::{Clock, Timestamp};
 use gridd_proto::v1;
@@ -153,6 +153,9 @@ fn reserve(tx: &mut dyn WriteTx, d: &Draft) -> Result<Reserved, StoreError> {
             return Ok(Reserved::Done(Ok(Accepted { reference: earlier.reference, received_at: earlier.received_at, replayed: true })));
         }
         return Ok(Reserved::Send { reference: earlier.reference, received_at: earlier.received_at });
+    }
+    if let Err(e) = check_attach(tx, &d.report)? {
+        return Ok(Reserved::Done(Err(e)));
     }
     let r = &d.report;
     tx.put_intake_key(
@@ -296,12 +299,28 @@ impl<K: IntakeSink> Intake<K> {
     }
 }
 
+/// A call the operator merges into a case explicitly must name an open case. Checked after
+/// the idempotency key, so a retry of an accepted call is answered even if the case has
+/// closed since.
+fn check_attach(tx: &mut dyn WriteTx, r: &Report) -> Result<Result<(), IntakeError>, StoreError> {
+    let Some(id) = &r.attach_to else { return Ok(Ok(())) };
+    let refused = |reason: String| Ok(Err(IntakeError::Invalid(FieldError::new("attach_to", reason))));
+    match tx.ticket(id)? {
+        None => refused(format!("{} is not a case number", quote(id.as_str()))),
+        Some(t) if t.state.is_terminal() => refused(format!("case {id} is {} and takes no more reports", t.state.name())),
+        Some(_) => Ok(Ok(())),
+    }
+}
+
 fn append_draft(tx: &mut dyn WriteTx, d: &Draft) -> Result<Result<Accepted, IntakeError>, StoreError> {
     if let Some(earlier) = tx.intake_key(&d.idempotency_key)? {
         if earlier.fingerprint != d.fingerprint {
             return Ok(Err(IntakeError::KeyReused { key: d.client_key.clone(), reference: earlier.reference }));
         }
         return Ok(Ok(Accepted { reference: earlier.reference, received_at: earlier.received_at, replayed: true }));
+    }
+    if let Err(e) = check_attach(tx, &d.report)? {
+        return Ok(Err(e));
     }
     let r = &d.report;
     let entry = IntakeKeyEntry { fingerprint: d.fingerprint.clone(), reference: r.reference.clone(), received_at: r.received_at };
@@ -342,6 +361,11 @@ fn fingerprint(r: &Report) -> String {
         r.component_id,
         r.media_urls,
     );
+    if let Some(case) = &r.attach_to {
+        // Appended only when set, so the fingerprints of calls stored before explicit
+        // attaching existed stay the same.
+        text.push_str(&format!("|attach:{case}"));
+    }
     if r.channel == Channel::Camera {
         text.push_str(&r.observed_at.millis().to_string());
     }
@@ -354,18 +378,6 @@ fn point(field: &str, p: Option<&v1::GeoPoint>, required: bool) -> Result<Option
         None if required => Err(FieldError::new(field, "is required")),
         point => Ok(point),
     }
-}
-
-fn phone(field: &str, value: &str) -> Result<Option<String>, FieldError> {
-    let v = value.trim();
-    if v.is_empty() {
-        return Ok(None);
-    }
-    let digits = v.strip_prefix('+').unwrap_or(v);
-    if !(3..=20).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(FieldError::new(field, "must be 3 to 20 digits, optionally after a leading +"));
-    }
-    Ok(Some(v.to_owned()))
 }
 
 /// The fields every channel shares.
@@ -406,6 +418,7 @@ fn draft(city: &CityConfig, c: Common<'_>, fill: impl FnOnce(&mut Report)) -> Re
         camera: None,
         external_ticket_id: None,
         component_id: None,
+        attach_to: None,
     };
     fill(&mut report);
     Ok(Draft {
@@ -426,12 +439,15 @@ fn validate_hotline(city: &CityConfig, req: &v1::LogHotlineCallRequest, caller: 
     }
     let person = req.caller.clone().unwrap_or_default();
     validate_text("caller.name", &person.name, 50, false)?;
-    let contact = phone("caller.phone", &person.phone)?;
+    let contact = validate_phone("caller.phone", &person.phone)?;
     if person.reply_required && contact.is_none() {
         return Err(FieldError::new("caller.phone", "is required when caller.reply_required is set"));
     }
     if !req.external_ticket_id.is_empty() {
         validate_token("external_ticket_id", &req.external_ticket_id, MAX_TOKEN)?;
+    }
+    if !req.attach_to.is_empty() {
+        validate_token("attach_to", &req.attach_to, MAX_TOKEN)?;
     }
     let location = point("location", req.location.as_ref(), false)?;
     let common = Common {
@@ -449,13 +465,14 @@ fn validate_hotline(city: &CityConfig, req: &v1::LogHotlineCallRequest, caller: 
         r.contact_phone = contact;
         r.reply_required = person.reply_required;
         r.external_ticket_id = Some(req.external_ticket_id.clone()).filter(|s| !s.is_empty());
+        r.attach_to = Some(req.attach_to.trim()).filter(|s| !s.is_empty()).map(TicketId::new);
     })
 }
 
 fn validate_citizen(city: &CityConfig, req: &v1::SubmitCitizenReportRequest, caller: &str) -> Result<Draft, FieldError> {
     validate_token("idempotency_key", &req.idempotency_key, MAX_TOKEN)?;
     validate_token("citizen_id", &req.citizen_id, MAX_TOKEN)?;
-    let contact = phone("phone", &req.phone)?;
+    let contact = validate_phone("phone", &req.phone)?;
     if req.reply_required && contact.is_none() {
         return Err(FieldError::new("phone", "is required when reply_required is set"));
     }
@@ -589,6 +606,7 @@ mod tests {
             camera: None,
             external_ticket_id: None,
             component_id: None,
+            attach_to: None,
         };
         let here = partition_key(&r);
         r.location = Some(Point::new(118.352, 34.372));
@@ -602,9 +620,9 @@ mod tests {
 
     #[test]
     fn phones() {
-        assert_eq!(phone("p", "+8613812345678"), Ok(Some("+8613812345678".into())));
-        assert_eq!(phone("p", ""), Ok(None));
-        assert_eq!(phone("p", "12-34").map_err(|e| e.field), Err("p".into()));
+        assert_eq!(validate_phone("p", "+8613812345678"), Ok(Some("+8613812345678".into())));
+        assert_eq!(validate_phone("p", ""), Ok(None));
+        assert_eq!(validate_phone("p", "12-34").map_err(|e| e.field), Err("p".into()));
     }
 
     /// The demo city, loaded once.

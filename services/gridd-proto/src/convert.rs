@@ -148,7 +148,8 @@ fn stage(s: Stage) -> v1::Stage {
     }
 }
 
-fn urgency(u: Urgency) -> v1::Urgency {
+/// An urgency as the contract spells it.
+pub fn urgency(u: Urgency) -> v1::Urgency {
     match u {
         Urgency::Normal => v1::Urgency::Normal,
         Urgency::Urgent => v1::Urgency::Urgent,
@@ -234,6 +235,7 @@ pub fn intake_record(r: &Report) -> v1::IntakeRecord {
         external_ticket_id: r.external_ticket_id.clone().unwrap_or_default(),
         component_id: r.component_id.clone().unwrap_or_default(),
         observed_at: Some(timestamp(r.observed_at)),
+        attach_to: r.attach_to.as_ref().map(ToString::to_string).unwrap_or_default(),
     }
 }
 
@@ -275,6 +277,7 @@ pub fn report(r: &v1::IntakeRecord) -> Result<Report, DecodeError> {
         camera,
         external_ticket_id: non_empty(&r.external_ticket_id),
         component_id: non_empty(&r.component_id),
+        attach_to: non_empty(&r.attach_to).map(TicketId::new),
     })
 }
 
@@ -372,6 +375,9 @@ pub fn ticket(t: &Ticket, now: Timestamp, names: Names<'_>) -> v1::Ticket {
         closed_at: opt_timestamp(t.closed_at),
         cancel_reason: t.cancel_reason.map_or(v1::CancelReason::Unspecified, cancel_reason).into(),
         accepted_on_time: matches!((t.accepted_at, t.accept_deadline), (Some(a), Some(d)) if a <= d),
+        resolved_at: opt_timestamp(t.resolved_at),
+        resolution_note: t.resolution.as_ref().map(|r| r.note.clone()).unwrap_or_default(),
+        resolution_photo_urls: t.resolution.as_ref().map(|r| r.photo_urls.clone()).unwrap_or_default(),
     }
 }
 
@@ -399,6 +405,7 @@ mod tests {
             camera: Some(CameraDetection { camera_id: CameraId::new("CAM-0001"), detection_type: "occupy_road_business".into() }),
             external_ticket_id: None,
             component_id: None,
+            attach_to: None,
         }
     }
 

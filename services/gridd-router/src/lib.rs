@@ -39,6 +39,8 @@ pub trait CaseLookup {
     fn near(&mut self, category: &CategoryCode, since: Timestamp, min: geo::Point<f64>, max: geo::Point<f64>) -> Vec<KnownCase>;
     /// Cases from this camera and detection.
     fn camera(&mut self, key: &str) -> Vec<KnownCase>;
+    /// Whether the case exists and is open (not closed or cancelled).
+    fn is_open(&mut self, id: &TicketId) -> bool;
 }
 
 /// Decides where one report goes. Pure apart from the case lookups.
@@ -52,6 +54,11 @@ pub fn decide(city: &CityConfig, report: Report, cases: &mut dyn CaseLookup) -> 
 }
 
 fn find_duplicate(city: &CityConfig, report: &Report, cases: &mut dyn CaseLookup) -> Option<dedup::Duplicate> {
+    // The operator merged the call by hand: that case, while it is open; one that closed in
+    // the meantime takes no more reports, and the call is routed as any other.
+    if let Some(case) = report.attach_to.as_ref().filter(|case| cases.is_open(case)) {
+        return Some(dedup::Duplicate { ticket_id: case.clone(), reason: "merged by the hotline operator".into() });
+    }
     // A replayed report finds the case it opened itself; that is not a duplicate.
     let own = TicketId::from(report.reference.clone());
     let others = |mut found: Vec<KnownCase>| {
@@ -176,6 +183,13 @@ impl CaseLookup for TxCases<'_> {
         self.0.known_cases_for_camera(key).unwrap_or_else(|e| {
             tracing::warn!(error = %e, "camera repeat lookup failed; routing without it");
             Vec::new()
+        })
+    }
+
+    fn is_open(&mut self, id: &TicketId) -> bool {
+        self.0.ticket(id).map(|t| t.is_some_and(|t| !t.state.is_terminal())).unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "case lookup failed; routing the call without its merge");
+            false
         })
     }
 }

@@ -14,7 +14,7 @@ use gridd_core::report::{Channel, ReportSummary};
 use gridd_core::ticket::{self, FeedKind, NewCase, Placement, Policy, Routing, StageLimits, Ticket, TicketState, Timer, TimerKind};
 use gridd_core::time::Timestamp;
 
-use crate::{Account, AuditEntry, IntakeKeyEntry, MachineKey, ReportStatus, Session, Signal, Store, StoreError, TicketFilter, topics};
+use crate::{Account, AuditEntry, IntakeKeyEntry, MachineKey, Photo, ReportStatus, Session, Signal, Store, StoreError, TicketFilter, topics};
 
 pub(crate) fn new_ticket(id: &str, squad: Option<&str>, created: i64) -> Ticket {
     let offset = FixedOffset::east_opt(8 * 3600).expect("offset");
@@ -136,7 +136,7 @@ pub(crate) async fn intake_keys_and_report_status<S: Store>(store: S) {
     assert_eq!(found.map(|e| e.reference), Some(r.clone()));
     assert_eq!(status, ReportStatus::Pending);
     let r4 = r.clone();
-    store.write(move |tx| tx.link_report(&r4, &TicketId::new("T9"), "filed")).await.expect("link");
+    store.write(move |tx| tx.link_report(&r4, &TicketId::new("T9"), "filed", None)).await.expect("link");
     let status = store.read(move |tx| tx.report_status(&r)).await.expect("read");
     assert_eq!(status, ReportStatus::Linked(TicketId::new("T9")));
     let unknown = store.read(|tx| tx.report_status(&Reference::new("nope"))).await.expect("read");
@@ -577,6 +577,63 @@ pub(crate) async fn processes_starting_together_share_one_signing_secret<S: Stor
     assert_eq!(store.read(|tx| tx.signing_secret()).await.expect("read"), Some(kept[0].clone()));
 }
 
+pub(crate) async fn photos_are_kept_once_per_case<S: Store>(store: S) {
+    let ticket = TicketId::new("T-photo");
+    let photo = |bytes: &[u8]| Photo {
+        id: crate::photo_id(&ticket, bytes),
+        ticket_id: ticket.clone(),
+        content_type: "image/png".into(),
+        bytes: bytes.to_vec(),
+        uploaded_by: "m.sq-1".into(),
+        uploaded_at: Timestamp::from_millis(7),
+    };
+    let (first, again, second) = (photo(b"one"), photo(b"one"), photo(b"second"));
+    assert_eq!(first.id, again.id, "the same image of the same case has one id");
+    assert_ne!(first.id, crate::photo_id(&TicketId::new("T-other"), b"one"), "another case's copy is another photo");
+    let stored = {
+        let (a, b, c) = (first.clone(), again, second.clone());
+        store.write(move |tx| -> Result<_, StoreError> { Ok((tx.put_photo(&a)?, tx.put_photo(&b)?, tx.put_photo(&c)?)) }).await.expect("write")
+    };
+    assert_eq!(stored, (true, false, true), "a repeated upload stores nothing");
+    let (usage, read, missing) = {
+        let (ticket, id) = (ticket.clone(), first.id.clone());
+        store
+            .read(move |tx| -> Result<_, StoreError> { Ok((tx.photo_usage(&ticket)?, tx.photo(&id)?, tx.photo("nope")?)) })
+            .await
+            .expect("read")
+    };
+    assert_eq!(usage, (2, 9), "two photos of 3 + 6 bytes");
+    assert_eq!(read, Some(first));
+    assert_eq!(missing, None);
+}
+
+pub(crate) async fn cases_are_found_by_the_callers_number<S: Store>(store: S) {
+    let key = crate::caller_key("+8613812345678").expect("a phone number");
+    assert_eq!(crate::caller_key("13812345678").as_ref(), Some(&key), "+86 is the same number");
+    assert_eq!(crate::caller_key("008613812345678").as_ref(), Some(&key), "0086 is the same number");
+    assert_eq!(crate::caller_key("12ab"), None);
+    let other = crate::caller_key("13900000000").expect("a phone number");
+    store
+        .write(move |tx| -> Result<_, StoreError> {
+            for (id, created, caller) in [("T1", 1, Some(&key)), ("T2", 2, Some(&other)), ("T3", 3, Some(&key)), ("T4", 4, None)] {
+                tx.put_ticket(&new_ticket(id, Some("sq-1"), created))?;
+                let reference = Reference::new(format!("R-{id}"));
+                tx.put_report(&reference, Channel::Hotline, Timestamp::from_millis(created))?;
+                tx.link_report(&reference, &TicketId::new(id), "filed", caller.map(String::as_str))?;
+            }
+            Ok(())
+        })
+        .await
+        .expect("write");
+    let key = crate::caller_key("13812345678");
+    let found = store
+        .read(move |tx| tx.list_tickets(&TicketFilter { caller: key.clone(), limit: 10, ..Default::default() }))
+        .await
+        .expect("read");
+    let ids: Vec<&str> = found.iter().map(|t| t.id.as_str()).collect();
+    assert_eq!(ids, ["T3", "T1"], "the caller's cases, newest first");
+}
+
 /// Generates the suite for a backend: `$make` is an async expression giving a fresh store.
 macro_rules! store_conformance {
     ($backend:ident, $make:expr) => {
@@ -633,6 +690,14 @@ macro_rules! store_conformance {
             #[tokio::test]
             async fn machine_keys_round_trip_with_cameras_and_revocation() {
                 $crate::conformance::machine_keys_round_trip_with_cameras_and_revocation($make).await;
+            }
+            #[tokio::test]
+            async fn photos_are_kept_once_per_case() {
+                $crate::conformance::photos_are_kept_once_per_case($make).await;
+            }
+            #[tokio::test]
+            async fn cases_are_found_by_the_callers_number() {
+                $crate::conformance::cases_are_found_by_the_callers_number($make).await;
             }
             #[tokio::test]
             async fn sessions_revoke_and_expire() {

@@ -156,6 +156,8 @@ pub struct TicketFilter {
     pub created_from: Option<Timestamp>,
     /// Created before.
     pub created_to: Option<Timestamp>,
+    /// Only cases with a report from the phone number of this [`caller_key`].
+    pub caller: Option<String>,
     /// Continue after this ticket.
     pub after: Option<PageCursor>,
     /// Page size.
@@ -279,6 +281,50 @@ pub struct AuditEntry {
     pub outcome: String,
 }
 
+/// A photo uploaded for a case.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Photo {
+    /// Its id: see [`photo_id`].
+    pub id: String,
+    /// The case.
+    pub ticket_id: TicketId,
+    /// `image/jpeg`, `image/png` or `image/webp`.
+    pub content_type: String,
+    /// The image.
+    pub bytes: Vec<u8>,
+    /// Who uploaded it (a username).
+    pub uploaded_by: String,
+    /// When.
+    pub uploaded_at: Timestamp,
+}
+
+/// The id of a photo of a case: the same image uploaded again for the same case gets the same
+/// id, so a terminal's retry finds the stored photo instead of storing it twice.
+pub fn photo_id(ticket: &TicketId, bytes: &[u8]) -> String {
+    let mut ctx = ring::digest::Context::new(&ring::digest::SHA256);
+    ctx.update(ticket.as_str().as_bytes());
+    ctx.update(&[0]);
+    ctx.update(bytes);
+    hex(&ctx.finish().as_ref()[..16])
+}
+
+/// The key reports are looked up by their reporter's phone number with: a SHA-256 of the
+/// number's digits without a `+86` or `0086` country prefix, so `+8613812345678` and
+/// `13812345678` find the same cases. `None` for a value that is not a phone number.
+pub fn caller_key(phone: &str) -> Option<String> {
+    let trimmed = phone.trim();
+    let digits = trimmed.strip_prefix('+').unwrap_or(trimmed);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let national = digits.strip_prefix("0086").or_else(|| digits.strip_prefix("86").filter(|rest| rest.len() == 11)).unwrap_or(digits);
+    Some(hex(ring::digest::digest(&ring::digest::SHA256, national.as_bytes()).as_ref()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Reads inside a transaction (a consistent snapshot).
 pub trait ReadTx {
     /// Records of `topic` after `after_seq`, oldest first, at most `limit`.
@@ -338,6 +384,10 @@ pub trait ReadTx {
     fn audit_log(&mut self, after_seq: u64, limit: usize) -> Result<Vec<AuditEntry>, StoreError>;
     /// The token-signing secret, if one was stored.
     fn signing_secret(&mut self) -> Result<Option<Vec<u8>>, StoreError>;
+    /// A photo by id.
+    fn photo(&mut self, id: &str) -> Result<Option<Photo>, StoreError>;
+    /// How many photos a case has, and their bytes in all.
+    fn photo_usage(&mut self, ticket: &TicketId) -> Result<(u64, u64), StoreError>;
 }
 
 /// Writes inside a transaction; everything commits together or not at all.
@@ -359,8 +409,9 @@ pub trait WriteTx: ReadTx {
         received_at: Timestamp,
         decision: &[u8],
     ) -> Result<Vec<u8>, StoreError>;
-    /// Links a report to its case; `disposition` is `filed` or `merged`.
-    fn link_report(&mut self, reference: &Reference, ticket: &TicketId, disposition: &str) -> Result<(), StoreError>;
+    /// Links a report to its case; `disposition` is `filed` or `merged`; `caller` is the
+    /// [`caller_key`] of the reporter's phone number, if it gave one.
+    fn link_report(&mut self, reference: &Reference, ticket: &TicketId, disposition: &str, caller: Option<&str>) -> Result<(), StoreError>;
     /// Inserts or replaces a ticket.
     fn put_ticket(&mut self, ticket: &Ticket) -> Result<(), StoreError>;
     /// Appends to a squad's feed; returns its seq.
@@ -391,6 +442,8 @@ pub trait WriteTx: ReadTx {
     /// the one that stands, which is the first, so processes starting together all end up
     /// with the same secret.
     fn init_signing_secret(&mut self, candidate: &[u8]) -> Result<Vec<u8>, StoreError>;
+    /// Stores a photo unless one with its id is stored already; true if it was stored.
+    fn put_photo(&mut self, photo: &Photo) -> Result<bool, StoreError>;
 }
 
 /// A store backend.

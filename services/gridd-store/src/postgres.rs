@@ -31,7 +31,7 @@ use crate::codec::{
     timer_kind_from, timer_kind_text,
 };
 use crate::{
-    Account, AuditEntry, FeedEntry, IntakeKeyEntry, LiveCounts, LogRecord, MachineKey, ReadTx, ReportStatus, Session, Signal, Signals,
+    Account, AuditEntry, FeedEntry, IntakeKeyEntry, LiveCounts, LogRecord, MachineKey, Photo, ReadTx, ReportStatus, Session, Signal, Signals,
     Store, StoreError, TicketFilter, WriteTx,
 };
 
@@ -39,6 +39,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0001_init.sql"),
     include_str!("../migrations/postgres/0002_decisions_and_unique_references.sql"),
     include_str!("../migrations/postgres/0003_access.sql"),
+    include_str!("../migrations/postgres/0004_photos_and_callers.sql"),
 ];
 /// Connection threads (and so connections) per store.
 const POOL: usize = 8;
@@ -459,6 +460,9 @@ impl ReadTx for Tx<'_, '_> {
         if let Some(to) = filter.created_to {
             arg(&mut sql, " AND created_at < ?", Box::new(to.millis()));
         }
+        if let Some(caller) = &filter.caller {
+            arg(&mut sql, " AND id IN (SELECT ticket_id FROM reports WHERE contact_key = ?)", Box::new(caller.clone()));
+        }
         if let Some(after) = &filter.after {
             args.push(Box::new(after.created_at.millis()));
             args.push(Box::new(after.id.to_string()));
@@ -616,6 +620,23 @@ impl ReadTx for Tx<'_, '_> {
     fn signing_secret(&mut self) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.opt("SELECT secret FROM signing_secret WHERE id = 1", &[])?.map(|r| r.get(0)))
     }
+
+    fn photo(&mut self, id: &str) -> Result<Option<Photo>, StoreError> {
+        let row = self.opt("SELECT id, ticket_id, content_type, bytes, uploaded_by, uploaded_at FROM photos WHERE id = $1", &[&id])?;
+        Ok(row.map(|r| Photo {
+            id: r.get(0),
+            ticket_id: TicketId::new(r.get::<_, String>(1)),
+            content_type: r.get(2),
+            bytes: r.get(3),
+            uploaded_by: r.get(4),
+            uploaded_at: Timestamp::from_millis(r.get(5)),
+        }))
+    }
+
+    fn photo_usage(&mut self, ticket: &TicketId) -> Result<(u64, u64), StoreError> {
+        let row = self.one("SELECT COUNT(*), COALESCE(SUM(size), 0)::BIGINT FROM photos WHERE ticket_id = $1", &[&ticket.as_str()])?;
+        Ok((seq(row.get(0)), seq(row.get(1))))
+    }
 }
 
 impl WriteTx for Tx<'_, '_> {
@@ -673,10 +694,10 @@ impl WriteTx for Tx<'_, '_> {
         Ok(row.get(0))
     }
 
-    fn link_report(&mut self, reference: &Reference, ticket: &TicketId, disposition: &str) -> Result<(), StoreError> {
+    fn link_report(&mut self, reference: &Reference, ticket: &TicketId, disposition: &str, caller: Option<&str>) -> Result<(), StoreError> {
         self.execute(
-            "UPDATE reports SET ticket_id = $2, disposition = $3 WHERE reference = $1",
-            &[&reference.as_str(), &ticket.as_str(), &disposition],
+            "UPDATE reports SET ticket_id = $2, disposition = $3, contact_key = $4 WHERE reference = $1",
+            &[&reference.as_str(), &ticket.as_str(), &disposition, &caller],
         )?;
         Ok(())
     }
@@ -847,5 +868,14 @@ impl WriteTx for Tx<'_, '_> {
         // A process racing the first one waits on its insert, then (read committed) sees its row.
         self.execute("INSERT INTO signing_secret (id, secret) VALUES (1, $1) ON CONFLICT (id) DO NOTHING", &[&candidate])?;
         Ok(self.one("SELECT secret FROM signing_secret WHERE id = 1", &[])?.get(0))
+    }
+
+    fn put_photo(&mut self, p: &Photo) -> Result<bool, StoreError> {
+        let inserted = self.execute(
+            "INSERT INTO photos (id, ticket_id, content_type, bytes, size, uploaded_by, uploaded_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
+            &[&p.id, &p.ticket_id.as_str(), &p.content_type, &p.bytes, &as_i64(p.bytes.len() as u64), &p.uploaded_by, &p.uploaded_at.millis()],
+        )?;
+        Ok(inserted == 1)
     }
 }

@@ -25,7 +25,7 @@ use crate::codec::{
     timer_kind_from, timer_kind_text,
 };
 use crate::{
-    Account, AuditEntry, FeedEntry, IntakeKeyEntry, LiveCounts, LogRecord, MachineKey, ReadTx, ReportStatus, Session, Signal, Signals,
+    Account, AuditEntry, FeedEntry, IntakeKeyEntry, LiveCounts, LogRecord, MachineKey, Photo, ReadTx, ReportStatus, Session, Signal, Signals,
     Store, StoreError, TicketFilter, WriteTx,
 };
 
@@ -33,6 +33,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0001_init.sql"),
     include_str!("../migrations/sqlite/0002_decisions_and_unique_references.sql"),
     include_str!("../migrations/sqlite/0003_access.sql"),
+    include_str!("../migrations/sqlite/0004_photos_and_callers.sql"),
 ];
 const READERS: usize = 4;
 
@@ -349,6 +350,9 @@ impl ReadTx for Tx<'_> {
         if let Some(to) = filter.created_to {
             arg(&mut sql, " AND created_at < ?", to.millis().into());
         }
+        if let Some(caller) = &filter.caller {
+            arg(&mut sql, " AND id IN (SELECT ticket_id FROM reports WHERE contact_key = ?)", caller.clone().into());
+        }
         if let Some(after) = &filter.after {
             args.push(after.created_at.millis().into());
             args.push(after.id.to_string().into());
@@ -504,6 +508,31 @@ impl ReadTx for Tx<'_> {
     fn signing_secret(&mut self) -> Result<Option<Vec<u8>>, StoreError> {
         Ok(self.conn.query_row("SELECT secret FROM signing_secret WHERE id = 1", [], |r| r.get(0)).optional()?)
     }
+
+    fn photo(&mut self, id: &str) -> Result<Option<Photo>, StoreError> {
+        let mut stmt =
+            self.conn.prepare_cached("SELECT id, ticket_id, content_type, bytes, uploaded_by, uploaded_at FROM photos WHERE id = ?1")?;
+        Ok(stmt
+            .query_row([id], |r| {
+                Ok(Photo {
+                    id: r.get(0)?,
+                    ticket_id: TicketId::new(r.get::<_, String>(1)?),
+                    content_type: r.get(2)?,
+                    bytes: r.get(3)?,
+                    uploaded_by: r.get(4)?,
+                    uploaded_at: Timestamp::from_millis(r.get(5)?),
+                })
+            })
+            .optional()?)
+    }
+
+    fn photo_usage(&mut self, ticket: &TicketId) -> Result<(u64, u64), StoreError> {
+        let (count, size): (i64, i64) = self
+            .conn
+            .prepare_cached("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM photos WHERE ticket_id = ?1")?
+            .query_row([ticket.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?;
+        Ok((seq(count), seq(size)))
+    }
 }
 
 impl WriteTx for Tx<'_> {
@@ -571,12 +600,10 @@ impl WriteTx for Tx<'_> {
         Ok(kept)
     }
 
-    fn link_report(&mut self, reference: &Reference, ticket: &TicketId, disposition: &str) -> Result<(), StoreError> {
-        self.conn.prepare_cached("UPDATE reports SET ticket_id = ?2, disposition = ?3 WHERE reference = ?1")?.execute(params![
-            reference.as_str(),
-            ticket.as_str(),
-            disposition
-        ])?;
+    fn link_report(&mut self, reference: &Reference, ticket: &TicketId, disposition: &str, caller: Option<&str>) -> Result<(), StoreError> {
+        self.conn.prepare_cached("UPDATE reports SET ticket_id = ?2, disposition = ?3, contact_key = ?4 WHERE reference = ?1")?.execute(
+            params![reference.as_str(), ticket.as_str(), disposition, caller],
+        )?;
         Ok(())
     }
 
@@ -739,5 +766,24 @@ impl WriteTx for Tx<'_> {
             .prepare_cached("INSERT INTO signing_secret (id, secret) VALUES (1, ?1) ON CONFLICT (id) DO NOTHING")?
             .execute([candidate])?;
         Ok(self.conn.prepare_cached("SELECT secret FROM signing_secret WHERE id = 1")?.query_row([], |r| r.get(0))?)
+    }
+
+    fn put_photo(&mut self, p: &Photo) -> Result<bool, StoreError> {
+        let inserted = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO photos (id, ticket_id, content_type, bytes, size, uploaded_by, uploaded_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7) ON CONFLICT (id) DO NOTHING",
+            )?
+            .execute(params![
+                p.id,
+                p.ticket_id.as_str(),
+                p.content_type,
+                p.bytes,
+                as_i64(p.bytes.len() as u64),
+                p.uploaded_by,
+                p.uploaded_at.millis()
+            ])?;
+        Ok(inserted == 1)
     }
 }

@@ -17,13 +17,13 @@ use std::time::Duration;
 
 use gridd_config::{CityConfig, CityHandle};
 use gridd_core::category::LimitSpec;
-use gridd_core::ids::TicketId;
+use gridd_core::ids::{Reference, TicketId};
 use gridd_core::report::{Decision, Outcome};
 use gridd_core::ticket::{self, Actor, Command, CommandError, NewCase, Policy, Ticket, Transition, desired_timers};
 use gridd_core::time::{Clock, Timestamp};
 use gridd_proto::prost::Message;
 use gridd_proto::{tonic, v1};
-use gridd_store::{ReadTx, Signal, Store, StoreError, WriteTx, topics};
+use gridd_store::{IntakeKeyEntry, ReadTx, Signal, Store, StoreError, WriteTx, topics};
 use tokio_util::sync::CancellationToken;
 
 pub mod kafka;
@@ -48,6 +48,9 @@ pub enum TrackerError {
     /// The state machine refused it.
     #[error(transparent)]
     Command(#[from] CommandError),
+    /// The client's action id was used before for another command or ticket.
+    #[error("action_id {0} was already used for another command")]
+    ActionReused(String),
     /// The store failed.
     #[error(transparent)]
     Store(#[from] StoreError),
@@ -58,6 +61,7 @@ impl TrackerError {
     pub fn status(&self) -> tonic::Status {
         match self {
             TrackerError::NotFound(_) => tonic::Status::not_found(self.to_string()),
+            TrackerError::ActionReused(_) => tonic::Status::already_exists(self.to_string()),
             TrackerError::Command(CommandError::NotAssigned { .. }) => tonic::Status::permission_denied(self.to_string()),
             TrackerError::Command(CommandError::VersionConflict { .. }) => tonic::Status::aborted(self.to_string()),
             TrackerError::Command(
@@ -161,7 +165,7 @@ pub fn apply_decision(
             };
             let transition = ticket::open(case, now, policy(city));
             record(tx, city, now, &Actor::Router, &transition)?;
-            tx.link_report(&report.reference, &decision.ticket_id, "filed")?;
+            tx.link_report(&report.reference, &decision.ticket_id, "filed", caller_key(&report).as_deref())?;
         }
         Outcome::Attach { reason } => {
             let Some(t) = tx.ticket(&decision.ticket_id)? else {
@@ -172,10 +176,15 @@ pub fn apply_decision(
                 Ok(transition) => record(tx, city, now, &Actor::Router, &transition)?,
                 Err(e) => return Ok(Err(e.to_string())),
             }
-            tx.link_report(&report.reference, &decision.ticket_id, "merged")?;
+            tx.link_report(&report.reference, &decision.ticket_id, "merged", caller_key(&report).as_deref())?;
         }
     }
     Ok(Ok(()))
+}
+
+/// The key a caller finds this report's case by (their phone number), if they gave one.
+fn caller_key(report: &gridd_core::report::Report) -> Option<String> {
+    report.contact_phone.as_deref().and_then(gridd_store::caller_key)
 }
 
 /// Applies up to `max` decisions after the tracker's position, in one transaction.
@@ -290,7 +299,8 @@ impl<S: Store> Tracker<S> {
 
     /// Applies `command` from `actor` to ticket `id` (refused with ABORTED unless at
     /// `expected_version`, when given), keeps `note` in the history, and returns the ticket
-    /// as clients see it.
+    /// as clients see it. With an `action_id` (the client's id for this action), a repeat of
+    /// an action already applied changes nothing and returns the ticket as it is now.
     pub async fn command(
         &self,
         id: TicketId,
@@ -298,13 +308,28 @@ impl<S: Store> Tracker<S> {
         actor: Actor,
         expected_version: Option<u64>,
         note: String,
+        action_id: Option<String>,
     ) -> Result<v1::Ticket, TrackerError> {
         let city = self.city.current();
         let clock = self.clock.clone();
+        // Actions are the actor's own: two members choosing the same id never meet.
+        let action = action_id.map(|a| (format!("action/{actor}/{a}"), format!("{}:{id}", command.name()), a));
         self.store
             .write(move |tx| {
                 let now = clock.now();
+                // Read (and in PostgreSQL lock) the ticket first, so a repeat sent while the
+                // first is being applied waits for it and then finds its key.
                 let t = tx.ticket(&id)?.ok_or_else(|| TrackerError::NotFound(id.clone()))?;
+                if let Some((key, fingerprint, client_id)) = &action {
+                    match tx.intake_key(key)? {
+                        Some(earlier) if &earlier.fingerprint == fingerprint => return Ok(view(&city, &t, now)),
+                        Some(_) => return Err(TrackerError::ActionReused(gridd_core::error::quote(client_id))),
+                        None => {
+                            let entry = IntakeKeyEntry { fingerprint: fingerprint.clone(), reference: Reference::new(id.as_str()), received_at: now };
+                            tx.put_intake_key(key, &entry)?;
+                        }
+                    }
+                }
                 ticket::check_version(&t, expected_version)?;
                 let mut transition = ticket::apply(&t, &command, &actor, now, policy(&city))?;
                 if !note.trim().is_empty() {

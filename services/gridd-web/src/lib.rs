@@ -8,7 +8,10 @@
 //!   implementations (so each operation's logic exists once);
 //! - [`watch`]: the `Watch*` streams as Server-Sent Events, resumable with `Last-Event-ID`;
 //! - [`map`]: the city's own shapes for the map — outline, street and community boundaries,
-//!   and the cells in view, simplified when zoomed out.
+//!   and the cells in view, simplified when zoomed out;
+//! - [`photos`]: photos of a case, uploaded by the squad's terminal and kept in the store;
+//! - the squad terminal (`/terminal/`, an installable PWA) and the hotline console
+//!   (`/console/`), on the same assets, sign-in and routes as the dashboard.
 
 use std::sync::Arc;
 
@@ -24,7 +27,9 @@ use gridd_ingest::IntakeSink;
 use gridd_ingest::grpc::IntakeGrpc;
 use gridd_store::Store;
 
+mod content_type;
 pub mod map;
+pub mod photos;
 pub mod rpc;
 pub mod watch;
 
@@ -74,12 +79,23 @@ pub fn routes<S: Store, K: IntakeSink>(services: Services<S, K>) -> axum::Router
         .route("/", get(to_dashboard))
         .route("/dashboard", get(to_dashboard))
         .route("/dashboard/", get(|| async { asset("index.html") }))
+        .route("/terminal", get(|| async { Redirect::to("/terminal/") }))
+        .route("/terminal/", get(|| async { asset("terminal.html") }))
+        .route("/terminal/sw.js", get(|| async { asset("terminal-sw.js") }))
+        .route("/terminal/manifest.webmanifest", get(|| async { asset("terminal.webmanifest") }))
+        .route("/console", get(|| async { Redirect::to("/console/") }))
+        .route("/console/", get(|| async { asset("console.html") }))
         .route("/assets/{*path}", get(|axum::extract::Path(path): axum::extract::Path<String>| async move { asset(&path) }))
         .route("/v1/rpc/{service}/{method}", post(rpc::call::<S, K>))
         .route("/v1/watch/tickets", get(watch::tickets::<S, K>))
         .route("/v1/watch/tasks", get(watch::tasks::<S, K>))
         .route("/v1/map/layers", get(map::layers::<S, K>))
         .route("/v1/map/cells", get(map::cells::<S, K>))
+        .route(
+            "/v1/tickets/{id}/photos",
+            post(photos::upload::<S, K>).layer(axum::extract::DefaultBodyLimit::max(photos::MAX_PHOTO_BYTES + 1)),
+        )
+        .route("/v1/photos/{id}", get(photos::download::<S, K>))
         .layer(axum::Extension(maps))
         .with_state(services)
 }
@@ -96,12 +112,34 @@ async fn to_dashboard(uri: axum::http::Uri) -> Redirect {
 const CONTENT_SECURITY_POLICY: &str =
     "default-src 'self'; img-src 'self' data: blob:; style-src 'self'; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'";
 
-/// An embedded asset, or 404.
+/// Where assets are read from disk instead of the binary, when set: `GRIDD_ASSETS_DIR`, for
+/// working on the pages without rebuilding. Only files the binary embeds are served, so the
+/// directory cannot widen what is reachable.
+fn assets_dir() -> Option<&'static std::path::Path> {
+    static DIR: std::sync::OnceLock<Option<std::path::PathBuf>> = std::sync::OnceLock::new();
+    DIR.get_or_init(|| std::env::var_os("GRIDD_ASSETS_DIR").map(std::path::PathBuf::from)).as_deref()
+}
+
+/// An asset from `GRIDD_ASSETS_DIR`: a relative path of plain names only (no `..`).
+fn asset_from_disk(dir: &std::path::Path, path: &str) -> Option<(axum::body::Body, &'static str)> {
+    let plain = !path.is_empty() && path.split('/').all(|part| !part.is_empty() && part != ".." && part != "." && !part.contains('\\'));
+    if !plain {
+        return None;
+    }
+    let file = dir.join(path);
+    Some((std::fs::read(&file).ok()?.into(), content_type::content_type(&file)))
+}
+
+/// An embedded asset (or, when `GRIDD_ASSETS_DIR` is set, the file there), or 404.
 fn asset(path: &str) -> Response {
-    let Some((_, bytes, content_type)) = embedded::ASSETS.iter().find(|(p, _, _)| *p == path) else {
+    let found = match assets_dir() {
+        Some(dir) => asset_from_disk(dir, path),
+        None => embedded::ASSETS.iter().find(|(p, _, _)| *p == path).map(|(_, bytes, content_type)| (axum::body::Body::from(*bytes), *content_type)),
+    };
+    let Some((bytes, content_type)) = found else {
         return (StatusCode::NOT_FOUND, "no such asset").into_response();
     };
-    let mut response = (*bytes).into_response();
+    let mut response = Response::new(bytes);
     let headers = response.headers_mut();
     headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     headers.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CONTENT_SECURITY_POLICY));

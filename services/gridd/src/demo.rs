@@ -421,7 +421,7 @@ impl Actors {
     async fn handle(self, squad: String, ticket: v1::Ticket, behaviour: u32, pace: f64) {
         let Some(channel) = self.ids.squads.get(&squad).cloned() else { return };
         let mut client = SquadServiceClient::new(channel);
-        let task = |version: u64| v1::TaskCommand { squad_id: squad.clone(), ticket_id: ticket.id.clone(), expected_version: version };
+        let task = |version: u64| v1::TaskCommand { squad_id: squad.clone(), ticket_id: ticket.id.clone(), expected_version: version, ..Default::default() };
         let minute = 60_000;
         if behaviour < 6 && ticket.state() == v1::TicketState::Dispatched {
             if self.wait(10 * minute).await {

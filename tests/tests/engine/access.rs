@@ -181,6 +181,11 @@ where
             .await
             .map(drop),
         Operation::GetStats => c.dispatch.get_stats(v1::GetStatsRequest::default()).await.map(drop),
+        Operation::FindSimilarCases => c
+            .dispatch
+            .find_similar_cases(v1::FindSimilarCasesRequest { category: "E0102".into(), location: geo(XINAN), radius_m: 0.0 })
+            .await
+            .map(drop),
         Operation::WatchTasks => c.squad.watch_tasks(v1::WatchTasksRequest { squad_id: "sq-1".into(), after_seq: 0 }).await.map(drop),
         Operation::AcceptTask => c.squad.accept_task(Clients::task("sq-1", NO_SUCH_CASE)).await.map(drop),
         Operation::StartTask => c.squad.start_task(Clients::task("sq-1", NO_SUCH_CASE)).await.map(drop),
@@ -198,6 +203,7 @@ where
             })
             .await
             .map(drop),
+        Operation::GetCatalogue => c.grid.get_catalogue(v1::GetCatalogueRequest {}).await.map(drop),
         Operation::WhoAmI => c.auth.who_am_i(v1::WhoAmIRequest {}).await.map(drop),
         Operation::Reflection => c.reflection.server_reflection_info(tokio_stream::iter(vec![list_services_v1()])).await.map(drop),
         Operation::Metrics => return None,

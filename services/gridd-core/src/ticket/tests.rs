@@ -125,7 +125,7 @@ fn the_closed_loop_from_dispatch_to_closure() {
     let t = run(&env, &t, Command::Accept, &s, t0.add_millis(10 * MIN)).ticket;
     assert_eq!(t.state, TicketState::Accepted);
     let t = run(&env, &t, Command::Start, &s, t0.add_millis(20 * MIN)).ticket;
-    let t = run(&env, &t, Command::Resolve { note: "cleared".into() }, &s, t0.add_millis(HOUR)).ticket;
+    let t = run(&env, &t, Command::Resolve { note: "cleared".into(), photo_urls: Vec::new() }, &s, t0.add_millis(HOUR)).ticket;
     assert_eq!(t.state, TicketState::Checking);
     assert_eq!(t.active_clock().map(|c| c.stage), Some(Stage::Check));
     let op = Actor::Operator("sup-1".into());
@@ -154,7 +154,7 @@ fn failed_check_is_rework_on_the_same_deadline() {
     let op = Actor::Operator("sup".into());
     let t0 = monday_9am();
     let mut t = open(new_case(assigned("sq-1")), t0, env.policy()).ticket;
-    for cmd in [Command::Accept, Command::Start, Command::Resolve { note: "done".into() }] {
+    for cmd in [Command::Accept, Command::Start, Command::Resolve { note: "done".into(), photo_urls: Vec::new() }] {
         t = run(&env, &t, cmd, &s, t0.add_millis(MIN)).ticket;
     }
     let before = t.handling.clone();
@@ -306,7 +306,7 @@ fn command(index: u8) -> Command {
         1 => Command::Dispatch { squad: squad("sq-1") },
         2 => Command::Accept,
         3 => Command::Start,
-        4 => Command::Resolve { note: "n".into() },
+        4 => Command::Resolve { note: "n".into(), photo_urls: Vec::new() },
         5 => Command::Return { reason: "r".into() },
         6 => Command::Verify { passed: true },
         7 => Command::Verify { passed: false },

@@ -1,7 +1,18 @@
-// The HTTP API of gridd: sign-in and token refresh, RPCs in the proto3 JSON mapping, map data.
-// Tokens live in sessionStorage; every call sends `Authorization: Bearer <access token>`.
+// The HTTP API of gridd: sign-in and token refresh, RPCs in the proto3 JSON mapping, map data,
+// photos. Every call sends `Authorization: Bearer <access token>`. Tokens live in sessionStorage
+// (one browser tab, gone with it); a page with <meta name="gridd-session" content="local"> (the
+// installed squad terminal, which must survive being closed on a phone) keeps them in
+// localStorage instead, under a key of its own.
 
-const SESSION_KEY = 'gridd.session';
+const PERSISTENT = (() => {
+  const meta = typeof document !== 'undefined' && document.querySelector('meta[name="gridd-session"]');
+  return Boolean(meta && meta.content === 'local');
+})();
+const SESSION_KEY = PERSISTENT ? 'gridd.session.local' : 'gridd.session';
+
+function sessionStore() {
+  return PERSISTENT ? localStorage : sessionStorage;
+}
 
 /** An error answered by the server (or a network failure: status 0, code "network"). */
 export class ApiError extends Error {
@@ -24,7 +35,7 @@ const sessionListeners = new Set();
 
 function loadSession() {
   try {
-    const raw = sessionStorage.getItem(SESSION_KEY);
+    const raw = sessionStore().getItem(SESSION_KEY);
     if (!raw) return null;
     const s = JSON.parse(raw);
     return s && s.accessToken && s.refreshToken ? s : null;
@@ -36,10 +47,28 @@ function loadSession() {
 function storeSession(s) {
   session = s;
   try {
-    if (s) sessionStorage.setItem(SESSION_KEY, JSON.stringify(s));
-    else sessionStorage.removeItem(SESSION_KEY);
+    if (s) sessionStore().setItem(SESSION_KEY, JSON.stringify(s));
+    else sessionStore().removeItem(SESSION_KEY);
   } catch { /* storage unavailable: keep in memory */ }
   for (const fn of sessionListeners) fn(s);
+}
+
+// A persistent session is shared by the tabs of one browser: when another tab refreshes the
+// tokens (the old refresh token then no longer works) or signs out, this one follows.
+if (PERSISTENT && typeof window !== 'undefined') {
+  window.addEventListener('storage', (e) => {
+    if (e.key !== SESSION_KEY) return;
+    const next = loadSession();
+    if (next) {
+      session = next;
+      for (const fn of sessionListeners) fn(next);
+      scheduleRefresh();
+    } else if (session) {
+      clearTimeout(refreshTimer);
+      session = null;
+      for (const fn of expiredListeners) fn();
+    }
+  });
 }
 
 export function currentSession() {
@@ -243,19 +272,81 @@ export function mapCells(bbox, zoom, signal) {
   return getJson(`/v1/map/cells?bbox=${b}&zoom=${zoom}`, signal);
 }
 
-/** Opens the ticket stream; answers the Response (the caller reads its body). */
-export async function openWatch(query, lastEventId, signal) {
+/** Opens a server-sent event stream at `path` (e.g. /v1/watch/tasks); answers the Response
+ * (the caller reads its body). */
+export async function openStream(path, query, lastEventId, signal) {
   return authed(async (h) => {
     const headers = { Accept: 'text/event-stream', ...h };
     if (lastEventId) headers['Last-Event-ID'] = lastEventId;
     let res;
     try {
-      res = await fetch(`/v1/watch/tickets${query}`, { headers, signal, cache: 'no-store', credentials: 'omit' });
+      res = await fetch(`${path}${query}`, { headers, signal, cache: 'no-store', credentials: 'omit' });
     } catch (err) {
       if (err && err.name === 'AbortError') throw err;
       throw networkError(err);
     }
     if (!res.ok) throw await errorFrom(res);
     return res;
+  });
+}
+
+/** Opens the ticket stream; answers the Response (the caller reads its body). */
+export function openWatch(query, lastEventId, signal) {
+  return openStream('/v1/watch/tickets', query, lastEventId, signal);
+}
+
+// ---- photos ----------------------------------------------------------------------------------
+
+/**
+ * Uploads one photo of a case: POST /v1/tickets/{id}/photos with the image bytes as the body.
+ * Answers {id, url: "/v1/photos/<id>", bytes, contentType}; the same bytes give the same id.
+ */
+export function uploadPhoto(ticketId, blob, signal) {
+  return authed(async (h) => {
+    let res;
+    try {
+      res = await fetch(`/v1/tickets/${encodeURIComponent(ticketId)}/photos`, {
+        method: 'POST',
+        headers: { 'Content-Type': blob.type || 'application/octet-stream', Accept: 'application/json', ...h },
+        body: blob,
+        signal,
+        cache: 'no-store',
+        credentials: 'omit',
+      });
+    } catch (err) {
+      if (err && err.name === 'AbortError') throw err;
+      throw networkError(err);
+    }
+    if (!res.ok) throw await errorFrom(res);
+    return res.json();
+  });
+}
+
+/**
+ * The path of a photo stored by this server (`/v1/photos/<id>`, relative or absolute, any host:
+ * the same photo is named by the URL its uploader saw), or '' for any other URL.
+ */
+export function serverPhotoPath(url) {
+  let u;
+  try { u = new URL(url, location.href); } catch { return ''; }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') return '';
+  return /^\/v1\/photos\/[^/]+$/.test(u.pathname) ? u.pathname : '';
+}
+
+/**
+ * Fetches a stored photo with the bearer token (an <img> cannot send it) from this page's own
+ * origin; answers a blob: URL the caller revokes when the image is gone.
+ */
+export function photoObjectUrl(path, signal) {
+  return authed(async (h) => {
+    let res;
+    try {
+      res = await fetch(path, { headers: { ...h }, signal, credentials: 'omit' });
+    } catch (err) {
+      if (err && err.name === 'AbortError') throw err;
+      throw networkError(err);
+    }
+    if (!res.ok) throw await errorFrom(res);
+    return URL.createObjectURL(await res.blob());
   });
 }

@@ -69,6 +69,7 @@ export class CaseView {
     this.data = null;
     this.form = null;
     this.seq++;
+    this.revokePhotos();
     this.map.select(null, null);
     const back = this.returnFocus;
     this.returnFocus = null;
@@ -133,6 +134,8 @@ export class CaseView {
     body.append(this.renderLocation(tk));
     body.append(this.renderReports(tk));
     body.append(this.renderPhotos(tk));
+    const resolution = this.renderResolution(tk);
+    if (resolution) body.append(resolution);
     body.append(this.renderHistory(d.history || []));
     body.scrollTop = scrollTop;
   }
@@ -379,19 +382,76 @@ export class CaseView {
       s.append(h('p.muted', { testid: 'case-no-photos' }, t('case.noPhotos')));
       return s;
     }
+    s.append(this.photoGrid(urls, 'case-photo'));
+    return s;
+  }
+
+  /** What the squad reported when it resolved the case: the note, the time and its photos. */
+  renderResolution(tk) {
+    const urls = (tk.resolutionPhotoUrls || []).filter((u) => typeof u === 'string' && u);
+    if (!tk.resolutionNote && !tk.resolvedAt && !urls.length) return null;
+    const s = section('case-resolution', 'case.resolution');
+    const rows = [];
+    if (tk.resolvedAt) rows.push(['case.resolvedAt', fmtTime(tk.resolvedAt)]);
+    if (tk.resolutionNote) rows.push(['case.resolutionNote', h('span', { testid: 'case-resolution-note' }, tk.resolutionNote)]);
+    if (rows.length) s.append(dl(rows));
+    if (urls.length) s.append(this.photoGrid(urls, 'case-resolution-photo'));
+    return s;
+  }
+
+  /**
+   * Thumbnails linking to the full images. Photos stored by gridd (/v1/photos/…) need the bearer
+   * token, so they are fetched once per open case and shown from blob: URLs (freed when the view
+   * closes or shows another case); other images of this origin load directly; links to other
+   * sites stay links (the page's content security policy shows no third-party image).
+   */
+  photoGrid(urls, testid) {
     const grid = h('div.photos');
     for (const u of urls) {
       let url;
       try { url = new URL(u, location.href); } catch { continue; }
-      // Only this server's images can be shown under the page's content security policy.
-      if (url.origin === location.origin || url.protocol === 'data:' || url.protocol === 'blob:') {
-        grid.append(h('a', { href: url.href, target: '_blank', rel: 'noopener' }, h('img', { src: url.href, alt: t('case.photos'), loading: 'lazy' })));
+      const own = api.serverPhotoPath(u);
+      if (own) {
+        const img = h('img', { alt: t('case.photos'), testid, dataset: { src: own } });
+        const link = h('a', { href: own, target: '_blank', rel: 'noopener', testid: `${testid}-link` }, img);
+        this.photoUrl(own).then((blobUrl) => {
+          img.src = blobUrl;
+          link.href = blobUrl;
+          img.dataset.loaded = 'true';
+        }, () => {
+          img.alt = t('case.photoFailed');
+          img.dataset.loaded = 'false';
+        });
+        grid.append(link);
+      } else if (url.origin === location.origin || url.protocol === 'data:' || url.protocol === 'blob:') {
+        grid.append(h('a', { href: url.href, target: '_blank', rel: 'noopener' }, h('img', { src: url.href, alt: t('case.photos'), loading: 'lazy', testid })));
       } else if (url.protocol === 'http:' || url.protocol === 'https:') {
         grid.append(h('a.photo-link.small', { href: url.href, target: '_blank', rel: 'noopener noreferrer' }, url.href));
       }
     }
-    s.append(grid);
-    return s;
+    return grid;
+  }
+
+  /** The blob: URL of a stored photo of the open case (fetched once; a failure is tried again). */
+  photoUrl(path) {
+    if (this.photoCase !== this.id) {
+      this.revokePhotos();
+      this.photoCase = this.id;
+    }
+    this.photoBlobs ||= new Map();
+    let p = this.photoBlobs.get(path);
+    if (!p) {
+      p = api.photoObjectUrl(path);
+      this.photoBlobs.set(path, p);
+      p.catch(() => { if (this.photoBlobs.get(path) === p) this.photoBlobs.delete(path); });
+    }
+    return p;
+  }
+
+  revokePhotos() {
+    for (const p of (this.photoBlobs || new Map()).values()) p.then((u) => URL.revokeObjectURL(u), () => {});
+    this.photoBlobs = new Map();
+    this.photoCase = null;
   }
 
   renderHistory(history) {

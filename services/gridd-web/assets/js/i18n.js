@@ -160,6 +160,10 @@ const zh = {
   'case.counts': '返工 {rework} 次 · 延期 {ext} 次 · 退回 {ret} 次',
   'case.photos': '照片',
   'case.noPhotos': '无照片',
+  'case.resolution': '处置反馈',
+  'case.resolutionNote': '处置说明',
+  'case.resolvedAt': '反馈时间',
+  'case.photoFailed': '照片无法加载',
   'case.history': '处理过程',
   'case.noHistory': '暂无处理记录',
   'case.actions': '操作',
@@ -437,6 +441,10 @@ const en = {
   'case.counts': 'Rework {rework} · extensions {ext} · returns {ret}',
   'case.photos': 'Photos',
   'case.noPhotos': 'No photos',
+  'case.resolution': 'Resolution',
+  'case.resolutionNote': 'What was done',
+  'case.resolvedAt': 'Resolved at',
+  'case.photoFailed': 'The photo could not be loaded',
   'case.history': 'History',
   'case.noHistory': 'No history yet',
   'case.actions': 'Actions',
@@ -600,6 +608,12 @@ export function toggleLang() {
 export function onLangChange(fn) {
   listeners.add(fn);
   return () => listeners.delete(fn);
+}
+
+/** Adds an app's own strings (the terminal's, the console's) to the table. */
+export function addStrings(zhStrings, enStrings) {
+  Object.assign(zh, zhStrings);
+  Object.assign(TABLE.en, enStrings);
 }
 
 export function has(key) {

@@ -48,7 +48,7 @@ export class CityMap {
   constructor(canvas, opts) {
     this.canvas = canvas;
     this.ctx = canvas.getContext('2d');
-    this.opts = opts; // { store, onCellClick(info), onMarkerClick(ticket), onCellsState(state), onFirstFullRender(ms) }
+    this.opts = opts; // { store, onCellClick(info), onMarkerClick(ticket), onCellsState(state), onFirstFullRender(ms), drawOverlay(ctx, map) }
     this.palette = PALETTES.light;
     this.layers = null;
     this.cells = [];
@@ -487,6 +487,8 @@ export class CityMap {
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     this.drawLabels(ctx);
     this.drawMarkers(ctx, store);
+    // An app's own marks in screen space (e.g. the console's picked point), over everything.
+    this.opts.drawOverlay?.(ctx, this);
 
     const ms = performance.now() - t0;
     if (!this.firstFullRenderDone && this.cells.length) {

@@ -1,7 +1,8 @@
-// The live ticket stream: GET /v1/watch/tickets read with fetch() (EventSource cannot send the
-// Authorization header), parsed as server-sent events, resumed from the last id with backoff.
+// Live streams of server-sent events read with fetch() (EventSource cannot send the
+// Authorization header): the ticket stream GET /v1/watch/tickets (the dashboard) and the squad's
+// task feed GET /v1/watch/tasks (the terminal), resumed from the last id with backoff.
 
-import { openWatch, ApiError } from './api.js';
+import { openStream, ApiError } from './api.js';
 
 const WATCHDOG_MS = 45000; // keep-alive comments come every 15 s
 
@@ -62,16 +63,24 @@ export class SseParser {
 }
 
 /**
- * Keeps a ticket stream open. Options:
- *   onTicketEvent(event)  each TicketEvent
+ * Keeps a stream open. Options:
+ *   onTicketEvent(event)  each event's JSON data (a TicketEvent, or a TaskEvent on the task feed)
  *   onStatus(up: boolean) connected / down (reconnecting)
  *   onResync()            reconnected without a known position (the caller reloads its state)
  *   onAuthLost(err)       the session ended
+ *   onPosition(id)        the id of each event, once its handler ran (to keep it on the device)
+ *   onRefused(err)        the server refused the stream (the caller shows why; retries go on)
+ *   path                  default /v1/watch/tickets
+ *   eventName             the events handled, default 'ticket'
+ *   lastId                resume after this id from the start (a position kept on the device)
+ *   startQuery            the query without a position, default '?tail=1' (from now on)
  */
 export class TicketStream {
   constructor(opts) {
     this.opts = opts;
-    this.lastId = null;
+    this.path = opts.path || '/v1/watch/tickets';
+    this.eventName = opts.eventName || 'ticket';
+    this.lastId = opts.lastId === undefined || opts.lastId === '' ? null : opts.lastId;
     this.stopped = true;
     this.controller = null;
     this.backoff = 1000;
@@ -105,10 +114,10 @@ export class TicketStream {
     const controller = new AbortController();
     this.controller = controller;
     const resuming = this.lastId !== null;
-    const query = resuming ? `?after=${encodeURIComponent(this.lastId)}` : '?tail=1';
+    const query = resuming ? `?after=${encodeURIComponent(this.lastId)}` : (this.opts.startQuery ?? '?tail=1');
     let gotData = false;
     try {
-      const res = await openWatch(query, resuming ? this.lastId : null, controller.signal);
+      const res = await openStream(this.path, query, resuming ? this.lastId : null, controller.signal);
       if (this.stopped || controller.signal.aborted) return;
       this.setStatus(true);
       if (this.connectedOnce && !resuming && this.opts.onResync) this.opts.onResync();
@@ -117,11 +126,16 @@ export class TicketStream {
       const reader = res.body.getReader();
       const decoder = new TextDecoder();
       const parser = new SseParser((ev) => {
+        if (ev.event === 'error') {
+          if (this.opts.onRefused) this.opts.onRefused(refusedBy(ev.data));
+          return;
+        }
         if (ev.id !== null && ev.id !== '') this.lastId = ev.id;
-        if (ev.event !== 'ticket' || !ev.data) return;
+        if (ev.event !== this.eventName || !ev.data) return;
         let msg;
         try { msg = JSON.parse(ev.data); } catch { return; }
         try { this.opts.onTicketEvent(msg); } catch (err) { reportQuietly(err); }
+        if (this.opts.onPosition && ev.id) this.opts.onPosition(ev.id);
       });
       this.arm(controller);
       for (;;) {
@@ -140,6 +154,7 @@ export class TicketStream {
           if (this.opts.onAuthLost) this.opts.onAuthLost(err);
           return;
         }
+        if (this.opts.onRefused) this.opts.onRefused(err);
       }
     } finally {
       clearTimeout(this.watchdog);
@@ -156,6 +171,13 @@ export class TicketStream {
     clearTimeout(this.watchdog);
     this.watchdog = setTimeout(() => controller.abort(), WATCHDOG_MS);
   }
+}
+
+/** The ApiError of an `error` event's data ({code, message}). */
+function refusedBy(data) {
+  let body = null;
+  try { body = JSON.parse(data); } catch { body = null; }
+  return new ApiError(0, (body && body.code) || 'unknown', (body && body.message) || String(data || ''), '');
 }
 
 function reportQuietly(err) {

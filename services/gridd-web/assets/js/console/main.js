@@ -1,0 +1,388 @@
+// Entry point of the hotline console (12345/12319 受理台): sign-in, the call form with its live
+// routing preview and duplicate hint, the map to pick the location on, the reference to read
+// out, and looking cases up by reference or by the caller's phone.
+
+import * as api from '../api.js';
+import { t, has, applyI18n, toggleLang, onLangChange, getLang } from '../i18n.js';
+import { h, clear, errorText, refusal, showRefusal, fmtTime } from '../dom.js';
+import './strings.js';
+import { Catalogue, className } from './catalogue.js';
+import { CallForm } from './callform.js';
+import { RoutePreview, SimilarCases } from './preview.js';
+import { PickMap } from './pickmap.js';
+import { Lookup } from './lookup.js';
+
+const $ = (id) => document.getElementById(id);
+// Roles that may log a call (the others can still look cases up).
+const LOGGING_ROLES = new Set(['hotline_operator', 'shift_leader', 'administrator']);
+// The duplicate hint is asked again this often while a call goes on (other calls come in).
+const SIMILAR_REFRESH_MS = 20000;
+
+const state = { running: false, generation: 0, receipt: null, catalogueError: null };
+const catalogue = new Catalogue();
+let form = null;
+let route = null;
+let similar = null;
+let pickMap = null;
+let lookup = null;
+
+// What tests (and a curious operator) can ask the page.
+const gridd = {
+  ready: false,
+  screenOf: (lon, lat) => pickMap.screenOf(lon, lat),
+  idempotencyKey: () => form && form.key,
+  lang: () => getLang(),
+};
+window.__console = gridd;
+
+// ---- components ---------------------------------------------------------------------------
+
+function buildComponents() {
+  pickMap = new PickMap({
+    canvas: $('map-canvas'),
+    stateBox: $('map-state'),
+    statusEl: $('map-status'),
+    onPick: (p) => form.setPoint(p),
+  });
+  route = new RoutePreview({ body: $('preview-body'), onCell: (code) => pickMap.setCell(code) });
+  form = new CallForm({
+    catalogue,
+    onContext: ({ point, category }) => {
+      pickMap.setPoint(point, false);
+      route.set(point, category);
+      similar.set(point, category);
+    },
+    onPointTyped: (p) => pickMap.setPoint(p, true),
+    onAttach: (id) => {
+      pickMap.setAttached(id);
+      similar.render();
+    },
+    onSubmitted: showReceipt,
+  });
+  similar = new SimilarCases({
+    body: $('similar-body'),
+    countEl: $('similar-count'),
+    noteEl: $('similar-note'),
+    form,
+    onCases: (cases, mergeRadiusM) => pickMap.setSimilar(cases, mergeRadiusM),
+  });
+  lookup = new Lookup({ body: $('lookup-body'), callerPhone: () => $('caller-phone').value.trim() });
+
+  $('map-zoom-in').addEventListener('click', () => pickMap.map.zoomAt(1.5, pickMap.map.width / 2, pickMap.map.height / 2));
+  $('map-zoom-out').addEventListener('click', () => pickMap.map.zoomAt(1 / 1.5, pickMap.map.width / 2, pickMap.map.height / 2));
+  $('map-reset').addEventListener('click', () => pickMap.map.fit());
+  $('receipt-copy').addEventListener('click', copyReference);
+  $('receipt-status').addEventListener('click', () => {
+    if (state.receipt) lookup.byRef(state.receipt.reference);
+  });
+  $('new-call').addEventListener('click', newCall);
+  setInterval(() => { if (state.running && !state.receipt) similar.refresh(); }, SIMILAR_REFRESH_MS);
+}
+
+// ---- the receipt ----------------------------------------------------------------------------
+
+function showReceipt(receipt, request) {
+  state.receipt = { ...receipt, request };
+  $('call-form').hidden = true;
+  $('receipt').hidden = false;
+  renderReceipt();
+  $('receipt-copy').focus();
+}
+
+function renderReceipt() {
+  const r = state.receipt;
+  if (!r) return;
+  $('receipt-reference').textContent = r.reference || '';
+  $('receipt-copied').textContent = '';
+  const req = r.request;
+  const notes = clear($('receipt-notes'));
+  if (r.replayed) notes.append(h('p.notice', { testid: 'receipt-replayed' }, t('receipt.replayed')));
+  if (req.attachTo) notes.append(h('p.notice', { testid: 'receipt-attached' }, t('receipt.attached', { id: req.attachTo })));
+  const c = catalogue.get(req.category);
+  clear($('receipt-fields')).append(
+    h('dt', t('call.hotline')), h('dd', t(req.hotline === 'HOTLINE_12319' ? 'call.hotline.12319' : 'call.hotline.12345')),
+    h('dt', t('call.category')), h('dd', c ? `${c.code} ${className(c)}` : req.category),
+    h('dt', t('call.address')), h('dd', req.address || '—'),
+    h('dt', t('receipt.receivedAt')), h('dd', fmtTime(r.receivedAt, true)));
+}
+
+/** Copies the reference: the clipboard API where the page may use it, else a selection copy. */
+async function copyReference() {
+  const text = state.receipt ? state.receipt.reference : '';
+  const ok = await copyText(text);
+  $('receipt-copied').textContent = t(ok ? 'receipt.copied' : 'receipt.copyFailed');
+  if (!ok) selectText($('receipt-reference'));
+}
+
+async function copyText(text) {
+  try {
+    if (navigator.clipboard && window.isSecureContext) {
+      await navigator.clipboard.writeText(text);
+      return true;
+    }
+  } catch { /* not allowed here: fall back */ }
+  const area = h('textarea.copy-buffer', { readonly: true, 'aria-hidden': 'true' });
+  area.value = text;
+  document.body.append(area);
+  const back = document.activeElement;
+  area.select();
+  let ok = false;
+  try { ok = document.execCommand('copy'); } catch { ok = false; }
+  area.remove();
+  if (back && back.focus) back.focus();
+  return ok;
+}
+
+function selectText(el) {
+  const range = document.createRange();
+  range.selectNodeContents(el);
+  const sel = window.getSelection();
+  sel.removeAllRanges();
+  sel.addRange(range);
+}
+
+function newCall() {
+  state.receipt = null;
+  $('receipt').hidden = true;
+  $('call-form').hidden = false;
+  form.reset();
+  form.focusFirst();
+}
+
+// ---- loading ----------------------------------------------------------------------------------
+
+async function loadCatalogue() {
+  const gen = state.generation;
+  try {
+    await catalogue.load();
+    state.catalogueError = null;
+  } catch (err) {
+    if (gen !== state.generation) return;
+    state.catalogueError = err;
+  }
+  renderCatalogueState();
+}
+
+/** Without the catalogue no call can be logged: say so in the category field, with a retry. */
+function renderCatalogueState() {
+  const box = $('err-category');
+  if (!state.catalogueError) {
+    if (box.dataset.catalogue) { box.hidden = true; clear(box); delete box.dataset.catalogue; }
+    return;
+  }
+  box.hidden = false;
+  box.dataset.catalogue = '1';
+  clear(box).append(h('span.err-main', t('state.error', { message: errorText(state.catalogueError) })),
+    h('button.btn.small', { type: 'button', testid: 'catalogue-retry', onclick: loadCatalogue }, t('state.retry')));
+}
+
+async function startApp() {
+  const gen = ++state.generation;
+  state.running = true;
+  gridd.ready = false;
+  delete document.body.dataset.ready;
+  $('boot').hidden = true;
+  $('signin').hidden = true;
+  $('app').hidden = false;
+  moveLangSwitch('app-lang-slot');
+  showUser();
+  pickMap.reset();
+  newCall();
+  lookup.reset();
+  await Promise.all([loadCatalogue(), pickMap.load()]);
+  if (gen !== state.generation) return;
+  gridd.ready = true;
+  document.body.dataset.ready = '1';
+}
+
+function showUser() {
+  const p = api.principal() || {};
+  $('user-name').textContent = p.displayName || p.subject || '';
+  const key = `role.${p.role}`;
+  const label = getLang() === 'zh' ? p.roleLabel || (has(key) ? t(key) : p.role) : has(key) ? t(key) : p.roleLabel || p.role;
+  $('user-role').textContent = label || '';
+  $('user-role').hidden = !label;
+  $('role-banner').hidden = !p.role || LOGGING_ROLES.has(p.role);
+}
+
+function stopApp() {
+  state.running = false;
+  state.generation++;
+  gridd.ready = false;
+  delete document.body.dataset.ready;
+}
+
+// ---- sign-in (as the dashboard's) ---------------------------------------------------------------
+
+function moveLangSwitch(slotId) {
+  $(slotId).append($('lang-switch'));
+}
+
+function showSignIn(notice) {
+  $('boot').hidden = true;
+  $('app').hidden = true;
+  $('signin').hidden = false;
+  moveLangSwitch('signin-lang-slot');
+  const n = $('signin-notice');
+  n.hidden = !notice;
+  n.textContent = notice || '';
+  signinError = null;
+  $('signin-error').hidden = true;
+  $('signin-password').value = '';
+  $('signin-submit').disabled = false;
+  $('signin-username').focus();
+}
+
+const SIGNIN_REFUSALS = {
+  unauthenticated: 'signin.badCredentials',
+  resource_exhausted: (ex) => (ex.retryAfter ? t('signin.locked', { seconds: ex.retryAfter }) : t('signin.lockedNoTime')),
+};
+let signinError = null;
+
+function renderSigninError() {
+  const el = $('signin-error');
+  el.hidden = !signinError;
+  if (!signinError) return;
+  if (signinError.key) showRefusal(el, { text: t(signinError.key), detail: '' });
+  else showRefusal(el, refusal(signinError.ex, SIGNIN_REFUSALS));
+}
+
+async function onSignIn(e) {
+  e.preventDefault();
+  const user = $('signin-username').value.trim();
+  const pass = $('signin-password').value;
+  if (!user || !pass) {
+    signinError = { key: 'signin.required' };
+    renderSigninError();
+    (user ? $('signin-password') : $('signin-username')).focus();
+    return;
+  }
+  const button = $('signin-submit');
+  button.disabled = true;
+  button.textContent = t('signin.busy');
+  signinError = null;
+  $('signin-error').hidden = true;
+  try {
+    await api.signIn(user, pass);
+    $('signin-password').value = '';
+    $('signin-notice').hidden = true;
+    startApp();
+  } catch (ex) {
+    signinError = { ex };
+    renderSigninError();
+    $('signin-password').select();
+    $('signin-password').focus();
+  } finally {
+    button.disabled = false;
+    button.textContent = t('signin.submit');
+  }
+}
+
+async function onSignOut() {
+  stopApp();
+  await api.signOut();
+  showSignIn(t('session.signedOut'));
+}
+
+let ending = false;
+function sessionEnded() {
+  if (ending) return;
+  ending = true;
+  stopApp();
+  showSignIn(t('session.expired'));
+  ending = false;
+}
+
+// ---- keyboard -----------------------------------------------------------------------------------
+
+function isTyping(el) {
+  if (!el) return false;
+  const tag = el.tagName;
+  return tag === 'INPUT' || tag === 'TEXTAREA' || tag === 'SELECT' || el.isContentEditable;
+}
+
+/**
+ * F2 (or / outside a text box): category search. F3: look up by reference. Ctrl+Enter: submit
+ * from anywhere in the form. Alt+N: the next call once the reference is shown. Esc: close the
+ * category list (the input handles it), else leave the lookup result.
+ */
+function onKey(e) {
+  if (e.defaultPrevented || !state.running) return;
+  const formShown = !$('call-form').hidden;
+  if ((e.key === 'F2' || (e.key === '/' && !isTyping(document.activeElement) && !e.ctrlKey && !e.metaKey)) && formShown) {
+    e.preventDefault();
+    form.focusCategory();
+    return;
+  }
+  if (e.key === 'F3') {
+    e.preventDefault();
+    $('lookup-ref').focus();
+    $('lookup-ref').select();
+    return;
+  }
+  if (e.key === 'Enter' && (e.ctrlKey || e.metaKey) && formShown) {
+    e.preventDefault();
+    form.closeList();
+    form.submit();
+    return;
+  }
+  if ((e.key === 'n' || e.key === 'N') && e.altKey && !e.ctrlKey && state.receipt) {
+    e.preventDefault();
+    newCall();
+    return;
+  }
+  if (e.key === 'Escape' && (document.activeElement === $('lookup-ref') || document.activeElement === $('lookup-phone'))) {
+    e.preventDefault();
+    lookup.reset();
+  }
+}
+
+// ---- language -----------------------------------------------------------------------------------
+
+function relabel() {
+  document.title = t('console.title');
+  if (!$('signin').hidden) renderSigninError();
+  if (!state.running) return;
+  showUser();
+  form.relabel();
+  route.render();
+  similar.render();
+  lookup.render();
+  renderReceipt();
+  renderCatalogueState();
+}
+
+// ---- start --------------------------------------------------------------------------------------
+
+async function init() {
+  applyI18n(document);
+  document.title = t('console.title');
+  buildComponents();
+  $('lang-switch').addEventListener('click', toggleLang);
+  onLangChange(relabel);
+  $('signin-form').addEventListener('submit', onSignIn);
+  $('sign-out').addEventListener('click', onSignOut);
+  document.addEventListener('keydown', onKey);
+  api.onSessionExpired(sessionEnded);
+
+  if (api.currentSession()) {
+    try {
+      await api.resume();
+      if (api.currentSession()) {
+        startApp();
+        return;
+      }
+    } catch {
+      // refresh refused: fall through to the sign-in screen
+    }
+    showSignIn(t('session.expired'));
+    return;
+  }
+  showSignIn('');
+}
+
+init().catch((err) => {
+  const boot = $('boot');
+  boot.hidden = false;
+  boot.textContent = errorText(err);
+});
