@@ -508,8 +508,10 @@ pub struct HttpResponse {
     pub status: u16,
     /// The headers in order, names in lower case.
     pub headers: Vec<(String, String)>,
-    /// The body, with a chunked transfer coding removed.
+    /// The body, with a chunked transfer coding removed (as text; see `bytes`).
     pub body: String,
+    /// The body's bytes.
+    pub bytes: Vec<u8>,
 }
 
 impl HttpResponse {
@@ -528,6 +530,11 @@ impl HttpResponse {
 /// length when not empty) and reads the whole response, taken apart; panics if the
 /// connection fails or the response is not HTTP.
 pub async fn http_call(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &str) -> HttpResponse {
+    http_send(addr, method, path, headers, body.as_bytes()).await
+}
+
+/// [`http_call`] with a body of any bytes (an image).
+pub async fn http_send(addr: SocketAddr, method: &str, path: &str, headers: &[(&str, &str)], body: &[u8]) -> HttpResponse {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {addr}\r\nConnection: close\r\n");
     for (name, value) in headers {
@@ -537,9 +544,8 @@ pub async fn http_call(addr: SocketAddr, method: &str, path: &str, headers: &[(&
         request.push_str(&format!("Content-Length: {}\r\n", body.len()));
     }
     request.push_str("\r\n");
-    request.push_str(body);
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap_or_else(|e| panic!("connecting to {addr}: {e}"));
-    stream.write_all(request.as_bytes()).await.expect("send");
+    stream.write_all(&[request.as_bytes(), body].concat()).await.expect("send");
     let mut raw = Vec::new();
     stream.read_to_end(&mut raw).await.expect("read");
     let end = raw.windows(4).position(|w| w == b"\r\n\r\n").unwrap_or_else(|| panic!("no end of headers: {raw:?}"));
@@ -552,7 +558,7 @@ pub async fn http_call(addr: SocketAddr, method: &str, path: &str, headers: &[(&
     if headers.iter().any(|(n, v)| n == "transfer-encoding" && v.eq_ignore_ascii_case("chunked")) {
         body = dechunk(&body);
     }
-    HttpResponse { status, headers, body: String::from_utf8(body).expect("a UTF-8 body") }
+    HttpResponse { status, headers, body: String::from_utf8_lossy(&body).into_owned(), bytes: body }
 }
 
 /// Removes the chunked transfer coding from a complete body.

@@ -12,6 +12,7 @@ mod engine {
     mod reload;
     mod routing;
     mod service;
+    mod terminal_console;
     mod tls_oidc;
     mod web;
 }

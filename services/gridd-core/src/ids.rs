@@ -284,9 +284,21 @@ pub fn validate_urls(field: &str, urls: &[String]) -> Result<(), FieldError> {
     urls.iter().enumerate().try_for_each(|(i, url)| validate_url(&format!("{field}[{i}]"), url))
 }
 
+/// A Chinese phone number without its country prefix (`+86`, `0086`, or `86` before an
+/// 11-digit mobile number), so one number written two ways is one number; others as given.
+pub fn national_number(phone: &str) -> &str {
+    let trimmed = phone.trim();
+    let digits = trimmed.strip_prefix('+').unwrap_or(trimmed);
+    digits
+        .strip_prefix("0086")
+        .or_else(|| digits.strip_prefix("86").filter(|rest| rest.len() == 11))
+        .filter(|rest| !rest.is_empty())
+        .unwrap_or(trimmed)
+}
+
 /// Masks a phone number for display: `13812345678` → `138****5678`.
 pub fn mask_phone(phone: &str) -> String {
-    let chars: Vec<char> = phone.chars().collect();
+    let chars: Vec<char> = national_number(phone).chars().collect();
     if chars.len() <= 7 {
         return "*".repeat(chars.len());
     }
@@ -370,5 +382,10 @@ mod tests {
     fn phone_masking() {
         assert_eq!(mask_phone("13812345678"), "138****5678");
         assert_eq!(mask_phone("12345"), "*****");
+        // One number, however the country prefix is written.
+        for written in ["+8613812345678", "008613812345678", "8613812345678", " 13812345678 "] {
+            assert_eq!(mask_phone(written), "138****5678", "{written}");
+        }
+        assert_eq!(national_number("+4420712345678"), "+4420712345678", "other countries are kept as given");
     }
 }

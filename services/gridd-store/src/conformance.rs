@@ -607,6 +607,19 @@ pub(crate) async fn photos_are_kept_once_per_case<S: Store>(store: S) {
     assert_eq!(missing, None);
 }
 
+pub(crate) async fn task_actions_are_recorded_once<S: Store>(store: S) {
+    let ticket = TicketId::new("T-action");
+    let first = {
+        let ticket = ticket.clone();
+        store.write(move |tx| tx.put_task_action("action/m1/a-1", "accept:T-action", &ticket, Timestamp::from_millis(3))).await
+    };
+    assert_eq!(first, Ok(()));
+    let again = store.write(move |tx| tx.put_task_action("action/m1/a-1", "start:T-action", &ticket, Timestamp::from_millis(4))).await;
+    assert!(again.is_err(), "a key is recorded once");
+    let found = store.read(|tx| -> Result<_, StoreError> { Ok((tx.task_action("action/m1/a-1")?, tx.task_action("action/m1/a-2")?)) }).await;
+    assert_eq!(found, Ok((Some("accept:T-action".to_owned()), None)));
+}
+
 pub(crate) async fn cases_are_found_by_the_callers_number<S: Store>(store: S) {
     let key = crate::caller_key("+8613812345678").expect("a phone number");
     assert_eq!(crate::caller_key("13812345678").as_ref(), Some(&key), "+86 is the same number");
@@ -694,6 +707,10 @@ macro_rules! store_conformance {
             #[tokio::test]
             async fn photos_are_kept_once_per_case() {
                 $crate::conformance::photos_are_kept_once_per_case($make).await;
+            }
+            #[tokio::test]
+            async fn task_actions_are_recorded_once() {
+                $crate::conformance::task_actions_are_recorded_once($make).await;
             }
             #[tokio::test]
             async fn cases_are_found_by_the_callers_number() {

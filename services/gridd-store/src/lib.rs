@@ -312,13 +312,12 @@ pub fn photo_id(ticket: &TicketId, bytes: &[u8]) -> String {
 /// number's digits without a `+86` or `0086` country prefix, so `+8613812345678` and
 /// `13812345678` find the same cases. `None` for a value that is not a phone number.
 pub fn caller_key(phone: &str) -> Option<String> {
-    let trimmed = phone.trim();
-    let digits = trimmed.strip_prefix('+').unwrap_or(trimmed);
+    let national = gridd_core::ids::national_number(phone);
+    let digits = national.strip_prefix('+').unwrap_or(national);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
         return None;
     }
-    let national = digits.strip_prefix("0086").or_else(|| digits.strip_prefix("86").filter(|rest| rest.len() == 11)).unwrap_or(digits);
-    Some(hex(ring::digest::digest(&ring::digest::SHA256, national.as_bytes()).as_ref()))
+    Some(hex(ring::digest::digest(&ring::digest::SHA256, digits.as_bytes()).as_ref()))
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -388,6 +387,8 @@ pub trait ReadTx {
     fn photo(&mut self, id: &str) -> Result<Option<Photo>, StoreError>;
     /// How many photos a case has, and their bytes in all.
     fn photo_usage(&mut self, ticket: &TicketId) -> Result<(u64, u64), StoreError>;
+    /// The fingerprint of the task action recorded under `key`, if one was.
+    fn task_action(&mut self, key: &str) -> Result<Option<String>, StoreError>;
 }
 
 /// Writes inside a transaction; everything commits together or not at all.
@@ -444,6 +445,9 @@ pub trait WriteTx: ReadTx {
     fn init_signing_secret(&mut self, candidate: &[u8]) -> Result<Vec<u8>, StoreError>;
     /// Stores a photo unless one with its id is stored already; true if it was stored.
     fn put_photo(&mut self, photo: &Photo) -> Result<bool, StoreError>;
+    /// Records a task action applied to `ticket` under the client's `key`, with a
+    /// `fingerprint` of what it did; fails if the key is recorded already.
+    fn put_task_action(&mut self, key: &str, fingerprint: &str, ticket: &TicketId, at: Timestamp) -> Result<(), StoreError>;
 }
 
 /// A store backend.

@@ -39,7 +39,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0001_init.sql"),
     include_str!("../migrations/postgres/0002_decisions_and_unique_references.sql"),
     include_str!("../migrations/postgres/0003_access.sql"),
-    include_str!("../migrations/postgres/0004_photos_and_callers.sql"),
+    include_str!("../migrations/postgres/0004_terminal_and_console.sql"),
 ];
 /// Connection threads (and so connections) per store.
 const POOL: usize = 8;
@@ -637,6 +637,10 @@ impl ReadTx for Tx<'_, '_> {
         let row = self.one("SELECT COUNT(*), COALESCE(SUM(size), 0)::BIGINT FROM photos WHERE ticket_id = $1", &[&ticket.as_str()])?;
         Ok((seq(row.get(0)), seq(row.get(1))))
     }
+
+    fn task_action(&mut self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.opt("SELECT fingerprint FROM task_actions WHERE action_key = $1", &[&key])?.map(|r| r.get(0)))
+    }
 }
 
 impl WriteTx for Tx<'_, '_> {
@@ -877,5 +881,13 @@ impl WriteTx for Tx<'_, '_> {
             &[&p.id, &p.ticket_id.as_str(), &p.content_type, &p.bytes, &as_i64(p.bytes.len() as u64), &p.uploaded_by, &p.uploaded_at.millis()],
         )?;
         Ok(inserted == 1)
+    }
+
+    fn put_task_action(&mut self, key: &str, fingerprint: &str, ticket: &TicketId, at: Timestamp) -> Result<(), StoreError> {
+        self.execute(
+            "INSERT INTO task_actions (action_key, fingerprint, ticket_id, applied_at) VALUES ($1, $2, $3, $4)",
+            &[&key, &fingerprint, &ticket.as_str(), &at.millis()],
+        )?;
+        Ok(())
     }
 }

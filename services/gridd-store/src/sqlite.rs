@@ -33,7 +33,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0001_init.sql"),
     include_str!("../migrations/sqlite/0002_decisions_and_unique_references.sql"),
     include_str!("../migrations/sqlite/0003_access.sql"),
-    include_str!("../migrations/sqlite/0004_photos_and_callers.sql"),
+    include_str!("../migrations/sqlite/0004_terminal_and_console.sql"),
 ];
 const READERS: usize = 4;
 
@@ -533,6 +533,10 @@ impl ReadTx for Tx<'_> {
             .query_row([ticket.as_str()], |r| Ok((r.get(0)?, r.get(1)?)))?;
         Ok((seq(count), seq(size)))
     }
+
+    fn task_action(&mut self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(self.conn.prepare_cached("SELECT fingerprint FROM task_actions WHERE action_key = ?1")?.query_row([key], |r| r.get(0)).optional()?)
+    }
 }
 
 impl WriteTx for Tx<'_> {
@@ -785,5 +789,12 @@ impl WriteTx for Tx<'_> {
                 p.uploaded_at.millis()
             ])?;
         Ok(inserted == 1)
+    }
+
+    fn put_task_action(&mut self, key: &str, fingerprint: &str, ticket: &TicketId, at: Timestamp) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached("INSERT INTO task_actions (action_key, fingerprint, ticket_id, applied_at) VALUES (?1, ?2, ?3, ?4)")?
+            .execute(params![key, fingerprint, ticket.as_str(), at.millis()])?;
+        Ok(())
     }
 }

@@ -17,13 +17,13 @@ use std::time::Duration;
 
 use gridd_config::{CityConfig, CityHandle};
 use gridd_core::category::LimitSpec;
-use gridd_core::ids::{Reference, TicketId};
+use gridd_core::ids::TicketId;
 use gridd_core::report::{Decision, Outcome};
 use gridd_core::ticket::{self, Actor, Command, CommandError, NewCase, Policy, Ticket, Transition, desired_timers};
 use gridd_core::time::{Clock, Timestamp};
 use gridd_proto::prost::Message;
 use gridd_proto::{tonic, v1};
-use gridd_store::{IntakeKeyEntry, ReadTx, Signal, Store, StoreError, WriteTx, topics};
+use gridd_store::{ReadTx, Signal, Store, StoreError, WriteTx, topics};
 use tokio_util::sync::CancellationToken;
 
 pub mod kafka;
@@ -321,13 +321,10 @@ impl<S: Store> Tracker<S> {
                 // first is being applied waits for it and then finds its key.
                 let t = tx.ticket(&id)?.ok_or_else(|| TrackerError::NotFound(id.clone()))?;
                 if let Some((key, fingerprint, client_id)) = &action {
-                    match tx.intake_key(key)? {
-                        Some(earlier) if &earlier.fingerprint == fingerprint => return Ok(view(&city, &t, now)),
+                    match tx.task_action(key)? {
+                        Some(earlier) if &earlier == fingerprint => return Ok(view(&city, &t, now)),
                         Some(_) => return Err(TrackerError::ActionReused(gridd_core::error::quote(client_id))),
-                        None => {
-                            let entry = IntakeKeyEntry { fingerprint: fingerprint.clone(), reference: Reference::new(id.as_str()), received_at: now };
-                            tx.put_intake_key(key, &entry)?;
-                        }
+                        None => tx.put_task_action(key, fingerprint, &id, now)?,
                     }
                 }
                 ticket::check_version(&t, expected_version)?;

@@ -16,3 +16,12 @@ CREATE TABLE photos (
     uploaded_at  BIGINT NOT NULL
 );
 CREATE INDEX photos_by_ticket ON photos (ticket_id);
+
+-- Squad members' task actions by the client's id for them: a terminal resending an action it
+-- queued offline (or whose reply it lost) finds it here and applies nothing twice.
+CREATE TABLE task_actions (
+    action_key  TEXT NOT NULL PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    ticket_id   TEXT NOT NULL,
+    applied_at  BIGINT NOT NULL
+);
