@@ -88,6 +88,7 @@ export class CallForm {
 
   bind() {
     this.form.addEventListener('submit', (e) => { e.preventDefault(); this.submit(); });
+    this.form.addEventListener('keydown', (e) => this.enterKey(e));
     for (const [name, f] of Object.entries(FIELDS)) {
       const el = $(f.input);
       if (name !== 'attach' && el) el.addEventListener('input', () => this.clearError(name));
@@ -112,6 +113,21 @@ export class CallForm {
     $('description-input').addEventListener('input', () => this.renderCount());
     $('attach-undo').addEventListener('click', () => this.setAttach(null));
     $('call-clear').addEventListener('click', () => this.clearClicked());
+  }
+
+  /**
+   * Enter in a one-line field moves on to the next field instead of submitting a half-filled
+   * call (the browser's default); Ctrl+Enter or the button submits.
+   */
+  enterKey(e) {
+    if (e.key !== 'Enter' || e.ctrlKey || e.metaKey || e.altKey || e.defaultPrevented) return;
+    const el = e.target;
+    if (el.tagName !== 'INPUT' || el.type === 'submit' || el.type === 'button') return;
+    e.preventDefault();
+    const order = [...this.form.querySelectorAll('input, select, textarea, button')]
+      .filter((x) => !x.disabled && x.tabIndex >= 0 && x.offsetParent !== null && (x.type !== 'radio' || x.checked));
+    const next = order[order.indexOf(el) + 1];
+    if (next) next.focus();
   }
 
   // ---- hotline ----------------------------------------------------------------------------
@@ -262,6 +278,7 @@ export class CallForm {
     const x = terms(c, $('condition-select').value);
     el.dataset.urgency = x ? x.urgency : '';
     el.classList.toggle('urgent', Boolean(x && x.urgency === 'URGENCY_URGENT'));
+    el.classList.toggle('none', !x);
     el.textContent = termsText(c, $('condition-select').value);
   }
 

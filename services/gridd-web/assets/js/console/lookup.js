@@ -159,7 +159,7 @@ export class Lookup {
   renderTicket(el, v) {
     const { ref, answer } = v;
     clear(el);
-    if (this.list) el.append(h('button.link.lookup-back', { type: 'button', testid: 'lookup-back', onclick: () => { this.view = { kind: 'list' }; this.render(); } }, `← ${t('lookup.back')}`));
+    if (this.list) el.append(h('button.link.lookup-back', { type: 'button', testid: 'lookup-back', onclick: () => this.byPhone(this.list.phone) }, `← ${t('lookup.back')}`));
     if (answer.pending || !answer.ticket) {
       el.append(h('div.lookup-case', { testid: 'lookup-case', dataset: { pending: 'true' } },
         h('div.lookup-title', h('span.mono.lookup-id', ref)),

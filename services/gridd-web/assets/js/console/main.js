@@ -10,7 +10,7 @@ import { Catalogue, className } from './catalogue.js';
 import { CallForm } from './callform.js';
 import { RoutePreview, SimilarCases } from './preview.js';
 import { PickMap } from './pickmap.js';
-import { Lookup } from './lookup.js';
+import { Lookup, maskPhone } from './lookup.js';
 
 const $ = (id) => document.getElementById(id);
 // Roles that may log a call (the others can still look cases up).
@@ -65,6 +65,7 @@ function buildComponents() {
     noteEl: $('similar-note'),
     form,
     onCases: (cases, mergeRadiusM) => pickMap.setSimilar(cases, mergeRadiusM),
+    onOpen: (id) => lookup.byRef(id),
   });
   lookup = new Lookup({ body: $('lookup-body'), callerPhone: () => $('caller-phone').value.trim() });
 
@@ -83,6 +84,7 @@ function buildComponents() {
 
 function showReceipt(receipt, request) {
   state.receipt = { ...receipt, request };
+  similar.lock(true);
   $('call-form').hidden = true;
   $('receipt').hidden = false;
   renderReceipt();
@@ -101,9 +103,18 @@ function renderReceipt() {
   const c = catalogue.get(req.category);
   clear($('receipt-fields')).append(
     h('dt', t('call.hotline')), h('dd', t(req.hotline === 'HOTLINE_12319' ? 'call.hotline.12319' : 'call.hotline.12345')),
+    h('dt', t('call.caller')), h('dd', { testid: 'receipt-caller' }, callerLine(req.caller)),
     h('dt', t('call.category')), h('dd', c ? `${c.code} ${className(c)}` : req.category),
     h('dt', t('call.address')), h('dd', req.address || '—'),
     h('dt', t('receipt.receivedAt')), h('dd', fmtTime(r.receivedAt, true)));
+}
+
+/** The caller as the receipt shows them: name, masked number, and the flags that were set. */
+function callerLine(caller) {
+  const parts = [caller.name, caller.phone ? maskPhone(caller.phone) : ''];
+  if (caller.confidential) parts.push(t('call.confidential'));
+  if (caller.replyRequired) parts.push(t('call.reply'));
+  return parts.filter(Boolean).join(' · ') || '—';
 }
 
 /** Copies the reference: the clipboard API where the page may use it, else a selection copy. */
@@ -143,6 +154,7 @@ function selectText(el) {
 
 function newCall() {
   state.receipt = null;
+  similar.lock(false);
   $('receipt').hidden = true;
   $('call-form').hidden = false;
   form.reset();

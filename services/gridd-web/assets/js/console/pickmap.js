@@ -9,7 +9,7 @@ import { loadingState, errorState, emptyState } from '../dom.js';
 
 // A first click on the whole-city view zooms in around the point, so a second click can place it
 // to the metre; closer than this (pixels per metre) a click only moves the pin.
-const PICK_SCALE = 0.35;
+const PICK_SCALE = 0.6;
 
 export class PickMap {
   constructor({ canvas, stateBox, statusEl, onPick }) {

@@ -53,6 +53,7 @@ export class RoutePreview {
     this.answer = null; // { value } or { err }
     this.latest = new Latest();
     this.soon = debounce(() => this.load(), WAIT_MS);
+    this.render();
   }
 
   set(point, category) {
@@ -127,12 +128,19 @@ function squadLine(r, category) {
 
 /** The open cases of the category near the point, with "merge into this case" buttons. */
 export class SimilarCases {
-  constructor({ body, countEl, noteEl, form, onCases }) {
-    Object.assign(this, { body, countEl, noteEl, form, onCases });
+  constructor({ body, countEl, noteEl, form, onCases, onOpen }) {
+    Object.assign(this, { body, countEl, noteEl, form, onCases, onOpen });
     this.input = { point: null, category: '' };
     this.answer = null;
+    this.locked = false; // true while the logged call's receipt shows
     this.latest = new Latest();
     this.soon = debounce(() => this.load(), WAIT_MS);
+    this.render();
+  }
+
+  lock(on) {
+    this.locked = on;
+    this.render();
   }
 
   set(point, category) {
@@ -187,11 +195,18 @@ export class SimilarCases {
   item(c) {
     const tk = c.ticket || {};
     const attached = this.form.attachedId() === tk.id;
+    // Once the call is logged the choice is made: no buttons, only what was chosen.
+    const actions = this.locked
+      ? (attached ? h('span.attached-note', { testid: 'similar-attached' }, `✓ ${t('similar.attached')}`) : null)
+      : attached
+        ? [h('span.attached-note', { testid: 'similar-attached' }, `✓ ${t('similar.attached')}`),
+          h('button.btn.small', { type: 'button', testid: 'similar-undo', onclick: () => this.form.setAttach(null) }, t('similar.undo'))]
+        : h('button.btn.small', { type: 'button', testid: 'similar-attach', onclick: () => this.form.setAttach(tk) }, t('similar.attach'));
     const distance = Math.round(Number(c.distanceM) || 0);
     return h(`li.item.similar-item${attached ? '.attached' : ''}${c.wouldMerge ? '.would-merge' : ''}`,
       { testid: 'similar-case', dataset: { ticketId: tk.id || '', distance: String(distance), wouldMerge: String(Boolean(c.wouldMerge)) } },
       h('div.item-row',
-        h('span.mono.similar-id', tk.id || ''),
+        h('button.link.mono.similar-id', { type: 'button', testid: 'similar-open', title: t('similar.open'), onclick: () => this.onOpen(tk.id) }, tk.id || ''),
         h('span.item-title', tk.categoryName || tk.category || ''),
         c.wouldMerge ? h('span.badge.merge', { testid: 'similar-would-merge' }, t('similar.wouldMerge')) : null),
       h('div.item-row.similar-meta',
@@ -199,11 +214,7 @@ export class SimilarCases {
         h('span.muted', { testid: 'similar-age' }, ageText(Number(c.ageSeconds) || 0)),
         h(`span.state-badge.${(tk.state || '').toLowerCase()}`, tEnum('state', tk.state))),
       tk.address || tk.description ? h('div.muted.small.similar-text', [tk.address, tk.description].filter(Boolean).join(' · ')) : null,
-      h('div.item-row.similar-actions',
-        attached
-          ? [h('span.attached-note', { testid: 'similar-attached' }, `✓ ${t('similar.attached')}`),
-            h('button.btn.small', { type: 'button', testid: 'similar-undo', onclick: () => this.form.setAttach(null) }, t('similar.undo'))]
-          : h('button.btn.small', { type: 'button', testid: 'similar-attach', onclick: () => this.form.setAttach(tk) }, t('similar.attach'))));
+      actions ? h('div.item-row.similar-actions', actions) : null);
   }
 }
 
