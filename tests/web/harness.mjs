@@ -210,6 +210,10 @@ export class Gridd {
     return `${this.base}/dashboard/`;
   }
 
+  get terminalUrl() {
+    return `${this.base}/terminal/`;
+  }
+
   async post(route, body, token) {
     const headers = { 'Content-Type': 'application/json', Accept: 'application/json' };
     if (token) headers.Authorization = `Bearer ${token}`;
@@ -291,8 +295,10 @@ export const CHROMIUM_ARGS = [
  * text matches `re` (for network failures a test causes on purpose, e.g. a refused password or a
  * stopped engine), and `browser.assertNoErrors()` fails on any other.
  */
-export async function openBrowser({ width = 1366, height = 768 } = {}) {
+export async function openBrowser({ width = 1366, height = 768, mobile = false } = {}) {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'gridd-web-chromium-'));
+  // `mobile`: a phone (touch, the page's viewport meta honoured, a sharp screen).
+  const phone = mobile ? { isMobile: true, hasTouch: true, deviceScaleFactor: 2 } : {};
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
@@ -300,6 +306,7 @@ export async function openBrowser({ width = 1366, height = 768 } = {}) {
     viewport: { width, height },
     locale: 'zh-CN',
     timezoneId: 'Asia/Shanghai',
+    ...phone,
   });
   const page = context.pages()[0] || (await context.newPage());
   const errors = [];
@@ -395,6 +402,19 @@ export async function signInOnPage(page, gridd, username, { password = PASSWORD,
   await page.getByTestId('signin-submit').click();
   await page.getByTestId('dashboard').waitFor({ state: 'visible' });
   await page.waitForFunction(() => window.__gridd && window.__gridd.ready === true, null, { timeout: 30000 });
+}
+
+/**
+ * Opens the squad terminal (unless `navigate` is false: its sign-in screen is already shown),
+ * signs in and waits until the app runs (`__terminal.ready`).
+ */
+export async function signInTerminal(page, gridd, username, { password = PASSWORD, navigate = true } = {}) {
+  if (navigate) await page.goto(gridd.terminalUrl);
+  await page.getByTestId('signin-username').fill(username);
+  await page.getByTestId('signin-password').fill(password);
+  await page.getByTestId('signin-submit').click();
+  await page.getByTestId('terminal').waitFor({ state: 'visible' });
+  await page.waitForFunction(() => window.__terminal && window.__terminal.ready === true, null, { timeout: 30000 });
 }
 
 /**
