@@ -3,6 +3,7 @@
 mod engine {
     mod access;
     mod cli;
+    mod closed_loop;
     mod crash;
     mod deploy;
     mod escalation;

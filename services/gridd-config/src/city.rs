@@ -13,6 +13,7 @@ use gridd_core::grid::{Grid, GridErrors, GridSet};
 use gridd_core::ids::CameraId;
 use gridd_core::routing::Responsibility;
 use gridd_core::ticket::StageLimits;
+use gridd_core::verification::{SupervisorArea, VerificationPolicy};
 use serde::Deserialize;
 
 use crate::{ConfigError, calendar, catalogue, divisions, geojson, read_toml, squads};
@@ -29,6 +30,31 @@ struct CityFile {
     dedup: DedupEntry,
     #[serde(default)]
     routing: RoutingEntry,
+    #[serde(default)]
+    verification: VerificationEntry,
+}
+
+/// `[verification]`: which public reports a grid supervisor verifies on site before they
+/// are filed (核实), who does, and what a dissatisfied reply (回访) does.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct VerificationEntry {
+    #[serde(default)]
+    channels: Vec<gridd_core::report::Channel>,
+    #[serde(default)]
+    categories: Vec<CategoryCode>,
+    camera_below: Option<f32>,
+    #[serde(default)]
+    on_dissatisfied: gridd_core::ticket::OnDissatisfied,
+    #[serde(default)]
+    supervisors: Vec<SupervisorEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SupervisorEntry {
+    area: String,
+    accounts: Vec<String>,
 }
 
 #[derive(Deserialize)]
@@ -126,6 +152,9 @@ pub struct CityConfig {
     pub dedup: DedupPolicy,
     /// Camera alerts below this confidence are rejected.
     pub camera_min_confidence: f32,
+    /// What waits for on-site verification before filing, who verifies it, and what a
+    /// dissatisfied reply does.
+    pub verification: VerificationPolicy,
     /// Things that are allowed but worth a log line (e.g. a year without holiday data).
     pub warnings: Vec<String>,
     /// Every file the city was loaded from, to notice edits.
@@ -187,6 +216,7 @@ pub fn load_city(path: &Path) -> Result<CityConfig, ConfigError> {
     let catalogue = catalogue::load(&at(&file.files.catalogue))?;
     let responsibility = squads::load(&at(&file.files.squads), grid.divisions())?;
     let cameras = load_cameras(&at(&file.files.cameras))?;
+    let verification = verification_policy(file.verification, &catalogue, grid.divisions()).map_err(|(item, r)| err(&item, r))?;
     let detections = load_detections(&at(&file.files.detections), &catalogue)?;
 
     let mut warnings = Vec::new();
@@ -220,7 +250,51 @@ pub fn load_city(path: &Path) -> Result<CityConfig, ConfigError> {
         detections,
         dedup,
         camera_min_confidence: file.dedup.camera_min_confidence,
+        verification,
         warnings,
+    })
+}
+
+/// Checks `[verification]`: channels that can wait, known categories, a confidence in 0..1,
+/// and supervisor areas that are streets or communities of the city.
+fn verification_policy(
+    entry: VerificationEntry,
+    catalogue: &Catalogue,
+    divisions: &gridd_core::grid::Divisions,
+) -> Result<VerificationPolicy, (String, String)> {
+    use gridd_core::report::Channel;
+    if let Some(c) = entry.channels.iter().find(|c| matches!(c, Channel::Patrol | Channel::Camera)) {
+        let why = format!("{} reports are not verified by channel (patrol reports are filed directly; cameras use camera_below)", c.name());
+        return Err(("verification.channels".into(), why));
+    }
+    if let Some(code) = entry.categories.iter().find(|c| catalogue.get(c).is_none()) {
+        return Err(("verification.categories".into(), format!("{code} is not in the catalogue")));
+    }
+    if entry.camera_below.is_some_and(|c| !(0.0..=1.0).contains(&c)) {
+        return Err(("verification.camera_below".into(), "must be between 0 and 1".into()));
+    }
+    let mut supervisors = Vec::with_capacity(entry.supervisors.len());
+    for (i, s) in entry.supervisors.into_iter().enumerate() {
+        let item = format!("verification.supervisors[{i}]");
+        let known = match s.area.len() {
+            9 => gridd_core::ids::StreetCode::parse(&s.area).ok().is_some_and(|c| divisions.street(&c).is_some()),
+            12 => gridd_core::ids::CommunityCode::parse(&s.area).ok().is_some_and(|c| divisions.community(&c).is_some()),
+            _ => false,
+        };
+        if !known {
+            return Err((format!("{item}.area"), format!("{:?} is not a street (9 digits) or community (12 digits) of the city", s.area)));
+        }
+        if s.accounts.is_empty() || s.accounts.iter().any(|a| a.trim().is_empty()) {
+            return Err((format!("{item}.accounts"), "names at least one supervisor account, none empty".into()));
+        }
+        supervisors.push(SupervisorArea { area: s.area, supervisors: s.accounts });
+    }
+    Ok(VerificationPolicy {
+        channels: entry.channels,
+        categories: entry.categories,
+        camera_below: entry.camera_below,
+        supervisors,
+        on_dissatisfied: entry.on_dissatisfied,
     })
 }
 

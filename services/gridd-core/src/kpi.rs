@@ -5,8 +5,12 @@
 //! inside its time limit is not yet owed, and an overdue one counts against the rate whether
 //! handled or not, so an on-time rate cannot look good by ignoring open overdue cases.
 //! Suspended and cancelled cases are left out, as eUrbanMIS and Jinhua's rules do.
+//!
+//! Reports still waiting for on-site verification (核实), and those verification refused
+//! (不予立案), are not cases: they count only in the verification figures, and their callers'
+//! replies in the reply figures (回访率, 按期回访率, 满意率).
 
-use crate::ticket::{CloseType, Ticket, TicketState};
+use crate::ticket::{CloseType, Satisfaction, Ticket, TicketState};
 use crate::time::Timestamp;
 
 /// Indicators of one group.
@@ -38,6 +42,18 @@ pub struct Kpi {
     pub handling_millis_total: i64,
     /// Cases in that sum.
     pub handling_count: u64,
+    /// 应回访数: reply tasks opened.
+    pub replies_due: u64,
+    /// 已回访数: callers reached.
+    pub replied: u64,
+    /// Callers reached by the due time.
+    pub replied_on_time: u64,
+    /// Callers reached who were satisfied or basically satisfied.
+    pub satisfied: u64,
+    /// 核实数: reports verified on site (confirmed or not filed).
+    pub verified: u64,
+    /// 不予立案数.
+    pub not_filed: u64,
 }
 
 fn ratio(n: u64, d: u64) -> f64 {
@@ -47,6 +63,12 @@ fn ratio(n: u64, d: u64) -> f64 {
 impl Kpi {
     /// Adds one ticket, judged at `now`.
     pub fn add(&mut self, t: &Ticket, now: Timestamp) {
+        self.add_replies(t);
+        self.verified += u64::from((t.verifier.is_some() && t.state != TicketState::Verifying) || t.state == TicketState::NotFiled);
+        self.not_filed += u64::from(t.state == TicketState::NotFiled);
+        if !t.state.is_filed() {
+            return;
+        }
         let counted = !matches!(t.state, TicketState::Cancelled | TicketState::Suspended);
         let dispatched = t.dispatch_count > 0;
         self.filed += 1;
@@ -73,6 +95,31 @@ impl Kpi {
         self.reworked += u64::from(t.rework_count > 0);
         self.extended += u64::from(t.extension_count > 0);
         self.overdue_pending += u64::from(!t.state.is_terminal() && t.is_overdue(now));
+    }
+
+    fn add_replies(&mut self, t: &Ticket) {
+        for task in &t.replies {
+            self.replies_due += 1;
+            let Some(outcome) = &task.outcome else { continue };
+            self.replied += 1;
+            self.replied_on_time += u64::from(outcome.at <= task.due);
+            self.satisfied += u64::from(matches!(outcome.satisfaction, Satisfaction::Satisfied | Satisfaction::BasicallySatisfied));
+        }
+    }
+
+    /// 回访率: callers reached / replies owed.
+    pub fn reply_rate(&self) -> f64 {
+        ratio(self.replied, self.replies_due)
+    }
+
+    /// 按期回访率: callers reached by the due time / replies owed.
+    pub fn on_time_reply_rate(&self) -> f64 {
+        ratio(self.replied_on_time, self.replies_due)
+    }
+
+    /// 满意率: satisfied and basically satisfied / callers reached.
+    pub fn satisfaction_rate(&self) -> f64 {
+        ratio(self.satisfied, self.replied)
     }
 
     fn closed_in_time(&self, t: &Ticket) -> bool {
@@ -139,8 +186,10 @@ mod tests {
             accept: spec("30min"),
             check_urban: spec("1h"),
             check_rural: spec("2h"),
+            verify: spec("30min"),
+            reply: spec("1WD"),
         };
-        let policy = Policy { calendar: &calendar, ladder: &ladder, stages: &stages };
+        let policy = Policy { calendar: &calendar, ladder: &ladder, stages: &stages, on_dissatisfied: crate::ticket::OnDissatisfied::Reopen };
         let case = NewCase {
             id: TicketId::new("t"),
             report: ReportSummary {
@@ -150,6 +199,10 @@ mod tests {
                 reply_required: false,
                 contact_masked: String::new(),
                 photo_urls: Vec::new(),
+                caller_name: String::new(),
+                contact_phone: String::new(),
+                confidential: false,
+                external_ticket_id: String::new(),
             },
             category: CategoryCode::parse("E0102").expect("code"),
             condition: None,

@@ -28,6 +28,7 @@ pub mod kpi;
 pub mod report;
 pub mod routing;
 pub mod ticket;
+pub mod verification;
 pub mod time;
 
 pub use error::FieldError;

@@ -73,6 +73,12 @@ pub struct Report {
     pub component_id: Option<String>,
     /// Hotline calls: the case the operator merged the call into (并案), if any.
     pub attach_to: Option<crate::ids::TicketId>,
+    /// The caller's name, if given (hotline calls).
+    pub caller_name: String,
+    /// True if the caller's identity is confidential (保密).
+    pub confidential: bool,
+    /// Camera alerts: the detector's confidence, 0..1.
+    pub confidence: Option<f32>,
 }
 
 /// Which camera saw what.
@@ -107,6 +113,20 @@ pub struct ReportSummary {
     /// Photos sent with the report (a citizen's or supervisor's photos, a camera's frame).
     #[serde(default)]
     pub photo_urls: Vec<String>,
+    /// The caller's name, if given. Kept in the store for the reply; clients see it only where
+    /// the report is not confidential.
+    #[serde(default)]
+    pub caller_name: String,
+    /// The caller's phone number, whole, for the reply (回访); clients see it masked, and
+    /// only the reply task shows it whole.
+    #[serde(default)]
+    pub contact_phone: String,
+    /// True if the caller's identity is confidential (保密).
+    #[serde(default)]
+    pub confidential: bool,
+    /// The 12345 platform's ticket number of a transferred call.
+    #[serde(default)]
+    pub external_ticket_id: String,
 }
 
 impl Report {
@@ -119,6 +139,10 @@ impl Report {
             reply_required: self.reply_required,
             contact_masked: self.contact_phone.as_deref().map(mask_phone).unwrap_or_default(),
             photo_urls: self.media_urls.clone(),
+            caller_name: self.caller_name.clone(),
+            contact_phone: self.contact_phone.clone().unwrap_or_default(),
+            confidential: self.confidential,
+            external_ticket_id: self.external_ticket_id.clone().unwrap_or_default(),
         }
     }
 }

@@ -17,6 +17,15 @@
 //!                       └─Accept─► ACCEPTED                        Verify(pass) ──► CLOSED
 //!  Suspend: DISPATCHED/ACCEPTED/IN_PROGRESS/REWORK ⇄ SUSPENDED (Resume)
 //!  Close (特殊结案) and Cancel (作废): from any open state.
+//!
+//!  A public report the city verifies before filing (核实) opens as VERIFYING, with the
+//!  supervisor's clock running:
+//!  open ─► VERIFYING ──Confirm──► DISPATCHED or REGISTERED (filed and routed, as above)
+//!              └──────Refuse───► NOT_FILED (不予立案, terminal)
+//!
+//!  Replies (回访): when a case closes or is not filed, every report that asked for a reply
+//!  gets a reply task, and the reply clock runs until each is recorded. A dissatisfied
+//!  caller reopens a closed case as REWORK for its squad, or presses the centre (policy).
 //! ```
 
 use geo::Point;
@@ -54,11 +63,17 @@ pub enum TicketState {
     Closed,
     /// 作废 (terminal).
     Cancelled,
+    /// 待核实: a public report waiting for a supervisor's on-site verification before filing.
+    Verifying,
+    /// 不予立案: verified and not filed (terminal).
+    NotFiled,
 }
 
 impl TicketState {
     /// Every state, in lifecycle order.
-    pub const ALL: [TicketState; 10] = [
+    pub const ALL: [TicketState; 12] = [
+        TicketState::Verifying,
+        TicketState::NotFiled,
         TicketState::Registered,
         TicketState::Dispatched,
         TicketState::Accepted,
@@ -84,6 +99,8 @@ impl TicketState {
             TicketState::Suspended => "suspended",
             TicketState::Closed => "closed",
             TicketState::Cancelled => "cancelled",
+            TicketState::Verifying => "verifying",
+            TicketState::NotFiled => "not_filed",
         }
     }
 
@@ -92,9 +109,15 @@ impl TicketState {
         Self::ALL.into_iter().find(|s| s.name() == name)
     }
 
-    /// True for closed and cancelled.
+    /// True for closed, cancelled and not filed.
     pub fn is_terminal(self) -> bool {
-        matches!(self, TicketState::Closed | TicketState::Cancelled)
+        matches!(self, TicketState::Closed | TicketState::Cancelled | TicketState::NotFiled)
+    }
+
+    /// True once the case is filed (立案): not while it waits for verification, nor when
+    /// verification refused it.
+    pub fn is_filed(self) -> bool {
+        !matches!(self, TicketState::Verifying | TicketState::NotFiled)
     }
 
     /// True while a squad holds the task and the handling clock runs.
@@ -124,6 +147,10 @@ pub enum Stage {
     Handling,
     /// The supervisor must check on site.
     Check,
+    /// A supervisor must verify a public report on site before it is filed (核实).
+    Verify,
+    /// The callers who asked for a reply must get it (回访).
+    Reply,
 }
 
 impl Stage {
@@ -133,6 +160,8 @@ impl Stage {
             Stage::Dispatch => "dispatch",
             Stage::Handling => "handling",
             Stage::Check => "check",
+            Stage::Verify => "verify",
+            Stage::Reply => "reply",
         }
     }
 }
@@ -296,6 +325,92 @@ pub struct Ticket {
     /// What the squad reported with its last report of completion.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resolution: Option<Resolution>,
+    /// The grid supervisor (监督员) asked to verify the report on site, while it waits.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub verifier: Option<String>,
+    /// Why verification refused to file it (不予立案).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub not_filed: Option<NotFiledReason>,
+    /// Reply tasks (回访), one per report that asked for a reply, from close on.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub replies: Vec<ReplyTask>,
+    /// The reply clock: runs while a reply task is open.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reply_clock: Option<StageClock>,
+}
+
+/// Why a verified report was not filed (不予立案).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum NotFiledReason {
+    /// Nothing there, or not a problem.
+    NotAProblem,
+    /// Not city management's business.
+    NotCityBusiness,
+    /// Fixed already when the supervisor got there.
+    AlreadyFixed,
+}
+
+impl NotFiledReason {
+    /// Name as stored and shown.
+    pub fn name(self) -> &'static str {
+        match self {
+            NotFiledReason::NotAProblem => "not_a_problem",
+            NotFiledReason::NotCityBusiness => "not_city_business",
+            NotFiledReason::AlreadyFixed => "already_fixed",
+        }
+    }
+}
+
+/// How satisfied a caller said they were.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Satisfaction {
+    /// 满意.
+    Satisfied,
+    /// 基本满意.
+    BasicallySatisfied,
+    /// 不满意.
+    Dissatisfied,
+}
+
+/// What the city does when a caller is dissatisfied with the outcome.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum OnDissatisfied {
+    /// Reopen a closed case as rework for the same squad.
+    #[default]
+    Reopen,
+    /// Press (督办) the centre about it; the case stays closed.
+    Press,
+}
+
+/// The reply owed to one caller (回访).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyTask {
+    /// The caller's report.
+    pub reference: crate::ids::Reference,
+    /// When the task was opened.
+    pub opened_at: Timestamp,
+    /// When the reply is due.
+    pub due: Timestamp,
+    /// Calls that did not reach the caller.
+    pub attempts: u32,
+    /// The outcome, once the caller was reached.
+    pub outcome: Option<ReplyOutcome>,
+}
+
+/// A caller reached, and what they said.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplyOutcome {
+    /// How satisfied.
+    pub satisfaction: Satisfaction,
+    /// The operator's note.
+    pub note: String,
+    /// When.
+    pub at: Timestamp,
+    /// Who replied.
+    pub by: String,
 }
 
 /// A squad's report of completion (处置反馈): what it did, and the after-photos.
@@ -317,13 +432,29 @@ pub struct Suspension {
 }
 
 impl Ticket {
-    /// The clock that runs in the current state, if any.
+    /// The clock that runs in the current state, if any: the reply clock once the case is
+    /// closed or not filed and a caller still waits for the reply.
     pub fn active_clock(&self) -> Option<&StageClock> {
         match self.state {
-            TicketState::Registered | TicketState::Returned | TicketState::Checking => self.side_clock.as_ref(),
+            TicketState::Registered | TicketState::Returned | TicketState::Checking | TicketState::Verifying => self.side_clock.as_ref(),
+            TicketState::Closed | TicketState::NotFiled => self.reply_clock.as_ref(),
             s if s.is_with_squad() => self.handling.as_ref(),
             _ => None,
         }
+    }
+
+    fn active_clock_mut(&mut self) -> Option<&mut StageClock> {
+        match self.state {
+            TicketState::Registered | TicketState::Returned | TicketState::Checking | TicketState::Verifying => self.side_clock.as_mut(),
+            TicketState::Closed | TicketState::NotFiled => self.reply_clock.as_mut(),
+            s if s.is_with_squad() => self.handling.as_mut(),
+            _ => None,
+        }
+    }
+
+    /// Reply tasks still waiting for the caller to be reached.
+    pub fn open_replies(&self) -> impl Iterator<Item = &ReplyTask> {
+        self.replies.iter().filter(|r| r.outcome.is_none())
     }
 
     /// True if the running clock's deadline has passed at `now`.
@@ -444,6 +575,27 @@ pub enum Command {
         /// Time added.
         extension: LimitSpec,
     },
+    /// The supervisor verified the report: file it (立案) and route it.
+    Confirm {
+        /// What is filed, and where it goes.
+        filing: Box<Filing>,
+    },
+    /// The supervisor verified the report: not filed (不予立案).
+    Refuse {
+        /// Why.
+        reason: NotFiledReason,
+        /// The supervisor's note.
+        note: String,
+    },
+    /// The outcome of a reply call to one caller (回访).
+    RecordReply {
+        /// The caller's report.
+        reference: crate::ids::Reference,
+        /// How satisfied, if the caller was reached; `None`: not reached, call again.
+        satisfaction: Option<Satisfaction>,
+        /// The operator's note.
+        note: String,
+    },
     /// A due timer.
     Fire(Timer),
 }
@@ -464,6 +616,9 @@ impl Command {
             Command::Suspend => "suspend",
             Command::Resume => "resume",
             Command::Extend { .. } => "extend",
+            Command::Confirm { .. } => "confirm",
+            Command::Refuse { .. } => "refuse",
+            Command::RecordReply { .. } => "record_reply",
             Command::Fire(_) => "fire_timer",
         }
     }
@@ -557,6 +712,20 @@ pub enum ChangeKind {
     AcceptOverdue,
     /// Duplicate report merged in.
     ReportMerged,
+    /// A public report waits for on-site verification before filing.
+    AwaitingVerification,
+    /// Verified on site and filed (核实 → 立案).
+    Verified,
+    /// Verified on site and not filed (不予立案).
+    NotFiled,
+    /// A reply call did not reach the caller.
+    ReplyAttempted,
+    /// A caller was replied to, with their satisfaction.
+    Replied,
+    /// A dissatisfied caller reopened the case as rework.
+    Reopened,
+    /// A dissatisfied caller's case was pressed to the centre.
+    ReplyPressed,
 }
 
 impl ChangeKind {
@@ -579,6 +748,13 @@ impl ChangeKind {
             ChangeKind::Escalated => "escalated",
             ChangeKind::AcceptOverdue => "accept_overdue",
             ChangeKind::ReportMerged => "report_merged",
+            ChangeKind::AwaitingVerification => "awaiting_verification",
+            ChangeKind::Verified => "verified",
+            ChangeKind::NotFiled => "not_filed",
+            ChangeKind::ReplyAttempted => "reply_attempted",
+            ChangeKind::Replied => "replied",
+            ChangeKind::Reopened => "reopened",
+            ChangeKind::ReplyPressed => "reply_pressed",
         }
     }
 }
@@ -658,6 +834,20 @@ pub struct StageLimits {
     pub check_urban: LimitSpec,
     /// On-site check in towns and zones (2 h).
     pub check_rural: LimitSpec,
+    /// On-site verification of a public report before filing (核实, 30 min).
+    #[serde(default = "default_verify_limit")]
+    pub verify: LimitSpec,
+    /// The reply to a caller after the case closes or is not filed (回访, 1 working day).
+    #[serde(default = "default_reply_limit")]
+    pub reply: LimitSpec,
+}
+
+fn default_verify_limit() -> LimitSpec {
+    LimitSpec { milli_amount: 30_000, unit: crate::category::LimitUnit::Minutes }
+}
+
+fn default_reply_limit() -> LimitSpec {
+    LimitSpec { milli_amount: 1_000, unit: crate::category::LimitUnit::WorkingDays }
 }
 
 /// Everything the state machine needs besides the ticket and the command.
@@ -669,6 +859,8 @@ pub struct Policy<'a> {
     pub ladder: &'a Ladder,
     /// Stage limits.
     pub stages: &'a StageLimits,
+    /// What a dissatisfied reply does.
+    pub on_dissatisfied: OnDissatisfied,
 }
 
 /// Where the router placed a new case.
@@ -688,6 +880,36 @@ pub enum Placement {
         /// Routing detail, if the point was located.
         routing: Option<Routing>,
     },
+    /// A public report to verify on site before it is filed (核实); routed once confirmed.
+    Verify {
+        /// The grid supervisor asked to verify it; none where the city names none (the
+        /// centre sends someone).
+        verifier: Option<String>,
+    },
+}
+
+/// What a confirmed verification files: the report's terms, possibly corrected by the
+/// supervisor, and where routing then sends the case.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Filing {
+    /// Category.
+    pub category: CategoryCode,
+    /// Filing condition.
+    pub condition: Option<String>,
+    /// Urgency.
+    pub urgency: Urgency,
+    /// Handling limit as written.
+    pub handling: LimitSpec,
+    /// Location.
+    pub location: Option<Point<f64>>,
+    /// Cell.
+    pub cell: Option<CellRef>,
+    /// Town or zone.
+    pub rural: bool,
+    /// A squad or the manual queue (never `Verify`).
+    pub placement: Placement,
+    /// What the supervisor corrected, for the history; empty if nothing.
+    pub corrections: String,
 }
 
 /// A case to file.
@@ -758,6 +980,10 @@ pub fn open(case: NewCase, now: Timestamp, policy: Policy<'_>) -> Transition {
         closed_at: None,
         cancel_reason: None,
         resolution: None,
+        verifier: None,
+        not_filed: None,
+        replies: Vec::new(),
+        reply_clock: None,
     };
     let place = t
         .cell
@@ -779,7 +1005,61 @@ pub fn open(case: NewCase, now: Timestamp, policy: Policy<'_>) -> Transition {
             let detail = format!("{}; waiting in the manual queue ({reason:?})", filed.detail);
             Transition { ticket: t, changes: vec![Change::new(ChangeKind::Filed, detail)] }
         }
+        Placement::Verify { verifier } => {
+            let generation = next_generation(&mut t);
+            let limit = policy.calendar.resolve(policy.stages.verify, t.urgency);
+            t.side_clock = Some(StageClock::start(Stage::Verify, generation, now, limit, policy.calendar));
+            t.state = TicketState::Verifying;
+            let who = verifier.as_deref().map_or_else(|| "the centre (no supervisor named for the place)".to_string(), |v| format!("supervisor {v}"));
+            let detail = format!(
+                "{} report {} at {place}: to be verified on site (核实) by {who} before filing",
+                t.reports[0].channel.name(),
+                t.reports[0].reference
+            );
+            let feed = verifier.as_deref().map(supervisor_feed);
+            t.verifier = verifier;
+            Transition { ticket: t, changes: vec![Change::new(ChangeKind::AwaitingVerification, detail).tell(feed.as_ref(), FeedKind::Assigned)] }
+        }
     }
+}
+
+/// The feed a grid supervisor's terminal reads (verification tasks). Feeds are kept per
+/// holder; a supervisor's is named `supervisor:<username>`, which no squad id can be.
+pub fn supervisor_feed(username: &str) -> SquadId {
+    SquadId::new(format!("supervisor:{username}"))
+}
+
+/// Files a verified report: the terms as confirmed (or corrected), then a squad or the
+/// manual queue, exactly as [`open`] would have.
+fn confirm(mut t: Ticket, filing: &Filing, actor: &Actor, now: Timestamp, policy: Policy<'_>) -> Transition {
+    let f = filing.clone();
+    (t.category, t.condition, t.urgency, t.handling_spec) = (f.category, f.condition, f.urgency, f.handling);
+    (t.location, t.cell, t.rural) = (f.location, f.cell, f.rural);
+    t.side_clock = None;
+    t.verifier.get_or_insert_with(|| actor.to_string());
+    let corrected = if f.corrections.is_empty() { String::new() } else { format!("; corrected: {}", f.corrections) };
+    let verifier_feed = t.verifier.as_deref().map(supervisor_feed);
+    let mut verified = Change::new(ChangeKind::Verified, format!("verified on site by {actor}{corrected}; filed (立案)"))
+        .tell(verifier_feed.as_ref(), FeedKind::Closed);
+    let mut changes = Vec::with_capacity(2);
+    match f.placement {
+        Placement::Assigned { squad, routing } => {
+            let detail = format!("dispatched to {squad}: {}", routing.reason);
+            t.routing = Some(routing);
+            dispatch_to(&mut t, squad.clone(), now, policy);
+            changes.push(Change::new(ChangeKind::Dispatched, detail).tell(Some(&squad), FeedKind::Assigned));
+        }
+        Placement::Manual { reason, routing } => {
+            t.routing = routing;
+            to_manual_queue(&mut t, TicketState::Registered, reason, now, policy);
+            verified.detail.push_str(&format!("; waiting in the manual queue ({reason:?})"));
+        }
+        // A filing never asks for verification again; should one, the centre decides.
+        Placement::Verify { .. } => to_manual_queue(&mut t, TicketState::Registered, ManualReason::NoResponsibleSquad, now, policy),
+    }
+    changes.insert(0, verified);
+    t.version += 1;
+    Transition { ticket: t, changes }
 }
 
 fn next_generation(t: &mut Ticket) -> u32 {
@@ -844,11 +1124,37 @@ pub fn apply(ticket: &Ticket, command: &Command, actor: &Actor, now: Timestamp, 
     let mut t = ticket.clone();
     let illegal = || CommandError::IllegalTransition { ticket: ticket.id.clone(), state: ticket.state, command: command.name() };
     use TicketState as S;
+    // The commands that record more than one change.
+    match (command, ticket.state) {
+        (Command::Confirm { filing }, S::Verifying) => return Ok(confirm(t, filing, actor, now, policy)),
+        (Command::RecordReply { reference, satisfaction, note }, _) => {
+            return record_reply(t, reference, *satisfaction, note, actor, now, policy).ok_or_else(illegal);
+        }
+        _ => {}
+    }
     let change = match (command, ticket.state) {
-        (Command::Attach { report, reason }, _) => {
+        (Command::Attach { report, reason }, s) => {
             t.reports.push(report.clone());
-            let detail = format!("report {} merged: {reason}", report.reference);
+            let mut detail = format!("report {} merged: {reason}", report.reference);
+            // A caller who joins a case already closed still gets the reply.
+            if (s == S::Closed || s == S::NotFiled) && report.reply_required {
+                open_replies(&mut t, std::slice::from_ref(&report.reference), now, policy);
+                detail.push_str("; reply task opened");
+            }
             Change::new(ChangeKind::ReportMerged, detail)
+        }
+        (Command::Refuse { reason, note }, S::Verifying) => {
+            t.not_filed = Some(*reason);
+            t.state = S::NotFiled;
+            t.closed_at = Some(now);
+            t.side_clock = None;
+            t.light = Light::Green;
+            let feed = t.verifier.as_deref().map(supervisor_feed);
+            let replies = reply_owed(&t);
+            open_replies(&mut t, &replies, now, policy);
+            let note = if note.trim().is_empty() { String::new() } else { format!(": {}", note.trim()) };
+            Change::new(ChangeKind::NotFiled, format!("verified on site by {actor}: not filed (不予立案, {}){note}", reason.name()))
+                .tell(feed.as_ref(), FeedKind::Closed)
         }
         (Command::Dispatch { squad }, s) if s.is_in_manual_queue() || s.is_with_squad() => {
             if ticket.squad.as_ref() == Some(squad) {
@@ -901,7 +1207,7 @@ pub fn apply(ticket: &Ticket, command: &Command, actor: &Actor, now: Timestamp, 
         }
         (Command::Verify { passed: true }, S::Checking) => {
             let close_type = if t.resolved_late() { CloseType::Overdue } else { CloseType::Normal };
-            close(&mut t, close_type, now);
+            close(&mut t, close_type, now, policy);
             let detail = format!("check passed; closed ({close_type:?})");
             Change::new(ChangeKind::CheckPassed, detail).tell(t.squad.as_ref(), FeedKind::Closed)
         }
@@ -914,7 +1220,7 @@ pub fn apply(ticket: &Ticket, command: &Command, actor: &Actor, now: Timestamp, 
             Change::new(ChangeKind::CheckFailed, detail).tell(t.squad.as_ref(), FeedKind::Rework)
         }
         (Command::Close, s) if !s.is_terminal() => {
-            close(&mut t, CloseType::Special, now);
+            close(&mut t, CloseType::Special, now, policy);
             Change::new(ChangeKind::Closed, "closed by the centre (special closure)").tell(t.squad.as_ref(), FeedKind::Withdrawn)
         }
         (Command::Cancel { reason }, s) if !s.is_terminal() => {
@@ -964,12 +1270,106 @@ pub fn apply(ticket: &Ticket, command: &Command, actor: &Actor, now: Timestamp, 
     Ok(Transition { ticket: t, changes: vec![change] })
 }
 
-fn close(t: &mut Ticket, close_type: CloseType, now: Timestamp) {
+fn close(t: &mut Ticket, close_type: CloseType, now: Timestamp, policy: Policy<'_>) {
     t.close_type = Some(close_type);
     t.closed_at = Some(now);
     t.state = TicketState::Closed;
     t.side_clock = None;
     t.suspension = None;
+    t.light = Light::Green;
+    let owed = reply_owed(t);
+    open_replies(t, &owed, now, policy);
+}
+
+/// The reports owed a reply now: those that asked for one and have no reply task, or whose
+/// caller was dissatisfied before the case was reopened and is owed a new reply.
+fn reply_owed(t: &Ticket) -> Vec<crate::ids::Reference> {
+    t.reports
+        .iter()
+        .filter(|r| r.reply_required)
+        .filter(|r| match t.replies.iter().rev().find(|task| task.reference == r.reference) {
+            None => true,
+            Some(task) => task.outcome.as_ref().is_some_and(|o| o.satisfaction == Satisfaction::Dissatisfied),
+        })
+        .map(|r| r.reference.clone())
+        .collect()
+}
+
+/// Opens a reply task for each of `references`, and the reply clock if none runs.
+fn open_replies(t: &mut Ticket, references: &[crate::ids::Reference], now: Timestamp, policy: Policy<'_>) {
+    if references.is_empty() {
+        return;
+    }
+    if t.reply_clock.is_none() {
+        let generation = next_generation(t);
+        let limit = policy.calendar.resolve(policy.stages.reply, Urgency::Normal);
+        t.reply_clock = Some(StageClock::start(Stage::Reply, generation, now, limit, policy.calendar));
+    }
+    let due = t.reply_clock.as_ref().map_or(now, |c| c.deadline);
+    for reference in references {
+        t.replies.push(ReplyTask { reference: reference.clone(), opened_at: now, due, attempts: 0, outcome: None });
+    }
+}
+
+/// Records a reply call. `None` if the reference has no open reply task.
+fn record_reply(
+    mut t: Ticket,
+    reference: &crate::ids::Reference,
+    satisfaction: Option<Satisfaction>,
+    note: &str,
+    actor: &Actor,
+    now: Timestamp,
+    policy: Policy<'_>,
+) -> Option<Transition> {
+    let task = t.replies.iter_mut().rev().find(|task| &task.reference == reference && task.outcome.is_none())?;
+    let note_text = if note.trim().is_empty() { String::new() } else { format!(": {}", note.trim()) };
+    let mut changes = Vec::with_capacity(2);
+    match satisfaction {
+        None => {
+            task.attempts += 1;
+            let detail = format!("reply call {} to the caller of {reference} did not reach them; call again{note_text}", task.attempts);
+            changes.push(Change::new(ChangeKind::ReplyAttempted, detail));
+        }
+        Some(satisfaction) => {
+            task.outcome = Some(ReplyOutcome { satisfaction, note: note.trim().to_owned(), at: now, by: actor.to_string() });
+            changes.push(Change::new(ChangeKind::Replied, format!("replied to the caller of {reference}: {}{note_text}", satisfaction_label(satisfaction))));
+            if satisfaction == Satisfaction::Dissatisfied {
+                changes.push(dissatisfied(&mut t, reference, now, policy));
+            }
+        }
+    }
+    if t.open_replies().next().is_none() {
+        t.reply_clock = None;
+    }
+    t.version += 1;
+    Some(Transition { ticket: t, changes })
+}
+
+fn satisfaction_label(s: Satisfaction) -> &'static str {
+    match s {
+        Satisfaction::Satisfied => "satisfied (满意)",
+        Satisfaction::BasicallySatisfied => "basically satisfied (基本满意)",
+        Satisfaction::Dissatisfied => "dissatisfied (不满意)",
+    }
+}
+
+/// What a dissatisfied caller causes: the closed case back to its squad as rework, or a
+/// pressing (督办) of the centre where the policy says so or there is no squad to send it to.
+fn dissatisfied(t: &mut Ticket, reference: &crate::ids::Reference, now: Timestamp, policy: Policy<'_>) -> Change {
+    match (policy.on_dissatisfied, t.state, t.squad.clone()) {
+        (OnDissatisfied::Reopen, TicketState::Closed, Some(squad)) => {
+            t.rework_count += 1;
+            (t.close_type, t.closed_at, t.reply_clock) = (None, None, None);
+            let generation = next_generation(t);
+            let limit = policy.calendar.resolve(t.handling_spec, t.urgency);
+            t.handling = Some(StageClock::start(Stage::Handling, generation, now, limit, policy.calendar));
+            t.state = TicketState::Rework;
+            t.light = Light::Green;
+            let detail = format!("reopened as rework #{} for {squad}: the caller of {reference} is dissatisfied", t.rework_count);
+            Change::new(ChangeKind::Reopened, detail).tell(Some(&squad), FeedKind::Rework)
+        }
+        _ => Change::new(ChangeKind::ReplyPressed, format!("the caller of {reference} is dissatisfied: pressed (督办) to 指挥中心")),
+    }
 }
 
 /// Light implied by the levels already fired on `clock`.
@@ -978,7 +1378,8 @@ fn light_of(clock: Option<&StageClock>, ladder: &Ladder) -> Light {
 }
 
 fn fire(t: &mut Ticket, timer: &Timer, now: Timestamp, policy: Policy<'_>) -> Result<Change, CommandError> {
-    let stale = || CommandError::StaleTimer { ticket: t.id.clone() };
+    let id = t.id.clone();
+    let stale = || CommandError::StaleTimer { ticket: id.clone() };
     let current = desired_timers(t, policy);
     if !current.contains(timer) || timer.due > now {
         return Err(stale());
@@ -992,11 +1393,8 @@ fn fire(t: &mut Ticket, timer: &Timer, now: Timestamp, policy: Policy<'_>) -> Re
         TimerKind::Escalation { level } => {
             let escalation = policy.ladder.at(level).ok_or_else(stale)?;
             let squad = t.squad.clone();
-            let clock = match t.state {
-                s if s.is_with_squad() => t.handling.as_mut(),
-                _ => t.side_clock.as_mut(),
-            }
-            .ok_or_else(stale)?;
+            let verifier_feed = t.verifier.as_deref().map(supervisor_feed);
+            let clock = t.active_clock_mut().ok_or_else(stale)?;
             clock.fired_level = level;
             let (stage, generation) = (clock.stage, clock.generation);
             t.light = escalation.step.light;
@@ -1011,8 +1409,10 @@ fn fire(t: &mut Ticket, timer: &Timer, now: Timestamp, policy: Policy<'_>) -> Re
             );
             let mut change = Change::new(ChangeKind::Escalated, detail);
             change.escalation = Some(Fired { generation, level });
-            if stage == Stage::Handling {
-                change = change.tell(squad.as_ref(), FeedKind::Escalated);
+            match stage {
+                Stage::Handling => change = change.tell(squad.as_ref(), FeedKind::Escalated),
+                Stage::Verify => change = change.tell(verifier_feed.as_ref(), FeedKind::Escalated),
+                _ => {}
             }
             Ok(change)
         }
@@ -1025,7 +1425,8 @@ fn audience(stage: Stage, notify: &str) -> String {
     match stage {
         Stage::Handling => notify.to_string(),
         Stage::Dispatch => format!("指挥中心 ({notify} level)"),
-        Stage::Check => format!("监督中心 ({notify} level)"),
+        Stage::Check | Stage::Verify => format!("监督中心 ({notify} level)"),
+        Stage::Reply => format!("热线回访 ({notify} level)"),
     }
 }
 

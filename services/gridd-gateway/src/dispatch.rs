@@ -2,14 +2,14 @@
 
 use std::collections::BTreeMap;
 
-use gridd_access::{Grant, grant};
+use gridd_access::{Grant, Role, grant};
 use gridd_config::CityHandle;
 use gridd_core::FieldError;
 use gridd_core::category::{CategoryCode, LimitSpec};
 use gridd_core::error::quote;
 use gridd_core::ids::{Reference, SquadId, StreetCode, TicketId, validate_text};
 use gridd_core::kpi::Kpi;
-use gridd_core::ticket::{Command, Ticket};
+use gridd_core::ticket::{Command, NotFiledReason, Ticket, TicketState};
 use gridd_core::time::Timestamp;
 use gridd_proto::prost::Message;
 use gridd_proto::tonic::{self, Request, Response, Status};
@@ -156,6 +156,7 @@ fn listing_filter(req: &v1::ListTicketsRequest, city: &gridd_config::CityConfig,
         created_from,
         created_to,
         caller: gridd_core::ids::validate_phone("caller_phone", &req.caller_phone)?.as_deref().and_then(gridd_store::caller_key),
+        clock_running: false,
         after: parse_page_token(req.page.as_ref().map_or("", |p| p.page_token.as_str()))?,
         limit: page_size(req.page.as_ref())?,
     })
@@ -196,6 +197,14 @@ fn kpi_message(key: String, name: String, k: &Kpi) -> v1::Kpi {
         extension_rate: k.extension_rate(),
         overdue_pending: k.overdue_pending,
         average_handling_seconds: k.average_handling_seconds(),
+        replies_due: k.replies_due,
+        replied: k.replied,
+        replied_on_time: k.replied_on_time,
+        reply_rate: k.reply_rate(),
+        on_time_reply_rate: k.on_time_reply_rate(),
+        satisfaction_rate: k.satisfaction_rate(),
+        verified: k.verified,
+        not_filed: k.not_filed,
     }
 }
 
@@ -409,6 +418,127 @@ impl<S: Store> v1::dispatch_service_server::DispatchService for DispatchGrpc<S> 
             .collect();
         Ok(Response::new(v1::FindSimilarCasesResponse { cases, merge_radius_m: city.dedup.radius_m }))
     }
+
+    async fn verify_report(&self, request: Request<v1::VerifyReportRequest>) -> Result<Response<v1::Ticket>, Status> {
+        let grant = grant(&request)?;
+        let req = request.into_inner();
+        required_id("ticket_id", &req.ticket_id)?;
+        validate_text("note", &req.note, 1000, false).map_err(invalid)?;
+        let context = req.context.clone().unwrap_or_default();
+        let order = gridd_tracker::Order {
+            id: TicketId::new(req.ticket_id.as_str()),
+            actor: grant.identity.actor(),
+            expected_version: (context.expected_version != 0).then_some(context.expected_version),
+            note: String::new(),
+            action_id: None,
+        };
+        let refused = |reason| Command::Refuse { reason, note: req.note.trim().to_owned() };
+        let command = match req.outcome() {
+            v1::VerifyOutcome::Confirmed => {
+                let location = gridd_proto::wgs84_point("location", req.location.as_ref()).map_err(invalid)?;
+                let correction = gridd_tracker::Correction {
+                    category: (!req.category.trim().is_empty()).then(|| req.category.trim().to_owned()),
+                    condition: (!req.condition.trim().is_empty()).then(|| req.condition.trim().to_owned()),
+                    location,
+                };
+                return self.tracker.confirm(order, correction).await.map(Response::new).map_err(|e| e.status());
+            }
+            v1::VerifyOutcome::Unspecified => return Err(invalid(FieldError::new("outcome", "is required"))),
+            _ if req.note.trim().is_empty() => {
+                return Err(invalid(FieldError::new("note", "is required when the report is not filed: the caller's reply gives the reason")));
+            }
+            v1::VerifyOutcome::NotAProblem => refused(NotFiledReason::NotAProblem),
+            v1::VerifyOutcome::NotCityBusiness => refused(NotFiledReason::NotCityBusiness),
+            v1::VerifyOutcome::AlreadyFixed => refused(NotFiledReason::AlreadyFixed),
+        };
+        self.tracker
+            .command(order.id, command, order.actor, order.expected_version, order.note, None)
+            .await
+            .map(Response::new)
+            .map_err(|e| e.status())
+    }
+
+    type WatchVerificationsStream = WatchStream<v1::TaskEvent>;
+
+    async fn watch_verifications(
+        &self,
+        request: Request<v1::WatchVerificationsRequest>,
+    ) -> Result<Response<Self::WatchVerificationsStream>, Status> {
+        let grant = grant(&request)?;
+        let req = request.into_inner();
+        let own = grant.identity.subject.as_str();
+        // A supervisor's feed is their own; an administrator names whose.
+        let supervisor = match (grant.identity.role, req.supervisor.trim()) {
+            (Role::Supervisor, "") => own,
+            (Role::Supervisor, named) if named == own => own,
+            (Role::Supervisor, named) => {
+                return Err(Status::permission_denied(format!("a supervisor watches their own feed, not {}", quote(named))));
+            }
+            (_, "") => return Err(invalid(FieldError::new("supervisor", "is required: whose feed"))),
+            (_, named) => named,
+        };
+        let feed = gridd_core::ticket::supervisor_feed(supervisor);
+        Ok(Response::new(crate::squad::watch_feed(self.store.clone(), feed, req.after_seq, self.shutdown.clone())))
+    }
+
+    async fn list_reply_tasks(&self, request: Request<v1::ListReplyTasksRequest>) -> Result<Response<v1::ListReplyTasksResponse>, Status> {
+        let req = request.into_inner();
+        let filter = TicketFilter {
+            states: vec![TicketState::Closed, TicketState::NotFiled],
+            // A reply still owed keeps the reply clock running.
+            clock_running: !req.include_answered,
+            after: parse_page_token(req.page.as_ref().map_or("", |p| p.page_token.as_str())).map_err(invalid)?,
+            limit: page_size(req.page.as_ref()).map_err(invalid)?,
+            ..TicketFilter::default()
+        };
+        let limit = filter.limit;
+        let tickets = self.store.read(move |tx: &mut dyn ReadTx| tx.list_tickets(&filter)).await.map_err(|e| store_status(&e))?;
+        let next_page_token = if tickets.len() == limit { tickets.last().map(page_token).unwrap_or_default() } else { String::new() };
+        let city = self.city.current();
+        let mut tasks: Vec<v1::ReplyTask> =
+            tickets.iter().flat_map(|t| reply_tasks(&city, t, req.include_answered)).collect();
+        tasks.sort_by_key(|task| task.status.as_ref().and_then(|s| s.due).map(|d| (d.seconds, d.nanos)));
+        Ok(Response::new(v1::ListReplyTasksResponse { tasks, next_page_token }))
+    }
+
+    async fn record_reply(&self, request: Request<v1::RecordReplyRequest>) -> Result<Response<v1::Ticket>, Status> {
+        let grant = grant(&request)?;
+        let req = request.into_inner();
+        required_id("reference", &req.reference)?;
+        let satisfaction = match (req.reached, gridd_proto::from_satisfaction(req.satisfaction())) {
+            (true, None) => return Err(invalid(FieldError::new("satisfaction", "is required when the caller was reached"))),
+            (false, Some(_)) => return Err(invalid(FieldError::new("satisfaction", "is set only when the caller was reached"))),
+            (_, satisfaction) => satisfaction,
+        };
+        validate_text("note", &req.note, 1000, false).map_err(invalid)?;
+        let command = Command::RecordReply { reference: Reference::new(req.reference.as_str()), satisfaction, note: req.note.trim().to_owned() };
+        self.run(&grant, &req.ticket_id, req.context.as_ref(), command).await
+    }
+}
+
+/// The reply tasks of a case, with each caller's contact (for those who make the reply).
+fn reply_tasks(city: &gridd_config::CityConfig, t: &Ticket, include_answered: bool) -> Vec<v1::ReplyTask> {
+    let category_name = city.catalogue.get(&t.category).map(|c| c.name.clone()).unwrap_or_default();
+    t.replies
+        .iter()
+        .filter(|task| include_answered || task.outcome.is_none())
+        .map(|task| {
+            let report = t.reports.iter().find(|r| r.reference == task.reference);
+            v1::ReplyTask {
+                ticket_id: t.id.to_string(),
+                reference: task.reference.to_string(),
+                caller_name: report.map(|r| r.caller_name.clone()).unwrap_or_default(),
+                phone: report.map(|r| r.contact_phone.clone()).unwrap_or_default(),
+                confidential: report.is_some_and(|r| r.confidential),
+                external_ticket_id: report.map(|r| r.external_ticket_id.clone()).unwrap_or_default(),
+                state: gridd_proto::ticket_state(t.state).into(),
+                not_filed_reason: t.not_filed.map_or(v1::NotFiledReason::Unspecified, gridd_proto::not_filed_reason).into(),
+                status: Some(gridd_proto::reply_status(task)),
+                category_name: category_name.clone(),
+                address: t.address.clone(),
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

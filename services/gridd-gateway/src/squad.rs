@@ -65,6 +65,20 @@ impl<S: Store> SquadGrpc<S> {
     }
 }
 
+/// Streams the feed `holder` (a squad, or a supervisor's) after `after_seq`: stored entries,
+/// then live ones.
+pub(crate) fn watch_feed<S: Store>(store: S, holder: SquadId, after_seq: u64, shutdown: CancellationToken) -> WatchStream<v1::TaskEvent> {
+    let changed = store.subscribe(Signal::SquadFeed);
+    spawn_watch(changed, shutdown, after_seq, move |after| {
+        let (store, holder) = (store.clone(), holder.clone());
+        async move {
+            let entries =
+                store.read(move |tx: &mut dyn ReadTx| tx.feed(&holder, after, crate::WATCH_BATCH)).await.map_err(|e| store_status(&e))?;
+            entries.into_iter().map(task_event).collect()
+        }
+    })
+}
+
 fn task_kind(kind: FeedKind) -> v1::TaskEventKind {
     match kind {
         FeedKind::Assigned => v1::TaskEventKind::Assigned,
@@ -76,7 +90,8 @@ fn task_kind(kind: FeedKind) -> v1::TaskEventKind {
     }
 }
 
-fn task_event(entry: FeedEntry) -> Result<(u64, v1::TaskEvent), Status> {
+/// A feed entry as a terminal sees it.
+pub(crate) fn task_event(entry: FeedEntry) -> Result<(u64, v1::TaskEvent), Status> {
     let event =
         v1::TicketEvent::decode(entry.event_payload.as_slice()).map_err(|e| gridd_proto::status::internal("decoding a feed entry", &e))?;
     Ok((
@@ -100,19 +115,7 @@ impl<S: Store> v1::squad_service_server::SquadService for SquadGrpc<S> {
         let grant = grant(&request)?;
         let req = request.into_inner();
         let squad = self.squad(&grant, &req.squad_id)?;
-        let store = self.store.clone();
-        let changed = store.subscribe(Signal::SquadFeed);
-        let stream = spawn_watch(changed, self.shutdown.clone(), req.after_seq, move |after| {
-            let (store, squad) = (store.clone(), squad.clone());
-            async move {
-                let entries = store
-                    .read(move |tx: &mut dyn ReadTx| tx.feed(&squad, after, crate::WATCH_BATCH))
-                    .await
-                    .map_err(|e| store_status(&e))?;
-                entries.into_iter().map(task_event).collect()
-            }
-        });
-        Ok(Response::new(stream))
+        Ok(Response::new(watch_feed(self.store.clone(), squad, req.after_seq, self.shutdown.clone())))
     }
 
     async fn accept_task(&self, request: Request<v1::TaskCommand>) -> Result<Response<v1::Ticket>, Status> {

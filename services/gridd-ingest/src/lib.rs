@@ -361,10 +361,13 @@ fn fingerprint(r: &Report) -> String {
         r.component_id,
         r.media_urls,
     );
+    // Appended only when set, so the fingerprints of reports stored before these fields
+    // existed stay the same.
     if let Some(case) = &r.attach_to {
-        // Appended only when set, so the fingerprints of calls stored before explicit
-        // attaching existed stay the same.
         text.push_str(&format!("|attach:{case}"));
+    }
+    if !r.caller_name.is_empty() || r.confidential {
+        text.push_str(&format!("|caller:{}:{}", r.caller_name, r.confidential));
     }
     if r.channel == Channel::Camera {
         text.push_str(&r.observed_at.millis().to_string());
@@ -419,6 +422,9 @@ fn draft(city: &CityConfig, c: Common<'_>, fill: impl FnOnce(&mut Report)) -> Re
         external_ticket_id: None,
         component_id: None,
         attach_to: None,
+        caller_name: String::new(),
+        confidential: false,
+        confidence: None,
     };
     fill(&mut report);
     Ok(Draft {
@@ -466,6 +472,8 @@ fn validate_hotline(city: &CityConfig, req: &v1::LogHotlineCallRequest, caller: 
         r.reply_required = person.reply_required;
         r.external_ticket_id = Some(req.external_ticket_id.clone()).filter(|s| !s.is_empty());
         r.attach_to = Some(req.attach_to.trim()).filter(|s| !s.is_empty()).map(TicketId::new);
+        r.caller_name = person.name.trim().to_owned();
+        r.confidential = person.confidential;
     })
 }
 
@@ -578,6 +586,7 @@ fn validate_camera(city: &CityConfig, alert: &v1::CameraAlert, now: Timestamp) -
         r.media_urls = frame;
         r.observed_at = detected_at;
         r.camera = Some(CameraDetection { camera_id: camera.id.clone(), detection_type: alert.detection_type.clone() });
+        r.confidence = Some(alert.confidence);
     })?;
     d.fingerprint = fingerprint(&d.report);
     Ok(d)
@@ -607,6 +616,9 @@ mod tests {
             external_ticket_id: None,
             component_id: None,
             attach_to: None,
+            caller_name: String::new(),
+            confidential: false,
+            confidence: None,
         };
         let here = partition_key(&r);
         r.location = Some(Point::new(118.352, 34.372));

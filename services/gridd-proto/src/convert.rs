@@ -9,7 +9,9 @@ use gridd_core::escalation::Light;
 use gridd_core::grid::CellRef;
 use gridd_core::ids::{CameraId, CellCode, CommunityCode, Reference, SquadId, StreetCode, TicketId};
 use gridd_core::report::{CameraDetection, Channel, Decision, Outcome, Report, ReportSummary};
-use gridd_core::ticket::{CancelReason, CloseType, ManualReason, Placement, Routing, Stage, Ticket, TicketState};
+use gridd_core::ticket::{
+    CancelReason, CloseType, ManualReason, NotFiledReason, Placement, ReplyTask, Routing, Satisfaction, Stage, Ticket, TicketState,
+};
 use gridd_core::time::Timestamp;
 
 use crate::v1;
@@ -76,6 +78,48 @@ pub fn ticket_state(s: TicketState) -> v1::TicketState {
         TicketState::Suspended => v1::TicketState::Suspended,
         TicketState::Closed => v1::TicketState::Closed,
         TicketState::Cancelled => v1::TicketState::Cancelled,
+        TicketState::Verifying => v1::TicketState::Verifying,
+        TicketState::NotFiled => v1::TicketState::NotFiled,
+    }
+}
+
+/// Core not-filed reason → wire.
+pub fn not_filed_reason(r: NotFiledReason) -> v1::NotFiledReason {
+    match r {
+        NotFiledReason::NotAProblem => v1::NotFiledReason::NotAProblem,
+        NotFiledReason::NotCityBusiness => v1::NotFiledReason::NotCityBusiness,
+        NotFiledReason::AlreadyFixed => v1::NotFiledReason::AlreadyFixed,
+    }
+}
+
+/// Core satisfaction → wire.
+pub fn satisfaction(s: Satisfaction) -> v1::Satisfaction {
+    match s {
+        Satisfaction::Satisfied => v1::Satisfaction::Satisfied,
+        Satisfaction::BasicallySatisfied => v1::Satisfaction::BasicallySatisfied,
+        Satisfaction::Dissatisfied => v1::Satisfaction::Dissatisfied,
+    }
+}
+
+/// Wire satisfaction → core; `None` for unspecified.
+pub fn from_satisfaction(s: v1::Satisfaction) -> Option<Satisfaction> {
+    Some(match s {
+        v1::Satisfaction::Satisfied => Satisfaction::Satisfied,
+        v1::Satisfaction::BasicallySatisfied => Satisfaction::BasicallySatisfied,
+        v1::Satisfaction::Dissatisfied => Satisfaction::Dissatisfied,
+        v1::Satisfaction::Unspecified => return None,
+    })
+}
+
+/// Where the reply to one caller stands.
+pub fn reply_status(r: &ReplyTask) -> v1::ReplyStatus {
+    v1::ReplyStatus {
+        reference: r.reference.to_string(),
+        due: Some(timestamp(r.due)),
+        attempts: r.attempts,
+        satisfaction: r.outcome.as_ref().map_or(v1::Satisfaction::Unspecified, |o| satisfaction(o.satisfaction)).into(),
+        replied_at: r.outcome.as_ref().map(|o| timestamp(o.at)),
+        note: r.outcome.as_ref().map(|o| o.note.clone()).unwrap_or_default(),
     }
 }
 
@@ -145,6 +189,8 @@ fn stage(s: Stage) -> v1::Stage {
         Stage::Dispatch => v1::Stage::Dispatch,
         Stage::Handling => v1::Stage::Handling,
         Stage::Check => v1::Stage::Check,
+        Stage::Verify => v1::Stage::Verify,
+        Stage::Reply => v1::Stage::Reply,
     }
 }
 
@@ -236,6 +282,9 @@ pub fn intake_record(r: &Report) -> v1::IntakeRecord {
         component_id: r.component_id.clone().unwrap_or_default(),
         observed_at: Some(timestamp(r.observed_at)),
         attach_to: r.attach_to.as_ref().map(ToString::to_string).unwrap_or_default(),
+        confidence: r.confidence,
+        caller_name: r.caller_name.clone(),
+        confidential: r.confidential,
     }
 }
 
@@ -278,6 +327,9 @@ pub fn report(r: &v1::IntakeRecord) -> Result<Report, DecodeError> {
         external_ticket_id: non_empty(&r.external_ticket_id),
         component_id: non_empty(&r.component_id),
         attach_to: non_empty(&r.attach_to).map(TicketId::new),
+        caller_name: r.caller_name.clone(),
+        confidential: r.confidential,
+        confidence: r.confidence,
     })
 }
 
@@ -286,11 +338,15 @@ pub fn dispatch_decision(d: &Decision) -> v1::DispatchDecision {
     use v1::dispatch_decision::Outcome as Wire;
     let outcome = match &d.outcome {
         Outcome::Open { cell, placement } => {
-            let (squad_id, routing_opt, manual) = match placement {
-                Placement::Assigned { squad, routing: r } => (squad.to_string(), Some(routing(r)), v1::ManualReason::Unspecified),
-                Placement::Manual { reason, routing: r } => (String::new(), r.as_ref().map(routing), manual_reason(*reason)),
-            };
-            Wire::Open(v1::OpenCase { cell: cell.as_ref().map(cell_ref), squad_id, routing: routing_opt, manual_reason: manual.into() })
+            let mut open = v1::OpenCase { cell: cell.as_ref().map(cell_ref), ..Default::default() };
+            match placement {
+                Placement::Assigned { squad, routing: r } => (open.squad_id, open.routing) = (squad.to_string(), Some(routing(r))),
+                Placement::Manual { reason, routing: r } => {
+                    (open.routing, open.manual_reason) = (r.as_ref().map(routing), manual_reason(*reason).into());
+                }
+                Placement::Verify { verifier } => (open.verify, open.verifier) = (true, verifier.clone().unwrap_or_default()),
+            }
+            Wire::Open(open)
         }
         Outcome::Attach { reason } => Wire::Attach(v1::AttachReport { reason: reason.clone() }),
     };
@@ -308,7 +364,9 @@ pub fn decision(d: &v1::DispatchDecision) -> Result<Decision, DecodeError> {
         Wire::Open(open) => {
             let cell = open.cell.as_ref().map(from_cell_ref).transpose()?;
             let routing_opt = open.routing.as_ref().map(from_routing);
-            let placement = if open.squad_id.is_empty() {
+            let placement = if open.verify {
+                Placement::Verify { verifier: non_empty(&open.verifier) }
+            } else if open.squad_id.is_empty() {
                 Placement::Manual { reason: from_manual_reason(open.manual_reason())?, routing: routing_opt }
             } else {
                 let routing = routing_opt.ok_or_else(|| bad("open.routing", "is missing for an assigned case"))?;
@@ -329,6 +387,11 @@ fn report_ref(r: &ReportSummary) -> v1::ReportRef {
         reply_required: r.reply_required,
         contact_masked: r.contact_masked.clone(),
         photo_urls: r.photo_urls.clone(),
+        // A confidential caller's name stays with the reply task; ticket views (and so the
+        // ticket-event log) never carry it.
+        caller_name: if r.confidential { String::new() } else { r.caller_name.clone() },
+        confidential: r.confidential,
+        external_ticket_id: r.external_ticket_id.clone(),
     }
 }
 
@@ -378,6 +441,9 @@ pub fn ticket(t: &Ticket, now: Timestamp, names: Names<'_>) -> v1::Ticket {
         resolved_at: opt_timestamp(t.resolved_at),
         resolution_note: t.resolution.as_ref().map(|r| r.note.clone()).unwrap_or_default(),
         resolution_photo_urls: t.resolution.as_ref().map(|r| r.photo_urls.clone()).unwrap_or_default(),
+        verifier: t.verifier.clone().unwrap_or_default(),
+        not_filed_reason: t.not_filed.map_or(v1::NotFiledReason::Unspecified, not_filed_reason).into(),
+        replies: t.replies.iter().map(reply_status).collect(),
     }
 }
 
@@ -406,6 +472,9 @@ mod tests {
             external_ticket_id: None,
             component_id: None,
             attach_to: None,
+            caller_name: String::new(),
+            confidential: false,
+            confidence: None,
         }
     }
 

@@ -49,7 +49,13 @@ pub fn decide(city: &CityConfig, report: Report, cases: &mut dyn CaseLookup) -> 
     if let Some(duplicate) = find_duplicate(city, &report, cases) {
         return Decision { report, ticket_id: duplicate.ticket_id, outcome: Outcome::Attach { reason: duplicate.reason } };
     }
-    let (cell, placement) = place(city, report.location, &report.category, report.received_at, report.observed_at);
+    let (cell, mut placement) = place(city, report.location, &report.category, report.received_at, report.observed_at);
+    if city.verification.needs(&report) {
+        // Placed now for the supervisor's area; routed when the supervisor confirms it.
+        let community = cell.as_ref().map(|c| c.community_code.clone());
+        let verifier = city.verification.verifier(cell.as_ref().map(|c| &c.street_code), community.as_ref(), &report.reference);
+        placement = Placement::Verify { verifier };
+    }
     Decision { report, ticket_id: own_id, outcome: Outcome::Open { cell, placement } }
 }
 
@@ -151,6 +157,8 @@ pub fn explain(city: &CityConfig, point: geo::Point<f64>, category: Option<&Cate
         (Some(category), _) => match place(city, Some(point), category, at, at).1 {
             Placement::Assigned { squad, routing } => out.responsible.push((squad, routing)),
             Placement::Manual { reason, .. } => out.manual = Some(reason),
+            // `place` routes; it never asks for verification.
+            Placement::Verify { .. } => {}
         },
         (None, Some(p)) => {
             if let Some(street) = grid.street_of(p.cell) {
@@ -251,6 +259,7 @@ pub fn outcome_label(d: &Decision) -> &'static str {
         Outcome::Attach { .. } => "merged",
         Outcome::Open { placement: Placement::Assigned { .. }, .. } => "assigned",
         Outcome::Open { placement: Placement::Manual { .. }, .. } => "manual",
+        Outcome::Open { placement: Placement::Verify { .. }, .. } => "verify",
     }
 }
 

@@ -70,4 +70,4 @@ pub(crate) fn channel_from(text: &str) -> Option<Channel> {
     Channel::ALL.into_iter().find(|c| c.name() == text)
 }
 
-pub(crate) const OPEN_STATES_SQL: &str = "('registered','dispatched','accepted','in_progress','returned','checking','rework')";
+pub(crate) const OPEN_STATES_SQL: &str = "('registered','dispatched','accepted','in_progress','returned','checking','rework','verifying')";

@@ -27,9 +27,11 @@ pub(crate) fn new_ticket(id: &str, squad: Option<&str>, created: i64) -> Ticket 
         accept: spec("30min"),
         check_urban: spec("1h"),
         check_rural: spec("2h"),
+        verify: spec("30min"),
+        reply: spec("1WD"),
     };
     let ladder = Ladder::default();
-    let policy = Policy { calendar: &calendar, ladder: &ladder, stages: &stages };
+    let policy = Policy { calendar: &calendar, ladder: &ladder, stages: &stages, on_dissatisfied: Default::default() };
     let placement = match squad {
         Some(s) => Placement::Assigned {
             squad: SquadId::new(s),
@@ -46,6 +48,10 @@ pub(crate) fn new_ticket(id: &str, squad: Option<&str>, created: i64) -> Ticket 
             reply_required: false,
             contact_masked: String::new(),
             photo_urls: Vec::new(),
+            caller_name: String::new(),
+            contact_phone: String::new(),
+            confidential: false,
+            external_ticket_id: String::new(),
         },
         category: CategoryCode::parse("E0102").expect("code"),
         condition: None,

@@ -158,6 +158,8 @@ pub struct TicketFilter {
     pub created_to: Option<Timestamp>,
     /// Only cases with a report from the phone number of this [`caller_key`].
     pub caller: Option<String>,
+    /// Only tickets whose clock runs (with the terminal states: a reply still owed).
+    pub clock_running: bool,
     /// Continue after this ticket.
     pub after: Option<PageCursor>,
     /// Page size.

@@ -460,6 +460,9 @@ impl ReadTx for Tx<'_, '_> {
         if let Some(to) = filter.created_to {
             arg(&mut sql, " AND created_at < ?", Box::new(to.millis()));
         }
+        if filter.clock_running {
+            sql.push_str(" AND deadline IS NOT NULL");
+        }
         if let Some(caller) = &filter.caller {
             arg(&mut sql, " AND id IN (SELECT ticket_id FROM reports WHERE contact_key = ?)", Box::new(caller.clone()));
         }

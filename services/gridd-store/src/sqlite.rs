@@ -350,6 +350,9 @@ impl ReadTx for Tx<'_> {
         if let Some(to) = filter.created_to {
             arg(&mut sql, " AND created_at < ?", to.millis().into());
         }
+        if filter.clock_running {
+            sql.push_str(" AND deadline IS NOT NULL");
+        }
         if let Some(caller) = &filter.caller {
             arg(&mut sql, " AND id IN (SELECT ticket_id FROM reports WHERE contact_key = ?)", caller.clone().into());
         }

@@ -48,6 +48,9 @@ pub enum TrackerError {
     /// The state machine refused it.
     #[error(transparent)]
     Command(#[from] CommandError),
+    /// A request's value is wrong (e.g. a corrected category not in the catalogue).
+    #[error(transparent)]
+    Invalid(#[from] gridd_core::FieldError),
     /// The client's action id was used before for another command or ticket.
     #[error("action_id {0} was already used for another command")]
     ActionReused(String),
@@ -62,6 +65,7 @@ impl TrackerError {
         match self {
             TrackerError::NotFound(_) => tonic::Status::not_found(self.to_string()),
             TrackerError::ActionReused(_) => tonic::Status::already_exists(self.to_string()),
+            TrackerError::Invalid(e) => gridd_proto::status::invalid_argument(e),
             TrackerError::Command(CommandError::NotAssigned { .. }) => tonic::Status::permission_denied(self.to_string()),
             TrackerError::Command(CommandError::VersionConflict { .. }) => tonic::Status::aborted(self.to_string()),
             TrackerError::Command(
@@ -74,7 +78,7 @@ impl TrackerError {
 
 /// The state machine's policy from the city configuration.
 pub fn policy(city: &CityConfig) -> Policy<'_> {
-    Policy { calendar: &city.calendar, ladder: &city.ladder, stages: &city.stages }
+    Policy { calendar: &city.calendar, ladder: &city.ladder, stages: &city.stages, on_dissatisfied: city.verification.on_dissatisfied }
 }
 
 /// A ticket as clients see it, with squad and category names from the city.
@@ -310,21 +314,39 @@ impl<S: Store> Tracker<S> {
         note: String,
         action_id: Option<String>,
     ) -> Result<v1::Ticket, TrackerError> {
+        let order = Order { id, actor, expected_version, note, action_id };
+        self.apply_built(order, move |_, _, _| Ok(command.clone())).await
+    }
+
+    /// Files a report its supervisor verified on site (核实): its terms and point as the
+    /// supervisor confirmed or corrected them, routed as the router would route them now.
+    pub async fn confirm(&self, order: Order, correction: Correction) -> Result<v1::Ticket, TrackerError> {
+        self.apply_built(order, move |t, city, now| Ok(Command::Confirm { filing: Box::new(filing(city, t, &correction, now)?) })).await
+    }
+
+    /// Applies the command `build` makes from the ticket as stored, in one transaction.
+    async fn apply_built<F>(&self, order: Order, build: F) -> Result<v1::Ticket, TrackerError>
+    where
+        F: Fn(&Ticket, &CityConfig, gridd_core::time::Timestamp) -> Result<Command, TrackerError> + Send + 'static,
+    {
         let city = self.city.current();
         let clock = self.clock.clone();
+        let Order { id, actor, expected_version, note, action_id } = order;
         // Actions are the actor's own: two members choosing the same id never meet.
-        let action = action_id.map(|a| (format!("action/{actor}/{a}"), format!("{}:{id}", command.name()), a));
+        let action = action_id.map(|a| (format!("action/{actor}/{a}"), a));
         self.store
             .write(move |tx| {
                 let now = clock.now();
                 // Read (and in PostgreSQL lock) the ticket first, so a repeat sent while the
                 // first is being applied waits for it and then finds its key.
                 let t = tx.ticket(&id)?.ok_or_else(|| TrackerError::NotFound(id.clone()))?;
-                if let Some((key, fingerprint, client_id)) = &action {
+                let command = build(&t, &city, now)?;
+                if let Some((key, client_id)) = &action {
+                    let fingerprint = format!("{}:{id}", command.name());
                     match tx.task_action(key)? {
-                        Some(earlier) if &earlier == fingerprint => return Ok(view(&city, &t, now)),
+                        Some(earlier) if earlier == fingerprint => return Ok(view(&city, &t, now)),
                         Some(_) => return Err(TrackerError::ActionReused(gridd_core::error::quote(client_id))),
-                        None => tx.put_task_action(key, fingerprint, &id, now)?,
+                        None => tx.put_task_action(key, &fingerprint, &id, now)?,
                     }
                 }
                 ticket::check_version(&t, expected_version)?;
@@ -339,4 +361,67 @@ impl<S: Store> Tracker<S> {
             })
             .await
     }
+}
+
+/// Who asks for a change to which ticket, and how: the parts of a command every kind shares.
+#[derive(Debug, Clone)]
+pub struct Order {
+    /// The ticket.
+    pub id: TicketId,
+    /// Who.
+    pub actor: Actor,
+    /// Refused with ABORTED unless the ticket is at this version.
+    pub expected_version: Option<u64>,
+    /// Kept in the history.
+    pub note: String,
+    /// The client's id for the action, applied once.
+    pub action_id: Option<String>,
+}
+
+/// What a supervisor corrects when confirming a report; `None` keeps the report's.
+#[derive(Debug, Clone, Default)]
+pub struct Correction {
+    /// The category.
+    pub category: Option<String>,
+    /// The filing condition (of the corrected category, or of the report's).
+    pub condition: Option<String>,
+    /// The point.
+    pub location: Option<geo::Point<f64>>,
+}
+
+/// The filing of a verified report: the corrected terms (checked against the catalogue)
+/// and where routing sends it now.
+fn filing(city: &CityConfig, t: &Ticket, c: &Correction, now: gridd_core::time::Timestamp) -> Result<ticket::Filing, TrackerError> {
+    let category = c.category.clone().unwrap_or_else(|| t.category.to_string());
+    let condition = match (&c.category, &c.condition) {
+        (_, Some(condition)) => condition.clone(),
+        (Some(_), None) => String::new(),
+        (None, None) => t.condition.clone().unwrap_or_default(),
+    };
+    let terms = city.catalogue.terms(&category, &condition).map_err(TrackerError::Invalid)?;
+    let location = c.location.or(t.location);
+    let (cell, placement) = gridd_router::place(city, location, &terms.class.code, now, now);
+    let rural = cell.as_ref().and_then(|c| city.grid().divisions().street(&c.street_code)).is_some_and(|s| s.kind.is_rural());
+    let mut corrections = Vec::new();
+    if terms.class.code != t.category {
+        corrections.push(format!("category {} → {}", t.category, terms.class.code));
+    }
+    if terms.condition.map(str::to_owned) != t.condition {
+        corrections.push(format!("condition → {}", terms.condition.unwrap_or("default")));
+    }
+    if let (Some(new), old) = (c.location, t.location) {
+        let moved = old.map_or_else(|| "set".to_string(), |old| format!("moved {:.0} m", gridd_core::coords::distance_m(old, new)));
+        corrections.push(format!("point {moved}"));
+    }
+    Ok(ticket::Filing {
+        category: terms.class.code.clone(),
+        condition: terms.condition.map(str::to_owned),
+        urgency: terms.urgency,
+        handling: terms.handling,
+        location,
+        cell,
+        rural,
+        placement,
+        corrections: corrections.join("; "),
+    })
 }

@@ -186,6 +186,24 @@ where
             .find_similar_cases(v1::FindSimilarCasesRequest { category: "E0102".into(), location: geo(XINAN), radius_m: 0.0 })
             .await
             .map(drop),
+        Operation::VerifyReport => c
+            .dispatch
+            .verify_report(v1::VerifyReportRequest {
+                ticket_id: NO_SUCH_CASE.into(),
+                outcome: v1::VerifyOutcome::Confirmed.into(),
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        Operation::WatchVerifications => {
+            c.dispatch.watch_verifications(v1::WatchVerificationsRequest { after_seq: 0, supervisor: String::new() }).await.map(drop)
+        }
+        Operation::ListReplyTasks => c.dispatch.list_reply_tasks(v1::ListReplyTasksRequest::default()).await.map(drop),
+        Operation::RecordReply => c
+            .dispatch
+            .record_reply(v1::RecordReplyRequest { ticket_id: NO_SUCH_CASE.into(), reference: NO_SUCH_CASE.into(), ..Default::default() })
+            .await
+            .map(drop),
         Operation::WatchTasks => c.squad.watch_tasks(v1::WatchTasksRequest { squad_id: "sq-1".into(), after_seq: 0 }).await.map(drop),
         Operation::AcceptTask => c.squad.accept_task(Clients::task("sq-1", NO_SUCH_CASE)).await.map(drop),
         Operation::StartTask => c.squad.start_task(Clients::task("sq-1", NO_SUCH_CASE)).await.map(drop),

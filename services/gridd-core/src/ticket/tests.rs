@@ -12,6 +12,7 @@ struct Env {
     calendar: WorkCalendar,
     ladder: Ladder,
     stages: StageLimits,
+    on_dissatisfied: OnDissatisfied,
 }
 
 impl Env {
@@ -26,12 +27,15 @@ impl Env {
                 accept: spec("30min"),
                 check_urban: spec("1h"),
                 check_rural: spec("2h"),
+                verify: spec("30min"),
+                reply: spec("1WD"),
             },
+            on_dissatisfied: OnDissatisfied::Reopen,
         }
     }
 
     fn policy(&self) -> Policy<'_> {
-        Policy { calendar: &self.calendar, ladder: &self.ladder, stages: &self.stages }
+        Policy { calendar: &self.calendar, ladder: &self.ladder, stages: &self.stages, on_dissatisfied: self.on_dissatisfied }
     }
 }
 
@@ -62,6 +66,10 @@ fn new_case(placement: Placement) -> NewCase {
             reply_required: true,
             contact_masked: "138****5678".into(),
             photo_urls: Vec::new(),
+            caller_name: String::new(),
+            contact_phone: String::new(),
+            confidential: false,
+            external_ticket_id: String::new(),
         },
         category: CategoryCode::parse("E0102").expect("valid"),
         condition: None,
@@ -133,7 +141,9 @@ fn the_closed_loop_from_dispatch_to_closure() {
     assert_eq!(done.ticket.state, TicketState::Closed);
     assert_eq!(done.ticket.close_type, Some(CloseType::Normal));
     assert_eq!(done.changes[0].feed, vec![(squad("sq-1"), FeedKind::Closed)]);
-    assert!(desired_timers(&done.ticket, env.policy()).is_empty(), "closure stops every timer");
+    let timers = desired_timers(&done.ticket, env.policy());
+    let reply = done.ticket.reply_clock.as_ref().expect("the caller asked for a reply");
+    assert!(timers.iter().all(|x| x.generation == reply.generation), "closure stops every clock but the reply's: {timers:?}");
     assert_eq!(done.ticket.version, 5, "one version per command: open, accept, start, resolve, verify");
 }
 
@@ -198,7 +208,10 @@ fn the_ladder_fires_each_level_once_and_repeats_until_closed() {
     let next = desired_timers(&t, env.policy()).into_iter().next().expect("ladder repeats");
     assert!(apply(&t, &Command::Fire(next), &Actor::Timer, next.due.add_millis(-1), env.policy()).is_err());
     let closed = run(&env, &t, Command::Close, &Actor::Operator("op".into()), later).ticket;
-    assert!(desired_timers(&closed, env.policy()).is_empty());
+    let handling = t.handling.as_ref().map(|h| h.generation);
+    assert!(desired_timers(&closed, env.policy()).iter().all(|x| Some(x.generation) != handling), "the handling ladder stops at closure");
+    let replied = run(&env, &closed, reply(Some(Satisfaction::Satisfied)), &Actor::Operator("op".into()), later).ticket;
+    assert!(desired_timers(&replied, env.policy()).is_empty(), "and the reply's once the caller is answered");
 }
 
 #[test]
@@ -285,7 +298,10 @@ fn allowed(from: TicketState, to: TicketState) -> bool {
         S::Checking => matches!(to, S::Closed | S::Rework | S::Cancelled),
         S::Rework => matches!(to, S::Accepted | S::Dispatched | S::Suspended | S::Closed | S::Cancelled),
         S::Suspended => matches!(to, S::Dispatched | S::Accepted | S::InProgress | S::Rework | S::Closed | S::Cancelled),
-        S::Closed | S::Cancelled => false,
+        S::Verifying => matches!(to, S::Dispatched | S::Registered | S::NotFiled | S::Closed | S::Cancelled),
+        // A dissatisfied caller reopens a closed case as rework.
+        S::Closed => to == S::Rework,
+        S::Cancelled | S::NotFiled => false,
     }
 }
 
@@ -296,7 +312,7 @@ enum Step {
 }
 
 fn steps() -> impl Strategy<Value = Vec<Step>> {
-    let step = prop_oneof![(0u8..13, 0u8..3, 0u32..600).prop_map(|(c, a, m)| Step::Cmd(c, a, m)), (0u32..6000).prop_map(Step::FireNext),];
+    let step = prop_oneof![(0u8..20, 0u8..3, 0u32..600).prop_map(|(c, a, m)| Step::Cmd(c, a, m)), (0u32..6000).prop_map(Step::FireNext),];
     proptest::collection::vec(step, 1..60)
 }
 
@@ -314,7 +330,35 @@ fn command(index: u8) -> Command {
         9 => Command::Cancel { reason: CancelReason::Invalid },
         10 => Command::Suspend,
         11 => Command::Resume,
-        _ => Command::Extend { extension: LimitSpec::parse("2WH").expect("valid") },
+        12 => Command::Extend { extension: LimitSpec::parse("2WH").expect("valid") },
+        13 => Command::Confirm { filing: Box::new(filing(assigned("sq-1"))) },
+        14 => Command::Confirm { filing: Box::new(filing(Placement::Manual { reason: ManualReason::NoResponsibleSquad, routing: None })) },
+        15 => Command::Refuse { reason: NotFiledReason::NotAProblem, note: "n".into() },
+        16 => reply(None),
+        17 => reply(Some(Satisfaction::Satisfied)),
+        18 => reply(Some(Satisfaction::Dissatisfied)),
+        _ => Command::Attach { report: new_case(assigned("sq-1")).report, reason: "again".into() },
+    }
+}
+
+/// A reply to the test case's caller.
+fn reply(satisfaction: Option<Satisfaction>) -> Command {
+    Command::RecordReply { reference: Reference::new("261123-00000001"), satisfaction, note: String::new() }
+}
+
+/// The test case's terms as verified, going to `placement`.
+fn filing(placement: Placement) -> Filing {
+    let case = new_case(placement);
+    Filing {
+        category: case.category,
+        condition: case.condition,
+        urgency: case.urgency,
+        handling: case.handling,
+        location: case.location,
+        cell: case.cell,
+        rural: case.rural,
+        placement: case.placement,
+        corrections: String::new(),
     }
 }
 
@@ -322,9 +366,16 @@ proptest! {
     #![proptest_config(ProptestConfig::with_cases(512))]
 
     #[test]
-    fn no_illegal_transition_is_reachable(manual in any::<bool>(), script in steps()) {
-        let env = Env::new();
-        let placement = if manual { Placement::Manual { reason: ManualReason::NoLocation, routing: None } } else { assigned("sq-1") };
+    fn no_illegal_transition_is_reachable(start in 0u8..3, press in any::<bool>(), script in steps()) {
+        let mut env = Env::new();
+        if press {
+            env.on_dissatisfied = OnDissatisfied::Press;
+        }
+        let placement = match start {
+            0 => Placement::Manual { reason: ManualReason::NoLocation, routing: None },
+            1 => assigned("sq-1"),
+            _ => Placement::Verify { verifier: Some("sup-1".into()) },
+        };
         let mut now = monday_9am();
         let mut t = open(new_case(placement), now, env.policy()).ticket;
         let mut fired: HashSet<(u32, u32)> = HashSet::new();
@@ -364,9 +415,154 @@ proptest! {
             if t.state.is_with_squad() || t.state == TicketState::Checking {
                 prop_assert!(t.squad.is_some(), "{} without a squad", t.state);
             }
-            if t.state.is_terminal() || t.state == TicketState::Suspended {
+            if t.state == TicketState::Suspended || t.state == TicketState::Cancelled {
                 prop_assert!(desired_timers(&t, env.policy()).is_empty(), "no timer in {}", t.state);
+            }
+            if t.state.is_terminal() {
+                // After the end only the reply clock runs, and only while a caller waits.
+                let waiting = t.open_replies().count() > 0;
+                prop_assert_eq!(t.active_clock().is_some(), waiting && t.state != TicketState::Cancelled);
+            } else if t.state != TicketState::Suspended {
+                // Nothing waits forever: every open state but a suspension runs a clock, and so
+                // has a timer that will fire.
+                prop_assert!(t.active_clock().is_some(), "{} runs no clock", t.state);
+                prop_assert!(!desired_timers(&t, env.policy()).is_empty(), "{} has no timer", t.state);
+            }
+            if t.state == TicketState::Verifying {
+                prop_assert!(t.squad.is_none(), "a report waiting for verification is with no squad");
             }
         }
     }
+}
+
+#[test]
+fn a_report_to_verify_waits_for_the_supervisor_then_is_filed_and_routed() {
+    let env = Env::new();
+    let t0 = monday_9am();
+    let opened = open(new_case(Placement::Verify { verifier: Some("sup-1".into()) }), t0, env.policy());
+    let t = &opened.ticket;
+    assert_eq!((t.state, t.squad.as_ref(), t.verifier.as_deref()), (TicketState::Verifying, None, Some("sup-1")));
+    assert_eq!(opened.changes[0].kind, ChangeKind::AwaitingVerification);
+    assert_eq!(opened.changes[0].feed, vec![(supervisor_feed("sup-1"), FeedKind::Assigned)], "the supervisor's feed is told");
+    let clock = t.active_clock().expect("the verification clock runs");
+    assert_eq!((clock.stage, clock.deadline), (Stage::Verify, t0.add_millis(30 * MIN)));
+    assert!(!t.state.is_filed(), "not yet 立案");
+
+    let sup = Actor::Operator("sup-1".into());
+    let mut corrected = filing(assigned("sq-2"));
+    corrected.category = CategoryCode::parse("E0104").expect("valid");
+    corrected.corrections = "category E0102 → E0104".into();
+    let done = run(&env, t, Command::Confirm { filing: Box::new(corrected) }, &sup, t0.add_millis(20 * MIN));
+    let kinds: Vec<ChangeKind> = done.changes.iter().map(|c| c.kind).collect();
+    assert_eq!(kinds, [ChangeKind::Verified, ChangeKind::Dispatched]);
+    assert!(done.changes[0].detail.contains("E0102 → E0104"), "{}", done.changes[0].detail);
+    let t = done.ticket;
+    assert_eq!((t.state, t.squad.as_ref().map(SquadId::as_str), t.category.as_str()), (TicketState::Dispatched, Some("sq-2"), "E0104"));
+    assert_eq!(t.active_clock().map(|c| c.stage), Some(Stage::Handling), "the handling clock starts at dispatch");
+    assert_eq!(t.version, 2);
+}
+
+#[test]
+fn a_report_refused_at_verification_is_not_filed_and_its_caller_is_owed_a_reply() {
+    let env = Env::new();
+    let t0 = monday_9am();
+    let t = open(new_case(Placement::Verify { verifier: None }), t0, env.policy()).ticket;
+    let refused =
+        run(&env, &t, Command::Refuse { reason: NotFiledReason::NotCityBusiness, note: "属供电公司".into() }, &Actor::Operator("sup-2".into()), t0);
+    let t = refused.ticket;
+    assert_eq!((t.state, t.not_filed), (TicketState::NotFiled, Some(NotFiledReason::NotCityBusiness)));
+    assert!(t.state.is_terminal() && !t.state.is_filed());
+    assert!(refused.changes[0].detail.contains("not_city_business") && refused.changes[0].detail.contains("属供电公司"));
+    let task = t.replies.first().expect("the caller asked for a reply");
+    assert_eq!((task.reference.as_str(), task.outcome.as_ref()), ("261123-00000001", None));
+    assert_eq!(t.active_clock().map(|c| c.stage), Some(Stage::Reply));
+    // One working day: Monday 09:00 → Tuesday 09:00.
+    assert_eq!(task.due, t0.add_millis(24 * HOUR));
+    // Commands of filed cases do not apply.
+    assert!(apply(&t, &Command::Dispatch { squad: squad("sq-1") }, &Actor::Operator("op".into()), t0, env.policy()).is_err());
+}
+
+/// A case closed after the check, its caller owed a reply.
+fn closed_case(env: &Env, t0: Timestamp) -> Ticket {
+    let s = squad_actor("sq-1");
+    let mut t = open(new_case(assigned("sq-1")), t0, env.policy()).ticket;
+    for cmd in [Command::Accept, Command::Start, Command::Resolve { note: "done".into(), photo_urls: Vec::new() }] {
+        t = run(env, &t, cmd, &s, t0.add_millis(10 * MIN)).ticket;
+    }
+    run(env, &t, Command::Verify { passed: true }, &Actor::Operator("sup".into()), t0.add_millis(HOUR)).ticket
+}
+
+#[test]
+fn every_caller_of_a_closed_case_gets_a_reply_task_and_the_clock_stops_when_all_are_answered() {
+    let env = Env::new();
+    let t0 = monday_9am();
+    let mut merged = new_case(assigned("sq-1")).report;
+    merged.reference = Reference::new("261123-00000002");
+    let t = open(new_case(assigned("sq-1")), t0, env.policy()).ticket;
+    let t = run(&env, &t, Command::Attach { report: merged.clone(), reason: "same place".into() }, &Actor::Router, t0).ticket;
+    let s = squad_actor("sq-1");
+    let mut t = t;
+    for cmd in [Command::Accept, Command::Start, Command::Resolve { note: "done".into(), photo_urls: Vec::new() }] {
+        t = run(&env, &t, cmd, &s, t0.add_millis(10 * MIN)).ticket;
+    }
+    let t = run(&env, &t, Command::Verify { passed: true }, &Actor::Operator("sup".into()), t0.add_millis(HOUR)).ticket;
+    let owed: Vec<&str> = t.replies.iter().map(|r| r.reference.as_str()).collect();
+    assert_eq!(owed, ["261123-00000001", "261123-00000002"], "the merged caller too");
+    let op = Actor::Operator("hotline-1".into());
+    let missed = Command::RecordReply { reference: merged.reference.clone(), satisfaction: None, note: "无人接听".into() };
+    let t = run(&env, &t, missed, &op, t0.add_millis(2 * HOUR)).ticket;
+    assert_eq!(t.replies[1].attempts, 1);
+    assert!(t.reply_clock.is_some(), "not reached: the task stays open");
+    let t = run(&env, &t, reply(Some(Satisfaction::Satisfied)), &op, t0.add_millis(2 * HOUR)).ticket;
+    let last = Command::RecordReply { reference: merged.reference, satisfaction: Some(Satisfaction::BasicallySatisfied), note: String::new() };
+    let t = run(&env, &t, last, &op, t0.add_millis(3 * HOUR)).ticket;
+    assert_eq!(t.state, TicketState::Closed);
+    assert!(t.reply_clock.is_none() && desired_timers(&t, env.policy()).is_empty(), "every caller answered: no clock");
+    assert!(apply(&t, &reply(Some(Satisfaction::Satisfied)), &op, t0, env.policy()).is_err(), "a reply is recorded once");
+}
+
+#[test]
+fn a_dissatisfied_caller_reopens_the_case_or_presses_the_centre() {
+    let mut env = Env::new();
+    let t0 = monday_9am();
+    let op = Actor::Operator("hotline-1".into());
+    let t = closed_case(&env, t0);
+    let reopened = run(&env, &t, reply(Some(Satisfaction::Dissatisfied)), &op, t0.add_millis(2 * HOUR));
+    let kinds: Vec<ChangeKind> = reopened.changes.iter().map(|c| c.kind).collect();
+    assert_eq!(kinds, [ChangeKind::Replied, ChangeKind::Reopened]);
+    assert_eq!(reopened.changes[1].feed, vec![(squad("sq-1"), FeedKind::Rework)], "the same squad is told");
+    let t = reopened.ticket;
+    assert_eq!((t.state, t.rework_count, t.close_type), (TicketState::Rework, 1, None));
+    assert_eq!(t.active_clock().map(|c| c.stage), Some(Stage::Handling));
+    // Handled again and closed: the dissatisfied caller is owed a new reply.
+    let s = squad_actor("sq-1");
+    let mut t = t;
+    for cmd in [Command::Accept, Command::Start, Command::Resolve { note: "redone".into(), photo_urls: Vec::new() }] {
+        t = run(&env, &t, cmd, &s, t0.add_millis(3 * HOUR)).ticket;
+    }
+    let t = run(&env, &t, Command::Verify { passed: true }, &Actor::Operator("sup".into()), t0.add_millis(4 * HOUR)).ticket;
+    assert_eq!(t.open_replies().count(), 1);
+
+    env.on_dissatisfied = OnDissatisfied::Press;
+    let t = closed_case(&env, t0);
+    let pressed = run(&env, &t, reply(Some(Satisfaction::Dissatisfied)), &op, t0.add_millis(2 * HOUR));
+    assert_eq!(pressed.changes.iter().map(|c| c.kind).collect::<Vec<_>>(), [ChangeKind::Replied, ChangeKind::ReplyPressed]);
+    assert_eq!(pressed.ticket.state, TicketState::Closed, "pressing leaves the case closed");
+}
+
+#[test]
+fn late_verification_and_late_replies_escalate() {
+    let env = Env::new();
+    let t0 = monday_9am();
+    let t = open(new_case(Placement::Verify { verifier: Some("sup-1".into()) }), t0, env.policy()).ticket;
+    let timer = desired_timers(&t, env.policy()).into_iter().min_by_key(|x| x.due).expect("a verification timer");
+    let fired = run(&env, &t, Command::Fire(timer), &Actor::Timer, timer.due);
+    assert_eq!(fired.changes[0].kind, ChangeKind::Escalated);
+    assert_eq!(fired.changes[0].feed, vec![(supervisor_feed("sup-1"), FeedKind::Escalated)]);
+    assert!(fired.changes[0].detail.contains("verify limit"), "{}", fired.changes[0].detail);
+
+    let closed = closed_case(&env, t0);
+    let timer = desired_timers(&closed, env.policy()).into_iter().min_by_key(|x| x.due).expect("a reply timer");
+    let fired = run(&env, &closed, Command::Fire(timer), &Actor::Timer, timer.due);
+    assert!(fired.changes[0].detail.contains("reply limit") && fired.changes[0].detail.contains("热线回访"), "{}", fired.changes[0].detail);
 }
