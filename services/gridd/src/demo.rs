@@ -7,7 +7,10 @@
 //! - a camera gateway streams video-AI alerts, many of them repeats of a scene;
 //! - every squad watches its task feed: most sign for and handle their tasks, some are slow
 //!   (their cases climb the 督办 ladder), a few return tasks that are not theirs;
-//! - supervisors check resolved cases on site (most pass, some fail → rework);
+//! - supervisors verify public reports on site before they are filed (核实: most are
+//!   confirmed, a few not filed) and check resolved cases (most pass, some fail → rework);
+//! - the hotline calls back every caller who asked (回访); a few are dissatisfied, which
+//!   reopens their case;
 //! - a dispatcher empties the manual queue.
 //!
 //! Every actor signs in like a real client: people with the demo accounts created on start
@@ -87,6 +90,13 @@ fn demo_people(city: &CityConfig) -> Vec<(String, &'static str, Option<String>, 
     ];
     for squad in city.responsibility.squads() {
         people.push((member_of(squad.id.as_str()), "squad_member", Some(squad.id.to_string()), format!("{} 队员", squad.name)));
+    }
+    // The supervisors the city names to verify reports (核实) sign in as themselves.
+    let mut verifiers: Vec<&String> = city.verification.supervisors.iter().flat_map(|a| &a.supervisors).collect();
+    verifiers.sort_unstable();
+    verifiers.dedup();
+    for username in verifiers {
+        people.push((username.clone(), "supervisor", None, format!("监督员 {username}")));
     }
     people
 }
@@ -248,10 +258,12 @@ fn sign_in_help(h: &Header, people: &[(String, &'static str, Option<String>, Str
         .take(5)
         .collect();
     format!(
-        "Dashboard: http://{}/dashboard/ — sign in with password {DEMO_PASSWORD:?} as:\n  \
-         hotline (受理员) · dispatcher (派遣员) · leader (值班长) · supervisor (监督员) · viewer (领导) · squad members {} …\n",
-        h.http,
-        street_members.join(", ")
+        "Dashboard: http://{http}/dashboard/ — sign in with password {DEMO_PASSWORD:?} as:\n  \
+         hotline (受理员) · dispatcher (派遣员) · leader (值班长) · supervisor (监督员) · viewer (领导) · squad members {} …\n\
+         Hotline console: http://{http}/console/ (as hotline) · squad terminal: http://{http}/terminal/ (as a squad member; \
+         a phone-sized window)\n",
+        street_members.join(", "),
+        http = h.http,
     )
 }
 
@@ -470,8 +482,46 @@ impl Actors {
                     let delay = rng.random_range(5..25) * 60_000;
                     tokio::spawn(self.clone().redispatch(ticket, delay));
                 }
+                ("awaiting_verification", v1::TicketState::Verifying) => {
+                    // Most public reports are there; some are not the city's, or gone.
+                    let outcome = match rng.random_range(0..20) {
+                        0 => v1::VerifyOutcome::NotAProblem,
+                        1 => v1::VerifyOutcome::NotCityBusiness,
+                        _ => v1::VerifyOutcome::Confirmed,
+                    };
+                    let delay = rng.random_range(5..40) * 60_000;
+                    tokio::spawn(self.clone().verify_report(ticket.id, outcome, delay));
+                }
+                ("check_passed" | "closed" | "not_filed" | "report_merged", v1::TicketState::Closed | v1::TicketState::NotFiled) => {
+                    for status in ticket.replies.iter().filter(|r| r.replied_at.is_none()) {
+                        let satisfaction = match rng.random_range(0..20) {
+                            0 => v1::Satisfaction::Dissatisfied,
+                            1..=3 => v1::Satisfaction::BasicallySatisfied,
+                            _ => v1::Satisfaction::Satisfied,
+                        };
+                        let delay = rng.random_range(30..300) * 60_000;
+                        tokio::spawn(self.clone().reply(ticket.id.clone(), status.reference.clone(), satisfaction, delay));
+                    }
+                }
                 _ => {}
             }
+        }
+    }
+
+    /// A supervisor verifies a public report on site (核实).
+    async fn verify_report(self, ticket_id: String, outcome: v1::VerifyOutcome, delay: i64) {
+        if self.wait(delay).await {
+            let note = if outcome == v1::VerifyOutcome::Confirmed { "" } else { "现场核实：不予立案" };
+            let req = v1::VerifyReportRequest { ticket_id, outcome: outcome.into(), note: note.into(), ..Default::default() };
+            let _ = DispatchServiceClient::new(self.ids.supervisor.clone()).verify_report(req).await;
+        }
+    }
+
+    /// The hotline calls a caller back (回访).
+    async fn reply(self, ticket_id: String, reference: String, satisfaction: v1::Satisfaction, delay: i64) {
+        if self.wait(delay).await {
+            let req = v1::RecordReplyRequest { ticket_id, reference, reached: true, satisfaction: satisfaction.into(), note: "电话回访".into(), context: None };
+            let _ = DispatchServiceClient::new(self.ids.hotline.clone()).record_reply(req).await;
         }
     }
 
@@ -565,9 +615,10 @@ fn render(h: &Header, s: &v1::GetStatsResponse, now: Timestamp, elapsed: Duratio
         s.merged_reports
     ));
     out.push_str(&format!(
-        "Cases         {}\n              {}\n",
-        counts(&s.tickets_by_state, &["registered", "dispatched", "accepted", "in_progress", "returned"]),
-        counts(&s.tickets_by_state, &["checking", "rework", "suspended", "closed", "cancelled"])
+        "Cases         {}\n              {}\n              {}\n",
+        counts(&s.tickets_by_state, &["verifying", "registered", "dispatched", "accepted", "in_progress", "returned"]),
+        counts(&s.tickets_by_state, &["checking", "rework", "suspended", "closed", "cancelled"]),
+        counts(&s.tickets_by_state, &["not_filed"])
     ));
     out.push_str(&format!("Overdue now   {}\n", s.overdue_open));
     out.push_str(&format!(
@@ -581,6 +632,15 @@ fn render(h: &Header, s: &v1::GetStatsResponse, now: Timestamp, elapsed: Duratio
         pct(city.on_time_closure_rate),
         pct(city.rework_rate),
         city.average_handling_seconds / 60.0
+    ));
+    out.push_str(&format!(
+        "Public        verified {}   not filed {}   replies {}/{} (on time {})   satisfied {}\n",
+        city.verified,
+        city.not_filed,
+        city.replied,
+        city.replies_due,
+        pct(city.on_time_reply_rate),
+        pct(city.satisfaction_rate)
     ));
     out
 }
