@@ -72,7 +72,10 @@ async fn reply(c: &mut Clients, id: &str, reference: &str, satisfaction: v1::Sat
 #[tokio::test]
 async fn a_call_is_verified_filed_closed_and_every_caller_gets_a_reply() {
     let mut p = people().await;
-    let first = p.operator.intake.log_hotline_call(call("loop-1", XINAN, "13911112222", true)).await.expect("call").into_inner();
+    // Transferred from the 12345 platform: its ticket number stays with the case.
+    let mut transferred = call("loop-1", XINAN, "13911112222", true);
+    transferred.external_ticket_id = "12345-20261201-0042".into();
+    let first = p.operator.intake.log_hotline_call(transferred).await.expect("call").into_inner();
     let waiting = p.operator.ticket_of(&first.reference).await;
     assert_eq!((waiting.state(), waiting.squad_id.as_str(), waiting.verifier.as_str()), (v1::TicketState::Verifying, "", "sup.xinan"));
     assert_eq!(waiting.stage(), v1::Stage::Verify);
@@ -126,6 +129,13 @@ async fn a_call_is_verified_filed_closed_and_every_caller_gets_a_reply() {
     assert_eq!(kinds[..3], ["awaiting_verification", "report_merged", "verified"]);
     assert!(kinds.ends_with(&["replied", "replied"]), "{kinds:?}");
     assert!(history.iter().all(|e| !format!("{:?}", e.ticket).contains("13911112222")), "no event carries a whole number");
+    // The closing and each reply are ticket events an integration can send back to 12345.
+    let for_12345: Vec<&str> = history
+        .iter()
+        .filter(|e| e.ticket.as_ref().is_some_and(|t| t.reports.iter().any(|r| r.external_ticket_id == "12345-20261201-0042")))
+        .map(|e| e.kind.as_str())
+        .collect();
+    assert!(for_12345.contains(&"check_passed") && for_12345.ends_with(&["replied", "replied"]), "{for_12345:?}");
     p.app.stop().await;
 }
 
