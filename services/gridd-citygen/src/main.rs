@@ -246,7 +246,7 @@ fn run(dir: &Path) -> Result<()> {
     // Validation: the engine's own checks (codes, rings, overlaps, gaps), then area and points.
     cells.sort_by(|a, b| a.code.cmp(&b.code));
     let raw: Vec<RawCell> = cells.iter().map(|c| RawCell { code: c.code.to_string(), polygon: c.polygon.clone() }).collect();
-    let grid = Grid::load(GRID_VERSION, divisions.clone(), raw.clone()).map_err(|e| {
+    let grid = Grid::load_within(GRID_VERSION, divisions.clone(), raw.clone(), Some(&boundary.shape)).map_err(|e| {
         let problems: Vec<String> = e.0.iter().take(5).map(ToString::to_string).collect();
         format!("generated grid refused: {}", problems.join("; "))
     })?;

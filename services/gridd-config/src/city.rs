@@ -75,6 +75,8 @@ impl Default for RoutingEntry {
 struct Files {
     divisions: PathBuf,
     grid: PathBuf,
+    /// The city's outline; where given, holes it has (enclaves) are not gaps of the grid.
+    boundary: Option<PathBuf>,
     catalogue: PathBuf,
     calendars: Vec<PathBuf>,
     squads: PathBuf,
@@ -212,7 +214,8 @@ pub fn load_city(path: &Path) -> Result<CityConfig, ConfigError> {
     }
     let divisions = divisions::load(&at(&file.files.divisions))?;
     let grid_path = at(&file.files.grid);
-    let grid = load_grid(&grid_path, divisions)?;
+    let boundary = file.files.boundary.as_ref().map(|p| geojson::read_boundary(&at(p))).transpose()?;
+    let grid = load_grid(&grid_path, divisions, boundary.as_ref())?;
     let catalogue = catalogue::load(&at(&file.files.catalogue))?;
     let responsibility = squads::load(&at(&file.files.squads), grid.divisions())?;
     let cameras = load_cameras(&at(&file.files.cameras))?;
@@ -234,6 +237,7 @@ pub fn load_city(path: &Path) -> Result<CityConfig, ConfigError> {
     let f = &file.files;
     let mut sources = vec![path.to_path_buf()];
     sources.extend([&f.divisions, &f.grid, &f.catalogue, &f.squads, &f.cameras, &f.detections].into_iter().map(|p| at(p)));
+    sources.extend(f.boundary.iter().map(|p| at(p)));
     sources.extend(f.calendars.iter().map(|p| at(p)));
     Ok(CityConfig {
         name: file.name,
@@ -300,9 +304,13 @@ fn verification_policy(
 
 /// Reads, validates and indexes a grid file against the divisions. A grid with problems is
 /// refused whole; the error shows the first few (`gridd grid check` lists them all).
-pub fn load_grid(path: &Path, divisions: gridd_core::grid::Divisions) -> Result<Grid, ConfigError> {
+pub fn load_grid(
+    path: &Path,
+    divisions: gridd_core::grid::Divisions,
+    boundary: Option<&geo::MultiPolygon<f64>>,
+) -> Result<Grid, ConfigError> {
     let file = geojson::read_grid(path)?;
-    match Grid::load(file.version, divisions, file.cells) {
+    match Grid::load_within(file.version, divisions, file.cells, boundary) {
         Ok(grid) => Ok(grid.with_effective_from(file.effective_from)),
         Err(GridErrors(problems)) => {
             let shown: Vec<String> = problems.iter().take(5).map(ToString::to_string).collect();

@@ -189,7 +189,8 @@ mod tests {
             verify: spec("30min"),
             reply: spec("1WD"),
         };
-        let policy = Policy { calendar: &calendar, ladder: &ladder, stages: &stages, on_dissatisfied: crate::ticket::OnDissatisfied::Reopen };
+        let policy =
+            Policy { calendar: &calendar, ladder: &ladder, stages: &stages, on_dissatisfied: crate::ticket::OnDissatisfied::Reopen };
         let case = NewCase {
             id: TicketId::new("t"),
             report: ReportSummary {

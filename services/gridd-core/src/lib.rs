@@ -28,7 +28,7 @@ pub mod kpi;
 pub mod report;
 pub mod routing;
 pub mod ticket;
-pub mod verification;
 pub mod time;
+pub mod verification;
 
 pub use error::FieldError;

@@ -1010,7 +1010,9 @@ pub fn open(case: NewCase, now: Timestamp, policy: Policy<'_>) -> Transition {
             let limit = policy.calendar.resolve(policy.stages.verify, t.urgency);
             t.side_clock = Some(StageClock::start(Stage::Verify, generation, now, limit, policy.calendar));
             t.state = TicketState::Verifying;
-            let who = verifier.as_deref().map_or_else(|| "the centre (no supervisor named for the place)".to_string(), |v| format!("supervisor {v}"));
+            let who = verifier
+                .as_deref()
+                .map_or_else(|| "the centre (no supervisor named for the place)".to_string(), |v| format!("supervisor {v}"));
             let detail = format!(
                 "{} report {} at {place}: to be verified on site (核实) by {who} before filing",
                 t.reports[0].channel.name(),
@@ -1018,7 +1020,10 @@ pub fn open(case: NewCase, now: Timestamp, policy: Policy<'_>) -> Transition {
             );
             let feed = verifier.as_deref().map(supervisor_feed);
             t.verifier = verifier;
-            Transition { ticket: t, changes: vec![Change::new(ChangeKind::AwaitingVerification, detail).tell(feed.as_ref(), FeedKind::Assigned)] }
+            Transition {
+                ticket: t,
+                changes: vec![Change::new(ChangeKind::AwaitingVerification, detail).tell(feed.as_ref(), FeedKind::Assigned)],
+            }
         }
     }
 }
@@ -1332,7 +1337,10 @@ fn record_reply(
         }
         Some(satisfaction) => {
             task.outcome = Some(ReplyOutcome { satisfaction, note: note.trim().to_owned(), at: now, by: actor.to_string() });
-            changes.push(Change::new(ChangeKind::Replied, format!("replied to the caller of {reference}: {}{note_text}", satisfaction_label(satisfaction))));
+            changes.push(Change::new(
+                ChangeKind::Replied,
+                format!("replied to the caller of {reference}: {}{note_text}", satisfaction_label(satisfaction)),
+            ));
             if satisfaction == Satisfaction::Dissatisfied {
                 changes.push(dissatisfied(&mut t, reference, now, policy));
             }

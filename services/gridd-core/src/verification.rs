@@ -53,10 +53,12 @@ impl VerificationPolicy {
     /// community's, else one of the street's, the same one whenever the report is routed
     /// again (picked by its reference); `None` where the city names nobody.
     pub fn verifier(&self, street: Option<&StreetCode>, community: Option<&CommunityCode>, reference: &Reference) -> Option<String> {
-        let listed = |code: Option<&str>| code.and_then(|code| self.supervisors.iter().find(|a| a.area == code && !a.supervisors.is_empty()));
+        let listed =
+            |code: Option<&str>| code.and_then(|code| self.supervisors.iter().find(|a| a.area == code && !a.supervisors.is_empty()));
         let area = listed(community.map(CommunityCode::as_str)).or_else(|| listed(street.map(StreetCode::as_str)))?;
         // FNV-1a: stable across builds and processes.
-        let hash = reference.as_str().bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3));
+        let hash =
+            reference.as_str().bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0000_0100_0000_01b3));
         let index = usize::try_from(hash % area.supervisors.len() as u64).unwrap_or(0);
         area.supervisors.get(index).cloned()
     }

@@ -169,7 +169,10 @@ const MAX_SIMILAR: usize = 20;
 
 /// What a similar-case search asks: the category, the point and the radius (0: the city's
 /// merge radius).
-fn similar_query(req: &v1::FindSimilarCasesRequest, city: &gridd_config::CityConfig) -> Result<(CategoryCode, geo::Point<f64>, f64), FieldError> {
+fn similar_query(
+    req: &v1::FindSimilarCasesRequest,
+    city: &gridd_config::CityConfig,
+) -> Result<(CategoryCode, geo::Point<f64>, f64), FieldError> {
     let category = city.catalogue.terms(req.category.trim(), "")?.class.code.clone();
     let point = gridd_proto::wgs84_point("location", req.location.as_ref())?.ok_or_else(|| FieldError::new("location", "is required"))?;
     let radius = match req.radius_m {
@@ -445,7 +448,10 @@ impl<S: Store> v1::dispatch_service_server::DispatchService for DispatchGrpc<S> 
             }
             v1::VerifyOutcome::Unspecified => return Err(invalid(FieldError::new("outcome", "is required"))),
             _ if req.note.trim().is_empty() => {
-                return Err(invalid(FieldError::new("note", "is required when the report is not filed: the caller's reply gives the reason")));
+                return Err(invalid(FieldError::new(
+                    "note",
+                    "is required when the report is not filed: the caller's reply gives the reason",
+                )));
             }
             v1::VerifyOutcome::NotAProblem => refused(NotFiledReason::NotAProblem),
             v1::VerifyOutcome::NotCityBusiness => refused(NotFiledReason::NotCityBusiness),
@@ -495,8 +501,7 @@ impl<S: Store> v1::dispatch_service_server::DispatchService for DispatchGrpc<S> 
         let tickets = self.store.read(move |tx: &mut dyn ReadTx| tx.list_tickets(&filter)).await.map_err(|e| store_status(&e))?;
         let next_page_token = if tickets.len() == limit { tickets.last().map(page_token).unwrap_or_default() } else { String::new() };
         let city = self.city.current();
-        let mut tasks: Vec<v1::ReplyTask> =
-            tickets.iter().flat_map(|t| reply_tasks(&city, t, req.include_answered)).collect();
+        let mut tasks: Vec<v1::ReplyTask> = tickets.iter().flat_map(|t| reply_tasks(&city, t, req.include_answered)).collect();
         tasks.sort_by_key(|task| task.status.as_ref().and_then(|s| s.due).map(|d| (d.seconds, d.nanos)));
         Ok(Response::new(v1::ListReplyTasksResponse { tasks, next_page_token }))
     }
@@ -511,7 +516,8 @@ impl<S: Store> v1::dispatch_service_server::DispatchService for DispatchGrpc<S> 
             (_, satisfaction) => satisfaction,
         };
         validate_text("note", &req.note, 1000, false).map_err(invalid)?;
-        let command = Command::RecordReply { reference: Reference::new(req.reference.as_str()), satisfaction, note: req.note.trim().to_owned() };
+        let command =
+            Command::RecordReply { reference: Reference::new(req.reference.as_str()), satisfaction, note: req.note.trim().to_owned() };
         self.run(&grant, &req.ticket_id, req.context.as_ref(), command).await
     }
 }

@@ -14,7 +14,9 @@ use gridd_core::report::{Channel, ReportSummary};
 use gridd_core::ticket::{self, FeedKind, NewCase, Placement, Policy, Routing, StageLimits, Ticket, TicketState, Timer, TimerKind};
 use gridd_core::time::Timestamp;
 
-use crate::{Account, AuditEntry, IntakeKeyEntry, MachineKey, Photo, ReportStatus, Session, Signal, Store, StoreError, TicketFilter, topics};
+use crate::{
+    Account, AuditEntry, IntakeKeyEntry, MachineKey, Photo, ReportStatus, Session, Signal, Store, StoreError, TicketFilter, topics,
+};
 
 pub(crate) fn new_ticket(id: &str, squad: Option<&str>, created: i64) -> Ticket {
     let offset = FixedOffset::east_opt(8 * 3600).expect("offset");
@@ -598,7 +600,10 @@ pub(crate) async fn photos_are_kept_once_per_case<S: Store>(store: S) {
     assert_ne!(first.id, crate::photo_id(&TicketId::new("T-other"), b"one"), "another case's copy is another photo");
     let stored = {
         let (a, b, c) = (first.clone(), again, second.clone());
-        store.write(move |tx| -> Result<_, StoreError> { Ok((tx.put_photo(&a)?, tx.put_photo(&b)?, tx.put_photo(&c)?)) }).await.expect("write")
+        store
+            .write(move |tx| -> Result<_, StoreError> { Ok((tx.put_photo(&a)?, tx.put_photo(&b)?, tx.put_photo(&c)?)) })
+            .await
+            .expect("write")
     };
     assert_eq!(stored, (true, false, true), "a repeated upload stores nothing");
     let (usage, read, missing) = {
@@ -622,7 +627,8 @@ pub(crate) async fn task_actions_are_recorded_once<S: Store>(store: S) {
     assert_eq!(first, Ok(()));
     let again = store.write(move |tx| tx.put_task_action("action/m1/a-1", "start:T-action", &ticket, Timestamp::from_millis(4))).await;
     assert!(again.is_err(), "a key is recorded once");
-    let found = store.read(|tx| -> Result<_, StoreError> { Ok((tx.task_action("action/m1/a-1")?, tx.task_action("action/m1/a-2")?)) }).await;
+    let found =
+        store.read(|tx| -> Result<_, StoreError> { Ok((tx.task_action("action/m1/a-1")?, tx.task_action("action/m1/a-2")?)) }).await;
     assert_eq!(found, Ok((Some("accept:T-action".to_owned()), None)));
 }
 
@@ -645,10 +651,8 @@ pub(crate) async fn cases_are_found_by_the_callers_number<S: Store>(store: S) {
         .await
         .expect("write");
     let key = crate::caller_key("13812345678");
-    let found = store
-        .read(move |tx| tx.list_tickets(&TicketFilter { caller: key.clone(), limit: 10, ..Default::default() }))
-        .await
-        .expect("read");
+    let found =
+        store.read(move |tx| tx.list_tickets(&TicketFilter { caller: key.clone(), limit: 10, ..Default::default() })).await.expect("read");
     let ids: Vec<&str> = found.iter().map(|t| t.id.as_str()).collect();
     assert_eq!(ids, ["T3", "T1"], "the caller's cases, newest first");
 }

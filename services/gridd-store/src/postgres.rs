@@ -31,8 +31,8 @@ use crate::codec::{
     timer_kind_from, timer_kind_text,
 };
 use crate::{
-    Account, AuditEntry, FeedEntry, IntakeKeyEntry, LiveCounts, LogRecord, MachineKey, Photo, ReadTx, ReportStatus, Session, Signal, Signals,
-    Store, StoreError, TicketFilter, WriteTx,
+    Account, AuditEntry, FeedEntry, IntakeKeyEntry, LiveCounts, LogRecord, MachineKey, Photo, ReadTx, ReportStatus, Session, Signal,
+    Signals, Store, StoreError, TicketFilter, WriteTx,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -881,7 +881,15 @@ impl WriteTx for Tx<'_, '_> {
         let inserted = self.execute(
             "INSERT INTO photos (id, ticket_id, content_type, bytes, size, uploaded_by, uploaded_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (id) DO NOTHING",
-            &[&p.id, &p.ticket_id.as_str(), &p.content_type, &p.bytes, &as_i64(p.bytes.len() as u64), &p.uploaded_by, &p.uploaded_at.millis()],
+            &[
+                &p.id,
+                &p.ticket_id.as_str(),
+                &p.content_type,
+                &p.bytes,
+                &as_i64(p.bytes.len() as u64),
+                &p.uploaded_by,
+                &p.uploaded_at.millis(),
+            ],
         )?;
         Ok(inserted == 1)
     }

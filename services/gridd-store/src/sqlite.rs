@@ -25,8 +25,8 @@ use crate::codec::{
     timer_kind_from, timer_kind_text,
 };
 use crate::{
-    Account, AuditEntry, FeedEntry, IntakeKeyEntry, LiveCounts, LogRecord, MachineKey, Photo, ReadTx, ReportStatus, Session, Signal, Signals,
-    Store, StoreError, TicketFilter, WriteTx,
+    Account, AuditEntry, FeedEntry, IntakeKeyEntry, LiveCounts, LogRecord, MachineKey, Photo, ReadTx, ReportStatus, Session, Signal,
+    Signals, Store, StoreError, TicketFilter, WriteTx,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -538,7 +538,11 @@ impl ReadTx for Tx<'_> {
     }
 
     fn task_action(&mut self, key: &str) -> Result<Option<String>, StoreError> {
-        Ok(self.conn.prepare_cached("SELECT fingerprint FROM task_actions WHERE action_key = ?1")?.query_row([key], |r| r.get(0)).optional()?)
+        Ok(self
+            .conn
+            .prepare_cached("SELECT fingerprint FROM task_actions WHERE action_key = ?1")?
+            .query_row([key], |r| r.get(0))
+            .optional()?)
     }
 }
 
@@ -608,9 +612,9 @@ impl WriteTx for Tx<'_> {
     }
 
     fn link_report(&mut self, reference: &Reference, ticket: &TicketId, disposition: &str, caller: Option<&str>) -> Result<(), StoreError> {
-        self.conn.prepare_cached("UPDATE reports SET ticket_id = ?2, disposition = ?3, contact_key = ?4 WHERE reference = ?1")?.execute(
-            params![reference.as_str(), ticket.as_str(), disposition, caller],
-        )?;
+        self.conn
+            .prepare_cached("UPDATE reports SET ticket_id = ?2, disposition = ?3, contact_key = ?4 WHERE reference = ?1")?
+            .execute(params![reference.as_str(), ticket.as_str(), disposition, caller])?;
         Ok(())
     }
 

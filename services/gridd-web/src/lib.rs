@@ -134,7 +134,10 @@ fn asset_from_disk(dir: &std::path::Path, path: &str) -> Option<(axum::body::Bod
 fn asset(path: &str) -> Response {
     let found = match assets_dir() {
         Some(dir) => asset_from_disk(dir, path),
-        None => embedded::ASSETS.iter().find(|(p, _, _)| *p == path).map(|(_, bytes, content_type)| (axum::body::Body::from(*bytes), *content_type)),
+        None => embedded::ASSETS
+            .iter()
+            .find(|(p, _, _)| *p == path)
+            .map(|(_, bytes, content_type)| (axum::body::Body::from(*bytes), *content_type)),
     };
     let Some((bytes, content_type)) = found else {
         return (StatusCode::NOT_FOUND, "no such asset").into_response();

@@ -111,12 +111,16 @@ pub async fn upload<S: Store, K: IntakeSink>(
     };
     let stored = services.store.write(move |tx| -> Result<(bool, Photo), PhotoError> {
         // Reading the case locks it (PostgreSQL), so two uploads cannot both pass the limit.
-        let case = tx.ticket(&photo.ticket_id)?.ok_or_else(|| {
-            PhotoError::Refused(Status::not_found(format!("no case {}", gridd_access::quote(photo.ticket_id.as_str()))))
-        })?;
+        let case = tx
+            .ticket(&photo.ticket_id)?
+            .ok_or_else(|| PhotoError::Refused(Status::not_found(format!("no case {}", gridd_access::quote(photo.ticket_id.as_str())))))?;
         grant.check_case_squad(case.id.as_str(), case.squad.as_ref()).map_err(|e| PhotoError::Refused(e.status()))?;
         if case.state.is_terminal() {
-            return Err(PhotoError::Refused(Status::failed_precondition(format!("case {} is {} and takes no more photos", case.id, case.state.name()))));
+            return Err(PhotoError::Refused(Status::failed_precondition(format!(
+                "case {} is {} and takes no more photos",
+                case.id,
+                case.state.name()
+            ))));
         }
         if tx.photo(&photo.id)?.is_some() {
             return Ok((false, photo.clone()));

@@ -136,6 +136,10 @@ pub enum GridCommand {
         /// The divisions file the codes must belong to (default: divisions.csv next to the grid).
         #[arg(long)]
         divisions: Option<PathBuf>,
+        /// The city's outline (GeoJSON; default: boundary.geojson next to the grid, if there):
+        /// holes it has too, enclaves of another jurisdiction (飞地), are not gaps.
+        #[arg(long)]
+        boundary: Option<PathBuf>,
     },
 }
 
@@ -196,12 +200,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::User { command } => admin(&runtime, &cli.config, crate::admin::AdminCommand::User(command)),
         Command::Key { command } => admin(&runtime, &cli.config, crate::admin::AdminCommand::Key(command)),
         Command::Audit { last } => admin(&runtime, &cli.config, crate::admin::AdminCommand::Audit { last }),
-        Command::Grid { command: GridCommand::Check { file, divisions } } => {
-            if grid_check(&file, divisions.as_deref())? {
-                Ok(())
-            } else {
-                std::process::exit(1)
-            }
+        Command::Grid { command: GridCommand::Check { file, divisions, boundary } } => {
+            if grid_check(&file, divisions.as_deref(), boundary.as_deref())? { Ok(()) } else { std::process::exit(1) }
         }
     }
 }
@@ -384,13 +384,16 @@ fn locate_batch(config: &Path, file: &Path, at: Timestamp) -> anyhow::Result<()>
 }
 
 /// Validates a grid file and prints the report; true if it is valid.
-fn grid_check(file: &Path, divisions: Option<&Path>) -> anyhow::Result<bool> {
+fn grid_check(file: &Path, divisions: Option<&Path>, boundary: Option<&Path>) -> anyhow::Result<bool> {
     let started = std::time::Instant::now();
     let divisions_path = divisions.map(Path::to_path_buf).unwrap_or_else(|| file.with_file_name("divisions.csv"));
     let divisions = gridd_config::divisions::load(&divisions_path)?;
+    let beside = file.with_file_name("boundary.geojson");
+    let boundary_path = boundary.map(Path::to_path_buf).or_else(|| beside.exists().then_some(beside));
+    let boundary = boundary_path.as_deref().map(gridd_config::geojson::read_boundary).transpose()?;
     let grid_file = gridd_config::geojson::read_grid(file)?;
     let cells = grid_file.cells.len();
-    match gridd_core::grid::Grid::load(grid_file.version.clone(), divisions, grid_file.cells) {
+    match gridd_core::grid::Grid::load_within(grid_file.version.clone(), divisions, grid_file.cells, boundary.as_ref()) {
         Ok(grid) => {
             let (interior, candidates) = grid.index().bucket_stats();
             println!(

@@ -433,7 +433,12 @@ impl Actors {
     async fn handle(self, squad: String, ticket: v1::Ticket, behaviour: u32, pace: f64) {
         let Some(channel) = self.ids.squads.get(&squad).cloned() else { return };
         let mut client = SquadServiceClient::new(channel);
-        let task = |version: u64| v1::TaskCommand { squad_id: squad.clone(), ticket_id: ticket.id.clone(), expected_version: version, ..Default::default() };
+        let task = |version: u64| v1::TaskCommand {
+            squad_id: squad.clone(),
+            ticket_id: ticket.id.clone(),
+            expected_version: version,
+            ..Default::default()
+        };
         let minute = 60_000;
         if behaviour < 6 && ticket.state() == v1::TicketState::Dispatched {
             if self.wait(10 * minute).await {
@@ -520,7 +525,14 @@ impl Actors {
     /// The hotline calls a caller back (回访).
     async fn reply(self, ticket_id: String, reference: String, satisfaction: v1::Satisfaction, delay: i64) {
         if self.wait(delay).await {
-            let req = v1::RecordReplyRequest { ticket_id, reference, reached: true, satisfaction: satisfaction.into(), note: "电话回访".into(), context: None };
+            let req = v1::RecordReplyRequest {
+                ticket_id,
+                reference,
+                reached: true,
+                satisfaction: satisfaction.into(),
+                note: "电话回访".into(),
+                context: None,
+            };
             let _ = DispatchServiceClient::new(self.ids.hotline.clone()).record_reply(req).await;
         }
     }

@@ -70,6 +70,55 @@ fn grid_check_finds_overlaps_and_gaps() {
 }
 
 #[test]
+fn a_county_with_an_enclave_loads_and_a_real_gap_is_still_refused() {
+    // A 3 × 3 block without its centre, in a county whose outline has the centre cut out: land
+    // of another jurisdiction (飞地).
+    let ring = |x0: f64, y0: f64, x1: f64, y1: f64| {
+        format!("[{x0:.6},{y0:.6}],[{x1:.6},{y0:.6}],[{x1:.6},{y1:.6}],[{x0:.6},{y1:.6}],[{x0:.6},{y0:.6}]")
+    };
+    let features: Vec<String> = [(0, 0), (1, 0), (2, 0), (0, 1), (2, 1), (0, 2), (1, 2), (2, 2)]
+        .into_iter()
+        .enumerate()
+        .map(|(n, (i, j))| {
+            let (x, y) = (118.30 + f64::from(i) * 0.01, 34.0 + f64::from(j) * 0.01);
+            feature(&format!("320381001001{:03}", n + 1), format!("[[{}]]", ring(x, y, x + 0.01, y + 0.01)))
+        })
+        .collect();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let grid = dir.path().join("grid.geojson");
+    let text = format!(r#"{{"type":"FeatureCollection","grid_version":"enclave-1","features":[{}]}}"#, features.join(","));
+    std::fs::write(&grid, text).expect("write the grid");
+    let outline = |hole: &str| {
+        let polygon = format!("[[{}],[{hole}]]", ring(118.30, 34.0, 118.33, 34.03));
+        format!(
+            r#"{{"type":"FeatureCollection","features":[{{"type":"Feature","properties":{{}},"geometry":{{"type":"Polygon","coordinates":{polygon}}}}}]}}"#
+        )
+    };
+    let check = |extra: &[&str]| {
+        let mut args =
+            vec!["grid".to_owned(), "check".into(), grid.display().to_string(), "--divisions".into(), repo("config/xinyi/divisions.csv")];
+        args.extend(extra.iter().map(|a| (*a).to_owned()));
+        let out = Command::new(gridd_binary()).args(&args).output().expect("run gridd");
+        (out.status.code(), String::from_utf8_lossy(&out.stdout).into_owned())
+    };
+    // Without the outline the hole looks like a gap.
+    let (code, report) = check(&[]);
+    assert_eq!(code, Some(1), "{report}");
+    assert!(report.contains("gap of"), "{report}");
+    // boundary.geojson beside the grid (the city's layout) has the enclave: it loads.
+    std::fs::write(dir.path().join("boundary.geojson"), outline(&ring(118.31, 34.01, 118.32, 34.02))).expect("write the outline");
+    let (code, report) = check(&[]);
+    assert_eq!(code, Some(0), "{report}");
+    assert!(report.contains("ok — grid enclave-1, 8 cells"), "{report}");
+    // An outline whose hole is elsewhere leaves the gap a gap.
+    let elsewhere = dir.path().join("elsewhere.geojson");
+    std::fs::write(&elsewhere, outline(&ring(118.30, 34.0, 118.305, 34.005))).expect("write the outline");
+    let (code, report) = check(&["--boundary", &elsewhere.display().to_string()]);
+    assert_eq!(code, Some(1), "{report}");
+    assert!(report.contains("gap of"), "{report}");
+}
+
+#[test]
 fn locate_explains_one_point_and_batches() {
     let config = repo("config/gridd.toml");
     let one = Command::new(gridd_binary())

@@ -84,20 +84,17 @@ async fn a_call_is_verified_filed_closed_and_every_caller_gets_a_reply() {
     assert_eq!((report.caller_name.as_str(), report.confidential, report.contact_masked.as_str()), ("", true, "139****2222"));
 
     // The supervisor's feed has the report to verify.
-    let mut feed = p
-        .supervisor
-        .dispatch
-        .watch_verifications(v1::WatchVerificationsRequest::default())
-        .await
-        .expect("own feed")
-        .into_inner();
+    let mut feed =
+        p.supervisor.dispatch.watch_verifications(v1::WatchVerificationsRequest::default()).await.expect("own feed").into_inner();
     let task = tokio::time::timeout(gridd_tests::PATIENCE, feed.message()).await.expect("in time").expect("ok").expect("an entry");
     assert_eq!((task.kind(), task.ticket.map(|t| t.id)), (v1::TaskEventKind::Assigned, Some(waiting.id.clone())));
-    let others = p.supervisor.dispatch.watch_verifications(v1::WatchVerificationsRequest { after_seq: 0, supervisor: "sup.other".into() }).await;
+    let others =
+        p.supervisor.dispatch.watch_verifications(v1::WatchVerificationsRequest { after_seq: 0, supervisor: "sup.other".into() }).await;
     assert_eq!(others.map(drop).expect_err("another's feed").code(), Code::PermissionDenied);
 
     // A second caller 20 m away merges into it while it waits.
-    let second = p.operator.intake.log_hotline_call(call("loop-2", (XINAN.0, XINAN.1 + 0.00018), "13933334444", false)).await.expect("call");
+    let second =
+        p.operator.intake.log_hotline_call(call("loop-2", (XINAN.0, XINAN.1 + 0.00018), "13933334444", false)).await.expect("call");
     let merged = p.operator.ticket_of(&second.get_ref().reference).await;
     assert_eq!(merged.id, waiting.id);
 
@@ -203,8 +200,7 @@ async fn late_verification_and_late_replies_escalate() {
 
     let refused = verify(&mut p.supervisor, &id, v1::VerifyOutcome::AlreadyFixed, "已自行清理").await.expect("refused");
     assert_eq!(refused.escalation_level, 0, "the reply clock starts afresh");
-    let (late, history) =
-        p.operator.wait_for(&id, "reply pressed", |t, _| t.stage() == v1::Stage::Reply && t.escalation_level >= 2).await;
+    let (late, history) = p.operator.wait_for(&id, "reply pressed", |t, _| t.stage() == v1::Stage::Reply && t.escalation_level >= 2).await;
     assert_eq!(late.light(), v1::Light::Red);
     assert!(history.iter().any(|e| e.kind == "escalated" && e.detail.contains("reply limit")), "{history:?}");
     p.app.stop().await;

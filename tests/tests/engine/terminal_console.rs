@@ -64,7 +64,8 @@ async fn photos_are_kept_with_the_case_and_shown_within_its_scope() {
 
     // The resolution keeps the note and the photo, and the case returns them.
     let absolute = format!("http://{}{url}", app.http_addr);
-    let resolve = v1::ResolveTaskRequest { task: Some(Clients::task("", &case.id)), note: "已清运".into(), photo_urls: vec![absolute.clone()] };
+    let resolve =
+        v1::ResolveTaskRequest { task: Some(Clients::task("", &case.id)), note: "已清运".into(), photo_urls: vec![absolute.clone()] };
     member.squad.resolve_task(resolve).await.expect("resolve");
     let (ticket, history) = admin.history(&case.id).await;
     assert_eq!((ticket.resolution_note.as_str(), ticket.resolution_photo_urls.clone()), ("已清运", vec![absolute]));
@@ -138,7 +139,11 @@ async fn similar_open_cases_are_found_and_a_call_can_be_merged_into_one() {
     let mut c = app.clients.clone();
     let case = case_at(&mut c, "similar-1", "E0102", XINAN).await;
     let point = |dlat: f64| Some(v1::GeoPoint { lon: XINAN.0, lat: XINAN.1 + dlat, crs: v1::CoordSystem::Wgs84.into() });
-    let find = |category: &str, dlat: f64, radius_m: f64| v1::FindSimilarCasesRequest { category: category.into(), location: point(dlat), radius_m };
+    let find = |category: &str, dlat: f64, radius_m: f64| v1::FindSimilarCasesRequest {
+        category: category.into(),
+        location: point(dlat),
+        radius_m,
+    };
 
     // 0.00027° of latitude is 30 m: inside the merge radius.
     let near = c.dispatch.find_similar_cases(find("E0102", 0.00027, 0.0)).await.expect("find").into_inner();
@@ -151,7 +156,10 @@ async fn similar_open_cases_are_found_and_a_call_can_be_merged_into_one() {
     // 300 m away: outside the merge radius; found only when asked to look that far.
     assert!(c.dispatch.find_similar_cases(find("E0102", 0.0027, 0.0)).await.expect("find").into_inner().cases.is_empty());
     let wide = c.dispatch.find_similar_cases(find("E0102", 0.0027, 500.0)).await.expect("find").into_inner();
-    assert_eq!(wide.cases.iter().map(|s| (s.ticket.as_ref().map(|t| t.id.clone()), s.would_merge)).collect::<Vec<_>>(), [(Some(case.id.clone()), false)]);
+    assert_eq!(
+        wide.cases.iter().map(|s| (s.ticket.as_ref().map(|t| t.id.clone()), s.would_merge)).collect::<Vec<_>>(),
+        [(Some(case.id.clone()), false)]
+    );
     let refused = c.dispatch.find_similar_cases(find("E0102", 0.0, 5000.0)).await.expect_err("too far");
     assert_eq!(field_of(&refused), "radius_m");
 
@@ -171,11 +179,7 @@ async fn similar_open_cases_are_found_and_a_call_can_be_merged_into_one() {
     let refused = c.intake.log_hotline_call(unknown).await.expect_err("no such case");
     assert_eq!((refused.code(), field_of(&refused)), (Code::InvalidArgument, "attach_to".to_owned()));
     c.dispatch
-        .cancel(v1::CancelRequest {
-            ticket_id: case.id.clone(),
-            reason: v1::CancelReason::Invalid.into(),
-            context: Clients::operator(),
-        })
+        .cancel(v1::CancelRequest { ticket_id: case.id.clone(), reason: v1::CancelReason::Invalid.into(), context: Clients::operator() })
         .await
         .expect("cancel");
     let mut late = hotline_call("similar-4", "E0102", Some(XINAN));

@@ -212,6 +212,17 @@ impl Grid {
     /// Validates raw cells fully — codes, rings, overlaps, gaps — and indexes them. Every
     /// problem is reported, not just the first.
     pub fn load(version: impl Into<String>, divisions: Divisions, raw: Vec<RawCell>) -> Result<Self, GridErrors> {
+        Self::load_within(version, divisions, raw, None)
+    }
+
+    /// [`Grid::load`] for a city whose `boundary` is known: a hole the boundary has too (an
+    /// enclave of another jurisdiction, 飞地) is outside the grid, not a gap.
+    pub fn load_within(
+        version: impl Into<String>,
+        divisions: Divisions,
+        raw: Vec<RawCell>,
+        boundary: Option<&geo::MultiPolygon<f64>>,
+    ) -> Result<Self, GridErrors> {
         let (cells, mut problems) = validate::check_cells(&divisions, raw);
         if !problems.is_empty() {
             return Err(GridErrors(problems));
@@ -221,7 +232,7 @@ impl Grid {
         let index = CellIndex::build(cells.iter().map(|c| &c.polygon))
             .map_err(|e| GridErrors(vec![GridError { cell: String::new(), reason: e.to_string() }]))?;
         problems.extend(validate::overlaps(&cells, &index));
-        problems.extend(validate::gaps(&cells));
+        problems.extend(validate::gaps(&cells, boundary));
         if !problems.is_empty() {
             return Err(GridErrors(problems));
         }
@@ -544,6 +555,33 @@ pub(crate) mod tests {
         // Filled, the same grid is fine.
         ring.push(cell("320381001001009", 0.01, 0.01, 0.01));
         assert!(problems(ring).is_empty());
+    }
+
+    /// The test grid's outline, 0.03° square, with `hole` (x, y, size) cut out of it.
+    fn outline_with_hole(hole: (f64, f64, f64)) -> geo::MultiPolygon<f64> {
+        let (x, y, s) = hole;
+        let inner = LineString::from(vec![(x, y), (x, y + s), (x + s, y + s), (x + s, y), (x, y)]);
+        let outer = LineString::from(vec![(0.0, 0.0), (0.03, 0.0), (0.03, 0.03), (0.0, 0.03), (0.0, 0.0)]);
+        geo::MultiPolygon(vec![Polygon::new(outer, vec![inner])])
+    }
+
+    #[test]
+    fn an_enclave_of_the_boundary_is_outside_the_grid_not_a_gap() {
+        // Eight cells around a missing centre, in a county whose outline has that hole too.
+        let mut n = 0;
+        let mut ring = Vec::new();
+        for (ix, iy) in (0..3).flat_map(|iy| (0..3).map(move |ix| (ix, iy))).filter(|c| *c != (1, 1)) {
+            n += 1;
+            ring.push(raw(square(&format!("320381001001{n:03}"), f64::from(ix) * 0.01, f64::from(iy) * 0.01, 0.01)));
+        }
+        let boundary = outline_with_hole((0.01, 0.01, 0.01));
+        let grid = Grid::load_within("enclave", divisions(), ring.clone(), Some(&boundary)).expect("the enclave is no gap");
+        assert_eq!(grid.locate(Point::new(0.015, 0.015)), None, "a point in the enclave lies in no cell");
+        assert!(grid.locate(Point::new(0.005, 0.005)).is_some());
+        // A hole the boundary does not have is still a gap, boundary or not.
+        let elsewhere = outline_with_hole((0.0, 0.0, 0.01));
+        let refused = Grid::load_within("gap", divisions(), ring, Some(&elsewhere)).expect_err("a real gap");
+        assert!(refused.0.iter().any(|e| e.reason.starts_with("gap of")), "{refused:?}");
     }
 
     #[test]

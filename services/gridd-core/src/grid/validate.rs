@@ -8,11 +8,13 @@
 //! - overlaps: two cells whose interiors share any area (edges that properly cross, a vertex
 //!   strictly inside the other cell, or an edge shared on the same side, as duplicates do);
 //! - gaps: holes in the union of the cells, found from the edges no neighbour shares. Holes of
-//!   less than [`GAP_TOLERANCE_M2`] (rounding slivers) are ignored.
+//!   less than [`GAP_TOLERANCE_M2`] (rounding slivers) are ignored, and so are holes the city's
+//!   boundary has too: land of another jurisdiction inside the county (飞地, an enclave) is
+//!   outside the grid, not a gap in it.
 
 use std::collections::HashMap;
 
-use geo::{BoundingRect, Contains, Coord, GeodesicArea, LineString, Point, Polygon, Validation, Winding};
+use geo::{BoundingRect, Contains, Coord, GeodesicArea, LineString, MultiPolygon, Point, Polygon, Validation, Winding};
 
 use super::index::CellIndex;
 use super::{Cell, Divisions, GridError, RawCell};
@@ -149,9 +151,33 @@ fn inward_points(p: &Polygon<f64>) -> impl Iterator<Item = Coord<f64>> + '_ {
     })
 }
 
+/// How far (in degrees, about 1 m) a hole's border may lie from the boundary's own hole and
+/// still be that hole: the two files are drawn separately.
+const ENCLAVE_TOLERANCE_DEG: f64 = 1e-5;
+
+/// Whether every point of `border` lies in (or on) one hole of `boundary`.
+fn is_enclave(boundary: &MultiPolygon<f64>, border: &[Coord<f64>]) -> bool {
+    boundary.0.iter().flat_map(|p| p.interiors()).any(|ring| {
+        let hole = Polygon::new(ring.clone(), vec![]);
+        border.iter().all(|c| hole.contains(&Point::from(*c)) || distance_to_ring(*c, ring) <= ENCLAVE_TOLERANCE_DEG)
+    })
+}
+
+/// Planar distance, in degrees, from `c` to the nearest point of `ring`.
+fn distance_to_ring(c: Coord<f64>, ring: &LineString<f64>) -> f64 {
+    ring.lines()
+        .map(|l| {
+            let (d, len2) = (l.delta(), l.dx() * l.dx() + l.dy() * l.dy());
+            let t = if len2 == 0.0 { 0.0 } else { (((c.x - l.start.x) * d.x + (c.y - l.start.y) * d.y) / len2).clamp(0.0, 1.0) };
+            ((c.x - l.start.x - t * d.x).powi(2) + (c.y - l.start.y - t * d.y).powi(2)).sqrt()
+        })
+        .fold(f64::INFINITY, f64::min)
+}
+
 /// Finds holes in the union of `cells`: loops of edges that no neighbour shares, traversed
-/// clockwise when each cell is walked counter-clockwise.
-pub fn gaps(cells: &[Cell]) -> Vec<GridError> {
+/// clockwise when each cell is walked counter-clockwise. A hole that is a hole of `boundary`
+/// too (an enclave) is not a gap.
+pub fn gaps(cells: &[Cell], boundary: Option<&MultiPolygon<f64>>) -> Vec<GridError> {
     type Key = (i64, i64, i64, i64);
     // Vertices are matched on a 1e-9° lattice (about 0.1 mm), so the last-bit differences of
     // coordinates computed in different ways do not count as gaps.
@@ -199,17 +225,18 @@ pub fn gaps(cells: &[Cell]) -> Vec<GridError> {
         parent[ra] = rb;
         ends.push(ia);
     }
-    let mut components: HashMap<usize, (f64, Vec<usize>, Coord<f64>)> = HashMap::new();
+    let mut components: HashMap<usize, (f64, Vec<usize>, Coord<f64>, Vec<Coord<f64>>)> = HashMap::new();
     for ((a, b, cell), ia) in unshared.iter().zip(ends) {
         let root = find(&mut parent, ia);
-        let entry = components.entry(root).or_insert((0.0, Vec::new(), *a));
+        let entry = components.entry(root).or_insert((0.0, Vec::new(), *a, Vec::new()));
         // Shoelace term; a component's sum is twice its signed area in square degrees.
         entry.0 += a.x * b.y - b.x * a.y;
         entry.1.push(*cell);
+        entry.3.push(*a);
     }
     let mut problems = Vec::new();
-    for (twice_area, mut owners, at) in components.into_values() {
-        if twice_area >= 0.0 {
+    for (twice_area, mut owners, at, border) in components.into_values() {
+        if twice_area >= 0.0 || boundary.is_some_and(|b| is_enclave(b, &border)) {
             continue;
         }
         let area_m2 = -twice_area / 2.0 * square_metres_per_square_degree(at.y);

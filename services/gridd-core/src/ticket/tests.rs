@@ -467,8 +467,13 @@ fn a_report_refused_at_verification_is_not_filed_and_its_caller_is_owed_a_reply(
     let env = Env::new();
     let t0 = monday_9am();
     let t = open(new_case(Placement::Verify { verifier: None }), t0, env.policy()).ticket;
-    let refused =
-        run(&env, &t, Command::Refuse { reason: NotFiledReason::NotCityBusiness, note: "属供电公司".into() }, &Actor::Operator("sup-2".into()), t0);
+    let refused = run(
+        &env,
+        &t,
+        Command::Refuse { reason: NotFiledReason::NotCityBusiness, note: "属供电公司".into() },
+        &Actor::Operator("sup-2".into()),
+        t0,
+    );
     let t = refused.ticket;
     assert_eq!((t.state, t.not_filed), (TicketState::NotFiled, Some(NotFiledReason::NotCityBusiness)));
     assert!(t.state.is_terminal() && !t.state.is_filed());
@@ -514,7 +519,8 @@ fn every_caller_of_a_closed_case_gets_a_reply_task_and_the_clock_stops_when_all_
     assert_eq!(t.replies[1].attempts, 1);
     assert!(t.reply_clock.is_some(), "not reached: the task stays open");
     let t = run(&env, &t, reply(Some(Satisfaction::Satisfied)), &op, t0.add_millis(2 * HOUR)).ticket;
-    let last = Command::RecordReply { reference: merged.reference, satisfaction: Some(Satisfaction::BasicallySatisfied), note: String::new() };
+    let last =
+        Command::RecordReply { reference: merged.reference, satisfaction: Some(Satisfaction::BasicallySatisfied), note: String::new() };
     let t = run(&env, &t, last, &op, t0.add_millis(3 * HOUR)).ticket;
     assert_eq!(t.state, TicketState::Closed);
     assert!(t.reply_clock.is_none() && desired_timers(&t, env.policy()).is_empty(), "every caller answered: no clock");

@@ -79,6 +79,17 @@ export function principal() {
   return session ? session.principal || {} : null;
 }
 
+/**
+ * Whether the signed-in role may call operation `op` (e.g. "WatchTickets"), as the principal's
+ * permissions list it ("WatchTickets (city)"). A session without that list (signed in before
+ * the server sent it) is assumed allowed: the server still refuses what it must.
+ */
+export function can(op) {
+  const perms = session && session.principal && session.principal.permissions;
+  if (!Array.isArray(perms) || !perms.length) return true;
+  return perms.some((p) => p === op || p.startsWith(`${op} `));
+}
+
 /** fn() is called when the session can no longer be refreshed (then the app shows sign-in). */
 export function onSessionExpired(fn) {
   expiredListeners.add(fn);

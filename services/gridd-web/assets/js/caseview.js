@@ -1,18 +1,39 @@
-// The case view: one case with its reports, location, deadlines, photos and history, and the
-// actions the signed-in role may take now (exactly GetTicket's allowedActions).
+// The case view: one case with its reports, location, deadlines, photos, replies to callers and
+// history, and the actions the signed-in role may take now (GetTicket's allowedActions, and the
+// on-site verification of a report waiting for it, for the roles that may record one).
 
 import * as api from './api.js';
-import { t, tEnum, escalationLevelLabel } from './i18n.js';
-import { h, clear, loadingState, errorState, errorText, refusal, showRefusal, fmtTime } from './dom.js';
+import { t, tEnum, escalationLevelLabel, getLang } from './i18n.js';
+import { h, clear, loadingState, errorState, errorText, refusal, showRefusal, fmtTime, fmtDuration } from './dom.js';
 import { drawMiniMap, miniMapBbox } from './map.js';
 import { Locator } from './lists.js';
-import { num, RANK_NAME, lightRank } from './store.js';
+import { num, ts, RANK_NAME, lightRank, engineNow } from './store.js';
 
 // Centre actions in display order; squad actions (accept, start, resolve, return) are not shown.
 const CENTRE_ACTIONS = ['dispatch', 'verify_pass', 'verify_fail', 'extend', 'suspend', 'resume', 'close', 'cancel'];
 const CANCEL_REASONS = ['CANCEL_REASON_DUPLICATE', 'CANCEL_REASON_INVALID', 'CANCEL_REASON_OUT_OF_SCOPE', 'CANCEL_REASON_ALREADY_FIXED'];
 const UNITS = ['WH', 'WD', 'h', 'min'];
-const DANGER = new Set(['cancel', 'close', 'verify_fail']);
+const DANGER = new Set(['cancel', 'close', 'verify_fail', 'verify_refuse']);
+// On-site verification (核实) of a report waiting for it: file it, or not (不予立案) and why.
+// GetTicket's allowedActions does not name these; the role's permission and the state decide.
+const VERIFY_ACTIONS = ['verify_confirm', 'verify_refuse'];
+const NOT_FILED_OUTCOMES = [
+  ['VERIFY_OUTCOME_NOT_A_PROBLEM', 'NOT_FILED_REASON_NOT_A_PROBLEM'],
+  ['VERIFY_OUTCOME_NOT_CITY_BUSINESS', 'NOT_FILED_REASON_NOT_CITY_BUSINESS'],
+  ['VERIFY_OUTCOME_ALREADY_FIXED', 'NOT_FILED_REASON_ALREADY_FIXED'],
+];
+// The form field a refusal's `field` (as the server names it) belongs to.
+const FIELD_OF = { note: 'note', category: 'category', condition: 'condition', location: 'point', outcome: 'reason', squad_id: 'squad', reason: 'reason', extension: 'amount' };
+
+// The city's catalogue, asked once per page for the category correction at verification.
+let cataloguePromise = null;
+function catalogue() {
+  if (!cataloguePromise) {
+    cataloguePromise = api.grid('GetCatalogue', {}).then((r) => (r && r.categories) || []);
+    cataloguePromise.catch(() => { cataloguePromise = null; });
+  }
+  return cataloguePromise;
+}
 // Our wording of a refused action, by the server's code (its own message is shown below it).
 const ACTION_REFUSALS = {
   permission_denied: 'error.permissionDenied',
@@ -136,6 +157,8 @@ export class CaseView {
     body.append(this.renderPhotos(tk));
     const resolution = this.renderResolution(tk);
     if (resolution) body.append(resolution);
+    const replies = this.renderReplies(tk);
+    if (replies) body.append(replies);
     body.append(this.renderHistory(d.history || []));
     body.scrollTop = scrollTop;
   }
@@ -152,10 +175,19 @@ export class CaseView {
       ['case.address', tk.address || '—'],
       ['case.description', tk.description || '—'],
       ['case.cell', tk.cell ? `${tk.cell.cellCode || ''} ${tk.cell.streetName || ''} ${tk.cell.communityName || ''}`.trim() : '—'],
-      ['case.createdAt', fmtTime(tk.createdAt)],
+      // A report waiting for verification, or not filed after it, was never filed (立案).
+      [unfiled(tk) ? 'case.reportedAt' : 'case.createdAt', fmtTime(tk.createdAt)],
     ];
+    if (tk.verifier) {
+      const pending = tk.state === 'TICKET_STATE_VERIFYING';
+      rows.push(['case.verifier', h('span', { testid: 'case-verifier' }, pending ? t('case.verifierPending', { name: tk.verifier }) : tk.verifier)]);
+    }
+    if (tk.notFiledReason && tk.notFiledReason !== 'NOT_FILED_REASON_UNSPECIFIED') {
+      rows.push(['case.notFiledReason', h('span.not-filed-reason', { testid: 'case-not-filed-reason', dataset: { reason: tk.notFiledReason } }, tEnum('notFiledReason', tk.notFiledReason))]);
+    }
     if (tk.dispatchedAt) rows.push(['case.dispatchedAt', fmtTime(tk.dispatchedAt)]);
-    if (tk.closedAt) rows.push(['case.closedAt', `${fmtTime(tk.closedAt)} ${tk.closeType ? tEnum('closeType', tk.closeType) : ''}${tk.cancelReason ? tEnum('cancelReason', tk.cancelReason) : ''}`]);
+    if (tk.closedAt && tk.state === 'TICKET_STATE_NOT_FILED') rows.push(['case.notFiledAt', fmtTime(tk.closedAt)]);
+    else if (tk.closedAt) rows.push(['case.closedAt', `${fmtTime(tk.closedAt)} ${tk.closeType ? tEnum('closeType', tk.closeType) : ''}${tk.cancelReason ? tEnum('cancelReason', tk.cancelReason) : ''}`]);
     if (tk.manualReason) rows.push(['case.manualReason', tEnum('manualReason', tk.manualReason)]);
     if (tk.routing && (tk.routing.reason || tk.routing.ruleId)) rows.push(['case.routing', tk.routing.reason || tk.routing.ruleId]);
     return section('case-summary', null, dl(rows));
@@ -163,7 +195,8 @@ export class CaseView {
 
   renderActions(d, tk) {
     const allowed = new Set(d.allowedActions || []);
-    const actions = CENTRE_ACTIONS.filter((a) => allowed.has(a));
+    const verify = tk.state === 'TICKET_STATE_VERIFYING' && api.can('VerifyReport') ? VERIFY_ACTIONS : [];
+    const actions = verify.concat(CENTRE_ACTIONS.filter((a) => allowed.has(a)));
     const wrap = section('case-actions', 'case.actions');
     if (!actions.length) {
       wrap.append(h('p.muted.small', { testid: 'case-no-actions' }, t('case.noActions')));
@@ -171,7 +204,7 @@ export class CaseView {
     }
     const bar = h('div.action-bar');
     for (const a of actions) {
-      const b = h(`button.btn.small${DANGER.has(a) ? '.danger' : a === 'dispatch' || a === 'verify_pass' ? '.primary' : ''}`,
+      const b = h(`button.btn.small${DANGER.has(a) ? '.danger' : a === 'dispatch' || a === 'verify_pass' || a === 'verify_confirm' ? '.primary' : ''}`,
         { type: 'button', testid: `action-${a}`, 'aria-expanded': String(this.form === a) }, t(`action.${a}`));
       b.addEventListener('click', () => {
         this.form = this.form === a ? null : a;
@@ -198,7 +231,7 @@ export class CaseView {
 
   renderForm(action, tk) {
     const fields = [];
-    let squad, reason, amount, unit;
+    let squad, reason, amount, unit, category, condition, point, outcome;
     if (action === 'dispatch') {
       squad = h('select', { id: 'form-squad', required: true, testid: 'form-squad' });
       // Re-dispatch (改派) goes to another squad: the current one is not pre-selected.
@@ -229,8 +262,45 @@ export class CaseView {
       unit = h('select', { id: 'form-unit', testid: 'form-unit' }, UNITS.map((u) => h('option', { value: u }, `${u} · ${t(`unit.${u}`)}`)));
       fields.push(h('div.form-inline', field('form-amount', 'form.amount', amount), field('form-unit', 'form.unit', unit)));
     }
-    const note = h('textarea', { id: 'form-note', rows: '2', maxlength: '1000', testid: 'form-note', placeholder: t('form.note.placeholder') });
-    fields.push(field('form-note', 'form.note', note));
+    if (action === 'verify_refuse') {
+      outcome = h('select', { id: 'form-outcome', required: true, testid: 'form-outcome' },
+        h('option', { value: '' }, t('form.chooseReason')),
+        NOT_FILED_OUTCOMES.map(([o, r]) => h('option', { value: o }, tEnum('notFiledReason', r))));
+      fields.push(field('form-outcome', 'form.verifyReason', outcome, 'reason'));
+    }
+    if (action === 'verify_confirm') {
+      const listId = 'form-category-list';
+      category = h('input', { id: 'form-category', type: 'text', list: listId, autocomplete: 'off', spellcheck: 'false', maxlength: '8', testid: 'form-category', placeholder: t('form.category.placeholder') });
+      const options = h('datalist', { id: listId });
+      condition = h('select', { id: 'form-condition', testid: 'form-condition' }, h('option', { value: '' }, t('form.condition.keep')));
+      point = h('input', { id: 'form-point', type: 'text', inputmode: 'decimal', autocomplete: 'off', spellcheck: 'false', testid: 'form-point', placeholder: t('form.point.placeholder') });
+      fields.push(field('form-category', 'form.category', [category, options], 'category'),
+        field('form-condition', 'form.condition', condition, 'condition'),
+        field('form-point', 'form.point', point, 'point'));
+      // The conditions of the corrected category, or of the report's own.
+      let classes = [];
+      const fillConditions = () => {
+        const code = category.value.trim().toUpperCase() || tk.category;
+        const c = classes.find((x) => x.code === code);
+        const keep = condition.value;
+        clear(condition).append(h('option', { value: '' }, t('form.condition.keep')));
+        for (const k of (c && c.conditions) || []) condition.append(h('option', { value: k.name }, k.label || k.name));
+        condition.value = [...condition.options].some((o) => o.value === keep) ? keep : '';
+        condition.disabled = condition.options.length < 2;
+      };
+      condition.disabled = true;
+      catalogue().then((list) => {
+        classes = list;
+        const zh = getLang() === 'zh';
+        for (const c of list) options.append(h('option', { value: c.code }, zh || !c.nameEn ? c.name : c.nameEn));
+        fillConditions();
+      }, () => { /* the code can still be typed; the server checks it */ });
+      category.addEventListener('input', fillConditions);
+    }
+    const refuse = action === 'verify_refuse';
+    const placeholder = refuse ? 'form.verifyNote.placeholder' : action === 'verify_confirm' ? 'form.verifyConfirmNote.placeholder' : 'form.note.placeholder';
+    const note = h('textarea', { id: 'form-note', rows: refuse ? '3' : '2', maxlength: '1000', testid: 'form-note', placeholder: t(placeholder), required: refuse });
+    fields.push(field('form-note', refuse || action === 'verify_confirm' ? 'form.verifyNote' : 'form.note', note, 'note'));
     const submit = h(`button.btn.small${DANGER.has(action) ? '.danger' : '.primary'}`, { type: 'submit', testid: 'form-submit' }, `${t('form.submit')} · ${t(`action.${action}`)}`);
     const cancel = h('button.btn.small.ghost', { type: 'button', testid: 'form-cancel' }, t('form.cancel'));
     const form = h('form.action-form', { testid: 'action-form', dataset: { action } }, fields, h('div.form-buttons', submit, cancel));
@@ -240,7 +310,23 @@ export class CaseView {
     });
     form.addEventListener('submit', (e) => {
       e.preventDefault();
+      clearFieldErrors(form);
       const values = { note: note.value.trim() };
+      if (outcome) {
+        values.outcome = outcome.value;
+        if (!values.outcome) { showFieldError(form, 'reason', t('form.chooseReason')); return; }
+      }
+      if (refuse && !values.note) { showFieldError(form, 'note', t('form.verifyNote.required')); return; }
+      if (category) {
+        values.category = category.value.trim().toUpperCase();
+        values.condition = condition.disabled ? '' : condition.value;
+        const p = point.value.trim();
+        if (p) {
+          const m = /^\s*(-?\d+(?:\.\d+)?)\s*[,，\s]\s*(-?\d+(?:\.\d+)?)\s*$/.exec(p);
+          if (!m) { showFieldError(form, 'point', t('form.point.bad')); return; }
+          values.location = { lon: Number(m[1]), lat: Number(m[2]), crs: 'COORD_SYSTEM_WGS84' };
+        }
+      }
       if (squad) {
         values.squadId = squad.value;
         if (!values.squadId) { squad.setCustomValidity(t('form.chooseSquad')); squad.reportValidity(); return; }
@@ -261,6 +347,10 @@ export class CaseView {
       this.submit(action, values, submit);
     });
     for (const el of [squad, reason, amount]) if (el) el.addEventListener('input', () => el.setCustomValidity(''));
+    // Editing a field the server (or the form) refused clears its mark.
+    for (const el of [outcome, category, condition, point, note]) {
+      if (el) el.addEventListener(el.tagName === 'SELECT' ? 'change' : 'input', () => clearFieldError(form, el.closest('.field').dataset.field));
+    }
     if (squad) squad.addEventListener('change', () => squad.setCustomValidity(''));
     if (reason) reason.addEventListener('change', () => reason.setCustomValidity(''));
     return form;
@@ -273,7 +363,15 @@ export class CaseView {
     if (tk.version) context.expectedVersion = tk.version;
     if (values.note) context.note = values.note;
     const base = { ticketId: tk.id, context };
+    // VerifyReport carries the note itself (the caller's reply gives it), not in the context.
+    const verifyContext = tk.version ? { expectedVersion: tk.version } : {};
+    const confirm = { ticketId: tk.id, outcome: 'VERIFY_OUTCOME_CONFIRMED', note: values.note || '', context: verifyContext };
+    if (values.category) confirm.category = values.category;
+    if (values.condition) confirm.condition = values.condition;
+    if (values.location) confirm.location = values.location;
     const call = {
+      verify_confirm: ['VerifyReport', confirm],
+      verify_refuse: ['VerifyReport', { ticketId: tk.id, outcome: values.outcome, note: values.note || '', context: verifyContext }],
       dispatch: ['Dispatch', { ...base, squadId: values.squadId }],
       verify_pass: ['Verify', { ...base, passed: true }],
       verify_fail: ['Verify', { ...base, passed: false }],
@@ -298,6 +396,15 @@ export class CaseView {
       if (seq !== this.seq) return;
       button.disabled = false;
       button.textContent = `${t('form.submit')} · ${t(`action.${action}`)}`;
+      // A refused field: the server's reason next to it, and the focus on it.
+      const form = this.formEl;
+      const name = err && err.field ? FIELD_OF[err.field] || FIELD_OF[String(err.field).split('.')[0]] : '';
+      if (form && name && form.querySelector(`.field[data-field="${name}"]`)) {
+        this.message = null;
+        this.render();
+        showFieldError(form, name, errorText(err));
+        return;
+      }
       this.message = { kind: 'error', err, wording: ACTION_REFUSALS };
       this.render();
       const box = this.body.querySelector('[data-testid="case-error"]');
@@ -362,7 +469,9 @@ export class CaseView {
         h('div.item-row', h('span.mono', r.reference || '—'), h('span.badge', tEnum('channel', r.channel || 'CHANNEL_UNSPECIFIED'))),
         h('div.muted.small', [
           `${t('case.receivedAt')} ${fmtTime(r.receivedAt)}`,
+          r.confidential ? t('case.confidential') : r.callerName ? t('case.callerName', { name: r.callerName }) : '',
           r.contactMasked ? `${t('case.contact')} ${r.contactMasked}` : '',
+          r.externalTicketId ? t('case.externalTicketId', { id: r.externalTicketId }) : '',
           r.replyRequired ? t('case.replyRequired') : '',
         ].filter(Boolean).join(' · '))));
     }
@@ -454,6 +563,40 @@ export class CaseView {
     this.photoCase = null;
   }
 
+  /**
+   * The replies owed to callers (回访): each caller's report, when it is due, the calls that did
+   * not reach them, and once reached their satisfaction and what they said. Never a phone
+   * number: those are the hotline's, in its reply list.
+   */
+  renderReplies(tk) {
+    const replies = tk.replies || [];
+    if (!replies.length) {
+      if (!(tk.reports || []).some((r) => r.replyRequired)) return null;
+      return section('case-replies', 'case.replies', h('p.muted.small', { testid: 'case-no-replies' }, t('case.replyLater')));
+    }
+    const now = engineNow();
+    const list = h('ul.reply-list');
+    for (const r of replies) {
+      const sat = r.satisfaction && r.satisfaction !== 'SATISFACTION_UNSPECIFIED' ? r.satisfaction : '';
+      const due = ts(r.due);
+      const late = !sat && Number.isFinite(due) && now > due;
+      const badge = sat
+        ? h(`span.badge.sat.${sat.toLowerCase()}`, { testid: 'case-reply-satisfaction' }, tEnum('satisfaction', sat))
+        : h(`span.badge.sat${late ? '.late' : ''}`, { testid: 'case-reply-satisfaction' }, late ? t('case.replyOverdue') : t('case.replyPending'));
+      const attempts = num(r.attempts);
+      const meta = [
+        `${t('case.replyDue')} ${fmtTime(r.due)}${late ? ` (${t('overdue.late', { duration: fmtDuration(now - due) })})` : ''}`,
+        attempts ? t('case.replyAttempts', { n: attempts }) : sat ? '' : t('case.replyNoAttempts'),
+        r.repliedAt ? `${t('case.repliedAt')} ${fmtTime(r.repliedAt)}` : '',
+      ].filter(Boolean).join(' · ');
+      list.append(h('li.reply', { testid: 'case-reply', dataset: { reference: r.reference || '', satisfaction: sat, attempts: String(attempts) } },
+        h('div.item-row', h('span.mono', r.reference || '—'), badge),
+        h('div.muted.small', { testid: 'case-reply-meta' }, meta),
+        r.note ? h('div.small', { testid: 'case-reply-note' }, `${t('case.replyNote')}：${r.note}`) : null));
+    }
+    return section('case-replies', 'case.replies', list);
+  }
+
   renderHistory(history) {
     const s = section('case-history', 'case.history');
     if (!history.length) {
@@ -481,8 +624,47 @@ function dl(rows) {
   return h('dl.fields', rows.map(([k, v]) => [h('dt', t(k)), h('dd', v)]));
 }
 
-function field(id, labelKey, control) {
-  return h('div.field', h('label', { for: id }, t(labelKey)), control);
+/** A labelled control; with `name`, also the place for its error (data-testid form-error-<name>). */
+function field(id, labelKey, control, name) {
+  if (!name) return h('div.field', h('label', { for: id }, t(labelKey)), control);
+  const controls = Array.isArray(control) ? control : [control];
+  controls[0].setAttribute('aria-describedby', `${id}-error`);
+  return h('div.field', { dataset: { field: name } }, h('label', { for: id }, t(labelKey)), ...controls,
+    h('div.field-error', { id: `${id}-error`, testid: `form-error-${name}`, role: 'alert', hidden: true }));
+}
+
+function showFieldError(form, name, text) {
+  const wrap = form.querySelector(`.field[data-field="${name}"]`);
+  if (!wrap) return;
+  const box = wrap.querySelector('.field-error');
+  box.textContent = text;
+  box.hidden = false;
+  wrap.classList.add('invalid');
+  const control = wrap.querySelector('input, select, textarea');
+  if (control) {
+    control.setAttribute('aria-invalid', 'true');
+    control.focus();
+  }
+}
+
+function clearFieldError(form, name) {
+  const wrap = form.querySelector(`.field[data-field="${name}"]`);
+  if (!wrap || !wrap.classList.contains('invalid')) return;
+  wrap.classList.remove('invalid');
+  const box = wrap.querySelector('.field-error');
+  box.hidden = true;
+  box.textContent = '';
+  const control = wrap.querySelector('input, select, textarea');
+  if (control) control.removeAttribute('aria-invalid');
+}
+
+function clearFieldErrors(form) {
+  for (const wrap of form.querySelectorAll('.field.invalid')) clearFieldError(form, wrap.dataset.field);
+}
+
+/** A report waiting for verification or not filed after it: never filed as a case. */
+function unfiled(tk) {
+  return tk.state === 'TICKET_STATE_VERIFYING' || tk.state === 'TICKET_STATE_NOT_FILED';
 }
 
 function normaliseNumber(v) {

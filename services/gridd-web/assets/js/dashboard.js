@@ -7,12 +7,14 @@ import { errorText, refusal, showRefusal, loadingState, errorState, emptyState, 
 import { TicketStore, OPEN_STATES, observeEngineTime } from './store.js';
 import { CityMap } from './map.js';
 import { KpiPanel } from './kpi.js';
-import { SquadDirectory, Locator, ManualQueue, OverdueList } from './lists.js';
+import { SquadDirectory, Locator, ManualQueue, OverdueList, VerifyQueue } from './lists.js';
 import { CaseView } from './caseview.js';
 import { CellPanel } from './cellpanel.js';
 import { TicketStream } from './stream.js';
 
 const $ = (id) => document.getElementById(id);
+// A role without the ticket stream (a grid supervisor) sees the open cases listed again this often.
+const POLL_MS = 10000;
 
 const state = {
   running: false,
@@ -26,6 +28,8 @@ const state = {
   streamUp: false,
   streamWasDown: false,
   resyncQueued: false,
+  polling: false,
+  lastPollAt: 0,
 };
 
 const gridd = {
@@ -73,7 +77,9 @@ let cellPanel = null;
 let kpi = null;
 let manual = null;
 let overdue = null;
+let verifyQueue = null;
 let stream = null;
+let pollTimer = 0;
 
 function openCase(id) {
   if (caseView) caseView.open(id);
@@ -105,12 +111,17 @@ function buildComponents() {
     onStats: (period, today) => {
       const city = (period && period.city) || (today && today.city) || {};
       if (city.name) $('city-name').textContent = city.name;
+      // Without the KPIs (a role that may not read them) the city's name is unknown: the title
+      // of the centre stands in for it.
+      document.querySelector('.brand-sub').hidden = Boolean(!city.name && !period && !today);
+      if (!city.name && !period && !today) $('city-name').textContent = t('app.title');
       squads.addMany(((period && period.bySquad) || []).concat((today && today.bySquad) || []).map((k) => [k.key, k.name]));
       if (!state.statsDone) { state.statsDone = true; maybeReady(); }
     },
   });
   manual = new ManualQueue({ body: $('manual-body'), count: $('manual-count'), store, squads, locator, openCase });
   overdue = new OverdueList({ body: $('overdue-body'), count: $('overdue-count'), store, openCase });
+  verifyQueue = new VerifyQueue({ body: $('verify-body'), count: $('verify-count'), store, openCase });
 
   $('map-zoom-in').addEventListener('click', () => map.zoomAt(1.5, map.width / 2, map.height / 2));
   $('map-zoom-out').addEventListener('click', () => map.zoomAt(1 / 1.5, map.width / 2, map.height / 2));
@@ -134,11 +145,13 @@ function renderLists() {
   if (state.ticketsError && !state.ticketsLoaded) {
     errorState($('manual-body'), state.ticketsError, loadTickets);
     errorState($('overdue-body'), state.ticketsError, loadTickets);
+    errorState($('verify-body'), state.ticketsError, loadTickets);
     return;
   }
   if (!state.ticketsLoaded) return;
   manual.render();
   overdue.render();
+  verifyQueue.render();
 }
 
 function showCellsState(s) {
@@ -191,6 +204,7 @@ async function loadTickets() {
   if (!state.ticketsLoaded) {
     loadingState($('manual-body'));
     loadingState($('overdue-body'));
+    loadingState($('verify-body'));
   }
   try {
     const all = [];
@@ -213,6 +227,10 @@ async function loadTickets() {
     state.ticketsLoaded = true;
     state.ticketsError = null;
     store.replaceAll(all);
+    if (state.polling) {
+      state.lastPollAt = Date.now();
+      updateLive();
+    }
     renderLists();
   } catch (err) {
     if (gen !== state.generation) return;
@@ -249,6 +267,16 @@ function onTicketEvent(ev) {
 
 function updateLive() {
   const dot = $('live-dot');
+  if (state.polling) {
+    // No stream for this role: the lists are fetched again every few seconds.
+    dot.classList.remove('up', 'down');
+    dot.classList.add('polling');
+    const parts = [t('header.polling')];
+    if (state.lastPollAt) parts.push(t('header.updated', { time: fmtClock(state.lastPollAt) }));
+    $('live-text').textContent = parts.join(' · ');
+    return;
+  }
+  dot.classList.remove('polling');
   dot.classList.toggle('up', state.streamUp);
   dot.classList.toggle('down', !state.streamUp);
   const parts = [t('header.live')];
@@ -307,7 +335,10 @@ function showSignIn(notice) {
 
 function startApp() {
   const gen = ++state.generation;
-  Object.assign(state, { running: true, ticketsLoaded: false, ticketsSettled: false, ticketsError: null, mapDone: false, statsDone: false, lastEventAt: 0, streamUp: false, streamWasDown: false, resyncQueued: false });
+  // The ticket stream is for the centre's roles; a grid supervisor may list cases but not watch
+  // them, so the page lists them again now and then instead.
+  const polling = !api.can('WatchTickets');
+  Object.assign(state, { running: true, ticketsLoaded: false, ticketsSettled: false, ticketsError: null, mapDone: false, statsDone: false, lastEventAt: 0, streamUp: false, streamWasDown: false, resyncQueued: false, polling, lastPollAt: 0 });
   gridd.ready = false;
   delete document.body.dataset.ready;
   map.reset();
@@ -319,15 +350,21 @@ function startApp() {
   showUser();
   updateLive();
 
-  stream = new TicketStream({
-    onTicketEvent,
-    onStatus: setStreamStatus,
-    onResync: () => { if (gen === state.generation) resyncSoon(); },
-    onAuthLost: () => sessionEnded(),
-  });
-  stream.start();
+  if (polling) {
+    clearInterval(pollTimer);
+    pollTimer = setInterval(() => { if (gen === state.generation && state.running) loadTickets(); }, POLL_MS);
+  } else {
+    stream = new TicketStream({
+      onTicketEvent,
+      onStatus: setStreamStatus,
+      onResync: () => { if (gen === state.generation) resyncSoon(); },
+      onAuthLost: () => sessionEnded(),
+    });
+    stream.start();
+  }
   loadLayers();
   loadTickets();
+  kpi.setAllowed(api.can('GetStats'));
   kpi.load();
   return gen;
 }
@@ -347,6 +384,8 @@ function stopApp() {
   state.generation++;
   if (stream) stream.stop();
   stream = null;
+  clearInterval(pollTimer);
+  pollTimer = 0;
   if (caseView) caseView.close();
   if (cellPanel) cellPanel.close();
   store.clear();
@@ -476,9 +515,11 @@ function relabel() {
   if (!state.running) return;
   showUser();
   updateLive();
+  if (kpi && !kpi.allowed) $('city-name').textContent = t('app.title');
   if (kpi) kpi.render();
   if (manual && state.ticketsLoaded) manual.relabel();
   if (overdue && state.ticketsLoaded) overdue.relabel();
+  if (verifyQueue && state.ticketsLoaded) verifyQueue.relabel();
   if (!state.ticketsLoaded) renderLists();
   if (caseView && caseView.isOpen() && caseView.data) { caseView.formEl = null; caseView.render(); }
   if (cellPanel && cellPanel.isOpen()) cellPanel.render();
@@ -501,7 +542,12 @@ async function init() {
   document.addEventListener('keydown', onKey);
   api.onSessionExpired(sessionEnded);
   // Lists show "x late" relative to now: refresh them now and then.
-  setInterval(() => { if (state.running && state.ticketsLoaded) overdue.render(); }, 30000);
+  setInterval(() => {
+    if (state.running && state.ticketsLoaded) {
+      overdue.render();
+      verifyQueue.render();
+    }
+  }, 30000);
 
   if (api.currentSession()) {
     try {

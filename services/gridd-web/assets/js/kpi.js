@@ -1,11 +1,12 @@
 // KPI tiles (today and the chosen period) and the squad leaderboard, from GetStats.
 
 import * as api from './api.js';
-import { t, escalationNameLabel } from './i18n.js';
+import { t, tEnum, escalationNameLabel } from './i18n.js';
 import { h, clear, loadingState, emptyState, errorState, fmtRate, fmtCount, fmtSeconds, dateInputValue, dateFromInput, debounce } from './dom.js';
 import { engineNow, num } from './store.js';
 
-// Tiles with a value for today and for the period: [field of Kpi, test id, kind].
+// Tiles with a value for today and for the period: [field of Kpi, test id, kind, the count a
+// rate is taken over (a rate over nothing shows "—", not 0 %)].
 const PERIOD_TILES = [
   ['filed', 'kpi-filed', 'count'],
   ['dispatched', 'kpi-dispatched', 'count'],
@@ -14,7 +15,12 @@ const PERIOD_TILES = [
   ['closureRate', 'kpi-closure-rate', 'rate'],
   ['onTimeClosureRate', 'kpi-on-time-closure-rate', 'rate'],
   ['reworkRate', 'kpi-rework-rate', 'rate'],
+  ['replyRate', 'kpi-reply-rate', 'rate', 'repliesDue'],
+  ['onTimeReplyRate', 'kpi-on-time-reply-rate', 'rate', 'repliesDue'],
+  ['satisfactionRate', 'kpi-satisfaction-rate', 'rate', 'replied'],
 ];
+// The order the counts by state are shown in (labels as GetStats gives them); others follow.
+const STATE_ORDER = ['verifying', 'registered', 'dispatched', 'accepted', 'in_progress', 'returned', 'checking', 'rework', 'suspended', 'closed', 'not_filed', 'cancelled'];
 const LEVELS = ['reminder', 'pressing', 'yellow_card', 'red_card'];
 
 // Leaderboard choices: [field, kind, higher is better, the count a rate is taken over].
@@ -29,6 +35,9 @@ export const BOARD_KPIS = [
   ['closed', 'count', true],
   ['overduePending', 'count', false],
   ['averageHandlingSeconds', 'seconds', false],
+  ['replyRate', 'rate', true, 'repliesDue'],
+  ['onTimeReplyRate', 'rate', true, 'repliesDue'],
+  ['satisfactionRate', 'rate', true, 'replied'],
 ];
 
 function fmt(kind, v) {
@@ -55,6 +64,7 @@ export class KpiPanel {
     this.error = null;
     this.loading = false;
     this.custom = null; // { from: Date, to: Date (exclusive) } or null for this month
+    this.allowed = true; // false for a role that may not read the KPIs (GetStats)
     this.boardKpi = 'onTimeDisposalRate';
     this.seq = 0;
     this.refreshSoon = debounce(() => this.load(), 1000, 5000);
@@ -73,6 +83,16 @@ export class KpiPanel {
       this.renderBoard();
     });
     this.fillBoardSelect();
+  }
+
+  /** Whether the signed-in role may read the KPIs; without, the panels say so and ask nothing. */
+  setAllowed(allowed) {
+    this.allowed = allowed;
+    this.today = null;
+    this.period = null;
+    this.error = null;
+    this.form.hidden = !allowed;
+    this.boardSelect.hidden = !allowed;
   }
 
   resetMonthInputs() {
@@ -107,6 +127,11 @@ export class KpiPanel {
   async load() {
     this.refreshSoon.cancel();
     const seq = ++this.seq;
+    if (!this.allowed) {
+      this.render();
+      if (this.onStats) this.onStats(null, null);
+      return;
+    }
     const now = engineNow();
     const todayReq = { from: startOfDay(now).toISOString() };
     let periodReq;
@@ -139,6 +164,11 @@ export class KpiPanel {
 
   render() {
     this.fillBoardSelect();
+    if (!this.allowed) {
+      clear(this.body).append(h('div.panel-state.empty', { testid: 'kpi-no-permission' }, t('kpi.noPermission')));
+      emptyState(this.boardBody, t('board.noPermission'));
+      return;
+    }
     if (this.error && !this.period) {
       errorState(this.body, this.error, () => this.load());
       errorState(this.boardBody, this.error, () => this.load());
@@ -154,13 +184,21 @@ export class KpiPanel {
     const period = (this.period && this.period.city) || {};
     const periodLabel = this.custom ? t('kpi.period') : t('kpi.thisMonth');
     const grid = h('div.kpi-grid');
-    for (const [field, testid, kind] of PERIOD_TILES) {
-      grid.append(h('div.kpi-tile', { testid, dataset: { today: String(num(today[field])), period: String(num(period[field])) } },
+    const shown = (k, field, kind, over) => (over && !(num(k[over]) > 0) ? '—' : fmt(kind, k[field]));
+    for (const [field, testid, kind, over] of PERIOD_TILES) {
+      grid.append(h('div.kpi-tile', { testid, dataset: { today: String(num(today[field])), period: String(num(period[field])) }, title: over && !(num(period[over]) > 0) ? t('kpi.noBase') : null },
         h('div.kpi-label', h('span', t(`kpi.${field}`)), h('span.kpi-sub', t('kpi.today'))),
-        h('div.kpi-num', { testid: `${testid}-today` }, fmt(kind, today[field])),
-        h('div.kpi-period', h('span', periodLabel), h('span.kpi-pnum', { testid: `${testid}-period` }, fmt(kind, period[field]))),
+        h('div.kpi-num', { testid: `${testid}-today` }, shown(today, field, kind, over)),
+        h('div.kpi-period', h('span', periodLabel), h('span.kpi-pnum', { testid: `${testid}-period` }, shown(period, field, kind, over))),
       ));
     }
+    // Verified on site (核实数) and, of those, not filed (不予立案数): one tile, two counts.
+    const pair = (k) => `${fmtCount(k.verified)} / ${fmtCount(k.notFiled)}`;
+    grid.append(h('div.kpi-tile', { testid: 'kpi-verified', dataset: { today: String(num(today.verified)), period: String(num(period.verified)), todayNotFiled: String(num(today.notFiled)), periodNotFiled: String(num(period.notFiled)) }, title: `${t('kpi.verified')} / ${t('kpi.notFiled')}` },
+      h('div.kpi-label', h('span', t('kpi.verifiedNotFiled')), h('span.kpi-sub', t('kpi.today'))),
+      h('div.kpi-num', { testid: 'kpi-verified-today' }, pair(today)),
+      h('div.kpi-period', h('span', periodLabel), h('span.kpi-pnum', { testid: 'kpi-verified-period' }, pair(period))),
+    ));
     const overdue = num(this.period.overdueOpen);
     grid.append(h(`div.kpi-tile.alert${overdue > 0 ? '.hot' : ''}`, { testid: 'kpi-overdue-open', dataset: { value: String(overdue) } },
       h('div.kpi-label', h('span', t('kpi.overdueOpen'))),
@@ -171,13 +209,28 @@ export class KpiPanel {
     const byLabel = new Map(levels.map((c) => [c.label, num(c.count)]));
     const labels = [...LEVELS, ...levels.map((c) => c.label).filter((l) => l && !LEVELS.includes(l))];
     const esc = h('div.kpi-esc', { testid: 'kpi-escalations' },
-      h('div.kpi-label', t('kpi.escalations')),
-      h('div.esc-row', labels.map((label) => h(`div.esc-chip.esc-${label.replace(/[^a-z_]/gi, '')}`, { testid: `kpi-escalation-${label}`, dataset: { value: String(byLabel.get(label) || 0) } },
+      h('div.esc-row', h('span.kpi-label', t('kpi.escalations')), labels.map((label) => h(`div.esc-chip.esc-${label.replace(/[^a-z_]/gi, '')}`, { testid: `kpi-escalation-${label}`, dataset: { value: String(byLabel.get(label) || 0) } },
         h('span.esc-name', escalationNameLabel(label)),
         h('span.esc-count', fmtCount(byLabel.get(label) || 0))))),
-      h('div.kpi-foot.muted.small', t('kpi.merged', { n: fmtCount(this.period.mergedReports) })),
     );
-    clear(this.body).append(grid, esc);
+    const states = this.renderStates();
+    states.append(h('span.kpi-foot.muted.small', t('kpi.merged', { n: fmtCount(this.period.mergedReports) })));
+    clear(this.body).append(grid, esc, states);
+  }
+
+  /** Cases per state now (not per period), the new states of the closed loop among them. */
+  renderStates() {
+    const counts = (this.period.ticketsByState || []).filter((c) => num(c.count) > 0);
+    const rank = (label) => { const i = STATE_ORDER.indexOf(label); return i < 0 ? STATE_ORDER.length : i; };
+    counts.sort((a, b) => rank(a.label) - rank(b.label) || String(a.label).localeCompare(String(b.label)));
+    const row = h('div.state-row', { testid: 'kpi-states' }, h('span.kpi-label', t('kpi.states')));
+    if (!counts.length) row.append(h('span.muted.small', t('kpi.statesNone')));
+    for (const c of counts) {
+      const state = `TICKET_STATE_${String(c.label).toUpperCase()}`;
+      row.append(h(`span.state-chip.${state.toLowerCase()}`, { testid: `kpi-state-${c.label}`, dataset: { value: String(num(c.count)) } },
+        h('span', tEnum('state', state, c.label)), h('strong', fmtCount(c.count))));
+    }
+    return row;
   }
 
   renderBoard() {

@@ -7,6 +7,7 @@ import { h, clear, emptyState, reconcile, errorText, fmtTime, fmtDuration } from
 import { engineNow, num, ts, RANK_NAME, lightRank } from './store.js';
 
 const MAX_OVERDUE_SHOWN = 150;
+const MAX_VERIFYING_SHOWN = 150;
 
 /** Every squad the page has heard of (GetStats bySquad, Locate answers, tickets). */
 export class SquadDirectory {
@@ -162,11 +163,13 @@ export class ManualQueue {
     const select = h('select.squad-select', { testid: 'manual-squad', 'aria-label': t('manual.chooseSquad') });
     const button = h('button.btn.primary.small', { type: 'button', testid: 'manual-dispatch' }, t('manual.dispatch'));
     const open = h('button.link.item-title', { type: 'button', testid: 'manual-open' });
+    // A role that may not dispatch (a supervisor, leadership) sees the queue without the controls.
+    const mayDispatch = api.can('Dispatch');
     const el = h('li.item.manual-item', { testid: 'manual-item' },
       h('div.item-row', open, h('span.badge.reason', { testid: 'manual-reason' })),
       h('div.item-meta.muted.small'),
       h('div.item-row.suggest-row', h('span.suggest.small', { testid: 'manual-suggestion' })),
-      h('div.item-row.dispatch-row', select, button),
+      mayDispatch ? h('div.item-row.dispatch-row', select, button) : null,
       h('div.item-msg.small', { testid: 'manual-error', role: 'alert', hidden: true }));
     el._ = { select, button, open };
     open.addEventListener('click', () => this.openCase(el.dataset.ticketId));
@@ -329,8 +332,85 @@ export class OverdueList {
         h('span.item-title', `${tk.id} · ${tk.categoryName || tk.category || ''}`),
         level > 0 ? h(`span.badge.esc.lvl-${Math.min(level, 4)}`, { testid: 'overdue-level' }, escalationLevelLabel(level)) : null),
       h('div.item-meta.muted.small',
-        [tk.squadName || tk.squadId || t('case.noSquad'), tEnum('state', tk.state), tEnum('stage', tk.stage || 'STAGE_UNSPECIFIED')].join(' · ')),
+        [whoHasIt(tk), tEnum('state', tk.state), tEnum('stage', tk.stage || 'STAGE_UNSPECIFIED')].join(' · ')),
       lateness ? h(`div.late.small${tk.overdue ? '.overdue' : ''}`, { testid: 'overdue-lateness' }, lateness) : null,
+    );
+  }
+}
+
+/** Who holds the case now: its squad, or the supervisor verifying it, or nobody yet. */
+function whoHasIt(tk) {
+  if (tk.squadName || tk.squadId) return tk.squadName || tk.squadId;
+  if (tk.state === 'TICKET_STATE_VERIFYING') return tk.verifier ? t('verifyq.verifier', { name: tk.verifier }) : t('verifyq.noVerifier');
+  return t('case.noSquad');
+}
+
+/**
+ * Public reports waiting for a grid supervisor's on-site verification (待核实) before they are
+ * filed, the one due first on top: who verifies it and how long is left. Opening one shows the
+ * case, where a role that may verify records what was found.
+ */
+export class VerifyQueue {
+  constructor({ body, count, store, openCase }) {
+    Object.assign(this, { body, count, store, openCase });
+  }
+
+  render() {
+    const { verifying } = this.store.derive();
+    this.count.textContent = verifying.length ? String(verifying.length) : '';
+    if (!verifying.length) {
+      if (!this.body.querySelector('.panel-state.empty')) emptyState(this.body, t('verifyq.empty'));
+      return;
+    }
+    let list = this.body.querySelector('ul.verify-list');
+    if (!list) {
+      clear(this.body);
+      list = h('ul.item-list.verify-list', { testid: 'verify-list' });
+      this.body.append(list, h('p.more.muted.small'));
+    }
+    const shown = verifying.slice(0, MAX_VERIFYING_SHOWN);
+    const now = engineNow();
+    reconcile(list, shown, (tk) => tk.id, () => this.create(), (el, tk) => this.update(el, tk, now));
+    const more = this.body.querySelector('p.more');
+    more.textContent = verifying.length > shown.length ? t('verifyq.more', { n: verifying.length - shown.length }) : '';
+  }
+
+  relabel() {
+    const list = this.body.querySelector('ul.verify-list');
+    if (list) clear(list);
+    if (this.body.querySelector('.panel-state.empty')) clear(this.body);
+    this.render();
+  }
+
+  create() {
+    const button = h('button.item-button', { type: 'button' });
+    const el = h('li.item.verify-item', { testid: 'verify-item' }, button);
+    button.addEventListener('click', () => this.openCase(el.dataset.ticketId));
+    el._ = { button };
+    return el;
+  }
+
+  update(el, tk, now) {
+    el.dataset.ticketId = tk.id;
+    el.dataset.state = tk.state || '';
+    const deadline = ts(tk.stageDeadline);
+    let left = '';
+    if (Number.isFinite(deadline)) {
+      left = now >= deadline ? t('overdue.late', { duration: fmtDuration(now - deadline) }) : t('overdue.left', { duration: fmtDuration(deadline - now) });
+    }
+    const sig = [tk.version, left, tk.light, getLang()].join('|');
+    if (el.dataset.sig === sig) return;
+    el.dataset.sig = sig;
+    const place = [tk.cell && tk.cell.streetName, tk.cell && tk.cell.communityName, tk.address].filter(Boolean).join(' ');
+    clear(el._.button).append(
+      h('div.item-row',
+        lightDot(tk),
+        h('span.item-title', `${tk.id} · ${tk.categoryName || tk.category || ''}`),
+        h('span.badge.verifying', { testid: 'verify-state' }, tEnum('state', tk.state))),
+      h('div.item-meta.muted.small', [place || t('manual.noLocation'), fmtTime(tk.createdAt)].join(' · ')),
+      h('div.item-row.small',
+        h('span.verifier', { testid: 'verify-verifier' }, tk.verifier ? t('verifyq.verifier', { name: tk.verifier }) : t('verifyq.noVerifier')),
+        left ? h(`span.late${tk.overdue ? '.overdue' : ''}`, { testid: 'verify-left' }, left) : null),
     );
   }
 }

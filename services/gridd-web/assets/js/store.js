@@ -10,9 +10,12 @@ export const OPEN_STATES = [
   'TICKET_STATE_CHECKING',
   'TICKET_STATE_REWORK',
   'TICKET_STATE_SUSPENDED',
+  'TICKET_STATE_VERIFYING',
 ];
 export const MANUAL_STATES = ['TICKET_STATE_REGISTERED', 'TICKET_STATE_RETURNED'];
-const TERMINAL = new Set(['TICKET_STATE_CLOSED', 'TICKET_STATE_CANCELLED']);
+// Not filed after verification (不予立案) ends the case like a close: the reply that may still
+// be owed to its callers is the hotline's work, not the map's.
+const TERMINAL = new Set(['TICKET_STATE_CLOSED', 'TICKET_STATE_CANCELLED', 'TICKET_STATE_NOT_FILED']);
 
 export const LIGHT_RANK = { LIGHT_GREEN: 1, LIGHT_YELLOW: 2, LIGHT_RED: 3 };
 export const RANK_NAME = ['none', 'green', 'yellow', 'red'];
@@ -133,6 +136,7 @@ export class TicketStore {
     const cellWorst = new Map();
     const byCell = new Map();
     const manual = [];
+    const verifying = [];
     const overdue = [];
     for (const t of this.open.values()) {
       const code = t.cell && t.cell.cellCode;
@@ -145,9 +149,12 @@ export class TicketStore {
         list.push(t);
       }
       if (MANUAL_STATES.includes(t.state)) manual.push(t);
+      if (t.state === 'TICKET_STATE_VERIFYING') verifying.push(t);
       if (t.overdue || num(t.escalationLevel) > 0) overdue.push(t);
     }
     manual.sort((a, b) => (ts(a.createdAt) || 0) - (ts(b.createdAt) || 0));
+    // The verification due first comes first.
+    verifying.sort((a, b) => (ts(a.stageDeadline) || Infinity) - (ts(b.stageDeadline) || Infinity) || (ts(a.createdAt) || 0) - (ts(b.createdAt) || 0));
     overdue.sort((a, b) => {
       const d = num(b.escalationLevel) - num(a.escalationLevel);
       if (d) return d;
@@ -158,7 +165,7 @@ export class TicketStore {
       const fb = Number.isFinite(db) ? db : Infinity;
       return fa - fb;
     });
-    this.derived = { cellWorst, byCell, manual, overdue };
+    this.derived = { cellWorst, byCell, manual, verifying, overdue };
     return this.derived;
   }
 

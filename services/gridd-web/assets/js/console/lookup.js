@@ -30,6 +30,10 @@ export function callerWords(tk) {
       return tk.closedAt ? t('words.CLOSED.at', { time: fmtTime(tk.closedAt) }) : t('words.CLOSED');
     case 'CANCELLED':
       return t('words.CANCELLED', { reason: tEnum('cancelReason', tk.cancelReason, t('none')) });
+    case 'VERIFYING':
+      return t('words.VERIFYING');
+    case 'NOT_FILED':
+      return t('words.NOT_FILED', { reason: tEnum('notFiledReason', tk.notFiledReason || 'NOT_FILED_REASON_UNSPECIFIED') });
     case 'RETURNED':
     case 'CHECKING':
     case 'SUSPENDED':
@@ -176,7 +180,7 @@ export class Lookup {
         h('button.btn.small.ghost', { type: 'button', testid: 'lookup-refresh', onclick: () => this.byRef(ref, Boolean(this.list)) }, t('lookup.refresh'))),
       merged ? h('p.lookup-merged', { testid: 'lookup-merged' }, t('lookup.mergedInto', { ref, id: tk.id })) : null,
       h('p.lookup-words', { testid: 'lookup-status' }, callerWords(tk)),
-      reply && tk.state !== 'TICKET_STATE_CLOSED' && tk.state !== 'TICKET_STATE_CANCELLED' ? h('p.small.muted', t('words.reply')) : null,
+      reply && !['TICKET_STATE_CLOSED', 'TICKET_STATE_CANCELLED', 'TICKET_STATE_NOT_FILED'].includes(tk.state) ? h('p.small.muted', t('words.reply')) : null,
       h('dl.fields',
         h('dt', t('lookup.category')), h('dd', tk.categoryName || tk.category || '—'),
         h('dt', t('lookup.address')), h('dd', tk.address || '—'),

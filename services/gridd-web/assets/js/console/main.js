@@ -11,20 +11,24 @@ import { CallForm } from './callform.js';
 import { RoutePreview, SimilarCases } from './preview.js';
 import { PickMap } from './pickmap.js';
 import { Lookup, maskPhone } from './lookup.js';
+import { Replies } from './replies.js';
 
 const $ = (id) => document.getElementById(id);
 // Roles that may log a call (the others can still look cases up).
 const LOGGING_ROLES = new Set(['hotline_operator', 'shift_leader', 'administrator']);
 // The duplicate hint is asked again this often while a call goes on (other calls come in).
 const SIMILAR_REFRESH_MS = 20000;
+// The replies owed are listed again this often (cases close, other operators record calls).
+const REPLIES_REFRESH_MS = 30000;
 
-const state = { running: false, generation: 0, receipt: null, catalogueError: null };
+const state = { running: false, generation: 0, receipt: null, catalogueError: null, view: 'call', repliesAllowed: false };
 const catalogue = new Catalogue();
 let form = null;
 let route = null;
 let similar = null;
 let pickMap = null;
 let lookup = null;
+let replies = null;
 
 // What tests (and a curious operator) can ask the page.
 const gridd = {
@@ -32,6 +36,7 @@ const gridd = {
   screenOf: (lon, lat) => pickMap.screenOf(lon, lat),
   idempotencyKey: () => form && form.key,
   lang: () => getLang(),
+  view: () => state.view,
 };
 window.__console = gridd;
 
@@ -68,6 +73,27 @@ function buildComponents() {
     onOpen: (id) => lookup.byRef(id),
   });
   lookup = new Lookup({ body: $('lookup-body'), callerPhone: () => $('caller-phone').value.trim() });
+  replies = new Replies({
+    listBody: $('replies-body'),
+    detailBody: $('reply-body'),
+    totalEl: $('replies-total'),
+    countEl: $('replies-count'),
+    refreshButton: $('replies-refresh'),
+  });
+  $('tab-call').addEventListener('click', () => showView('call', true));
+  $('tab-replies').addEventListener('click', () => showView('replies', true));
+  for (const tab of [$('tab-call'), $('tab-replies')]) {
+    tab.addEventListener('keydown', (e) => {
+      if (e.key !== 'ArrowLeft' && e.key !== 'ArrowRight') return;
+      e.preventDefault();
+      const next = state.view === 'call' && state.repliesAllowed ? 'replies' : 'call';
+      showView(next, false);
+      $(next === 'call' ? 'tab-call' : 'tab-replies').focus();
+    });
+  }
+  $('replies-view').addEventListener('keydown', (e) => {
+    if (!e.defaultPrevented && replies.onKey(e)) e.stopPropagation();
+  });
 
   $('map-zoom-in').addEventListener('click', () => pickMap.map.zoomAt(1.5, pickMap.map.width / 2, pickMap.map.height / 2));
   $('map-zoom-out').addEventListener('click', () => pickMap.map.zoomAt(1 / 1.5, pickMap.map.width / 2, pickMap.map.height / 2));
@@ -78,6 +104,38 @@ function buildComponents() {
   });
   $('new-call').addEventListener('click', newCall);
   setInterval(() => { if (state.running && !state.receipt) similar.refresh(); }, SIMILAR_REFRESH_MS);
+  setInterval(() => { if (state.running && state.repliesAllowed && !replies.busy) replies.load(); }, REPLIES_REFRESH_MS);
+}
+
+// ---- the two views: calls, and the replies owed to callers -------------------------------------
+
+/**
+ * Shows the call form ('call') or the reply list ('replies'). `focus`: put the focus in the
+ * view (the caller on the list, or back where the call form was left).
+ */
+function showView(view, focus) {
+  if (view === 'replies' && !state.repliesAllowed) view = 'call';
+  const changed = state.view !== view;
+  if (changed && state.view === 'call') state.callFocus = document.activeElement;
+  state.view = view;
+  const replyView = view === 'replies';
+  $('call-view').hidden = replyView;
+  $('replies-view').hidden = !replyView;
+  $('key-hints').hidden = replyView;
+  $('tab-call').setAttribute('aria-selected', String(!replyView));
+  $('tab-replies').setAttribute('aria-selected', String(replyView));
+  $('tab-call').tabIndex = replyView ? -1 : 0;
+  $('tab-replies').tabIndex = replyView ? 0 : -1;
+  if (replyView && changed) replies.load();
+  if (!focus) return;
+  if (replyView) {
+    replies.focusList();
+    if (!$('replies-view').contains(document.activeElement)) $('replies-refresh').focus();
+  } else {
+    const back = state.callFocus;
+    if (back && back.isConnected && $('call-view').contains(back)) back.focus();
+    else if (!$('call-form').hidden) form.focusFirst();
+  }
 }
 
 // ---- the receipt ----------------------------------------------------------------------------
@@ -201,6 +259,11 @@ async function startApp() {
   pickMap.reset();
   newCall();
   lookup.reset();
+  state.repliesAllowed = api.can('ListReplyTasks');
+  $('tab-replies').hidden = !state.repliesAllowed;
+  replies.reset();
+  showView('call', false);
+  if (state.repliesAllowed) replies.load();
   await Promise.all([loadCatalogue(), pickMap.load()]);
   if (gen !== state.generation) return;
   gridd.ready = true;
@@ -220,6 +283,7 @@ function showUser() {
 function stopApp() {
   state.running = false;
   state.generation++;
+  if (replies) replies.reset();
   gridd.ready = false;
   delete document.body.dataset.ready;
 }
@@ -320,7 +384,14 @@ function isTyping(el) {
  */
 function onKey(e) {
   if (e.defaultPrevented || !state.running) return;
-  const formShown = !$('call-form').hidden;
+  if (e.key === 'F4') {
+    e.preventDefault();
+    if (state.repliesAllowed) showView(state.view === 'replies' ? 'call' : 'replies', true);
+    return;
+  }
+  if (e.key === 'F3' && state.view !== 'call') showView('call', false);
+  // The call form's keys work while it is on screen, not behind the reply list.
+  const formShown = state.view === 'call' && !$('call-form').hidden;
   if ((e.key === 'F2' || (e.key === '/' && !isTyping(document.activeElement) && !e.ctrlKey && !e.metaKey)) && formShown) {
     e.preventDefault();
     form.focusCategory();
@@ -338,7 +409,7 @@ function onKey(e) {
     form.submit();
     return;
   }
-  if ((e.key === 'n' || e.key === 'N') && e.altKey && !e.ctrlKey && state.receipt) {
+  if ((e.key === 'n' || e.key === 'N') && e.altKey && !e.ctrlKey && state.receipt && state.view === 'call') {
     e.preventDefault();
     newCall();
     return;
@@ -362,6 +433,7 @@ function relabel() {
   lookup.render();
   renderReceipt();
   renderCatalogueState();
+  replies.relabel();
 }
 
 // ---- start --------------------------------------------------------------------------------------
