@@ -1219,6 +1219,13 @@ pub fn apply(ticket: &Ticket, command: &Command, actor: &Actor, now: Timestamp, 
         (Command::Verify { passed: false }, S::Checking) => {
             t.rework_count += 1;
             t.side_clock = None;
+            // The squad is not charged for the time the case waited for its check: the handling
+            // clock stood still from the report of completion until now.
+            if let (Some(h), Some(resolved)) = (t.handling.as_mut(), t.resolved_at) {
+                h.paused_millis += policy.calendar.elapsed(resolved, now, h.limit.clock);
+                h.deadline = h.threshold(1.0, policy.calendar);
+            }
+            restart_accept_clock(&mut t, now, policy);
             t.state = S::Rework;
             t.light = light_of(t.handling.as_ref(), policy.ladder);
             let detail = format!("check failed; rework #{}", t.rework_count);
@@ -1273,6 +1280,14 @@ pub fn apply(ticket: &Ticket, command: &Command, actor: &Actor, now: Timestamp, 
     };
     t.version += 1;
     Ok(Transition { ticket: t, changes: vec![change] })
+}
+
+/// A case back with its squad for rework must be signed for again, within the accept limit
+/// from now.
+fn restart_accept_clock(t: &mut Ticket, now: Timestamp, policy: Policy<'_>) {
+    t.accept_deadline = Some(policy.calendar.advance(now, policy.calendar.resolve(policy.stages.accept, t.urgency)));
+    t.accepted_at = None;
+    t.accept_overdue = false;
 }
 
 fn close(t: &mut Ticket, close_type: CloseType, now: Timestamp, policy: Policy<'_>) {
@@ -1371,6 +1386,7 @@ fn dissatisfied(t: &mut Ticket, reference: &crate::ids::Reference, now: Timestam
             let generation = next_generation(t);
             let limit = policy.calendar.resolve(t.handling_spec, t.urgency);
             t.handling = Some(StageClock::start(Stage::Handling, generation, now, limit, policy.calendar));
+            restart_accept_clock(t, now, policy);
             t.state = TicketState::Rework;
             t.light = Light::Green;
             let detail = format!("reopened as rework #{} for {squad}: the caller of {reference} is dissatisfied", t.rework_count);
@@ -1439,7 +1455,7 @@ fn audience(stage: Stage, notify: &str) -> String {
 }
 
 /// The timers the ticket needs now: the next ladder level of the running clock, and the
-/// accept deadline while the squad has not signed for a dispatched task.
+/// accept deadline while the squad has not signed for a dispatched or reworked task.
 pub fn desired_timers(t: &Ticket, policy: Policy<'_>) -> Vec<Timer> {
     let mut timers = Vec::with_capacity(2);
     if let Some(clock) = t.active_clock() {
@@ -1452,7 +1468,8 @@ pub fn desired_timers(t: &Ticket, policy: Policy<'_>) -> Vec<Timer> {
             });
         }
     }
-    if let (TicketState::Dispatched, Some(due), false, Some(h)) = (t.state, t.accept_deadline, t.accept_overdue, t.handling.as_ref()) {
+    let waiting_to_be_signed_for = matches!(t.state, TicketState::Dispatched | TicketState::Rework) && t.accepted_at.is_none();
+    if let (true, Some(due), false, Some(h)) = (waiting_to_be_signed_for, t.accept_deadline, t.accept_overdue, t.handling.as_ref()) {
         timers.push(Timer { generation: h.generation, kind: TimerKind::AcceptDue, due });
     }
     timers

@@ -158,7 +158,7 @@ fn squad_commands_need_the_holding_squad() {
 }
 
 #[test]
-fn failed_check_is_rework_on_the_same_deadline() {
+fn failed_check_is_rework_on_the_same_handling_clock() {
     let env = Env::new();
     let s = squad_actor("sq-1");
     let op = Actor::Operator("sup".into());
@@ -172,7 +172,9 @@ fn failed_check_is_rework_on_the_same_deadline() {
     assert_eq!(tr.ticket.state, TicketState::Rework);
     assert_eq!(tr.ticket.rework_count, 1);
     assert_eq!(tr.changes[0].feed, vec![(squad("sq-1"), FeedKind::Rework)]);
-    assert_eq!(tr.ticket.handling, before, "rework resumes the bundled handling deadline");
+    let (before, after) = (before.expect("handling clock"), tr.ticket.handling.clone().expect("handling clock"));
+    assert_eq!((after.generation, after.started_at), (before.generation, before.started_at), "rework resumes the same clock");
+    assert_eq!(after.deadline, before.deadline.add_millis(MIN), "later by the minute the check took");
     let t = run(&env, &tr.ticket, Command::Accept, &s, t0.add_millis(3 * MIN)).ticket;
     assert_eq!(t.state, TicketState::Accepted);
 }
@@ -571,4 +573,39 @@ fn late_verification_and_late_replies_escalate() {
     let timer = desired_timers(&closed, env.policy()).into_iter().min_by_key(|x| x.due).expect("a reply timer");
     let fired = run(&env, &closed, Command::Fire(timer), &Actor::Timer, timer.due);
     assert!(fired.changes[0].detail.contains("reply limit") && fired.changes[0].detail.contains("热线回访"), "{}", fired.changes[0].detail);
+}
+
+#[test]
+fn rework_does_not_charge_the_check_and_restarts_the_sign_for_clock() {
+    let env = Env::new();
+    let s = squad_actor("sq-1");
+    let t0 = monday_9am();
+    let mut t = open(new_case(assigned("sq-1")), t0, env.policy()).ticket;
+    let first_deadline = t.handling.as_ref().map(|h| h.deadline).expect("handling clock");
+    for cmd in [Command::Accept, Command::Start, Command::Resolve { note: "done".into(), photo_urls: Vec::new() }] {
+        t = run(&env, &t, cmd, &s, t0.add_millis(30 * MIN)).ticket;
+    }
+    // The check takes an hour of working time (09:30 → 10:30) and fails.
+    let reworked = run(&env, &t, Command::Verify { passed: false }, &Actor::Operator("sup".into()), t0.add_millis(90 * MIN)).ticket;
+    let handling = reworked.handling.as_ref().expect("handling clock");
+    assert_eq!(handling.deadline, first_deadline.add_millis(HOUR), "the hour of checking is not the squad's");
+    assert_eq!(reworked.accept_deadline, Some(t0.add_millis(2 * HOUR)), "sign for the rework within 30 min of it");
+    assert!(desired_timers(&reworked, env.policy()).iter().any(|x| x.kind == TimerKind::AcceptDue));
+    let signed = run(&env, &reworked, Command::Accept, &s, t0.add_millis(100 * MIN)).ticket;
+    assert!(matches!((signed.accepted_at, signed.accept_deadline), (Some(a), Some(d)) if a <= d), "signed for on time after a rework");
+}
+
+#[test]
+fn stage_limits_in_working_time_wait_for_the_working_day() {
+    let mut env = Env::new();
+    env.stages.accept = LimitSpec::parse("0.5WH").expect("valid");
+    // Sunday 2026-11-22 02:00: a normal case's sign-for clock waits for Monday 08:30.
+    let sunday_2am = monday_9am().add_millis(-31 * HOUR);
+    let t = open(new_case(assigned("sq-1")), sunday_2am, env.policy()).ticket;
+    assert_eq!(t.accept_deadline, Some(monday_9am()), "08:30 + 30 working minutes");
+    // An urgent case stays 24×7.
+    let mut urgent = new_case(assigned("sq-1"));
+    urgent.urgency = Urgency::Urgent;
+    let t = open(urgent, sunday_2am, env.policy()).ticket;
+    assert_eq!(t.accept_deadline, Some(sunday_2am.add_millis(30 * MIN)));
 }
