@@ -13,6 +13,7 @@ use gridd_core::grid::{Grid, GridErrors, GridSet};
 use gridd_core::ids::CameraId;
 use gridd_core::routing::Responsibility;
 use gridd_core::ticket::StageLimits;
+use gridd_core::components::OwnerRegistry;
 use gridd_core::verification::{SupervisorArea, VerificationPolicy};
 use serde::Deserialize;
 
@@ -77,6 +78,8 @@ struct Files {
     grid: PathBuf,
     /// The city's outline; where given, holes it has (enclaves) are not gaps of the grid.
     boundary: Option<PathBuf>,
+    /// The owner units of numbered components (部件), by id prefix.
+    components: Option<PathBuf>,
     catalogue: PathBuf,
     calendars: Vec<PathBuf>,
     squads: PathBuf,
@@ -157,6 +160,8 @@ pub struct CityConfig {
     /// What waits for on-site verification before filing, who verifies it, and what a
     /// dissatisfied reply does.
     pub verification: VerificationPolicy,
+    /// Owner units of numbered components (部件): routed to ahead of the category rules.
+    pub components: OwnerRegistry,
     /// Things that are allowed but worth a log line (e.g. a year without holiday data).
     pub warnings: Vec<String>,
     /// Every file the city was loaded from, to notice edits.
@@ -220,6 +225,10 @@ pub fn load_city(path: &Path) -> Result<CityConfig, ConfigError> {
     let responsibility = squads::load(&at(&file.files.squads), grid.divisions())?;
     let cameras = load_cameras(&at(&file.files.cameras))?;
     let verification = verification_policy(file.verification, &catalogue, grid.divisions()).map_err(|(item, r)| err(&item, r))?;
+    let components = match &file.files.components {
+        Some(p) => load_components(&at(p), &responsibility)?,
+        None => OwnerRegistry::default(),
+    };
     let detections = load_detections(&at(&file.files.detections), &catalogue)?;
 
     let mut warnings = Vec::new();
@@ -237,7 +246,7 @@ pub fn load_city(path: &Path) -> Result<CityConfig, ConfigError> {
     let f = &file.files;
     let mut sources = vec![path.to_path_buf()];
     sources.extend([&f.divisions, &f.grid, &f.catalogue, &f.squads, &f.cameras, &f.detections].into_iter().map(|p| at(p)));
-    sources.extend(f.boundary.iter().map(|p| at(p)));
+    sources.extend(f.boundary.iter().chain(&f.components).map(|p| at(p)));
     sources.extend(f.calendars.iter().map(|p| at(p)));
     Ok(CityConfig {
         name: file.name,
@@ -255,8 +264,32 @@ pub fn load_city(path: &Path) -> Result<CityConfig, ConfigError> {
         dedup,
         camera_min_confidence: file.dedup.camera_min_confidence,
         verification,
+        components,
         warnings,
     })
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ComponentsFile {
+    #[serde(default)]
+    owner: Vec<OwnerEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct OwnerEntry {
+    prefix: String,
+    unit: gridd_core::ids::SquadId,
+}
+
+/// Loads `components.toml`: every owner must be a configured squad or department.
+fn load_components(path: &Path, responsibility: &Responsibility) -> Result<OwnerRegistry, ConfigError> {
+    let file: ComponentsFile = read_toml(path)?;
+    if let Some((i, o)) = file.owner.iter().enumerate().find(|(_, o)| responsibility.squad(&o.unit).is_none()) {
+        return Err(ConfigError::new(path, format!("owner[{i}].unit"), format!("{} is not a squad or department of squads.toml", o.unit)));
+    }
+    OwnerRegistry::new(file.owner.into_iter().map(|o| (o.prefix, o.unit)).collect()).map_err(|r| ConfigError::new(path, "owner", r))
 }
 
 /// Checks `[verification]`: channels that can wait, known categories, a confidence in 0..1,

@@ -18,6 +18,7 @@
 
 pub mod calendar;
 pub mod category;
+pub mod components;
 pub mod coords;
 pub mod dedup;
 pub mod error;

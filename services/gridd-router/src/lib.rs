@@ -50,6 +50,9 @@ pub fn decide(city: &CityConfig, report: Report, cases: &mut dyn CaseLookup) -> 
         return Decision { report, ticket_id: duplicate.ticket_id, outcome: Outcome::Attach { reason: duplicate.reason } };
     }
     let (cell, mut placement) = place(city, report.location, &report.category, report.received_at, report.observed_at);
+    if let Some(owned) = component_owner(city, &report) {
+        placement = owned;
+    }
     if city.verification.needs(&report) {
         // Placed now for the supervisor's area; routed when the supervisor confirms it.
         let community = cell.as_ref().map(|c| c.community_code.clone());
@@ -57,6 +60,19 @@ pub fn decide(city: &CityConfig, report: Report, cases: &mut dyn CaseLookup) -> 
         placement = Placement::Verify { verifier };
     }
     Decision { report, ticket_id: own_id, outcome: Outcome::Open { cell, placement } }
+}
+
+/// A numbered component's owner unit (权属单位), ahead of the category rules.
+fn component_owner(city: &CityConfig, report: &Report) -> Option<Placement> {
+    let id = report.component_id.as_deref()?;
+    let owner = city.components.owner(id)?;
+    let name = city.responsibility.squad(owner.unit).map_or(owner.unit.as_str(), |s| s.name.as_str());
+    let routing = Routing {
+        rule_id: "component-owner".into(),
+        reason: format!("component {id} is {name}'s (权属单位, registry prefix {})", owner.prefix),
+        grid_version: city.grids.at(report.received_at).version().to_owned(),
+    };
+    Some(Placement::Assigned { squad: owner.unit.clone(), routing })
 }
 
 fn find_duplicate(city: &CityConfig, report: &Report, cases: &mut dyn CaseLookup) -> Option<dedup::Duplicate> {
@@ -76,6 +92,12 @@ fn find_duplicate(city: &CityConfig, report: &Report, cases: &mut dyn CaseLookup
         if let Some(d) = dedup::camera_repeat(&city.dedup, report.observed_at, &repeats) {
             return Some(d);
         }
+    }
+    if let Some(component) = &report.component_id {
+        // A numbered component is its own case: two covers side by side are two problems.
+        let repeats = others(cases.camera(&gridd_core::components::repeat_key(component)));
+        let open = repeats.into_iter().filter(|c| c.open).max_by_key(|c| c.opened_at);
+        return open.map(|c| dedup::Duplicate { ticket_id: c.ticket_id, reason: format!("same component {component} while its case is open") });
     }
     let point = report.location?;
     let (min, max) = dedup::search_box(point, city.dedup.radius_m);
@@ -215,8 +237,10 @@ pub fn remember(tx: &mut dyn WriteTx, decision: &Decision) -> Result<(), StoreEr
                 last_seen_at: report.observed_at,
                 open: true,
             };
-            let camera_key = report.camera.as_ref().map(|c| c.repeat_key());
-            tx.put_known_case(&case, camera_key.as_deref())?;
+            // Cases are found again by what repeats them: the camera and detection, or the
+            // numbered component.
+            let repeat_key = report.camera.as_ref().map(|c| c.repeat_key()).or_else(|| report.component_id.as_deref().map(gridd_core::components::repeat_key));
+            tx.put_known_case(&case, repeat_key.as_deref())?;
         }
         Outcome::Attach { .. } => tx.touch_known_case(&decision.ticket_id, report.observed_at)?,
     }

@@ -51,7 +51,8 @@ async fn a_failed_check_sends_the_case_back_as_rework_until_it_passes() {
         .expect("verify")
         .into_inner();
     assert_eq!((closed.state(), closed.close_type()), (v1::TicketState::Closed, v1::CloseType::Normal));
-    assert_eq!(closed.stage(), v1::Stage::Unspecified, "no clock runs after closure");
+    // The handling and check clocks stop; the caller asked for a reply, so its clock runs.
+    assert_eq!(closed.stage(), v1::Stage::Reply, "after closure only the reply's clock runs");
     let (_, history) = c.history(&id).await;
     let kinds: Vec<&str> = history.iter().map(|e| e.kind.as_str()).collect();
     assert_eq!(

@@ -93,3 +93,61 @@ async fn locate_explains_the_choice() {
     assert!(grid.total_cells > 500 && !grid.next_page_token.is_empty());
     app.stop().await;
 }
+
+/// A patrol report at `point` about a numbered component (部件).
+fn component_report(key: &str, category: &str, component_id: &str, point: (f64, f64)) -> v1::SubmitPatrolReportRequest {
+    v1::SubmitPatrolReportRequest {
+        idempotency_key: key.into(),
+        category: category.into(),
+        location: Some(v1::GeoPoint { lon: point.0, lat: point.1, crs: v1::CoordSystem::Wgs84.into() }),
+        component_id: component_id.into(),
+        description: "井盖破损".into(),
+        ..Default::default()
+    }
+}
+
+#[tokio::test]
+async fn a_numbered_component_goes_to_its_owner_and_its_reports_are_one_case() {
+    let app = spawn_app().await;
+    let mut c = app.clients.clone();
+    // A power cover (电力井盖) in 新安街道: the power company's, not 一中队's.
+    let first = c.intake.submit_patrol_report(component_report("cmp-1", "C0105", "3203810105000017", XINAN)).await.expect("accepted");
+    let case = c.ticket_of(&first.get_ref().reference).await;
+    assert_eq!((case.squad_id.as_str(), case.squad_name.as_str()), ("unit-power", "新沂供电公司"));
+    let routing = case.routing.clone().expect("explained");
+    assert_eq!(routing.rule_id, "component-owner");
+    assert!(routing.reason.contains("3203810105000017") && routing.reason.contains("3203810105"), "{}", routing.reason);
+    // The same component reported again, even with a point 200 m off, is the same case.
+    let again = c
+        .intake
+        .submit_patrol_report(component_report("cmp-2", "C0105", "3203810105000017", (XINAN.0, XINAN.1 + 0.0018)))
+        .await
+        .expect("accepted");
+    assert_eq!(c.ticket_of(&again.get_ref().reference).await.id, case.id);
+    // Another component of the same class at the same place is another case.
+    let other = c.intake.submit_patrol_report(component_report("cmp-3", "C0105", "3203810105000018", XINAN)).await.expect("accepted");
+    assert_ne!(c.ticket_of(&other.get_ref().reference).await.id, case.id);
+    // A component the registry does not cover is routed by its category as usual.
+    let unlisted = c.intake.submit_patrol_report(component_report("cmp-4", "C0102", "3203810102000001", XINAN)).await.expect("accepted");
+    assert_eq!(c.ticket_of(&unlisted.get_ref().reference).await.squad_id, "dept-water");
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_gas_leak_goes_to_the_gas_company_even_in_a_town() {
+    let app = spawn_app().await;
+    let mut c = app.clients.clone();
+    let locate = |point: (f64, f64)| v1::LocateRequest {
+        point: Some(v1::GeoPoint { lon: point.0, lat: point.1, crs: v1::CoordSystem::Wgs84.into() }),
+        category: "E0403".into(),
+        at: None,
+    };
+    for point in [XINAN, gridd_tests::spread_point(0)] {
+        let answer = c.grid.locate(locate(point)).await.expect("located").into_inner();
+        let squads: Vec<&str> = answer.responsible.iter().map(|r| r.squad_id.as_str()).collect();
+        assert_eq!(squads, ["unit-gas"], "at {point:?}");
+    }
+    let receipt = c.hotline("gas-1", "E0403", Some(XINAN)).await.expect("accepted");
+    assert_eq!(c.ticket_of(&receipt.reference).await.squad_id, "unit-gas");
+    app.stop().await;
+}
