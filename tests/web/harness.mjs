@@ -17,6 +17,8 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const REPO = path.resolve(here, '../..');
 export const GRIDD = process.env.GRIDD_BIN || path.join(REPO, 'target/debug/gridd');
 export const TEST_CITY = path.join(REPO, 'tests/fixtures/city/city.toml');
+/** The test city with verification before filing (核实) by `sup.xinan` in 新安街道, and replies (回访). */
+export const VERIFY_CITY = path.join(REPO, 'tests/fixtures/city-verify/city.toml');
 export const OUTPUT = path.join(here, 'output');
 export const CHROMIUM = process.env.GRIDD_TEST_CHROMIUM || '/usr/bin/chromium';
 export const PASSWORD = 'test-password-1';
@@ -101,9 +103,10 @@ export class HttpError extends Error {
 export class Gridd {
   /**
    * A new engine in a fresh temp dir, not started yet. `fixedPorts`: bind to chosen free ports
-   * instead of port 0, so that a restarted engine comes back at the same address.
+   * instead of port 0, so that a restarted engine comes back at the same address. `city`: the
+   * city file (default the test city; VERIFY_CITY for the one that verifies reports first).
    */
-  static async create(name, { fixedPorts = false } = {}) {
+  static async create(name, { fixedPorts = false, city = TEST_CITY } = {}) {
     if (!fs.existsSync(GRIDD)) throw new Error(`${GRIDD} is missing: build it first (cargo build -p gridd --bins)`);
     const g = new Gridd();
     g.name = name;
@@ -113,7 +116,7 @@ export class Gridd {
     const http = fixedPorts ? `127.0.0.1:${await freePort()}` : '127.0.0.1:0';
     fs.writeFileSync(g.config, [
       '# Written by tests/web/harness.mjs: embedded mode on the test city.',
-      `city = ${JSON.stringify(TEST_CITY)}`,
+      `city = ${JSON.stringify(city)}`,
       '',
       '[server]',
       `grpc = ${JSON.stringify(grpc)}`,

@@ -22,8 +22,8 @@ const NOT_FILED_OUTCOMES = [
   ['VERIFY_OUTCOME_NOT_CITY_BUSINESS', 'NOT_FILED_REASON_NOT_CITY_BUSINESS'],
   ['VERIFY_OUTCOME_ALREADY_FIXED', 'NOT_FILED_REASON_ALREADY_FIXED'],
 ];
-// The form field a refusal's `field` (as the server names it) belongs to.
-const FIELD_OF = { note: 'note', category: 'category', condition: 'condition', location: 'point', outcome: 'reason', squad_id: 'squad', reason: 'reason', extension: 'amount' };
+// The verification form's field a refusal's `field` (as the server names it) belongs to.
+const FIELD_OF = { note: 'note', category: 'category', condition: 'condition', location: 'point', outcome: 'reason' };
 
 // The city's catalogue, asked once per page for the category correction at verification.
 let cataloguePromise = null;
@@ -263,7 +263,8 @@ export class CaseView {
       fields.push(h('div.form-inline', field('form-amount', 'form.amount', amount), field('form-unit', 'form.unit', unit)));
     }
     if (action === 'verify_refuse') {
-      outcome = h('select', { id: 'form-outcome', required: true, testid: 'form-outcome' },
+      // Required, checked here (the reason is said next to the field, not in a browser bubble).
+      outcome = h('select', { id: 'form-outcome', 'aria-required': 'true', testid: 'form-outcome' },
         h('option', { value: '' }, t('form.chooseReason')),
         NOT_FILED_OUTCOMES.map(([o, r]) => h('option', { value: o }, tEnum('notFiledReason', r))));
       fields.push(field('form-outcome', 'form.verifyReason', outcome, 'reason'));
@@ -299,7 +300,7 @@ export class CaseView {
     }
     const refuse = action === 'verify_refuse';
     const placeholder = refuse ? 'form.verifyNote.placeholder' : action === 'verify_confirm' ? 'form.verifyConfirmNote.placeholder' : 'form.note.placeholder';
-    const note = h('textarea', { id: 'form-note', rows: refuse ? '3' : '2', maxlength: '1000', testid: 'form-note', placeholder: t(placeholder), required: refuse });
+    const note = h('textarea', { id: 'form-note', rows: refuse ? '3' : '2', maxlength: '1000', testid: 'form-note', placeholder: t(placeholder), 'aria-required': refuse ? 'true' : null });
     fields.push(field('form-note', refuse || action === 'verify_confirm' ? 'form.verifyNote' : 'form.note', note, 'note'));
     const submit = h(`button.btn.small${DANGER.has(action) ? '.danger' : '.primary'}`, { type: 'submit', testid: 'form-submit' }, `${t('form.submit')} · ${t(`action.${action}`)}`);
     const cancel = h('button.btn.small.ghost', { type: 'button', testid: 'form-cancel' }, t('form.cancel'));
@@ -363,8 +364,10 @@ export class CaseView {
     if (tk.version) context.expectedVersion = tk.version;
     if (values.note) context.note = values.note;
     const base = { ticketId: tk.id, context };
-    // VerifyReport carries the note itself (the caller's reply gives it), not in the context.
-    const verifyContext = tk.version ? { expectedVersion: tk.version } : {};
+    // VerifyReport carries the note itself (the caller's reply gives it), not in the context. It
+    // sends no expected version: the verification clock's reminders change the version every
+    // little while, and a report verified meanwhile by someone else is refused by its state.
+    const verifyContext = {};
     const confirm = { ticketId: tk.id, outcome: 'VERIFY_OUTCOME_CONFIRMED', note: values.note || '', context: verifyContext };
     if (values.category) confirm.category = values.category;
     if (values.condition) confirm.condition = values.condition;
@@ -585,7 +588,7 @@ export class CaseView {
         : h(`span.badge.sat${late ? '.late' : ''}`, { testid: 'case-reply-satisfaction' }, late ? t('case.replyOverdue') : t('case.replyPending'));
       const attempts = num(r.attempts);
       const meta = [
-        `${t('case.replyDue')} ${fmtTime(r.due)}${late ? ` (${t('overdue.late', { duration: fmtDuration(now - due) })})` : ''}`,
+        `${t('case.replyDue')} ${fmtTime(r.due)}${late ? t('case.replyLate', { late: t('overdue.late', { duration: fmtDuration(now - due) }) }) : ''}`,
         attempts ? t('case.replyAttempts', { n: attempts }) : sat ? '' : t('case.replyNoAttempts'),
         r.repliedAt ? `${t('case.repliedAt')} ${fmtTime(r.repliedAt)}` : '',
       ].filter(Boolean).join(' · ');

@@ -111,10 +111,10 @@ function buildComponents() {
     onStats: (period, today) => {
       const city = (period && period.city) || (today && today.city) || {};
       if (city.name) $('city-name').textContent = city.name;
-      // Without the KPIs (a role that may not read them) the city's name is unknown: the title
-      // of the centre stands in for it.
+      // Without the KPIs (a role that may not read them) the city's name is unknown: the
+      // centre's short title stands in for it.
       document.querySelector('.brand-sub').hidden = Boolean(!city.name && !period && !today);
-      if (!city.name && !period && !today) $('city-name').textContent = t('app.title');
+      if (!city.name && !period && !today) $('city-name').textContent = t('app.short');
       squads.addMany(((period && period.bySquad) || []).concat((today && today.bySquad) || []).map((k) => [k.key, k.name]));
       if (!state.statsDone) { state.statsDone = true; maybeReady(); }
     },
@@ -515,7 +515,7 @@ function relabel() {
   if (!state.running) return;
   showUser();
   updateLive();
-  if (kpi && !kpi.allowed) $('city-name').textContent = t('app.title');
+  if (kpi && !kpi.allowed) $('city-name').textContent = t('app.short');
   if (kpi) kpi.render();
   if (manual && state.ticketsLoaded) manual.relabel();
   if (overdue && state.ticketsLoaded) overdue.relabel();

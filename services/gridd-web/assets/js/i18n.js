@@ -7,6 +7,7 @@ const STORAGE_KEY = 'gridd.lang';
 const zh = {
   'app.title': '数字化城管指挥中心',
   'app.subtitle': '网格事件派遣工作台',
+  'app.short': '指挥中心',
   'lang.switch': 'EN',
   'lang.switch.title': 'Switch to English',
   'wall.toggle': '大屏模式',
@@ -199,6 +200,7 @@ const zh = {
   'case.replyNoAttempts': '尚未拨打',
   'case.replyPending': '待回访',
   'case.replyOverdue': '回访已超期',
+  'case.replyLate': '（{late}）',
   'case.repliedAt': '回访时间',
   'case.replyNote': '回访记录',
   'case.history': '处理过程',
@@ -371,6 +373,7 @@ const zh = {
 const en = {
   'app.title': 'City Management Command Centre',
   'app.subtitle': 'Grid event dispatch',
+  'app.short': 'Command centre',
   'lang.switch': '中文',
   'lang.switch.title': '切换到中文',
   'wall.toggle': 'Wall mode',
@@ -551,6 +554,7 @@ const en = {
   'case.replyNoAttempts': 'Not called yet',
   'case.replyPending': 'Reply pending',
   'case.replyOverdue': 'Reply overdue',
+  'case.replyLate': ' ({late})',
   'case.repliedAt': 'Replied at',
   'case.replyNote': 'Reply note',
   'case.history': 'History',

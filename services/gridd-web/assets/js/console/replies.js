@@ -108,13 +108,20 @@ export class Replies {
   }
 
   render() {
-    // A refresh must not take the focus away from the list item the operator is on.
+    // A refresh must not take the focus away from where the operator is: the list item, or a
+    // control of the form being filled in (with the caret where it was).
     const active = document.activeElement;
     const focusedKey = active && this.listBody.contains(active) && active.dataset.key ? active.dataset.key : '';
+    const inForm = active && this.formEl && this.formEl.contains(active) ? active : null;
+    const caret = inForm && inForm.tagName === 'TEXTAREA' ? [inForm.selectionStart, inForm.selectionEnd] : null;
     this.renderList();
     this.renderDetail();
     this.showCount();
     if (focusedKey) this.focusItem(focusedKey);
+    if (inForm && inForm.isConnected) {
+      inForm.focus();
+      if (caret) inForm.setSelectionRange(caret[0], caret[1]);
+    }
   }
 
   renderList() {
