@@ -6,7 +6,7 @@
 use gridd_access::{Grant, Operation, Scope, permission};
 use gridd_config::CityConfig;
 use gridd_core::category::{LimitSpec, LimitUnit};
-use gridd_core::ticket::{self, Actor, CancelReason, Command, Ticket};
+use gridd_core::ticket::{self, Actor, CancelReason, Command, NotFiledReason, Ticket};
 use gridd_core::time::Timestamp;
 
 /// The actions a client may offer, with the operation that allows each and a command that
@@ -30,9 +30,17 @@ fn candidates(city: &CityConfig, t: &Ticket) -> Vec<(&'static str, Operation, Co
         ("start", Operation::StartTask, Command::Start),
         ("resolve", Operation::ResolveTask, Command::Resolve { note: "-".into(), photo_urls: Vec::new() }),
         ("return", Operation::ReturnTask, Command::Return { reason: "-".into() }),
+        // Confirming and refusing are allowed in the same state; refusing stands for both
+        // (a confirmation needs the routing its correction leads to).
+        ("verify_confirm", Operation::VerifyReport, Command::Refuse { reason: NotFiledReason::NotAProblem, note: "-".into() }),
+        ("verify_refuse", Operation::VerifyReport, Command::Refuse { reason: NotFiledReason::NotAProblem, note: "-".into() }),
     ];
     if let Some(squad) = other_squad {
         list.insert(0, ("dispatch", Operation::Dispatch, Command::Dispatch { squad }));
+    }
+    if let Some(owed) = t.open_replies().next() {
+        let reply = Command::RecordReply { reference: owed.reference.clone(), satisfaction: None, note: String::new() };
+        list.push(("reply", Operation::RecordReply, reply));
     }
     list
 }

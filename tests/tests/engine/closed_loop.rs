@@ -98,12 +98,18 @@ async fn a_call_is_verified_filed_closed_and_every_caller_gets_a_reply() {
     let merged = p.operator.ticket_of(&second.get_ref().reference).await;
     assert_eq!(merged.id, waiting.id);
 
+    let actions = |r: v1::GetTicketResponse| r.allowed_actions;
+    let get = |id: &str| v1::GetTicketRequest { id: id.into(), include_history: false };
+    let offered = actions(p.supervisor.dispatch.get_ticket(get(&waiting.id)).await.expect("get").into_inner());
+    assert_eq!(offered, ["verify_confirm", "verify_refuse"], "a supervisor verifies; nothing else applies before filing");
     let filed = verify(&mut p.supervisor, &waiting.id, v1::VerifyOutcome::Confirmed, "").await.expect("confirmed");
     assert_eq!((filed.state(), filed.squad_id.as_str()), (v1::TicketState::Dispatched, "sq-1"), "filed and routed");
     let closed = handle_and_close(&mut p, &waiting.id).await;
     assert_eq!((closed.state(), closed.stage()), (v1::TicketState::Closed, v1::Stage::Reply));
     assert_eq!(closed.replies.len(), 2, "both callers are owed a reply: {:?}", closed.replies);
 
+    let offered = actions(p.operator.dispatch.get_ticket(get(&waiting.id)).await.expect("get").into_inner());
+    assert_eq!(offered, ["reply"], "the hotline replies to the callers of a closed case");
     // The hotline's work list: both callers, with the numbers to call.
     let tasks = open_reply_tasks(&mut p.operator).await;
     let mut phones: Vec<(&str, bool)> = tasks.iter().map(|t| (t.phone.as_str(), t.confidential)).collect();
