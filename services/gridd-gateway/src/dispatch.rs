@@ -176,7 +176,7 @@ fn similar_query(
     let category = city.catalogue.terms(req.category.trim(), "")?.class.code.clone();
     let point = gridd_proto::wgs84_point("location", req.location.as_ref())?.ok_or_else(|| FieldError::new("location", "is required"))?;
     let radius = match req.radius_m {
-        r if r == 0.0 => city.dedup.radius_m,
+        0.0 => city.dedup.radius_m,
         r if r.is_finite() && r > 0.0 && r <= MAX_SIMILAR_RADIUS_M => r,
         _ => return Err(FieldError::new("radius_m", format!("must be between 0 and {MAX_SIMILAR_RADIUS_M} metres"))),
     };

@@ -225,20 +225,29 @@ pub fn gaps(cells: &[Cell], boundary: Option<&MultiPolygon<f64>>) -> Vec<GridErr
         parent[ra] = rb;
         ends.push(ia);
     }
-    let mut components: HashMap<usize, (f64, Vec<usize>, Coord<f64>, Vec<Coord<f64>>)> = HashMap::new();
+    /// One loop of unshared edges: twice its signed area (square degrees), the cells along
+    /// it, and its vertices.
+    #[derive(Default)]
+    struct Loop {
+        twice_area: f64,
+        owners: Vec<usize>,
+        border: Vec<Coord<f64>>,
+    }
+    let mut components: HashMap<usize, Loop> = HashMap::new();
     for ((a, b, cell), ia) in unshared.iter().zip(ends) {
         let root = find(&mut parent, ia);
-        let entry = components.entry(root).or_insert((0.0, Vec::new(), *a, Vec::new()));
+        let entry = components.entry(root).or_default();
         // Shoelace term; a component's sum is twice its signed area in square degrees.
-        entry.0 += a.x * b.y - b.x * a.y;
-        entry.1.push(*cell);
-        entry.3.push(*a);
+        entry.twice_area += a.x * b.y - b.x * a.y;
+        entry.owners.push(*cell);
+        entry.border.push(*a);
     }
     let mut problems = Vec::new();
-    for (twice_area, mut owners, at, border) in components.into_values() {
+    for Loop { twice_area, mut owners, border } in components.into_values() {
         if twice_area >= 0.0 || boundary.is_some_and(|b| is_enclave(b, &border)) {
             continue;
         }
+        let at = border[0];
         let area_m2 = -twice_area / 2.0 * square_metres_per_square_degree(at.y);
         if area_m2 < GAP_TOLERANCE_M2 {
             continue;
