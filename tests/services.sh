@@ -2,7 +2,8 @@
 # on free local ports, installing them first where missing, and stops them on exit.
 # Sourced by tests/run.sh; exports GRIDD_TEST_POSTGRES_URL, GRIDD_TEST_POSTGRES_BIN,
 # GRIDD_TEST_KAFKA_BROKERS and GRIDD_TEST_TANSU; install_manifest_validator exports
-# GRIDD_TEST_KUBERNETES_VALIDATE; install_browser_tests readies the dashboard's browser tests
+# GRIDD_TEST_KUBERNETES_VALIDATE; install_open311_client exports GRIDD_TEST_OPEN311_PYTHON (a
+# Python with the georeport client); install_browser_tests readies the dashboard's browser tests
 # (tests/web) and run_browser_tests runs them.
 
 SERVICES_DIR="${SERVICES_DIR:-$(pwd)/target/test-services}"
@@ -80,6 +81,23 @@ install_manifest_validator() {
         "$venv/bin/pip" install -q --disable-pip-version-check "$KUBERNETES_VALIDATE_WHEEL"
     fi
     export GRIDD_TEST_KUBERNETES_VALIDATE="$venv/bin/kubernetes-validate"
+}
+
+# The Open311 round trip (tests/open311/roundtrip.py) talks to the engine's GeoReport v2
+# endpoint with georeport (Apache-2.0), a third-party client from PyPI, pinned with the two
+# libraries it declares; installed into the same environment.
+OPEN311_CLIENT_WHEELS=("georeport==0.3.1" "requests==2.32.5" "xmltodict==0.14.2")
+
+install_open311_client() {
+    local venv="$SERVICES_DIR/venv"
+    if [ ! -x "$venv/bin/python" ]; then
+        python3 -m venv "$venv"
+    fi
+    if ! "$venv/bin/python" -c 'import importlib.metadata as m, sys; sys.exit(m.version("georeport") != "0.3.1")' 2>/dev/null; then
+        echo "tests/services.sh: installing ${OPEN311_CLIENT_WHEELS[*]}" >&2
+        "$venv/bin/pip" install -q --disable-pip-version-check "${OPEN311_CLIENT_WHEELS[@]}"
+    fi
+    export GRIDD_TEST_OPEN311_PYTHON="$venv/bin/python"
 }
 
 start_broker() {

@@ -10,6 +10,7 @@ mod engine {
     mod hardening;
     mod intake;
     mod lifecycle;
+    mod open311;
     mod reload;
     mod routing;
     mod service;

@@ -133,6 +133,10 @@ fn http_route<S: Store>(access: &Access<S>, path: &str) -> GrpcRoute {
         // the case. The handlers check the case's squad against the caller's scope.
         p if p.starts_with("/v1/tickets/") && p.ends_with("/photos") => GrpcRoute::Protected(Operation::ResolveTask),
         p if p.starts_with("/v1/photos/") => GrpcRoute::Protected(Operation::GetTicket),
+        // Open311 GeoReport v2: its clients read without credentials (what is published is what
+        // the public may see of a case, never who reported it), and a POST carries its key in
+        // the form as `api_key`, which the handler authorizes as SubmitCitizenReport.
+        p if p.starts_with("/open311/v2/") => GrpcRoute::Open,
         p => match p.strip_prefix("/v1/rpc") {
             Some(rpc) => grpc_route(rpc),
             None => GrpcRoute::Unknown,

@@ -93,6 +93,20 @@ pub(crate) async fn log_positions_and_signals<S: Store>(store: S) {
     assert_eq!(records.len(), 1);
     assert_eq!((records[0].seq, records[0].payload.as_slice()), (2, b"two".as_slice()));
     assert_eq!((pos, end), (1, 2));
+    store.write(|tx| tx.append_log(topics::INTAKE, "k1", b"again", Timestamp::from_millis(5))).await.expect("append");
+    let last = store
+        .read(|tx| -> Result<_, StoreError> {
+            Ok((
+                tx.last_appended_at(topics::INTAKE, "k1")?,
+                tx.last_appended_at(topics::INTAKE, "k2")?,
+                tx.last_appended_at(topics::DISPATCH, "k1")?,
+                tx.last_appended_at(topics::INTAKE, "k9")?,
+            ))
+        })
+        .await
+        .expect("read");
+    let at = |ms| Some(Timestamp::from_millis(ms));
+    assert_eq!(last, (at(5), at(2), None, None), "the last append of a key, per topic");
     store.write(|tx| tx.set_position("router", topics::INTAKE, 3)).await.expect("position");
     let pos = store.read(|tx| tx.position("router", topics::INTAKE)).await.expect("read");
     assert_eq!(pos, 3);

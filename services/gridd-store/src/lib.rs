@@ -332,6 +332,9 @@ pub trait ReadTx {
     fn read_log(&mut self, topic: &str, after_seq: u64, limit: usize) -> Result<Vec<LogRecord>, StoreError>;
     /// Records of `topic` with `key`, oldest first (a ticket's history on ticket-events).
     fn read_log_by_key(&mut self, topic: &str, key: &str) -> Result<Vec<LogRecord>, StoreError>;
+    /// When the last record of `topic` with `key` was appended (on ticket-events: the ticket's
+    /// last change), without reading the records; `None` when there is none.
+    fn last_appended_at(&mut self, topic: &str, key: &str) -> Result<Option<Timestamp>, StoreError>;
     /// The last seq of `topic` (0 when empty). In a write transaction the end stays locked
     /// until commit, so `log_end + 1` is the seq this transaction's next append to `topic`
     /// gets, however many processes append at once.

@@ -391,6 +391,11 @@ impl ReadTx for Tx<'_, '_> {
         Ok(rows.iter().map(log_record).collect())
     }
 
+    fn last_appended_at(&mut self, topic: &str, key: &str) -> Result<Option<Timestamp>, StoreError> {
+        let row = self.opt("SELECT appended_at FROM log WHERE topic = $1 AND key = $2 ORDER BY seq DESC LIMIT 1", &[&topic, &key])?;
+        Ok(row.map(|r| Timestamp::from_millis(r.get(0))))
+    }
+
     fn log_end(&mut self, topic: &str) -> Result<u64, StoreError> {
         if self.write {
             // Lock the head row appends take their seq from, until commit.

@@ -280,6 +280,11 @@ impl ReadTx for Tx<'_> {
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
+    fn last_appended_at(&mut self, topic: &str, key: &str) -> Result<Option<Timestamp>, StoreError> {
+        let mut stmt = self.conn.prepare_cached("SELECT appended_at FROM log WHERE topic = ?1 AND key = ?2 ORDER BY seq DESC LIMIT 1")?;
+        Ok(stmt.query_row(params![topic, key], |r| r.get(0)).optional()?.map(Timestamp::from_millis))
+    }
+
     fn log_end(&mut self, topic: &str) -> Result<u64, StoreError> {
         let end: i64 = self.conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM log WHERE topic = ?1", [topic], |r| r.get(0))?;
         Ok(seq(end))

@@ -10,6 +10,9 @@
 //! - [`map`]: the city's own shapes for the map — outline, street and community boundaries,
 //!   and the cells in view, simplified when zoomed out;
 //! - [`photos`]: photos of a case, uploaded by the squad's terminal and kept in the store;
+//! - [`open311`]: Open311 GeoReport v2 at `/open311/v2/`, for the citizen apps and civic tools
+//!   of the international standard: the catalogue as services, reports in on the citizen
+//!   channel, cases out as service requests;
 //! - the squad terminal (`/terminal/`, an installable PWA) and the hotline console
 //!   (`/console/`), on the same assets, sign-in and routes as the dashboard.
 
@@ -18,6 +21,7 @@ use std::sync::Arc;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
+use gridd_access::Access;
 use gridd_access::service::AuthGrpc;
 use gridd_config::CityHandle;
 use gridd_gateway::dispatch::DispatchGrpc;
@@ -29,6 +33,7 @@ use gridd_store::Store;
 
 mod content_type;
 pub mod map;
+pub mod open311;
 pub mod photos;
 pub mod rpc;
 pub mod watch;
@@ -53,6 +58,8 @@ pub struct Services<S, K> {
     pub store: S,
     /// The city (for the map).
     pub city: CityHandle,
+    /// Access, for routes that take credentials in their body (Open311's `api_key`).
+    pub access: Access<S>,
 }
 
 impl<S, K> Clone for Services<S, K>
@@ -68,6 +75,7 @@ where
             intake: self.intake.clone(),
             store: self.store.clone(),
             city: self.city.clone(),
+            access: self.access.clone(),
         }
     }
 }
@@ -96,6 +104,8 @@ pub fn routes<S: Store, K: IntakeSink>(services: Services<S, K>) -> axum::Router
             post(photos::upload::<S, K>).layer(axum::extract::DefaultBodyLimit::max(photos::MAX_PHOTO_BYTES + 1)),
         )
         .route("/v1/photos/{id}", get(photos::download::<S, K>))
+        .route("/open311/v2/{file}", get(open311::get_resource::<S, K>).post(open311::post_resource::<S, K>))
+        .route("/open311/v2/{directory}/{file}", get(open311::get_item::<S, K>))
         .layer(axum::Extension(maps))
         .with_state(services)
 }

@@ -509,6 +509,7 @@ async fn serve_grpc_with<S: Store, K: IntakeSink>(
         intake: intake.clone(),
         store,
         city: s.city.clone(),
+        access: services.access.clone(),
     });
     let _ = s.http_routes.set(http_routes(services.access.clone(), s.metrics.clone(), web));
     let intake = intake.map(IntakeServiceServer::from_arc);
@@ -612,6 +613,8 @@ async fn serve_http(
 ) -> anyhow::Result<()> {
     use axum::http::StatusCode;
     use axum::routing::get;
+    // Open311 discovery names the endpoint by its full URL, scheme included.
+    let scheme = gridd_web::open311::Scheme(if tls.is_some() { "https" } else { "http" });
     // Health answers from the start; everything else once the store is reached.
     let later = tower::service_fn(move |request: axum::extract::Request| {
         let routes = routes.get().cloned();
@@ -637,8 +640,9 @@ async fn serve_http(
         )
         .fallback_service(later)
         .layer(axum::middleware::map_request(
-            |ConnectInfo(Peer(peer)): ConnectInfo<Peer>, mut request: axum::extract::Request| async move {
+            move |ConnectInfo(Peer(peer)): ConnectInfo<Peer>, mut request: axum::extract::Request| async move {
                 request.extensions_mut().insert(gridd_access::service::ClientAddr(peer));
+                request.extensions_mut().insert(scheme);
                 request
             },
         ));

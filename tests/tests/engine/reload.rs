@@ -26,7 +26,8 @@ fn editable_city(dir: &Path) -> std::path::PathBuf {
         .replace("\"../../../config/xinyi/grid.geojson\"", "\"grid.geojson\"")
         .replace("\"../../../config/xinyi/calendar/2026.toml\"", &format!("{:?}", absolute("calendar/2026.toml")))
         .replace("\"../../../config/xinyi/squads.toml\"", "\"squads.toml\"")
-        .replace("\"../../../config/xinyi/cameras.csv\"", &format!("{:?}", absolute("cameras.csv")));
+        .replace("\"../../../config/xinyi/cameras.csv\"", &format!("{:?}", absolute("cameras.csv")))
+        .replace("\"../../../config/xinyi/components.toml\"", &format!("{:?}", absolute("components.toml")));
     let path = dir.join("city.toml");
     std::fs::write(&path, city).expect("write city");
     path
