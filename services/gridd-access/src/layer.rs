@@ -128,6 +128,7 @@ fn http_route<S: Store>(access: &Access<S>, path: &str) -> GrpcRoute {
         "/v1/auth/me" => GrpcRoute::Protected(Operation::WhoAmI),
         "/v1/watch/tickets" => GrpcRoute::Protected(Operation::WatchTickets),
         "/v1/watch/tasks" => GrpcRoute::Protected(Operation::WatchTasks),
+        "/v1/watch/verifications" => GrpcRoute::Protected(Operation::WatchVerifications),
         p if p.starts_with("/v1/map/") => GrpcRoute::Protected(Operation::GetGrid),
         // Uploading a case's photos is part of reporting it handled; reading one, of reading
         // the case. The handlers check the case's squad against the caller's scope.

@@ -97,6 +97,7 @@ pub fn routes<S: Store, K: IntakeSink>(services: Services<S, K>) -> axum::Router
         .route("/v1/rpc/{service}/{method}", post(rpc::call::<S, K>))
         .route("/v1/watch/tickets", get(watch::tickets::<S, K>))
         .route("/v1/watch/tasks", get(watch::tasks::<S, K>))
+        .route("/v1/watch/verifications", get(watch::verifications::<S, K>))
         .route("/v1/map/layers", get(map::layers::<S, K>))
         .route("/v1/map/cells", get(map::cells::<S, K>))
         .route(

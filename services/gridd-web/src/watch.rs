@@ -31,6 +31,8 @@ pub struct WatchQuery {
     tail: Option<u8>,
     /// The squad of a task feed.
     squad_id: Option<String>,
+    /// Whose verification feed (an administrator's choice).
+    supervisor: Option<String>,
 }
 
 /// Comment lines this often keep proxies from closing an idle stream.
@@ -106,6 +108,24 @@ pub async fn tasks<S: Store, K: IntakeSink>(
     let mut request = tonic::Request::new(v1::WatchTasksRequest { squad_id: q.squad_id.unwrap_or_default(), after_seq });
     request.extensions_mut().insert(grant);
     match services.squad.watch_tasks(request).await {
+        Ok(stream) => sse(stream.into_inner(), "task", |e: &v1::TaskEvent| e.seq),
+        Err(status) => status_response(&status),
+    }
+}
+
+/// `GET /v1/watch/verifications`: the signed-in grid supervisor's feed (reports to verify,
+/// 核实) as SSE; `?supervisor=` names whose for an administrator.
+pub async fn verifications<S: Store, K: IntakeSink>(
+    State(services): State<Services<S, K>>,
+    Extension(grant): Extension<Grant>,
+    headers: HeaderMap,
+    Query(q): Query<WatchQuery>,
+) -> Response {
+    use v1::dispatch_service_server::DispatchService as _;
+    let after_seq = last_event_id(&headers).or(q.after).unwrap_or(0);
+    let mut request = tonic::Request::new(v1::WatchVerificationsRequest { after_seq, supervisor: q.supervisor.unwrap_or_default() });
+    request.extensions_mut().insert(grant);
+    match services.dispatch.watch_verifications(request).await {
         Ok(stream) => sse(stream.into_inner(), "task", |e: &v1::TaskEvent| e.seq),
         Err(status) => status_response(&status),
     }

@@ -578,3 +578,23 @@ async fn the_dashboard_is_served_offline_with_a_strict_policy() {
     assert_eq!(missing.status, 404, "{missing:?}");
     app.stop().await;
 }
+
+/// A grid supervisor's browser follows the reports waiting for them to verify (核实) live.
+#[tokio::test]
+async fn a_supervisor_follows_their_verification_feed_over_sse() {
+    let city = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/city-verify/city.toml");
+    let app = gridd_tests::spawn_app_with(&city).await;
+    let supervisor = app.sign_in_as("sup.xinan", "supervisor", None).await;
+    let mut feed = Sse::open(app.http_addr, "/v1/watch/verifications", &supervisor, &[]).await;
+    assert_eq!(feed.status, 200, "{:?}", feed.headers);
+    let mut c = app.clients.clone();
+    let reference = c.hotline("sse-verify-1", "E0102", Some(XINAN)).await.expect("accepted").reference;
+    let event = feed.next().await;
+    let data = event.json();
+    assert_eq!((data["kind"].as_str(), data["ticket"]["state"].as_str()), (Some("TASK_EVENT_KIND_ASSIGNED"), Some("TICKET_STATE_VERIFYING")));
+    assert_eq!(data["ticket"]["id"].as_str(), Some(reference.as_str()));
+    drop(feed);
+    let other = http_call(app.http_addr, "GET", "/v1/watch/verifications?supervisor=sup.other", &[("Authorization", &format!("Bearer {supervisor}"))], "").await;
+    assert_eq!(other.status, 403, "another supervisor's feed: {other:?}");
+    app.stop().await;
+}
