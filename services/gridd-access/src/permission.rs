@@ -135,11 +135,14 @@ pub enum Operation {
     WatchVerifications,
     ListReplyTasks,
     RecordReply,
+    Reclassify,
+    Press,
     WatchTasks,
     AcceptTask,
     StartTask,
     ResolveTask,
     ReturnTask,
+    AnswerPress,
     Locate,
     GetGrid,
     GetCatalogue,
@@ -219,11 +222,14 @@ const GRPC_METHODS: &[(Operation, &str, &str)] = &[
     (Operation::WatchVerifications, "gridd.v1.DispatchService", "WatchVerifications"),
     (Operation::ListReplyTasks, "gridd.v1.DispatchService", "ListReplyTasks"),
     (Operation::RecordReply, "gridd.v1.DispatchService", "RecordReply"),
+    (Operation::Reclassify, "gridd.v1.DispatchService", "Reclassify"),
+    (Operation::Press, "gridd.v1.DispatchService", "Press"),
     (Operation::WatchTasks, "gridd.v1.SquadService", "WatchTasks"),
     (Operation::AcceptTask, "gridd.v1.SquadService", "AcceptTask"),
     (Operation::StartTask, "gridd.v1.SquadService", "StartTask"),
     (Operation::ResolveTask, "gridd.v1.SquadService", "ResolveTask"),
     (Operation::ReturnTask, "gridd.v1.SquadService", "ReturnTask"),
+    (Operation::AnswerPress, "gridd.v1.SquadService", "AnswerPress"),
     (Operation::Locate, "gridd.v1.GridService", "Locate"),
     (Operation::GetGrid, "gridd.v1.GridService", "GetGrid"),
     (Operation::GetCatalogue, "gridd.v1.GridService", "GetCatalogue"),
@@ -289,11 +295,15 @@ const TABLE: &[(Operation, [Option<Scope>; 12])] = &[
     (Operation::WatchVerifications,  [NO,   NO,   NO,    CITY, NO,    NO,    NO,   CITY,  NO,      NO,   NO,   NO]),
     (Operation::ListReplyTasks,      [CITY, NO,   CITY,  NO,   NO,    NO,    NO,   CITY,  NO,      NO,   CITY, NO]),
     (Operation::RecordReply,         [CITY, NO,   CITY,  NO,   NO,    NO,    NO,   CITY,  NO,      NO,   CITY, NO]),
+    (Operation::Reclassify,          [NO,   NO,   CITY,  NO,   NO,    NO,    NO,   CITY,  NO,      NO,   NO,   NO]),
+    // Leaders press (督办) cases: the one change a leadership viewer makes.
+    (Operation::Press,               [NO,   NO,   CITY,  NO,   NO,    NO,    CITY, CITY,  NO,      NO,   NO,   NO]),
     (Operation::WatchTasks,          [NO,   NO,   NO,    NO,   SQUAD, SQUAD, NO,   CITY,  NO,      NO,   NO,   NO]),
     (Operation::AcceptTask,          [NO,   NO,   NO,    NO,   SQUAD, SQUAD, NO,   CITY,  NO,      NO,   NO,   NO]),
     (Operation::StartTask,           [NO,   NO,   NO,    NO,   SQUAD, SQUAD, NO,   CITY,  NO,      NO,   NO,   NO]),
     (Operation::ResolveTask,         [NO,   NO,   NO,    NO,   SQUAD, SQUAD, NO,   CITY,  NO,      NO,   NO,   NO]),
     (Operation::ReturnTask,          [NO,   NO,   NO,    NO,   SQUAD, SQUAD, NO,   CITY,  NO,      NO,   NO,   NO]),
+    (Operation::AnswerPress,         [NO,   NO,   NO,    NO,   SQUAD, SQUAD, NO,   CITY,  NO,      NO,   NO,   NO]),
     (Operation::Locate,              [CITY, CITY, CITY,  CITY, CITY,  CITY,  CITY, CITY,  NO,      CITY, CITY, NO]),
     (Operation::GetGrid,             [CITY, CITY, CITY,  CITY, CITY,  CITY,  CITY, CITY,  NO,      CITY, CITY, NO]),
     (Operation::GetCatalogue,        [CITY, CITY, CITY,  CITY, CITY,  CITY,  CITY, CITY,  NO,      CITY, CITY, NO]),
@@ -359,7 +369,7 @@ mod tests {
     }
 
     #[test]
-    fn leadership_reads_and_never_changes() {
+    fn leadership_reads_and_only_presses() {
         let changes = [
             Operation::Dispatch,
             Operation::Verify,
@@ -372,11 +382,14 @@ mod tests {
             Operation::LogHotlineCall,
             Operation::VerifyReport,
             Operation::RecordReply,
+            Operation::Reclassify,
+            Operation::AnswerPress,
         ];
         for op in changes {
             assert_eq!(scope(Role::Leadership, op), None, "{op}");
         }
         assert_eq!(scope(Role::Leadership, Operation::GetStats), Some(Scope::City));
+        assert_eq!(scope(Role::Leadership, Operation::Press), Some(Scope::City), "leaders press cases (督办)");
     }
 
     #[test]

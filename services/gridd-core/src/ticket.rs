@@ -337,6 +337,24 @@ pub struct Ticket {
     /// The reply clock: runs while a reply task is open.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reply_clock: Option<StageClock>,
+    /// Pressings (督办) by the centre's leaders, with the squad's replies.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub presses: Vec<Press>,
+}
+
+/// A pressing (督办) of a case by a shift leader or a leader, and the squad's reply.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Press {
+    /// The ladder level it is given (e.g. 3 = yellow card), for its label.
+    pub level: u32,
+    /// What the leader asks.
+    pub note: String,
+    /// Who pressed.
+    pub by: String,
+    /// When.
+    pub at: Timestamp,
+    /// The squad's reply (督办回复), once given: what it says and when.
+    pub reply: Option<(String, Timestamp)>,
 }
 
 /// Why a verified report was not filed (不予立案).
@@ -587,6 +605,32 @@ pub enum Command {
         /// The supervisor's note.
         note: String,
     },
+    /// The centre corrects the category or filing condition after filing (值班长): the urgency
+    /// and the limits follow.
+    Reclassify {
+        /// The new category.
+        category: CategoryCode,
+        /// The new filing condition.
+        condition: Option<String>,
+        /// The urgency they fix.
+        urgency: Urgency,
+        /// The handling limit they fix.
+        handling: LimitSpec,
+        /// Why, for the history.
+        reason: String,
+    },
+    /// A leader presses the case (督办) at a ladder level, with a note; the squad is told.
+    Press {
+        /// The ladder level (1-based).
+        level: u32,
+        /// What is asked.
+        note: String,
+    },
+    /// The squad answers the last pressing (督办回复).
+    AnswerPress {
+        /// The answer.
+        note: String,
+    },
     /// The outcome of a reply call to one caller (回访).
     RecordReply {
         /// The caller's report.
@@ -616,6 +660,9 @@ impl Command {
             Command::Suspend => "suspend",
             Command::Resume => "resume",
             Command::Extend { .. } => "extend",
+            Command::Reclassify { .. } => "reclassify",
+            Command::Press { .. } => "press",
+            Command::AnswerPress { .. } => "answer_press",
             Command::Confirm { .. } => "confirm",
             Command::Refuse { .. } => "refuse",
             Command::RecordReply { .. } => "record_reply",
@@ -625,7 +672,7 @@ impl Command {
 
     /// True for commands only the squad holding the task may issue.
     fn is_squad_command(&self) -> bool {
-        matches!(self, Command::Accept | Command::Start | Command::Resolve { .. } | Command::Return { .. })
+        matches!(self, Command::Accept | Command::Start | Command::Resolve { .. } | Command::Return { .. } | Command::AnswerPress { .. })
     }
 }
 
@@ -726,6 +773,12 @@ pub enum ChangeKind {
     Reopened,
     /// A dissatisfied caller's case was pressed to the centre.
     ReplyPressed,
+    /// Category or condition corrected after filing.
+    Reclassified,
+    /// Pressed (督办) by a leader.
+    Pressed,
+    /// The squad answered a pressing (督办回复).
+    PressAnswered,
 }
 
 impl ChangeKind {
@@ -755,6 +808,9 @@ impl ChangeKind {
             ChangeKind::Replied => "replied",
             ChangeKind::Reopened => "reopened",
             ChangeKind::ReplyPressed => "reply_pressed",
+            ChangeKind::Reclassified => "reclassified",
+            ChangeKind::Pressed => "pressed",
+            ChangeKind::PressAnswered => "press_answered",
         }
     }
 }
@@ -984,6 +1040,7 @@ pub fn open(case: NewCase, now: Timestamp, policy: Policy<'_>) -> Transition {
         not_filed: None,
         replies: Vec::new(),
         reply_clock: None,
+        presses: Vec::new(),
     };
     let place = t
         .cell
@@ -1148,6 +1205,25 @@ pub fn apply(ticket: &Ticket, command: &Command, actor: &Actor, now: Timestamp, 
             }
             Change::new(ChangeKind::ReportMerged, detail)
         }
+        (Command::Reclassify { category, condition, urgency, handling, reason }, s) if s.is_filed() && !s.is_terminal() => {
+            let before = format!("{} {:?}", t.category, t.urgency);
+            (t.category, t.condition, t.urgency, t.handling_spec) = (category.clone(), condition.clone(), *urgency, *handling);
+            reclock(&mut t, now, policy);
+            let detail = format!("reclassified {before} → {category} {urgency:?} ({handling}): {}; deadlines recomputed", reason.trim());
+            Change::new(ChangeKind::Reclassified, detail).tell(t.squad.as_ref(), FeedKind::Updated)
+        }
+        (Command::Press { level, note }, s) if s.is_filed() && !s.is_terminal() => {
+            let label = policy.ladder.at(*level).map_or_else(|| format!("level {level}"), |e| e.step.label.clone());
+            t.presses.push(Press { level: *level, note: note.trim().to_owned(), by: actor.to_string(), at: now, reply: None });
+            let detail = format!("pressed ({label}) by {actor}: {}", note.trim());
+            Change::new(ChangeKind::Pressed, detail).tell(t.squad.as_ref(), FeedKind::Escalated)
+        }
+        (Command::AnswerPress { note }, _) if t.presses.last().is_some_and(|p| p.reply.is_none()) => {
+            if let Some(press) = t.presses.last_mut() {
+                press.reply = Some((note.trim().to_owned(), now));
+            }
+            Change::new(ChangeKind::PressAnswered, format!("督办回复: {}", note.trim()))
+        }
         (Command::Refuse { reason, note }, S::Verifying) => {
             t.not_filed = Some(*reason);
             t.state = S::NotFiled;
@@ -1280,6 +1356,30 @@ pub fn apply(ticket: &Ticket, command: &Command, actor: &Actor, now: Timestamp, 
     };
     t.version += 1;
     Ok(Transition { ticket: t, changes: vec![change] })
+}
+
+/// The running clocks after the terms changed: the same start, the new limit, a new
+/// generation (a new deadline, whose ladder fires afresh).
+fn reclock(t: &mut Ticket, now: Timestamp, policy: Policy<'_>) {
+    let handling_limit = policy.calendar.resolve(t.handling_spec, t.urgency);
+    let dispatch_spec = match t.urgency {
+        Urgency::Urgent => policy.stages.dispatch_urgent,
+        Urgency::Normal => policy.stages.dispatch_normal,
+    };
+    let dispatch_limit = policy.calendar.resolve(dispatch_spec, t.urgency);
+    let generation = next_generation(t);
+    if let Some(h) = t.handling.as_mut() {
+        *h = StageClock { generation, limit: handling_limit, fired_level: 0, ..h.clone() };
+        h.deadline = h.threshold(1.0, policy.calendar);
+    }
+    if let Some(c) = t.side_clock.as_mut().filter(|c| c.stage == Stage::Dispatch) {
+        *c = StageClock { generation, limit: dispatch_limit, fired_level: 0, ..c.clone() };
+        c.deadline = c.threshold(1.0, policy.calendar);
+    }
+    t.light = match t.active_clock() {
+        Some(c) if now >= c.deadline => Light::Red,
+        _ => Light::Green,
+    };
 }
 
 /// A case back with its squad for rework must be signed for again, within the accept limit

@@ -38,6 +38,16 @@ fn candidates(city: &CityConfig, t: &Ticket) -> Vec<(&'static str, Operation, Co
     if let Some(squad) = other_squad {
         list.insert(0, ("dispatch", Operation::Dispatch, Command::Dispatch { squad }));
     }
+    let reclassify = Command::Reclassify {
+        category: t.category.clone(),
+        condition: t.condition.clone(),
+        urgency: t.urgency,
+        handling: t.handling_spec,
+        reason: "-".into(),
+    };
+    list.push(("reclassify", Operation::Reclassify, reclassify));
+    list.push(("press", Operation::Press, Command::Press { level: 1, note: "-".into() }));
+    list.push(("answer_press", Operation::AnswerPress, Command::AnswerPress { note: "-".into() }));
     if let Some(owed) = t.open_replies().next() {
         let reply = Command::RecordReply { reference: owed.reference.clone(), satisfaction: None, note: String::new() };
         list.push(("reply", Operation::RecordReply, reply));
@@ -48,7 +58,10 @@ fn candidates(city: &CityConfig, t: &Ticket) -> Vec<(&'static str, Operation, Co
 /// The actor a command of `grant` would be recorded with; squad commands of a city-wide
 /// caller act for the case's squad.
 fn actor(grant: &Grant, op: Operation, t: &Ticket) -> Actor {
-    let squad_op = matches!(op, Operation::AcceptTask | Operation::StartTask | Operation::ResolveTask | Operation::ReturnTask);
+    let squad_op = matches!(
+        op,
+        Operation::AcceptTask | Operation::StartTask | Operation::ResolveTask | Operation::ReturnTask | Operation::AnswerPress
+    );
     match (squad_op, grant.identity.actor(), &t.squad) {
         (true, Actor::Operator(member), Some(squad)) => Actor::Squad { squad: squad.clone(), member },
         (_, actor, _) => actor,

@@ -520,7 +520,37 @@ impl<S: Store> v1::dispatch_service_server::DispatchService for DispatchGrpc<S> 
             Command::RecordReply { reference: Reference::new(req.reference.as_str()), satisfaction, note: req.note.trim().to_owned() };
         self.run(&grant, &req.ticket_id, req.context.as_ref(), command).await
     }
+
+    async fn reclassify(&self, request: Request<v1::ReclassifyRequest>) -> Result<Response<v1::Ticket>, Status> {
+        let grant = grant(&request)?;
+        let req = request.into_inner();
+        validate_text("reason", &req.reason, 1000, true).map_err(invalid)?;
+        let city = self.city.current();
+        let terms = city.catalogue.terms(req.category.trim(), req.condition.trim()).map_err(invalid)?;
+        let command = Command::Reclassify {
+            category: terms.class.code.clone(),
+            condition: terms.condition.map(str::to_owned),
+            urgency: terms.urgency,
+            handling: terms.handling,
+            reason: req.reason.trim().to_owned(),
+        };
+        self.run(&grant, &req.ticket_id, req.context.as_ref(), command).await
+    }
+
+    async fn press(&self, request: Request<v1::PressRequest>) -> Result<Response<v1::Ticket>, Status> {
+        let grant = grant(&request)?;
+        let req = request.into_inner();
+        if !(1..=MAX_PRESS_LEVEL).contains(&req.level) {
+            return Err(invalid(FieldError::new("level", format!("must be a ladder level from 1 to {MAX_PRESS_LEVEL}"))));
+        }
+        validate_text("note", &req.note, 1000, true).map_err(invalid)?;
+        let command = Command::Press { level: req.level, note: req.note.trim().to_owned() };
+        self.run(&grant, &req.ticket_id, req.context.as_ref(), command).await
+    }
 }
+
+/// Highest ladder level a leader presses at by hand (the default ladder has four, then repeats).
+const MAX_PRESS_LEVEL: u32 = 8;
 
 /// The reply tasks of a case, with each caller's contact (for those who make the reply).
 fn reply_tasks(city: &gridd_config::CityConfig, t: &Ticket, include_answered: bool) -> Vec<v1::ReplyTask> {

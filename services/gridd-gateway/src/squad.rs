@@ -135,6 +135,13 @@ impl<S: Store> v1::squad_service_server::SquadService for SquadGrpc<S> {
         self.run(&grant, req.task.as_ref(), command, String::new()).await
     }
 
+    async fn answer_press(&self, request: Request<v1::AnswerPressRequest>) -> Result<Response<v1::Ticket>, Status> {
+        let grant = grant(&request)?;
+        let req = request.into_inner();
+        validate_text("note", &req.note, 1000, true).map_err(invalid)?;
+        self.run(&grant, req.task.as_ref(), Command::AnswerPress { note: req.note.trim().to_owned() }, String::new()).await
+    }
+
     async fn return_task(&self, request: Request<v1::ReturnTaskRequest>) -> Result<Response<v1::Ticket>, Status> {
         let grant = grant(&request)?;
         let req = request.into_inner();

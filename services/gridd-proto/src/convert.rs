@@ -444,6 +444,19 @@ pub fn ticket(t: &Ticket, now: Timestamp, names: Names<'_>) -> v1::Ticket {
         verifier: t.verifier.clone().unwrap_or_default(),
         not_filed_reason: t.not_filed.map_or(v1::NotFiledReason::Unspecified, not_filed_reason).into(),
         replies: t.replies.iter().map(reply_status).collect(),
+        presses: t
+            .presses
+            .iter()
+            .map(|p| v1::Pressing {
+                level: p.level,
+                label: String::new(),
+                note: p.note.clone(),
+                by: p.by.clone(),
+                at: Some(timestamp(p.at)),
+                reply: p.reply.as_ref().map(|(note, _)| note.clone()).unwrap_or_default(),
+                replied_at: p.reply.as_ref().map(|(_, at)| timestamp(*at)),
+            })
+            .collect(),
     }
 }
 

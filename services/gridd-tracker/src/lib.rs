@@ -85,7 +85,11 @@ pub fn policy(city: &CityConfig) -> Policy<'_> {
 pub fn view(city: &CityConfig, t: &Ticket, now: Timestamp) -> v1::Ticket {
     let squad = t.squad.as_ref().and_then(|s| city.responsibility.squad(s)).map_or("", |s| s.name.as_str());
     let category = city.catalogue.get(&t.category).map_or("", |c| c.name.as_str());
-    gridd_proto::ticket(t, now, gridd_proto::Names { squad, category })
+    let mut view = gridd_proto::ticket(t, now, gridd_proto::Names { squad, category });
+    for pressing in &mut view.presses {
+        pressing.label = city.ladder.at(pressing.level).map(|e| e.step.label.clone()).unwrap_or_default();
+    }
+    view
 }
 
 /// Records a transition: the ticket, its events, feed entries, escalations and timers.

@@ -204,6 +204,26 @@ where
             .record_reply(v1::RecordReplyRequest { ticket_id: NO_SUCH_CASE.into(), reference: NO_SUCH_CASE.into(), ..Default::default() })
             .await
             .map(drop),
+        Operation::Reclassify => c
+            .dispatch
+            .reclassify(v1::ReclassifyRequest {
+                ticket_id: NO_SUCH_CASE.into(),
+                category: "E0102".into(),
+                reason: "改类".into(),
+                ..Default::default()
+            })
+            .await
+            .map(drop),
+        Operation::Press => c
+            .dispatch
+            .press(v1::PressRequest { ticket_id: NO_SUCH_CASE.into(), level: 1, note: "请尽快处置".into(), context: None })
+            .await
+            .map(drop),
+        Operation::AnswerPress => c
+            .squad
+            .answer_press(v1::AnswerPressRequest { task: Some(Clients::task("sq-1", NO_SUCH_CASE)), note: "已安排".into() })
+            .await
+            .map(drop),
         Operation::WatchTasks => c.squad.watch_tasks(v1::WatchTasksRequest { squad_id: "sq-1".into(), after_seq: 0 }).await.map(drop),
         Operation::AcceptTask => c.squad.accept_task(Clients::task("sq-1", NO_SUCH_CASE)).await.map(drop),
         Operation::StartTask => c.squad.start_task(Clients::task("sq-1", NO_SUCH_CASE)).await.map(drop),

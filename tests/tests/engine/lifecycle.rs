@@ -206,3 +206,59 @@ async fn suspension_and_extension_move_the_deadline() {
     assert!(deadline(&resumed) > deadline(&extended), "the time spent suspended is given back");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn the_centre_reclassifies_and_presses_a_case_and_the_squad_answers() {
+    let app = spawn_app().await;
+    let mut admin = app.clients.clone();
+    let mut leader = app.clients_with(&app.sign_in_as("leader.1", "shift_leader", None).await);
+    let mut viewer = app.clients_with(&app.sign_in_as("viewer.1", "leadership", None).await);
+    let mut member = app.clients_with(&app.sign_in_as("m.centre", "squad_member", Some("sq-1")).await);
+    let receipt = admin.hotline("centre-1", "E0102", Some(XINAN)).await.expect("accepted");
+    let case = admin.ticket_of(&receipt.reference).await;
+    let offered = leader.dispatch.get_ticket(v1::GetTicketRequest { id: case.id.clone(), include_history: false }).await.expect("get");
+    let offered = offered.into_inner().allowed_actions;
+    assert!(offered.contains(&"reclassify".to_owned()) && offered.contains(&"press".to_owned()), "{offered:?}");
+
+    // A missing manhole cover, not garbage: urgent, 1 h, from the same dispatch.
+    let reclassify = v1::ReclassifyRequest {
+        ticket_id: case.id.clone(),
+        category: "C0102".into(),
+        condition: "missing".into(),
+        reason: "现场为井盖缺失".into(),
+        context: None,
+    };
+    let dispatcher = app.clients_with(&app.sign_in_as("dispatcher.1", "dispatcher", None).await);
+    let refused = dispatcher.clone().dispatch.reclassify(reclassify.clone()).await.expect_err("a shift leader's decision");
+    assert_eq!(refused.code(), Code::PermissionDenied);
+    let changed = leader.dispatch.reclassify(reclassify).await.expect("reclassified").into_inner();
+    assert_eq!((changed.category.as_str(), changed.urgency()), ("C0102", v1::Urgency::Urgent));
+    let deadline = |t: &v1::Ticket| t.handling_deadline.as_ref().map(|d| d.seconds).expect("deadline");
+    assert_eq!(deadline(&changed) - changed.dispatched_at.as_ref().map(|d| d.seconds).expect("dispatched"), 3600, "1 h from dispatch");
+
+    // A leader presses it; the squad hears on its feed and answers.
+    let press = v1::PressRequest { ticket_id: case.id.clone(), level: 3, note: "今天务必处置".into(), context: None };
+    let pressed = viewer.dispatch.press(press).await.expect("pressed").into_inner();
+    assert_eq!((pressed.presses[0].label.as_str(), pressed.presses[0].note.as_str()), ("黄牌督办", "今天务必处置"));
+    let mut feed = member.squad.watch_tasks(v1::WatchTasksRequest::default()).await.expect("feed").into_inner();
+    let mut kinds = Vec::new();
+    for _ in 0..3 {
+        let event = tokio::time::timeout(gridd_tests::PATIENCE, feed.message()).await.expect("in time").expect("ok").expect("event");
+        kinds.push((event.kind(), event.detail));
+    }
+    assert_eq!(
+        kinds.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
+        [v1::TaskEventKind::Assigned, v1::TaskEventKind::Updated, v1::TaskEventKind::Escalated]
+    );
+    assert!(kinds[2].1.contains("今天务必处置"), "{kinds:?}");
+    let answer = v1::AnswerPressRequest { task: Some(Clients::task("", &case.id)), note: "已安排人员前往".into() };
+    let answered = member.squad.answer_press(answer.clone()).await.expect("answered").into_inner();
+    assert_eq!(answered.presses[0].reply, "已安排人员前往");
+    assert!(answered.presses[0].replied_at.is_some());
+    let again = member.squad.answer_press(answer).await.expect_err("answered already");
+    assert_eq!(again.code(), Code::FailedPrecondition);
+    let (_, history) = admin.history(&case.id).await;
+    let kinds: Vec<&str> = history.iter().map(|e| e.kind.as_str()).collect();
+    assert!(kinds.ends_with(&["reclassified", "pressed", "press_answered"]), "{kinds:?}");
+    app.stop().await;
+}

@@ -591,10 +591,20 @@ async fn a_supervisor_follows_their_verification_feed_over_sse() {
     let reference = c.hotline("sse-verify-1", "E0102", Some(XINAN)).await.expect("accepted").reference;
     let event = feed.next().await;
     let data = event.json();
-    assert_eq!((data["kind"].as_str(), data["ticket"]["state"].as_str()), (Some("TASK_EVENT_KIND_ASSIGNED"), Some("TICKET_STATE_VERIFYING")));
+    assert_eq!(
+        (data["kind"].as_str(), data["ticket"]["state"].as_str()),
+        (Some("TASK_EVENT_KIND_ASSIGNED"), Some("TICKET_STATE_VERIFYING"))
+    );
     assert_eq!(data["ticket"]["id"].as_str(), Some(reference.as_str()));
     drop(feed);
-    let other = http_call(app.http_addr, "GET", "/v1/watch/verifications?supervisor=sup.other", &[("Authorization", &format!("Bearer {supervisor}"))], "").await;
+    let other = http_call(
+        app.http_addr,
+        "GET",
+        "/v1/watch/verifications?supervisor=sup.other",
+        &[("Authorization", &format!("Bearer {supervisor}"))],
+        "",
+    )
+    .await;
     assert_eq!(other.status, 403, "another supervisor's feed: {other:?}");
     app.stop().await;
 }

@@ -609,3 +609,42 @@ fn stage_limits_in_working_time_wait_for_the_working_day() {
     let t = open(urgent, sunday_2am, env.policy()).ticket;
     assert_eq!(t.accept_deadline, Some(sunday_2am.add_millis(30 * MIN)));
 }
+
+#[test]
+fn a_reclassified_case_keeps_its_start_and_takes_the_new_limits() {
+    let env = Env::new();
+    let t0 = monday_9am();
+    let t = open(new_case(assigned("sq-1")), t0, env.policy()).ticket;
+    let before = t.handling.clone().expect("handling clock");
+    let reclassify = Command::Reclassify {
+        category: CategoryCode::parse("C0102").expect("valid"),
+        condition: Some("missing".into()),
+        urgency: Urgency::Urgent,
+        handling: LimitSpec::parse("2h").expect("valid"),
+        reason: "井盖缺失，属紧急".into(),
+    };
+    let tr = run(&env, &t, reclassify, &Actor::Operator("leader".into()), t0.add_millis(10 * MIN));
+    let h = tr.ticket.handling.clone().expect("handling clock");
+    assert_eq!((h.started_at, h.deadline), (before.started_at, t0.add_millis(2 * HOUR)), "2 h from dispatch, 24×7 now");
+    assert!(h.generation > before.generation, "a new deadline, whose ladder fires afresh");
+    assert_eq!((tr.ticket.category.as_str(), tr.ticket.urgency), ("C0102", Urgency::Urgent));
+    assert_eq!(tr.changes[0].kind, ChangeKind::Reclassified);
+    assert!(tr.changes[0].detail.contains("井盖缺失"), "{}", tr.changes[0].detail);
+    assert_eq!(tr.changes[0].feed, vec![(squad("sq-1"), FeedKind::Updated)]);
+}
+
+#[test]
+fn a_pressing_goes_to_the_squad_and_its_reply_shows_on_the_case() {
+    let env = Env::new();
+    let t0 = monday_9am();
+    let t = open(new_case(assigned("sq-1")), t0, env.policy()).ticket;
+    let press = Command::Press { level: 3, note: "今天务必处置".into() };
+    let tr = run(&env, &t, press, &Actor::Operator("leader".into()), t0.add_millis(MIN));
+    assert_eq!(tr.changes[0].feed, vec![(squad("sq-1"), FeedKind::Escalated)]);
+    assert!(tr.changes[0].detail.contains("今天务必处置"));
+    let answer = Command::AnswerPress { note: "已安排人员前往".into() };
+    assert!(apply(&tr.ticket, &answer, &squad_actor("sq-2"), t0, env.policy()).is_err(), "only the holding squad answers");
+    let answered = run(&env, &tr.ticket, answer.clone(), &squad_actor("sq-1"), t0.add_millis(2 * MIN)).ticket;
+    assert_eq!(answered.presses[0].reply.as_ref().map(|(n, _)| n.as_str()), Some("已安排人员前往"));
+    assert!(apply(&answered, &answer, &squad_actor("sq-1"), t0, env.policy()).is_err(), "one reply per pressing");
+}
