@@ -7,13 +7,13 @@ use chrono::FixedOffset;
 use geo::Point;
 use gridd_core::calendar::{WorkCalendar, WorkingWindow};
 use gridd_core::category::{Catalogue, CategoryCode, LimitSpec, LimitUnit};
+use gridd_core::components::OwnerRegistry;
 use gridd_core::dedup::DedupPolicy;
 use gridd_core::escalation::{Ladder, LadderStep};
 use gridd_core::grid::{Grid, GridErrors, GridSet};
 use gridd_core::ids::CameraId;
 use gridd_core::routing::Responsibility;
 use gridd_core::ticket::StageLimits;
-use gridd_core::components::OwnerRegistry;
 use gridd_core::verification::{SupervisorArea, VerificationPolicy};
 use serde::Deserialize;
 

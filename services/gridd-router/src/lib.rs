@@ -97,7 +97,8 @@ fn find_duplicate(city: &CityConfig, report: &Report, cases: &mut dyn CaseLookup
         // A numbered component is its own case: two covers side by side are two problems.
         let repeats = others(cases.camera(&gridd_core::components::repeat_key(component)));
         let open = repeats.into_iter().filter(|c| c.open).max_by_key(|c| c.opened_at);
-        return open.map(|c| dedup::Duplicate { ticket_id: c.ticket_id, reason: format!("same component {component} while its case is open") });
+        return open
+            .map(|c| dedup::Duplicate { ticket_id: c.ticket_id, reason: format!("same component {component} while its case is open") });
     }
     let point = report.location?;
     let (min, max) = dedup::search_box(point, city.dedup.radius_m);
@@ -239,7 +240,11 @@ pub fn remember(tx: &mut dyn WriteTx, decision: &Decision) -> Result<(), StoreEr
             };
             // Cases are found again by what repeats them: the camera and detection, or the
             // numbered component.
-            let repeat_key = report.camera.as_ref().map(|c| c.repeat_key()).or_else(|| report.component_id.as_deref().map(gridd_core::components::repeat_key));
+            let repeat_key = report
+                .camera
+                .as_ref()
+                .map(|c| c.repeat_key())
+                .or_else(|| report.component_id.as_deref().map(gridd_core::components::repeat_key));
             tx.put_known_case(&case, repeat_key.as_deref())?;
         }
         Outcome::Attach { .. } => tx.touch_known_case(&decision.ticket_id, report.observed_at)?,
