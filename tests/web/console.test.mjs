@@ -6,7 +6,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Gridd, withBrowser, waitFor, PASSWORD, XINAN, XINAN_POINTS } from './harness.mjs';
+import { startGridd, withBrowser, waitFor, signInConsole, XINAN, XINAN_POINTS } from './harness.mjs';
 
 const DESKTOP = { width: 1440, height: 900 };
 // 0.00027° of latitude is about 30 m.
@@ -16,27 +16,13 @@ let gridd;
 let hotlineKey;
 
 before(async () => {
-  gridd = await Gridd.create('console');
-  await gridd.addUser('op', 'hotline_operator', { displayName: '王芳' });
-  await gridd.addUser('disp', 'dispatcher', { displayName: '王派遣' });
-  await gridd.addUser('m1', 'squad_member', { squad: 'sq-1', displayName: '李强' });
-  hotlineKey = await gridd.createKey('hotline_12345', '12345 平台');
-  await gridd.start();
+  gridd = await startGridd('console', { users: ['op', 'disp', 'm1'], hotlineKey: true });
+  hotlineKey = gridd.hotlineKey;
 });
 
 after(async () => {
   if (gridd) await gridd.dispose();
 });
-
-/** Opens the console, signs in and waits until the catalogue and the map are loaded. */
-async function signInConsole(page, username = 'op') {
-  await page.goto(`${gridd.base}/console/`);
-  await page.getByTestId('signin-username').fill(username);
-  await page.getByTestId('signin-password').fill(PASSWORD);
-  await page.getByTestId('signin-submit').click();
-  await page.getByTestId('console').waitFor({ state: 'visible' });
-  await page.waitForFunction(() => window.__console && window.__console.ready === true, null, { timeout: 30000 });
-}
 
 /** Chooses a category by typing `query` in the search box and picking `code` with the arrows. */
 async function chooseCategory(page, query, code) {
@@ -66,6 +52,15 @@ async function typePoint(page, p) {
   await input.press('Tab');
 }
 
+/** The LogHotlineCall requests the page sends from now on, as they are sent (a live list). */
+function callsSent(page) {
+  const sent = [];
+  page.on('request', (req) => {
+    if (req.url().endsWith('.IntakeService/LogHotlineCall')) sent.push(req.postDataJSON());
+  });
+  return sent;
+}
+
 /** Waits for the reference the console shows after a submission. */
 async function waitForReference(page) {
   const ref = page.getByTestId('receipt-reference');
@@ -77,10 +72,10 @@ async function waitForReference(page) {
 test('an operator picks the place on the map and chooses the category by pinyin, name or code; the preview names the squad the engine routes it to', async () => {
   await withBrowser(gridd, DESKTOP, async (browser) => {
     const { page } = browser;
-    await page.goto(`${gridd.base}/console/`);
+    await page.goto(gridd.consoleUrl);
     await page.getByTestId('signin-form').waitFor({ state: 'visible' });
     await browser.screenshot('console-signin');
-    await signInConsole(page);
+    await signInConsole(page, gridd, 'op');
     assert.equal(await page.getByTestId('user-role').textContent(), '受理员');
     assert.ok(await page.getByTestId('role-banner').isHidden(), 'an operator may log calls');
 
@@ -169,11 +164,8 @@ test('the duplicate hint offers the open case 30 m away; merging into it files t
   await withBrowser(gridd, DESKTOP, async (browser) => {
     const { page } = browser;
     await browser.context.grantPermissions(['clipboard-read', 'clipboard-write'], { origin: gridd.base });
-    await signInConsole(page);
-    const sent = [];
-    page.on('request', (req) => {
-      if (req.url().endsWith('.IntakeService/LogHotlineCall')) sent.push(req.postDataJSON());
-    });
+    await signInConsole(page, gridd, 'op');
+    const sent = callsSent(page);
 
     await page.getByTestId('caller-phone').fill('13900001111');
     await page.getByTestId('caller-name').fill('李先生');
@@ -251,7 +243,7 @@ test('the reference read out finds the case with its status in plain words; the 
   await withBrowser(gridd, DESKTOP, async (browser) => {
     const { page } = browser;
     browser.allow(/status of 404 \(Not Found\) \(http:\/\/[^ ]+\/v1\/rpc\/gridd\.v1\.DispatchService\/GetTicket:/);
-    await signInConsole(page);
+    await signInConsole(page, gridd, 'op');
     const firstKey = await page.evaluate(() => window.__console.idempotencyKey());
 
     // A call on the 12319 line, filled in with the keyboard.
@@ -338,11 +330,8 @@ test('a refused field shows the server\'s reason next to it and takes the focus;
   await withBrowser(gridd, DESKTOP, async (browser) => {
     const { page } = browser;
     browser.allow(/status of 400 \(Bad Request\) \(http:\/\/[^ ]+\/v1\/rpc\/gridd\.v1\.IntakeService\/LogHotlineCall:/);
-    await signInConsole(page);
-    const sent = [];
-    page.on('request', (req) => {
-      if (req.url().endsWith('.IntakeService/LogHotlineCall')) sent.push(req.postDataJSON());
-    });
+    await signInConsole(page, gridd, 'op');
+    const sent = callsSent(page);
 
     await page.getByTestId('caller-phone').fill('12ab');
     // Enter moves on to the next field; it never submits a half-filled call.

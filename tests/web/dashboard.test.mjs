@@ -4,7 +4,7 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Gridd, withBrowser, signInOnPage, waitOnPage, findOpenTicket, openCaseBySearch, waitForCaseState, record, XINAN_POINTS } from './harness.mjs';
+import { startGridd, withBrowser, signInOnPage, waitOnPage, findOpenTicket, openCaseBySearch, waitForCaseState, record, XINAN_POINTS } from './harness.mjs';
 
 const LIT = ['green', 'yellow', 'red'];
 
@@ -12,11 +12,8 @@ let gridd;
 let hotlineKey;
 
 before(async () => {
-  gridd = await Gridd.create('dashboard');
-  await gridd.addUser('disp', 'dispatcher', { displayName: '王派遣' });
-  await gridd.addUser('m1', 'squad_member', { squad: 'sq-1', displayName: '李强' });
-  hotlineKey = await gridd.createKey('hotline_12345', '12345 平台');
-  await gridd.start();
+  gridd = await startGridd('dashboard', { users: ['disp', 'm1'], hotlineKey: true });
+  hotlineKey = gridd.hotlineKey;
 });
 
 after(async () => {

@@ -217,6 +217,10 @@ export class Gridd {
     return `${this.base}/terminal/`;
   }
 
+  get consoleUrl() {
+    return `${this.base}/console/`;
+  }
+
   async post(route, body, token) {
     const headers = { 'Content-Type': 'application/json', Accept: 'application/json' };
     if (token) headers.Authorization = `Bearer ${token}`;
@@ -279,6 +283,32 @@ export class Gridd {
       return '';
     }
   }
+}
+
+/** The accounts of the browser tests, by user name: the role and what addUser takes besides. */
+const ACCOUNTS = {
+  op: ['hotline_operator', { displayName: '王芳' }],
+  // The verifying city's file names sup.xinan as the supervisor who verifies reports in 新安街道.
+  'sup.xinan': ['supervisor', { displayName: '赵监督' }],
+  disp: ['dispatcher', { displayName: '王派遣' }],
+  m1: ['squad_member', { squad: 'sq-1', displayName: '李强' }],
+  m2: ['squad_member', { squad: 'sq-2', displayName: '王芳' }],
+};
+
+/**
+ * A running engine for one test file (see Gridd.create for `opts`): the accounts `users` (names
+ * of ACCOUNTS, all with the test password) and, with `hotlineKey`, a machine key of the 12345
+ * platform (gridd.hotlineKey).
+ */
+export async function startGridd(name, { users = [], hotlineKey = false, ...opts } = {}) {
+  const g = await Gridd.create(name, opts);
+  for (const user of users) {
+    const [role, more] = ACCOUNTS[user];
+    await g.addUser(user, role, more);
+  }
+  if (hotlineKey) g.hotlineKey = await g.createKey('hotline_12345', '12345 平台');
+  await g.start();
+  return g;
 }
 
 /** The Chromium flags of this project's browser tests. */
@@ -395,29 +425,31 @@ export async function waitForCaseState(page, state, timeout = 10000) {
 }
 
 /**
- * Opens the dashboard (unless `navigate` is false: the sign-in screen is already shown), signs in
- * and waits for the dashboard's first full render (`__gridd.ready`).
+ * Opens an app at `url` (unless `navigate` is false: its sign-in screen is already shown), signs
+ * in, and waits for the element `shown` and for the page's hooks (window[hooks]) to say ready.
  */
-export async function signInOnPage(page, gridd, username, { password = PASSWORD, navigate = true } = {}) {
-  if (navigate) await page.goto(gridd.dashboardUrl);
+async function signInApp(page, url, shown, hooks, username, { password = PASSWORD, navigate = true } = {}) {
+  if (navigate) await page.goto(url);
   await page.getByTestId('signin-username').fill(username);
   await page.getByTestId('signin-password').fill(password);
   await page.getByTestId('signin-submit').click();
-  await page.getByTestId('dashboard').waitFor({ state: 'visible' });
-  await page.waitForFunction(() => window.__gridd && window.__gridd.ready === true, null, { timeout: 30000 });
+  await page.getByTestId(shown).waitFor({ state: 'visible' });
+  await page.waitForFunction((name) => window[name] && window[name].ready === true, hooks, { timeout: 30000 });
 }
 
-/**
- * Opens the squad terminal (unless `navigate` is false: its sign-in screen is already shown),
- * signs in and waits until the app runs (`__terminal.ready`).
- */
-export async function signInTerminal(page, gridd, username, { password = PASSWORD, navigate = true } = {}) {
-  if (navigate) await page.goto(gridd.terminalUrl);
-  await page.getByTestId('signin-username').fill(username);
-  await page.getByTestId('signin-password').fill(password);
-  await page.getByTestId('signin-submit').click();
-  await page.getByTestId('terminal').waitFor({ state: 'visible' });
-  await page.waitForFunction(() => window.__terminal && window.__terminal.ready === true, null, { timeout: 30000 });
+/** Signs in on the dashboard (see signInApp) and waits for its first full render (`__gridd.ready`). */
+export function signInOnPage(page, gridd, username, opts) {
+  return signInApp(page, gridd.dashboardUrl, 'dashboard', '__gridd', username, opts);
+}
+
+/** Signs in on the squad terminal (see signInApp) and waits until the app runs (`__terminal.ready`). */
+export function signInTerminal(page, gridd, username, opts) {
+  return signInApp(page, gridd.terminalUrl, 'terminal', '__terminal', username, opts);
+}
+
+/** Signs in on the hotline console (see signInApp) and waits until the catalogue and the map are loaded. */
+export function signInConsole(page, gridd, username, opts) {
+  return signInApp(page, gridd.consoleUrl, 'console', '__console', username, opts);
 }
 
 /**

@@ -13,7 +13,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import {
-  Gridd, VERIFY_CITY, PASSWORD, XINAN_POINTS, withBrowser, signInOnPage, openCaseBySearch, waitForCaseState, waitFor,
+  startGridd, VERIFY_CITY, XINAN_POINTS, withBrowser, signInOnPage, signInConsole, openCaseBySearch, waitForCaseState, waitFor,
 } from './harness.mjs';
 
 const DISPATCH = 'gridd.v1.DispatchService';
@@ -28,13 +28,7 @@ let operator;
 const calls = {}; // name -> { reference, phone, name }
 
 before(async () => {
-  gridd = await Gridd.create('loop', { city: VERIFY_CITY });
-  await gridd.addUser('op', 'hotline_operator', { displayName: '王芳' });
-  // The city file names sup.xinan as the supervisor who verifies reports in 新安街道.
-  await gridd.addUser('sup.xinan', 'supervisor', { displayName: '赵监督' });
-  await gridd.addUser('disp', 'dispatcher', { displayName: '王派遣' });
-  await gridd.addUser('m1', 'squad_member', { squad: 'sq-1', displayName: '李强' });
-  await gridd.start();
+  gridd = await startGridd('loop', { users: ['op', 'sup.xinan', 'disp', 'm1'], city: VERIFY_CITY });
   operator = await gridd.signIn('op');
 });
 
@@ -62,16 +56,6 @@ async function logCall(name, { key, caller, point, description, address }) {
 /** The text a user sees in a locator, with runs of white space as one space. */
 async function seen(locator) {
   return (await locator.textContent()).replace(/\s+/g, ' ').trim();
-}
-
-/** Opens the hotline console and signs in as the operator. */
-async function signInConsole(page) {
-  await page.goto(`${gridd.base}/console/`);
-  await page.getByTestId('signin-username').fill('op');
-  await page.getByTestId('signin-password').fill(PASSWORD);
-  await page.getByTestId('signin-submit').click();
-  await page.getByTestId('console').waitFor({ state: 'visible' });
-  await page.waitForFunction(() => window.__console && window.__console.ready === true, null, { timeout: 30000 });
 }
 
 test('a call waiting as 待核实 is refused at verification with a reason and a note: the case shows 不予立案 and why', async () => {
@@ -224,7 +208,7 @@ test('the console lists each caller owed a reply with the whole number; the oper
 
   await withBrowser(gridd, CONSOLE, async (browser) => {
     const { page } = browser;
-    await signInConsole(page);
+    await signInConsole(page, gridd, 'op');
     const tab = page.getByTestId('tab-replies');
     await tab.filter({ hasText: '待回访' }).waitFor();
     await page.getByTestId('replies-count').filter({ hasText: /^2$/ }).waitFor();

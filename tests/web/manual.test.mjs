@@ -4,16 +4,14 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Gridd, withBrowser, signInOnPage, waitOnPage, openCaseBySearch, waitForCaseState } from './harness.mjs';
+import { startGridd, withBrowser, signInOnPage, waitOnPage, openCaseBySearch, waitForCaseState } from './harness.mjs';
 
 let gridd;
 let hotlineKey;
 
 before(async () => {
-  gridd = await Gridd.create('manual');
-  await gridd.addUser('disp', 'dispatcher', { displayName: '王派遣' });
-  hotlineKey = await gridd.createKey('hotline_12345', '12345 平台');
-  await gridd.start();
+  gridd = await startGridd('manual', { users: ['disp'], hotlineKey: true });
+  hotlineKey = gridd.hotlineKey;
 });
 
 after(async () => {

@@ -4,16 +4,14 @@
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { Gridd, openBrowser, signInOnPage, waitOnPage, XINAN_POINTS } from './harness.mjs';
+import { startGridd, openBrowser, signInOnPage, waitOnPage, XINAN_POINTS } from './harness.mjs';
 
 let gridd;
 let hotlineKey;
 
 before(async () => {
-  gridd = await Gridd.create('restart', { fixedPorts: true });
-  await gridd.addUser('disp', 'dispatcher', { displayName: '王派遣' });
-  hotlineKey = await gridd.createKey('hotline_12345', '12345 平台');
-  await gridd.start();
+  gridd = await startGridd('restart', { users: ['disp'], hotlineKey: true, fixedPorts: true });
+  hotlineKey = gridd.hotlineKey;
 });
 
 after(async () => {

@@ -8,7 +8,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import zlib from 'node:zlib';
 import {
-  Gridd, HttpError, withBrowser, signInTerminal, signInOnPage, openCaseBySearch, XINAN_POINTS,
+  startGridd, HttpError, withBrowser, signInTerminal, signInOnPage, openCaseBySearch, XINAN_POINTS,
 } from './harness.mjs';
 
 const PHONE = { width: 390, height: 844, mobile: true };
@@ -23,12 +23,8 @@ let gridd;
 let hotlineKey;
 
 before(async () => {
-  gridd = await Gridd.create('terminal');
-  await gridd.addUser('m1', 'squad_member', { squad: 'sq-1', displayName: '李强' });
-  await gridd.addUser('m2', 'squad_member', { squad: 'sq-2', displayName: '王芳' });
-  await gridd.addUser('disp', 'dispatcher', { displayName: '王派遣' });
-  hotlineKey = await gridd.createKey('hotline_12345', '12345 平台');
-  await gridd.start();
+  gridd = await startGridd('terminal', { users: ['m1', 'm2', 'disp'], hotlineKey: true });
+  hotlineKey = gridd.hotlineKey;
 });
 
 after(async () => {
@@ -55,6 +51,17 @@ function card(page, id) {
 async function openTask(page, id) {
   await card(page, id).click();
   await page.locator(`[data-testid="task-head"][data-ticket-id="${id}"]`).waitFor();
+}
+
+/** Opens the task from the list, takes the phone off the network and taps accept (queued). */
+async function acceptOffline(page, context, id) {
+  await card(page, id).waitFor();
+  await openTask(page, id);
+  await page.getByTestId('action-accept').waitFor();
+
+  await context.setOffline(true);
+  await page.locator('[data-testid="net-banner"][data-state="offline"]').waitFor();
+  await page.getByTestId('action-accept').click();
 }
 
 /** Waits until the open task view shows the task in `state` (optimistic or confirmed). */
@@ -286,13 +293,7 @@ test('offline, accept and start are queued (2 waiting) and survive a reload; bac
     await signInTerminal(page, gridd, 'm1');
     // The installed app's worker holds the app shell before the network goes.
     await page.waitForFunction(() => window.__terminal.sw === 'ready' && navigator.serviceWorker.controller !== null, null, { timeout: 15000 });
-    await card(page, task.id).waitFor();
-    await openTask(page, task.id);
-    await page.getByTestId('action-accept').waitFor();
-
-    await context.setOffline(true);
-    await page.locator('[data-testid="net-banner"][data-state="offline"]').waitFor();
-    await page.getByTestId('action-accept').click();
+    await acceptOffline(page, context, task.id);
     await viewState(page, 'TICKET_STATE_ACCEPTED'); // as it will be
     await page.getByTestId('action-start').click();
     await viewState(page, 'TICKET_STATE_IN_PROGRESS');
@@ -396,13 +397,7 @@ test('a conflict: queued offline while the centre re-dispatches the task to anot
     browser.allow(FORBIDDEN); // the server answers 403 (another squad's) or 409 (changed meanwhile)
     browser.allow(CONFLICT);
     await signInTerminal(page, gridd, 'm1');
-    await card(page, task.id).waitFor();
-    await openTask(page, task.id);
-    await page.getByTestId('action-accept').waitFor();
-
-    await context.setOffline(true);
-    await page.locator('[data-testid="net-banner"][data-state="offline"]').waitFor();
-    await page.getByTestId('action-accept').click();
+    await acceptOffline(page, context, task.id);
     await page.getByTestId('outbox-text').filter({ hasText: '1 条待发送' }).waitFor();
 
     // Meanwhile the centre gives the task to 二中队 (改派).

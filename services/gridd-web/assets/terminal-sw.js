@@ -24,6 +24,7 @@ const SHELL = [
   '/assets/js/terminal/minimap.js',
   '/assets/js/terminal/notify.js',
   '/assets/js/api.js',
+  '/assets/js/signin.js',
   '/assets/js/dom.js',
   '/assets/js/i18n.js',
   '/assets/js/stream.js',

@@ -126,22 +126,31 @@ function networkError(err) {
   return e;
 }
 
-async function postJson(path, body, headers = {}, signal) {
+/**
+ * fetch() with the failures as ApiErrors: no answer is a network error (status 0; an abort stays
+ * the AbortError it is), an answer other than 2xx the server's error. Answers the Response.
+ */
+async function send(url, init) {
   let res;
   try {
-    res = await fetch(path, {
-      method: 'POST',
-      headers: { 'Content-Type': 'application/json', Accept: 'application/json', ...headers },
-      body: JSON.stringify(body ?? {}),
-      signal,
-      cache: 'no-store',
-      credentials: 'omit',
-    });
+    res = await fetch(url, init);
   } catch (err) {
     if (err && err.name === 'AbortError') throw err;
     throw networkError(err);
   }
   if (!res.ok) throw await errorFrom(res);
+  return res;
+}
+
+async function postJson(path, body, headers = {}, signal) {
+  const res = await send(path, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', Accept: 'application/json', ...headers },
+    body: JSON.stringify(body ?? {}),
+    signal,
+    cache: 'no-store',
+    credentials: 'omit',
+  });
   const text = await res.text();
   return text ? JSON.parse(text) : {};
 }
@@ -260,16 +269,41 @@ export function rpc(service, method, request, signal) {
 export const dispatch = (method, request, signal) => rpc('gridd.v1.DispatchService', method, request, signal);
 export const grid = (method, request, signal) => rpc('gridd.v1.GridService', method, request, signal);
 
+/**
+ * Every page of a DispatchService listing (`method`, e.g. "ListTickets"; `field`, the list in
+ * its answer, e.g. "tickets"), up to `maxPages` pages of `pageSize`. Answers { items, more }
+ * (`more`: pages were left after the last one read), or null as soon as `stale()` says the
+ * answer is no longer wanted (no further page is asked for then).
+ */
+export async function dispatchAll(method, request, field, { pageSize, maxPages, stale = () => false }) {
+  const items = [];
+  let token = '';
+  for (let page = 0; page < maxPages; page++) {
+    const req = { ...request, page: { pageSize } };
+    if (token) req.page.pageToken = token;
+    const resp = await dispatch(method, req);
+    if (stale()) return null;
+    items.push(...((resp && resp[field]) || []));
+    token = (resp && resp.nextPageToken) || '';
+    if (!token) break;
+  }
+  return { items, more: Boolean(token) };
+}
+
+/** A v4 UUID (an idempotency key, an action's id); crypto.randomUUID exists only on https and localhost pages. */
+export function newUuid() {
+  if (window.crypto && typeof crypto.randomUUID === 'function') return crypto.randomUUID();
+  // Pages served over plain http on a LAN address: the same format by hand.
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const x = [...b].map((v) => v.toString(16).padStart(2, '0')).join('');
+  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
+}
+
 async function getJson(path, signal) {
   return authed(async (h) => {
-    let res;
-    try {
-      res = await fetch(path, { headers: { Accept: 'application/json', ...h }, signal, cache: 'no-store', credentials: 'omit' });
-    } catch (err) {
-      if (err && err.name === 'AbortError') throw err;
-      throw networkError(err);
-    }
-    if (!res.ok) throw await errorFrom(res);
+    const res = await send(path, { headers: { Accept: 'application/json', ...h }, signal, cache: 'no-store', credentials: 'omit' });
     return res.json();
   });
 }
@@ -289,15 +323,7 @@ export async function openStream(path, query, lastEventId, signal) {
   return authed(async (h) => {
     const headers = { Accept: 'text/event-stream', ...h };
     if (lastEventId) headers['Last-Event-ID'] = lastEventId;
-    let res;
-    try {
-      res = await fetch(`${path}${query}`, { headers, signal, cache: 'no-store', credentials: 'omit' });
-    } catch (err) {
-      if (err && err.name === 'AbortError') throw err;
-      throw networkError(err);
-    }
-    if (!res.ok) throw await errorFrom(res);
-    return res;
+    return send(`${path}${query}`, { headers, signal, cache: 'no-store', credentials: 'omit' });
   });
 }
 
@@ -314,21 +340,14 @@ export function openWatch(query, lastEventId, signal) {
  */
 export function uploadPhoto(ticketId, blob, signal) {
   return authed(async (h) => {
-    let res;
-    try {
-      res = await fetch(`/v1/tickets/${encodeURIComponent(ticketId)}/photos`, {
-        method: 'POST',
-        headers: { 'Content-Type': blob.type || 'application/octet-stream', Accept: 'application/json', ...h },
-        body: blob,
-        signal,
-        cache: 'no-store',
-        credentials: 'omit',
-      });
-    } catch (err) {
-      if (err && err.name === 'AbortError') throw err;
-      throw networkError(err);
-    }
-    if (!res.ok) throw await errorFrom(res);
+    const res = await send(`/v1/tickets/${encodeURIComponent(ticketId)}/photos`, {
+      method: 'POST',
+      headers: { 'Content-Type': blob.type || 'application/octet-stream', Accept: 'application/json', ...h },
+      body: blob,
+      signal,
+      cache: 'no-store',
+      credentials: 'omit',
+    });
     return res.json();
   });
 }
@@ -350,14 +369,32 @@ export function serverPhotoPath(url) {
  */
 export function photoObjectUrl(path, signal) {
   return authed(async (h) => {
-    let res;
-    try {
-      res = await fetch(path, { headers: { ...h }, signal, credentials: 'omit' });
-    } catch (err) {
-      if (err && err.name === 'AbortError') throw err;
-      throw networkError(err);
-    }
-    if (!res.ok) throw await errorFrom(res);
+    const res = await send(path, { headers: { ...h }, signal, credentials: 'omit' });
     return URL.createObjectURL(await res.blob());
   });
+}
+
+/**
+ * blob: URLs of stored photos (photoObjectUrl), each fetched once and kept until revokeAll();
+ * a fetch that failed is forgotten, so that asking again tries again.
+ */
+export class PhotoCache {
+  constructor() {
+    this.byPath = new Map(); // server path -> Promise<blob url>
+  }
+
+  get(path) {
+    let p = this.byPath.get(path);
+    if (!p) {
+      p = photoObjectUrl(path);
+      this.byPath.set(path, p);
+      p.catch(() => { if (this.byPath.get(path) === p) this.byPath.delete(path); });
+    }
+    return p;
+  }
+
+  revokeAll() {
+    for (const p of this.byPath.values()) p.then((u) => URL.revokeObjectURL(u), () => {});
+    this.byPath.clear();
+  }
 }

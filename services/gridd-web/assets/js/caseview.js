@@ -4,7 +4,7 @@
 
 import * as api from './api.js';
 import { t, tEnum, escalationLevelLabel, getLang } from './i18n.js';
-import { h, clear, loadingState, errorState, errorText, refusal, showRefusal, fmtTime, fmtDuration } from './dom.js';
+import { h, clear, loadingState, errorState, errorText, refusal, showRefusal, fmtTime, fmtDuration, showFieldError, clearFieldError } from './dom.js';
 import { drawMiniMap, miniMapBbox } from './map.js';
 import { Locator } from './lists.js';
 import { num, ts, RANK_NAME, lightRank, engineNow } from './store.js';
@@ -50,6 +50,7 @@ export class CaseView {
     this.form = null; // name of the open action form
     this.message = null; // { kind: 'ok', text } or { kind: 'error', err, wording? } (worded at render)
     this.returnFocus = null;
+    this.photoCache = new api.PhotoCache(); // the stored photos of the open case
     closeButton.addEventListener('click', () => this.close());
     store.onChange(() => this.onStoreChange());
   }
@@ -550,19 +551,11 @@ export class CaseView {
       this.revokePhotos();
       this.photoCase = this.id;
     }
-    this.photoBlobs ||= new Map();
-    let p = this.photoBlobs.get(path);
-    if (!p) {
-      p = api.photoObjectUrl(path);
-      this.photoBlobs.set(path, p);
-      p.catch(() => { if (this.photoBlobs.get(path) === p) this.photoBlobs.delete(path); });
-    }
-    return p;
+    return this.photoCache.get(path);
   }
 
   revokePhotos() {
-    for (const p of (this.photoBlobs || new Map()).values()) p.then((u) => URL.revokeObjectURL(u), () => {});
-    this.photoBlobs = new Map();
+    this.photoCache.revokeAll();
     this.photoCase = null;
   }
 
@@ -634,31 +627,6 @@ function field(id, labelKey, control, name) {
   controls[0].setAttribute('aria-describedby', `${id}-error`);
   return h('div.field', { dataset: { field: name } }, h('label', { for: id }, t(labelKey)), ...controls,
     h('div.field-error', { id: `${id}-error`, testid: `form-error-${name}`, role: 'alert', hidden: true }));
-}
-
-function showFieldError(form, name, text) {
-  const wrap = form.querySelector(`.field[data-field="${name}"]`);
-  if (!wrap) return;
-  const box = wrap.querySelector('.field-error');
-  box.textContent = text;
-  box.hidden = false;
-  wrap.classList.add('invalid');
-  const control = wrap.querySelector('input, select, textarea');
-  if (control) {
-    control.setAttribute('aria-invalid', 'true');
-    control.focus();
-  }
-}
-
-function clearFieldError(form, name) {
-  const wrap = form.querySelector(`.field[data-field="${name}"]`);
-  if (!wrap || !wrap.classList.contains('invalid')) return;
-  wrap.classList.remove('invalid');
-  const box = wrap.querySelector('.field-error');
-  box.hidden = true;
-  box.textContent = '';
-  const control = wrap.querySelector('input, select, textarea');
-  if (control) control.removeAttribute('aria-invalid');
 }
 
 function clearFieldErrors(form) {

@@ -2,8 +2,9 @@
 // the overdue list and the case view, all kept current from the ticket stream.
 
 import * as api from './api.js';
-import { t, has, applyI18n, toggleLang, onLangChange, getLang } from './i18n.js';
-import { errorText, refusal, showRefusal, loadingState, errorState, emptyState, fmtClock } from './dom.js';
+import { t, applyI18n, toggleLang, onLangChange, getLang } from './i18n.js';
+import { errorText, loadingState, errorState, emptyState, fmtClock, isTyping } from './dom.js';
+import { SignIn, showApp, showPrincipal, boot } from './signin.js';
 import { TicketStore, OPEN_STATES, observeEngineTime } from './store.js';
 import { CityMap } from './map.js';
 import { KpiPanel } from './kpi.js';
@@ -80,6 +81,7 @@ let overdue = null;
 let verifyQueue = null;
 let stream = null;
 let pollTimer = 0;
+let signin = null;
 
 function openCase(id) {
   if (caseView) caseView.open(id);
@@ -207,17 +209,9 @@ async function loadTickets() {
     loadingState($('verify-body'));
   }
   try {
-    const all = [];
-    let token = '';
-    for (let page = 0; page < 40; page++) {
-      const req = { states: OPEN_STATES, page: { pageSize: 500 } };
-      if (token) req.page.pageToken = token;
-      const resp = await api.dispatch('ListTickets', req);
-      if (gen !== state.generation) return;
-      all.push(...((resp && resp.tickets) || []));
-      token = (resp && resp.nextPageToken) || '';
-      if (!token) break;
-    }
+    const listed = await api.dispatchAll('ListTickets', { states: OPEN_STATES }, 'tickets', { pageSize: 500, maxPages: 40, stale: () => gen !== state.generation });
+    if (!listed) return;
+    const all = listed.items;
     let newest = '';
     for (const tk of all) {
       if (tk.createdAt && tk.createdAt > newest) newest = tk.createdAt;
@@ -312,26 +306,7 @@ function resyncSoon() {
   });
 }
 
-// ---- screens --------------------------------------------------------------------------------
-
-function moveLangSwitch(slotId) {
-  $(slotId).append($('lang-switch'));
-}
-
-function showSignIn(notice) {
-  $('boot').hidden = true;
-  $('app').hidden = true;
-  $('signin').hidden = false;
-  moveLangSwitch('signin-lang-slot');
-  const n = $('signin-notice');
-  n.hidden = !notice;
-  n.textContent = notice || '';
-  signinError = null;
-  $('signin-error').hidden = true;
-  $('signin-password').value = '';
-  $('signin-submit').disabled = false;
-  $('signin-username').focus();
-}
+// ---- the app --------------------------------------------------------------------------------
 
 function startApp() {
   const gen = ++state.generation;
@@ -342,11 +317,8 @@ function startApp() {
   gridd.ready = false;
   delete document.body.dataset.ready;
   map.reset();
-  $('boot').hidden = true;
-  $('signin').hidden = true;
-  $('app').hidden = false;
+  showApp();
   $('conn-banner').hidden = true;
-  moveLangSwitch('app-lang-slot');
   showUser();
   updateLive();
 
@@ -358,7 +330,7 @@ function startApp() {
       onTicketEvent,
       onStatus: setStreamStatus,
       onResync: () => { if (gen === state.generation) resyncSoon(); },
-      onAuthLost: () => sessionEnded(),
+      onAuthLost: () => signin.ended(),
     });
     stream.start();
   }
@@ -370,12 +342,7 @@ function startApp() {
 }
 
 function showUser() {
-  const p = api.principal() || {};
-  $('user-name').textContent = p.displayName || p.subject || '';
-  const key = `role.${p.role}`;
-  // The server's label is Chinese; in English use the table's name of the role when it has one.
-  const label = getLang() === 'zh' ? p.roleLabel || (has(key) ? t(key) : p.role) : has(key) ? t(key) : p.roleLabel || p.role;
-  $('user-role').textContent = label || '';
+  const { label } = showPrincipal();
   $('user-role').hidden = !label;
 }
 
@@ -392,72 +359,6 @@ function stopApp() {
   gridd.ready = false;
   delete document.body.dataset.ready;
   $('conn-banner').hidden = true;
-}
-
-let ending = false;
-function sessionEnded() {
-  if (ending) return;
-  ending = true;
-  stopApp();
-  showSignIn(t('session.expired'));
-  ending = false;
-}
-
-// Our wording of a refused sign-in, by the server's code; other codes keep the server's message.
-const SIGNIN_REFUSALS = {
-  unauthenticated: 'signin.badCredentials',
-  resource_exhausted: (ex) => (ex.retryAfter ? t('signin.locked', { seconds: ex.retryAfter }) : t('signin.lockedNoTime')),
-};
-
-// What the sign-in form's error box shows: { key } (our own check) or { ex } (a refusal); kept so
-// that the language switch can word it again.
-let signinError = null;
-
-function renderSigninError() {
-  const el = $('signin-error');
-  el.hidden = !signinError;
-  if (!signinError) return;
-  if (signinError.key) showRefusal(el, { text: t(signinError.key), detail: '' });
-  else showRefusal(el, refusal(signinError.ex, SIGNIN_REFUSALS));
-}
-
-async function onSignIn(e) {
-  e.preventDefault();
-  const user = $('signin-username').value.trim();
-  const pass = $('signin-password').value;
-  const err = $('signin-error');
-  if (!user || !pass) {
-    signinError = { key: 'signin.required' };
-    renderSigninError();
-    (user ? $('signin-password') : $('signin-username')).focus();
-    return;
-  }
-  const button = $('signin-submit');
-  button.disabled = true;
-  button.textContent = t('signin.busy');
-  signinError = null;
-  err.hidden = true;
-  try {
-    await api.signIn(user, pass);
-    $('signin-password').value = '';
-    $('signin-notice').hidden = true;
-    startApp();
-    if (document.activeElement && document.activeElement !== document.body) document.activeElement.blur();
-  } catch (ex) {
-    signinError = { ex };
-    renderSigninError();
-    $('signin-password').select();
-    $('signin-password').focus();
-  } finally {
-    button.disabled = false;
-    button.textContent = t('signin.submit');
-  }
-}
-
-async function onSignOut() {
-  stopApp();
-  await api.signOut();
-  showSignIn(t('session.signedOut'));
 }
 
 // ---- search ---------------------------------------------------------------------------------
@@ -483,12 +384,6 @@ async function onSearch(e) {
   }
 }
 
-function isTyping(el) {
-  if (!el) return false;
-  const tag = el.tagName;
-  return tag === 'INPUT' || tag === 'TEXTAREA' || tag === 'SELECT' || el.isContentEditable;
-}
-
 function onKey(e) {
   if (e.defaultPrevented) return;
   const inSearch = document.activeElement === $('search-input');
@@ -511,7 +406,6 @@ function onKey(e) {
 function relabel() {
   const wall = $('wall-toggle');
   wall.textContent = t(wall.dataset.i18n || 'wall.toggle');
-  if (!$('signin').hidden) renderSigninError();
   if (!state.running) return;
   showUser();
   updateLive();
@@ -535,12 +429,15 @@ async function init() {
   $('wall-toggle').addEventListener('click', () => setWall(!isDark(), true));
   $('lang-switch').addEventListener('click', toggleLang);
   onLangChange(relabel);
-  $('signin-form').addEventListener('submit', onSignIn);
-  $('sign-out').addEventListener('click', onSignOut);
+  signin = new SignIn({
+    start: () => { startApp(); },
+    // Signed in with Enter, the focus would stay in the hidden password box, where "/" is typing.
+    afterSignIn: () => { if (document.activeElement && document.activeElement !== document.body) document.activeElement.blur(); },
+    stop: stopApp,
+  });
   $('search-form').addEventListener('submit', onSearch);
   $('search-input').addEventListener('input', () => { $('search-msg').hidden = true; });
   document.addEventListener('keydown', onKey);
-  api.onSessionExpired(sessionEnded);
   // Lists show "x late" relative to now: refresh them now and then.
   setInterval(() => {
     if (state.running && state.ticketsLoaded) {
@@ -548,26 +445,8 @@ async function init() {
       verifyQueue.render();
     }
   }, 30000);
-
-  if (api.currentSession()) {
-    try {
-      await api.resume();
-      if (api.currentSession()) {
-        startApp();
-        return;
-      }
-    } catch {
-      // refresh refused: fall through to the sign-in screen
-    }
-    showSignIn(t('session.expired'));
-    return;
-  }
-  showSignIn('');
+  await signin.resume();
 }
 
-init().catch((err) => {
-  const boot = $('boot');
-  boot.hidden = false;
-  boot.textContent = errorText(err);
-});
+boot(init);
 

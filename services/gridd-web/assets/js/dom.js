@@ -1,5 +1,5 @@
-// Small DOM helpers: element creation, the loading / empty / error states of panels, keyed lists,
-// and formatting of times, durations and rates.
+// Small DOM helpers: element creation, the loading / empty / error states of panels and of form
+// fields, keyed lists, and formatting of times, durations and rates.
 
 import { t, getLang } from './i18n.js';
 import { ApiError } from './api.js';
@@ -92,6 +92,58 @@ export function errorState(el, err, retry) {
 }
 
 /**
+ * Marks the field `name` of a form (the element with data-field="<name>") as refused: its
+ * .field-error box shows `text` and its control takes the focus, marked aria-invalid unless it
+ * is one of a group of choices (the group carries the description).
+ */
+export function showFieldError(form, name, text) {
+  const wrap = form.querySelector(`[data-field="${name}"]`);
+  if (!wrap) return;
+  const box = wrap.querySelector('.field-error');
+  box.textContent = text;
+  box.hidden = false;
+  wrap.classList.add('invalid');
+  const control = wrap.querySelector('input, select, textarea');
+  if (control) {
+    if (control.type !== 'radio' && control.type !== 'checkbox') control.setAttribute('aria-invalid', 'true');
+    control.focus();
+  }
+}
+
+/** Undoes showFieldError for the field `name` (nothing when it is not marked). */
+export function clearFieldError(form, name) {
+  const wrap = form.querySelector(`[data-field="${name}"]`);
+  if (!wrap || !wrap.classList.contains('invalid')) return;
+  wrap.classList.remove('invalid');
+  const box = wrap.querySelector('.field-error');
+  box.hidden = true;
+  box.textContent = '';
+  const control = wrap.querySelector('input, select, textarea');
+  if (control) control.removeAttribute('aria-invalid');
+}
+
+/**
+ * One load of a panel that keeps { seq, loading, error } (the caller sets `loading` and bumps
+ * `seq` for it): `keep(await ask())` on success, `error` on failure. A later load, or a reset
+ * that bumps `seq`, wins: the older answer or error is dropped. Answers whether this load was
+ * still the latest (then the caller renders).
+ */
+export async function latestLoad(panel, seq, ask, keep) {
+  try {
+    const value = await ask();
+    if (seq !== panel.seq) return false;
+    keep(value);
+    panel.error = null;
+  } catch (err) {
+    if (seq !== panel.seq) return false;
+    panel.error = err;
+  } finally {
+    if (seq === panel.seq) panel.loading = false;
+  }
+  return true;
+}
+
+/**
  * Keeps container's children in the order of items, reusing the element of each key:
  * create(item) makes one, update(el, item) refreshes it (called for new and kept ones).
  */
@@ -172,6 +224,13 @@ export function dateFromInput(value) {
   const m = /^(\d{4})-(\d{2})-(\d{2})$/.exec(value || '');
   if (!m) return null;
   return new Date(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
+}
+
+/** Whether keys typed now go into `el` (a text box, a list box, an editable element). */
+export function isTyping(el) {
+  if (!el) return false;
+  const tag = el.tagName;
+  return tag === 'INPUT' || tag === 'TEXTAREA' || tag === 'SELECT' || el.isContentEditable;
 }
 
 /** Runs fn at most once per `wait` ms after the last call, and at least every `maxWait` ms. */

@@ -2,7 +2,7 @@
 
 import * as api from './api.js';
 import { t, tEnum, escalationNameLabel } from './i18n.js';
-import { h, clear, loadingState, emptyState, errorState, fmtRate, fmtCount, fmtSeconds, dateInputValue, dateFromInput, debounce } from './dom.js';
+import { h, clear, loadingState, emptyState, errorState, fmtRate, fmtCount, fmtSeconds, dateInputValue, dateFromInput, debounce, latestLoad } from './dom.js';
 import { engineNow, num } from './store.js';
 
 // Tiles with a value for today and for the period: [field of Kpi, test id, kind, the count a
@@ -146,18 +146,12 @@ export class KpiPanel {
     if (!this.today && !this.period) loadingState(this.body);
     if (!this.period) loadingState(this.boardBody);
     this.loading = true;
-    try {
-      const [today, period] = await Promise.all([api.dispatch('GetStats', todayReq), api.dispatch('GetStats', periodReq)]);
-      if (seq !== this.seq) return;
+    const stats = () => Promise.all([api.dispatch('GetStats', todayReq), api.dispatch('GetStats', periodReq)]);
+    const latest = await latestLoad(this, seq, stats, ([today, period]) => {
       this.today = today || {};
       this.period = period || {};
-      this.error = null;
-    } catch (err) {
-      if (seq !== this.seq) return;
-      this.error = err;
-    } finally {
-      if (seq === this.seq) this.loading = false;
-    }
+    });
+    if (!latest) return;
     this.render();
     if (this.onStats && !this.error) this.onStats(this.period, this.today);
   }

@@ -274,33 +274,39 @@ export class ManualQueue {
   }
 }
 
-export class OverdueList {
-  constructor({ body, count, store, openCase }) {
-    Object.assign(this, { body, count, store, openCase });
+/**
+ * A panel of some of the open cases (the first `max` of cases(), the subclass's), each a button
+ * that opens the case, drawn by the subclass's update(el, tk, now). `look` names the list's and
+ * the items' classes and test ids, and the texts for none and for more than are shown.
+ */
+class CaseList {
+  constructor({ body, count, store, openCase }, look) {
+    Object.assign(this, { body, count, store, openCase, look });
   }
 
   render() {
-    const { overdue } = this.store.derive();
-    this.count.textContent = overdue.length ? String(overdue.length) : '';
-    if (!overdue.length) {
-      if (!this.body.querySelector('.panel-state.empty')) emptyState(this.body, t('overdue.empty'));
+    const { list: listClass, listTestid, empty, more: moreKey, max } = this.look;
+    const cases = this.cases();
+    this.count.textContent = cases.length ? String(cases.length) : '';
+    if (!cases.length) {
+      if (!this.body.querySelector('.panel-state.empty')) emptyState(this.body, t(empty));
       return;
     }
-    let list = this.body.querySelector('ul.overdue-list');
+    let list = this.body.querySelector(`ul.${listClass}`);
     if (!list) {
       clear(this.body);
-      list = h('ul.item-list.overdue-list');
+      list = h(`ul.item-list.${listClass}`, { testid: listTestid });
       this.body.append(list, h('p.more.muted.small'));
     }
-    const shown = overdue.slice(0, MAX_OVERDUE_SHOWN);
+    const shown = cases.slice(0, max);
     const now = engineNow();
-    reconcile(list, shown, (tk) => tk.id, (tk) => this.create(tk), (el, tk) => this.update(el, tk, now));
+    reconcile(list, shown, (tk) => tk.id, () => this.create(), (el, tk) => this.update(el, tk, now));
     const more = this.body.querySelector('p.more');
-    more.textContent = overdue.length > shown.length ? t('overdue.more', { n: overdue.length - shown.length }) : '';
+    more.textContent = cases.length > shown.length ? t(moreKey, { n: cases.length - shown.length }) : '';
   }
 
   relabel() {
-    const list = this.body.querySelector('ul.overdue-list');
+    const list = this.body.querySelector(`ul.${this.look.list}`);
     if (list) clear(list);
     if (this.body.querySelector('.panel-state.empty')) clear(this.body);
     this.render();
@@ -308,20 +314,33 @@ export class OverdueList {
 
   create() {
     const button = h('button.item-button', { type: 'button' });
-    const el = h('li.item.overdue-item', { testid: 'overdue-item' }, button);
+    const el = h(`li.item.${this.look.item}`, { testid: this.look.item }, button);
     button.addEventListener('click', () => this.openCase(el.dataset.ticketId));
     el._ = { button };
     return el;
+  }
+}
+
+/** How late the case's stage is, or how long it has left; '' without a deadline. */
+function stageTime(tk, now) {
+  const deadline = ts(tk.stageDeadline);
+  if (!Number.isFinite(deadline)) return '';
+  return now >= deadline ? t('overdue.late', { duration: fmtDuration(now - deadline) }) : t('overdue.left', { duration: fmtDuration(deadline - now) });
+}
+
+export class OverdueList extends CaseList {
+  constructor(opts) {
+    super(opts, { list: 'overdue-list', item: 'overdue-item', empty: 'overdue.empty', more: 'overdue.more', max: MAX_OVERDUE_SHOWN });
+  }
+
+  cases() {
+    return this.store.derive().overdue;
   }
 
   update(el, tk, now) {
     el.dataset.ticketId = tk.id;
     el.dataset.escalationLevel = String(num(tk.escalationLevel));
-    const deadline = ts(tk.stageDeadline);
-    let lateness = '';
-    if (Number.isFinite(deadline)) {
-      lateness = now >= deadline ? t('overdue.late', { duration: fmtDuration(now - deadline) }) : t('overdue.left', { duration: fmtDuration(deadline - now) });
-    }
+    const lateness = stageTime(tk, now);
     const level = num(tk.escalationLevel);
     const sig = [tk.version, level, lateness, tk.light].join('|');
     if (el.dataset.sig === sig) return;
@@ -350,54 +369,19 @@ function whoHasIt(tk) {
  * filed, the one due first on top: who verifies it and how long is left. Opening one shows the
  * case, where a role that may verify records what was found.
  */
-export class VerifyQueue {
-  constructor({ body, count, store, openCase }) {
-    Object.assign(this, { body, count, store, openCase });
+export class VerifyQueue extends CaseList {
+  constructor(opts) {
+    super(opts, { list: 'verify-list', listTestid: 'verify-list', item: 'verify-item', empty: 'verifyq.empty', more: 'verifyq.more', max: MAX_VERIFYING_SHOWN });
   }
 
-  render() {
-    const { verifying } = this.store.derive();
-    this.count.textContent = verifying.length ? String(verifying.length) : '';
-    if (!verifying.length) {
-      if (!this.body.querySelector('.panel-state.empty')) emptyState(this.body, t('verifyq.empty'));
-      return;
-    }
-    let list = this.body.querySelector('ul.verify-list');
-    if (!list) {
-      clear(this.body);
-      list = h('ul.item-list.verify-list', { testid: 'verify-list' });
-      this.body.append(list, h('p.more.muted.small'));
-    }
-    const shown = verifying.slice(0, MAX_VERIFYING_SHOWN);
-    const now = engineNow();
-    reconcile(list, shown, (tk) => tk.id, () => this.create(), (el, tk) => this.update(el, tk, now));
-    const more = this.body.querySelector('p.more');
-    more.textContent = verifying.length > shown.length ? t('verifyq.more', { n: verifying.length - shown.length }) : '';
-  }
-
-  relabel() {
-    const list = this.body.querySelector('ul.verify-list');
-    if (list) clear(list);
-    if (this.body.querySelector('.panel-state.empty')) clear(this.body);
-    this.render();
-  }
-
-  create() {
-    const button = h('button.item-button', { type: 'button' });
-    const el = h('li.item.verify-item', { testid: 'verify-item' }, button);
-    button.addEventListener('click', () => this.openCase(el.dataset.ticketId));
-    el._ = { button };
-    return el;
+  cases() {
+    return this.store.derive().verifying;
   }
 
   update(el, tk, now) {
     el.dataset.ticketId = tk.id;
     el.dataset.state = tk.state || '';
-    const deadline = ts(tk.stageDeadline);
-    let left = '';
-    if (Number.isFinite(deadline)) {
-      left = now >= deadline ? t('overdue.late', { duration: fmtDuration(now - deadline) }) : t('overdue.left', { duration: fmtDuration(deadline - now) });
-    }
+    const left = stageTime(tk, now);
     const sig = [tk.version, left, tk.light, getLang()].join('|');
     if (el.dataset.sig === sig) return;
     el.dataset.sig = sig;

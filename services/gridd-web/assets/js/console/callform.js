@@ -52,16 +52,6 @@ export function parsePoint(text) {
   return { lon, lat };
 }
 
-/** A v4 UUID; crypto.randomUUID exists only on https and localhost pages. */
-export function newKey() {
-  if (window.crypto && typeof crypto.randomUUID === 'function') return crypto.randomUUID();
-  const b = crypto.getRandomValues(new Uint8Array(16));
-  b[6] = (b[6] & 0x0f) | 0x40;
-  b[8] = (b[8] & 0x3f) | 0x80;
-  const x = [...b].map((v) => v.toString(16).padStart(2, '0')).join('');
-  return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
-}
-
 export class CallForm {
   /**
    * onContext({point, category}) after the point or the category changed; onAttach(id) after
@@ -70,7 +60,7 @@ export class CallForm {
   constructor({ catalogue, onContext, onAttach, onSubmitted, onPointTyped }) {
     Object.assign(this, { catalogue, onContext, onAttach, onSubmitted, onPointTyped });
     this.form = $('call-form');
-    this.key = newKey();
+    this.key = api.newUuid();
     this.category = null;
     this.point = null;
     this.attach = null; // the ticket chosen to merge into
@@ -515,7 +505,7 @@ export class CallForm {
     this.form.reset();
     for (const r of this.form.querySelectorAll('input[name="hotline"]')) r.checked = r.value === line;
     this.hotlineChanged();
-    this.key = newKey();
+    this.key = api.newUuid();
     this.clearErrors();
     this.attach = null;
     this.renderAttach();

@@ -3,8 +3,9 @@
 // out, and looking cases up by reference or by the caller's phone.
 
 import * as api from '../api.js';
-import { t, has, applyI18n, toggleLang, onLangChange, getLang } from '../i18n.js';
-import { h, clear, errorText, refusal, showRefusal, fmtTime } from '../dom.js';
+import { t, applyI18n, toggleLang, onLangChange, getLang } from '../i18n.js';
+import { h, clear, errorText, fmtTime, isTyping } from '../dom.js';
+import { SignIn, showApp, showPrincipal, boot } from '../signin.js';
 import './strings.js';
 import { Catalogue, className } from './catalogue.js';
 import { CallForm } from './callform.js';
@@ -251,10 +252,7 @@ async function startApp() {
   state.running = true;
   gridd.ready = false;
   delete document.body.dataset.ready;
-  $('boot').hidden = true;
-  $('signin').hidden = true;
-  $('app').hidden = false;
-  moveLangSwitch('app-lang-slot');
+  showApp();
   showUser();
   pickMap.reset();
   newCall();
@@ -271,11 +269,7 @@ async function startApp() {
 }
 
 function showUser() {
-  const p = api.principal() || {};
-  $('user-name').textContent = p.displayName || p.subject || '';
-  const key = `role.${p.role}`;
-  const label = getLang() === 'zh' ? p.roleLabel || (has(key) ? t(key) : p.role) : has(key) ? t(key) : p.roleLabel || p.role;
-  $('user-role').textContent = label || '';
+  const { p, label } = showPrincipal();
   $('user-role').hidden = !label;
   $('role-banner').hidden = !p.role || LOGGING_ROLES.has(p.role);
 }
@@ -288,94 +282,7 @@ function stopApp() {
   delete document.body.dataset.ready;
 }
 
-// ---- sign-in (as the dashboard's) ---------------------------------------------------------------
-
-function moveLangSwitch(slotId) {
-  $(slotId).append($('lang-switch'));
-}
-
-function showSignIn(notice) {
-  $('boot').hidden = true;
-  $('app').hidden = true;
-  $('signin').hidden = false;
-  moveLangSwitch('signin-lang-slot');
-  const n = $('signin-notice');
-  n.hidden = !notice;
-  n.textContent = notice || '';
-  signinError = null;
-  $('signin-error').hidden = true;
-  $('signin-password').value = '';
-  $('signin-submit').disabled = false;
-  $('signin-username').focus();
-}
-
-const SIGNIN_REFUSALS = {
-  unauthenticated: 'signin.badCredentials',
-  resource_exhausted: (ex) => (ex.retryAfter ? t('signin.locked', { seconds: ex.retryAfter }) : t('signin.lockedNoTime')),
-};
-let signinError = null;
-
-function renderSigninError() {
-  const el = $('signin-error');
-  el.hidden = !signinError;
-  if (!signinError) return;
-  if (signinError.key) showRefusal(el, { text: t(signinError.key), detail: '' });
-  else showRefusal(el, refusal(signinError.ex, SIGNIN_REFUSALS));
-}
-
-async function onSignIn(e) {
-  e.preventDefault();
-  const user = $('signin-username').value.trim();
-  const pass = $('signin-password').value;
-  if (!user || !pass) {
-    signinError = { key: 'signin.required' };
-    renderSigninError();
-    (user ? $('signin-password') : $('signin-username')).focus();
-    return;
-  }
-  const button = $('signin-submit');
-  button.disabled = true;
-  button.textContent = t('signin.busy');
-  signinError = null;
-  $('signin-error').hidden = true;
-  try {
-    await api.signIn(user, pass);
-    $('signin-password').value = '';
-    $('signin-notice').hidden = true;
-    startApp();
-  } catch (ex) {
-    signinError = { ex };
-    renderSigninError();
-    $('signin-password').select();
-    $('signin-password').focus();
-  } finally {
-    button.disabled = false;
-    button.textContent = t('signin.submit');
-  }
-}
-
-async function onSignOut() {
-  stopApp();
-  await api.signOut();
-  showSignIn(t('session.signedOut'));
-}
-
-let ending = false;
-function sessionEnded() {
-  if (ending) return;
-  ending = true;
-  stopApp();
-  showSignIn(t('session.expired'));
-  ending = false;
-}
-
 // ---- keyboard -----------------------------------------------------------------------------------
-
-function isTyping(el) {
-  if (!el) return false;
-  const tag = el.tagName;
-  return tag === 'INPUT' || tag === 'TEXTAREA' || tag === 'SELECT' || el.isContentEditable;
-}
 
 /**
  * F2 (or / outside a text box): category search. F3: look up by reference. Ctrl+Enter: submit
@@ -424,7 +331,6 @@ function onKey(e) {
 
 function relabel() {
   document.title = t('console.title');
-  if (!$('signin').hidden) renderSigninError();
   if (!state.running) return;
   showUser();
   form.relabel();
@@ -444,29 +350,9 @@ async function init() {
   buildComponents();
   $('lang-switch').addEventListener('click', toggleLang);
   onLangChange(relabel);
-  $('signin-form').addEventListener('submit', onSignIn);
-  $('sign-out').addEventListener('click', onSignOut);
+  const signin = new SignIn({ start: () => { startApp(); }, stop: stopApp });
   document.addEventListener('keydown', onKey);
-  api.onSessionExpired(sessionEnded);
-
-  if (api.currentSession()) {
-    try {
-      await api.resume();
-      if (api.currentSession()) {
-        startApp();
-        return;
-      }
-    } catch {
-      // refresh refused: fall through to the sign-in screen
-    }
-    showSignIn(t('session.expired'));
-    return;
-  }
-  showSignIn('');
+  await signin.resume();
 }
 
-init().catch((err) => {
-  const boot = $('boot');
-  boot.hidden = false;
-  boot.textContent = errorText(err);
-});
+boot(init);

@@ -44,16 +44,21 @@ class Latest {
   }
 }
 
-/** The cell, community and squad the call would go to. */
-export class RoutePreview {
-  constructor({ body, onCell }) {
-    this.body = body;
-    this.onCell = onCell;
+/**
+ * A panel answering the call's point and category as the operator types them: asked again a
+ * moment after each change (ask() in the subclass), the latest answer kept in `answer`. The
+ * subclass says what it needs to ask (complete()) and what to clear meanwhile (cleared()).
+ */
+class LiveAnswer {
+  constructor() {
     this.input = { point: null, category: '' };
     this.answer = null; // { value } or { err }
     this.latest = new Latest();
     this.soon = debounce(() => this.load(), WAIT_MS);
-    this.render();
+  }
+
+  complete() {
+    return Boolean(this.input.point);
   }
 
   set(point, category) {
@@ -61,10 +66,10 @@ export class RoutePreview {
     this.input = { point, category };
     if (same) return;
     this.answer = null;
-    if (!point) {
+    if (!this.complete()) {
       this.soon.cancel();
       this.latest.cancel();
-      this.onCell(null);
+      this.cleared();
       this.render();
       return;
     }
@@ -72,12 +77,37 @@ export class RoutePreview {
     this.soon();
   }
 
+  /** Asks now; answers the new answer, or null when it was dropped (a newer one asked, or nothing to ask). */
+  async ask(request) {
+    if (!this.complete()) return null;
+    const answer = await this.latest.run(request);
+    if (answer) this.answer = answer;
+    return answer;
+  }
+
+  /** The error state with a retry that asks again. */
+  renderError(el) {
+    return errorState(el, this.answer.err, () => { this.answer = null; this.render(); this.load(); });
+  }
+}
+
+/** The cell, community and squad the call would go to. */
+export class RoutePreview extends LiveAnswer {
+  constructor({ body, onCell }) {
+    super();
+    this.body = body;
+    this.onCell = onCell;
+    this.render();
+  }
+
+  cleared() {
+    this.onCell(null);
+  }
+
   async load() {
     const { point, category } = this.input;
-    if (!point) return;
-    const answer = await this.latest.run((signal) => api.grid('Locate', { point: wgs84(point), category }, signal));
+    const answer = await this.ask((signal) => api.grid('Locate', { point: wgs84(point), category }, signal));
     if (!answer) return;
-    this.answer = answer;
     this.onCell(answer.value && answer.value.found && answer.value.cell ? answer.value.cell.cellCode : null);
     this.render();
   }
@@ -86,7 +116,7 @@ export class RoutePreview {
     const el = this.body;
     if (!this.input.point) return emptyState(el, t('preview.noPoint'));
     if (!this.answer) return loadingState(el, t('preview.loading'));
-    if (this.answer.err) return errorState(el, this.answer.err, () => { this.answer = null; this.render(); this.load(); });
+    if (this.answer.err) return this.renderError(el);
     const r = this.answer.value;
     clear(el).append(h('div.route', { testid: 'route-preview', dataset: { found: String(Boolean(r.found)) } },
       r.found ? cellFields(r) : null,
@@ -127,14 +157,11 @@ function squadLine(r, category) {
 }
 
 /** The open cases of the category near the point, with "merge into this case" buttons. */
-export class SimilarCases {
+export class SimilarCases extends LiveAnswer {
   constructor({ body, countEl, noteEl, form, onCases, onOpen }) {
+    super();
     Object.assign(this, { body, countEl, noteEl, form, onCases, onOpen });
-    this.input = { point: null, category: '' };
-    this.answer = null;
     this.locked = false; // true while the logged call's receipt shows
-    this.latest = new Latest();
-    this.soon = debounce(() => this.load(), WAIT_MS);
     this.render();
   }
 
@@ -143,34 +170,23 @@ export class SimilarCases {
     this.render();
   }
 
-  set(point, category) {
-    const same = this.input.point === point && this.input.category === category;
-    this.input = { point, category };
-    if (same) return;
-    this.answer = null;
-    if (!point || !category) {
-      this.soon.cancel();
-      this.latest.cancel();
-      this.onCases([], 0);
-      this.render();
-      return;
-    }
-    this.render();
-    this.soon();
+  complete() {
+    return Boolean(this.input.point && this.input.category);
+  }
+
+  cleared() {
+    this.onCases([], 0);
   }
 
   /** Asks again (the list ages while a call goes on). */
   refresh() {
-    if (this.input.point && this.input.category) this.load();
+    if (this.complete()) this.load();
   }
 
   async load() {
     const { point, category } = this.input;
-    if (!point || !category) return;
-    const req = { category, location: wgs84(point), radiusM: SIMILAR_RADIUS_M };
-    const answer = await this.latest.run((signal) => api.dispatch('FindSimilarCases', req, signal));
+    const answer = await this.ask((signal) => api.dispatch('FindSimilarCases', { category, location: wgs84(point), radiusM: SIMILAR_RADIUS_M }, signal));
     if (!answer) return;
-    this.answer = answer;
     const v = answer.value || {};
     this.onCases(v.cases || [], Number(v.mergeRadiusM) || 0);
     this.render();
@@ -182,7 +198,7 @@ export class SimilarCases {
     this.noteEl.textContent = '';
     if (!this.input.point || !this.input.category) return emptyState(el, t('similar.need'));
     if (!this.answer) return loadingState(el, t('similar.loading'));
-    if (this.answer.err) return errorState(el, this.answer.err, () => { this.answer = null; this.render(); this.load(); });
+    if (this.answer.err) return this.renderError(el);
     const v = this.answer.value || {};
     const cases = v.cases || [];
     const merge = Math.round(Number(v.mergeRadiusM) || 0);

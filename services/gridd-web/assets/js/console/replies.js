@@ -6,7 +6,7 @@
 
 import * as api from '../api.js';
 import { t, tEnum } from '../i18n.js';
-import { h, clear, loadingState, emptyState, errorState, errorText, fmtTime, fmtDuration } from '../dom.js';
+import { h, clear, loadingState, emptyState, errorState, errorText, fmtTime, fmtDuration, showFieldError, clearFieldError, latestLoad } from '../dom.js';
 
 const PAGE_SIZE = 200;
 const MAX_PAGES = 10;
@@ -67,32 +67,15 @@ export class Replies {
     const seq = ++this.seq;
     this.loading = true;
     if (!this.tasks) this.render();
-    try {
-      const all = [];
-      let token = '';
-      let more = false;
-      for (let page = 0; page < MAX_PAGES; page++) {
-        const req = { page: { pageSize: PAGE_SIZE } };
-        if (token) req.page.pageToken = token;
-        const resp = await api.dispatch('ListReplyTasks', req);
-        if (seq !== this.seq) return;
-        all.push(...((resp && resp.tasks) || []));
-        token = (resp && resp.nextPageToken) || '';
-        if (!token) break;
-        more = page === MAX_PAGES - 1;
-      }
+    const list = () => api.dispatchAll('ListReplyTasks', {}, 'tasks', { pageSize: PAGE_SIZE, maxPages: MAX_PAGES, stale: () => seq !== this.seq });
+    const latest = await latestLoad(this, seq, list, ({ items, more }) => {
       // The server sends them in due order; kept so whatever it sends.
-      all.sort((a, b) => (dueOf(a) || Infinity) - (dueOf(b) || Infinity) || String(a.reference).localeCompare(String(b.reference)));
-      this.tasks = all;
+      items.sort((a, b) => (dueOf(a) || Infinity) - (dueOf(b) || Infinity) || String(a.reference).localeCompare(String(b.reference)));
+      this.tasks = items;
       this.more = more;
-      this.error = null;
-      if (!all.some((x) => keyOf(x) === this.selected)) this.selected = all.length ? keyOf(all[0]) : '';
-    } catch (err) {
-      if (seq !== this.seq) return;
-      this.error = err;
-    } finally {
-      if (seq === this.seq) this.loading = false;
-    }
+      if (!items.some((x) => keyOf(x) === this.selected)) this.selected = items.length ? keyOf(items[0]) : '';
+    });
+    if (!latest) return;
     this.render();
   }
 
@@ -403,29 +386,4 @@ function doneWords(task, choice, ticket) {
     return t('reply.done.pressed', { name });
   }
   return t('reply.done.reached', { name, satisfaction: tEnum('satisfaction', choice) });
-}
-
-function showFieldError(form, name, text) {
-  const wrap = form.querySelector(`[data-field="${name}"]`);
-  if (!wrap) return;
-  const box = wrap.querySelector('.field-error');
-  box.textContent = text;
-  box.hidden = false;
-  wrap.classList.add('invalid');
-  const control = wrap.querySelector('input:checked, input, textarea');
-  if (control) {
-    if (control.tagName === 'TEXTAREA') control.setAttribute('aria-invalid', 'true');
-    control.focus();
-  }
-}
-
-function clearFieldError(form, name) {
-  const wrap = form.querySelector(`[data-field="${name}"]`);
-  if (!wrap) return;
-  wrap.classList.remove('invalid');
-  const box = wrap.querySelector('.field-error');
-  box.hidden = true;
-  box.textContent = '';
-  const area = wrap.querySelector('textarea');
-  if (area) area.removeAttribute('aria-invalid');
 }

@@ -5,9 +5,10 @@
 
 import './strings.js';
 import * as api from '../api.js';
-import { t, has, applyI18n, toggleLang, onLangChange, getLang } from '../i18n.js';
-import { h, clear, refusal, showRefusal, fmtTime } from '../dom.js';
+import { t, applyI18n, toggleLang, onLangChange, getLang } from '../i18n.js';
+import { h, clear, fmtTime } from '../dom.js';
 import { TicketStream } from '../stream.js';
+import { SignIn, showApp, showPrincipal, boot } from '../signin.js';
 import { openDb } from './db.js';
 import { TaskStore } from './tasks.js';
 import { Outbox } from './outbox.js';
@@ -44,8 +45,9 @@ const outbox = new Outbox({
   onApplied: (ticket) => { if (ticket && ticket.id) store.put(ticket); },
   onRefused: (item, err) => afterRefusal(item, err),
   onChange: () => outboxChanged(),
-  onAuthLost: () => sessionEnded(),
+  onAuthLost: () => signin.ended(),
 });
+let signin = null;
 let stream = null;
 let list = null;
 let view = null;
@@ -66,89 +68,6 @@ const terminal = {
 };
 window.__terminal = terminal;
 
-// ---- screens --------------------------------------------------------------------------------
-
-function showOnly(id) {
-  for (const s of ['boot', 'signin', 'app']) $(s).hidden = s !== id;
-}
-
-function moveLangSwitch(slotId) {
-  $(slotId).append($('lang-switch'));
-}
-
-let signinError = null;
-const SIGNIN_REFUSALS = {
-  unauthenticated: 'signin.badCredentials',
-  resource_exhausted: (ex) => (ex.retryAfter ? t('signin.locked', { seconds: ex.retryAfter }) : t('signin.lockedNoTime')),
-};
-
-function showSignIn(notice) {
-  showOnly('signin');
-  moveLangSwitch('signin-lang-slot');
-  $('signin-notice').hidden = !notice;
-  $('signin-notice').textContent = notice || '';
-  signinError = null;
-  renderSigninError();
-  $('signin-password').value = '';
-  $('signin-submit').disabled = false;
-  $('signin-username').focus();
-}
-
-function renderSigninError() {
-  const el = $('signin-error');
-  el.hidden = !signinError;
-  if (!signinError) return;
-  if (signinError.key) showRefusal(el, { text: t(signinError.key), detail: '' });
-  else showRefusal(el, refusal(signinError.ex, SIGNIN_REFUSALS));
-}
-
-async function onSignIn(e) {
-  e.preventDefault();
-  const user = $('signin-username').value.trim();
-  const pass = $('signin-password').value;
-  if (!user || !pass) {
-    signinError = { key: 'signin.required' };
-    renderSigninError();
-    (user ? $('signin-password') : $('signin-username')).focus();
-    return;
-  }
-  const button = $('signin-submit');
-  button.disabled = true;
-  button.textContent = t('signin.busy');
-  signinError = null;
-  renderSigninError();
-  try {
-    await api.signIn(user, pass);
-    $('signin-password').value = '';
-    await startApp();
-  } catch (ex) {
-    signinError = { ex };
-    renderSigninError();
-    $('signin-password').select();
-    $('signin-password').focus();
-  } finally {
-    button.disabled = false;
-    button.textContent = t('signin.submit');
-  }
-}
-
-async function onSignOut() {
-  const n = outbox.count();
-  if (n && !window.confirm(t('term.signOut.pending', { n }))) return;
-  stopApp();
-  await api.signOut();
-  showSignIn(t('session.signedOut'));
-}
-
-let ending = false;
-function sessionEnded() {
-  if (ending || !state.running) return;
-  ending = true;
-  stopApp();
-  showSignIn(t('session.expired'));
-  ending = false;
-}
-
 // ---- the app --------------------------------------------------------------------------------
 
 async function startApp() {
@@ -157,8 +76,7 @@ async function startApp() {
   Object.assign(state, { running: true, streamUp: false, downSince: Date.now(), synced: false, syncedAt: 0, feedRefused: null, shapes: null, squadName: '' });
   terminal.ready = false;
   view.permitted = permittedActions();
-  showOnly('app');
-  moveLangSwitch('app-lang-slot');
+  showApp();
   showUser();
   if (!p.squadId) {
     // Only squad members and leaders have a task feed.
@@ -185,7 +103,7 @@ async function startApp() {
     onTicketEvent: onTaskEvent,
     onStatus: (up) => { if (gen === state.generation) setStreamStatus(up); },
     onRefused: (err) => { state.feedRefused = err; renderBanners(); },
-    onAuthLost: () => sessionEnded(),
+    onAuthLost: () => signin.ended(),
   });
   stream.start();
   outbox.start();
@@ -213,11 +131,7 @@ function stopApp() {
 }
 
 function showUser() {
-  const p = api.principal() || {};
-  $('user-name').textContent = p.displayName || p.subject || '';
-  const key = `role.${p.role}`;
-  const role = getLang() === 'zh' ? p.roleLabel || (has(key) ? t(key) : p.role) : has(key) ? t(key) : p.roleLabel || p.role;
-  $('user-role').textContent = role || '';
+  const { p } = showPrincipal();
   $('user-squad').textContent = state.squadName || p.squadId || '';
   $('user-squad').hidden = !p.squadId;
 }
@@ -281,21 +195,15 @@ async function resync(gen) {
   if (navigator.onLine === false) return;
   const askedAt = Date.now();
   const squadId = (api.principal() || {}).squadId;
-  const tickets = [];
+  let listed;
   try {
-    let pageToken = '';
-    for (let page = 0; page < 20; page++) {
-      const resp = await api.dispatch('ListTickets', { states: LIST_STATES, squadId, page: { pageSize: 200, pageToken } });
-      if (gen !== state.generation) return;
-      tickets.push(...(resp.tickets || []));
-      pageToken = resp.nextPageToken || '';
-      if (!pageToken) break;
-    }
-    if (pageToken) return; // too many to be sure what is missing: keep what the feed says
+    listed = await api.dispatchAll('ListTickets', { states: LIST_STATES, squadId }, 'tickets', { pageSize: 200, maxPages: 20, stale: () => gen !== state.generation });
   } catch {
     return; // the feed alone keeps the list; the next listing may work
   }
-  store.reconcile(tickets, askedAt, (id) => outbox.pendingFor(id).length > 0);
+  if (!listed) return;
+  if (listed.more) return; // too many to be sure what is missing: keep what the feed says
+  store.reconcile(listed.items, askedAt, (id) => outbox.pendingFor(id).length > 0);
   markSynced();
 }
 
@@ -460,8 +368,17 @@ function registerServiceWorker() {
 // ---- start ----------------------------------------------------------------------------------
 
 function wire() {
-  $('signin-form').addEventListener('submit', onSignIn);
-  $('sign-out').addEventListener('click', onSignOut);
+  signin = new SignIn({
+    start: startApp,
+    stop: stopApp,
+    running: () => state.running,
+    maySignOut: () => {
+      const n = outbox.count();
+      return !n || window.confirm(t('term.signOut.pending', { n }));
+    },
+    // Without a network the app starts from what the device kept; the session is still good for later.
+    offline: true,
+  });
   $('lang-switch').addEventListener('click', toggleLang);
   $('back').addEventListener('click', goBack);
   $('outbox-send').addEventListener('click', () => outbox.flush());
@@ -476,7 +393,6 @@ function wire() {
   });
   onLangChange(() => {
     $('lang-switch').textContent = t('lang.switch');
-    if (!$('signin').hidden) renderSigninError();
     showUser();
     renderAll();
     if (view && view.isOpen()) view.render();
@@ -500,25 +416,11 @@ function wire() {
   store.onChange(() => { if (state.running) list.render(); });
 }
 
-async function boot() {
+async function init() {
   applyI18n(document);
   wire();
   registerServiceWorker();
-  api.onSessionExpired(() => sessionEnded());
-  if (!api.currentSession()) {
-    showSignIn();
-    return;
-  }
-  try {
-    await api.resume();
-  } catch (err) {
-    // No network: start from what the device kept (the session is still good for later).
-    if (!(err instanceof api.ApiError && err.status === 0)) {
-      showSignIn(t('session.expired'));
-      return;
-    }
-  }
-  await startApp();
+  await signin.resume();
 }
 
-boot();
+boot(init);

@@ -53,16 +53,6 @@ function retryable(err) {
   return err.status >= 500 || err.status === 429 || err.status === 408;
 }
 
-function newActionId() {
-  if (crypto.randomUUID) return crypto.randomUUID();
-  // Pages served over plain http on a LAN address have no randomUUID: same format by hand.
-  const b = crypto.getRandomValues(new Uint8Array(16));
-  b[6] = (b[6] & 0x0f) | 0x40;
-  b[8] = (b[8] & 0x3f) | 0x80;
-  const hex = [...b].map((x) => x.toString(16).padStart(2, '0')).join('');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
-}
-
 export class Outbox {
   /**
    * opts.onApplied(ticket, item)  an action was applied (the answer is the task as it is now)
@@ -135,7 +125,7 @@ export class Outbox {
    */
   async enqueue({ ticketId, action, expectedVersion, note, reason, photos, category }) {
     const item = {
-      actionId: newActionId(),
+      actionId: api.newUuid(),
       ticketId,
       action,
       expectedVersion: expectedVersion ? String(expectedVersion) : '',

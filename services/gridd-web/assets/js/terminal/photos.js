@@ -48,19 +48,13 @@ export async function preparePhoto(file) {
  */
 export class PhotoUrls {
   constructor() {
-    this.byPath = new Map(); // server path -> Promise<blob url>
+    this.stored = new api.PhotoCache();
     this.local = new Set(); // blob urls of the member's own Blobs
   }
 
   /** A blob: URL of a photo stored by gridd (`/v1/photos/…`). */
   server(path) {
-    let p = this.byPath.get(path);
-    if (!p) {
-      p = api.photoObjectUrl(path);
-      this.byPath.set(path, p);
-      p.catch(() => { if (this.byPath.get(path) === p) this.byPath.delete(path); });
-    }
-    return p;
+    return this.stored.get(path);
   }
 
   /** A blob: URL of a Blob held on the device (a photo waiting to be sent). */
@@ -75,9 +69,8 @@ export class PhotoUrls {
   }
 
   clear() {
-    for (const p of this.byPath.values()) p.then((u) => URL.revokeObjectURL(u), () => {});
+    this.stored.revokeAll();
     for (const u of this.local) URL.revokeObjectURL(u);
-    this.byPath.clear();
     this.local.clear();
   }
 }
