@@ -54,6 +54,8 @@ pub struct Kpi {
     pub verified: u64,
     /// 不予立案数.
     pub not_filed: u64,
+    /// 派遣错误数: returns approved as the dispatcher's error.
+    pub dispatch_errors: u64,
 }
 
 fn ratio(n: u64, d: u64) -> f64 {
@@ -93,6 +95,7 @@ impl Kpi {
             }
         }
         self.reworked += u64::from(t.rework_count > 0);
+        self.dispatch_errors += u64::from(t.dispatch_errors);
         self.extended += u64::from(t.extension_count > 0);
         self.overdue_pending += u64::from(!t.state.is_terminal() && t.is_overdue(now));
     }
@@ -188,6 +191,7 @@ mod tests {
             check_rural: spec("2h"),
             verify: spec("30min"),
             reply: spec("1WD"),
+            approval: spec("1WH"),
         };
         let policy =
             Policy { calendar: &calendar, ladder: &ladder, stages: &stages, on_dissatisfied: crate::ticket::OnDissatisfied::Reopen };

@@ -151,6 +151,8 @@ pub enum Stage {
     Verify,
     /// The callers who asked for a reply must get it (回访).
     Reply,
+    /// The centre must decide a squad's application (延期, 挂账 or 退回 申请).
+    Approval,
 }
 
 impl Stage {
@@ -162,6 +164,7 @@ impl Stage {
             Stage::Check => "check",
             Stage::Verify => "verify",
             Stage::Reply => "reply",
+            Stage::Approval => "approval",
         }
     }
 }
@@ -340,6 +343,51 @@ pub struct Ticket {
     /// Pressings (督办) by the centre's leaders, with the squad's replies.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub presses: Vec<Press>,
+    /// The squad's application waiting for the centre's decision, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub application: Option<Application>,
+    /// Returns the centre approved as its own dispatching error (派遣错误): not the squad's.
+    #[serde(default)]
+    pub dispatch_errors: u32,
+}
+
+/// What a squad applies for; the centre decides.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ApplicationKind {
+    /// 延期: more time.
+    Extension {
+        /// How much.
+        extension: LimitSpec,
+    },
+    /// 挂账: suspend the case.
+    Suspension,
+    /// 退回: the case is not the squad's.
+    Return,
+}
+
+impl ApplicationKind {
+    /// Name as shown.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ApplicationKind::Extension { .. } => "extension",
+            ApplicationKind::Suspension => "suspension",
+            ApplicationKind::Return => "return",
+        }
+    }
+}
+
+/// A squad's application, on its own clock until the centre decides.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Application {
+    /// What for.
+    pub kind: ApplicationKind,
+    /// Why.
+    pub reason: String,
+    /// The member who applied.
+    pub by: String,
+    /// The decision clock.
+    pub clock: StageClock,
 }
 
 /// A pressing (督办) of a case by a shift leader or a leader, and the squad's reply.
@@ -626,6 +674,22 @@ pub enum Command {
         /// What is asked.
         note: String,
     },
+    /// The squad applies for an extension, a suspension or a return; the centre decides.
+    Apply {
+        /// What for.
+        kind: ApplicationKind,
+        /// Why.
+        reason: String,
+    },
+    /// The centre decides the squad's application.
+    Decide {
+        /// Approved or rejected.
+        approve: bool,
+        /// Why, for the history and the squad.
+        reason: String,
+        /// An approved return was the dispatcher's error (派遣错误): not charged to the squad.
+        dispatcher_error: bool,
+    },
     /// The squad answers the last pressing (督办回复).
     AnswerPress {
         /// The answer.
@@ -663,6 +727,8 @@ impl Command {
             Command::Reclassify { .. } => "reclassify",
             Command::Press { .. } => "press",
             Command::AnswerPress { .. } => "answer_press",
+            Command::Apply { .. } => "apply",
+            Command::Decide { .. } => "decide",
             Command::Confirm { .. } => "confirm",
             Command::Refuse { .. } => "refuse",
             Command::RecordReply { .. } => "record_reply",
@@ -672,7 +738,15 @@ impl Command {
 
     /// True for commands only the squad holding the task may issue.
     fn is_squad_command(&self) -> bool {
-        matches!(self, Command::Accept | Command::Start | Command::Resolve { .. } | Command::Return { .. } | Command::AnswerPress { .. })
+        matches!(
+            self,
+            Command::Accept
+                | Command::Start
+                | Command::Resolve { .. }
+                | Command::Return { .. }
+                | Command::AnswerPress { .. }
+                | Command::Apply { .. }
+        )
     }
 }
 
@@ -779,6 +853,10 @@ pub enum ChangeKind {
     Pressed,
     /// The squad answered a pressing (督办回复).
     PressAnswered,
+    /// The squad applied for an extension, a suspension or a return.
+    Applied,
+    /// The centre rejected the application.
+    ApplicationRejected,
 }
 
 impl ChangeKind {
@@ -811,6 +889,8 @@ impl ChangeKind {
             ChangeKind::Reclassified => "reclassified",
             ChangeKind::Pressed => "pressed",
             ChangeKind::PressAnswered => "press_answered",
+            ChangeKind::Applied => "applied",
+            ChangeKind::ApplicationRejected => "application_rejected",
         }
     }
 }
@@ -896,6 +976,13 @@ pub struct StageLimits {
     /// The reply to a caller after the case closes or is not filed (回访, 1 working day).
     #[serde(default = "default_reply_limit")]
     pub reply: LimitSpec,
+    /// The centre decides a squad's application (延期/挂账/退回) within this (1 working hour).
+    #[serde(default = "default_approval_limit")]
+    pub approval: LimitSpec,
+}
+
+fn default_approval_limit() -> LimitSpec {
+    LimitSpec { milli_amount: 1_000, unit: crate::category::LimitUnit::WorkingHours }
 }
 
 fn default_verify_limit() -> LimitSpec {
@@ -1041,6 +1128,8 @@ pub fn open(case: NewCase, now: Timestamp, policy: Policy<'_>) -> Transition {
         replies: Vec::new(),
         reply_clock: None,
         presses: Vec::new(),
+        application: None,
+        dispatch_errors: 0,
     };
     let place = t
         .cell
@@ -1138,6 +1227,8 @@ fn dispatch_to(t: &mut Ticket, squad: SquadId, now: Timestamp, policy: Policy<'_
     t.accept_deadline = Some(cal.advance(now, cal.resolve(policy.stages.accept, t.urgency)));
     t.accepted_at = None;
     t.accept_overdue = false;
+    // An application of the squad that had it lapses with the task.
+    t.application = None;
     t.squad = Some(squad);
     t.manual_reason = None;
     t.dispatched_at = Some(now);
@@ -1156,6 +1247,7 @@ fn to_manual_queue(t: &mut Ticket, state: TicketState, reason: ManualReason, now
     t.side_clock = Some(StageClock::start(Stage::Dispatch, generation, now, limit, policy.calendar));
     t.handling = None;
     t.accept_deadline = None;
+    t.application = None;
     t.squad = None;
     t.manual_reason = Some(reason);
     t.light = Light::Green;
@@ -1192,6 +1284,10 @@ pub fn apply(ticket: &Ticket, command: &Command, actor: &Actor, now: Timestamp, 
         (Command::RecordReply { reference, satisfaction, note }, _) => {
             return record_reply(t, reference, *satisfaction, note, actor, now, policy).ok_or_else(illegal);
         }
+        (Command::Decide { approve: true, reason, dispatcher_error }, _) => {
+            let application = t.application.take().ok_or_else(illegal)?;
+            return approve(t, application, reason, *dispatcher_error, actor, now, policy);
+        }
         _ => {}
     }
     let change = match (command, ticket.state) {
@@ -1217,6 +1313,24 @@ pub fn apply(ticket: &Ticket, command: &Command, actor: &Actor, now: Timestamp, 
             t.presses.push(Press { level: *level, note: note.trim().to_owned(), by: actor.to_string(), at: now, reply: None });
             let detail = format!("pressed ({label}) by {actor}: {}", note.trim());
             Change::new(ChangeKind::Pressed, detail).tell(t.squad.as_ref(), FeedKind::Escalated)
+        }
+        (Command::Apply { kind, reason }, s) if t.application.is_none() && applicable(kind, s) => {
+            let generation = next_generation(&mut t);
+            let limit = policy.calendar.resolve(policy.stages.approval, t.urgency);
+            let clock = StageClock::start(Stage::Approval, generation, now, limit, policy.calendar);
+            let what = match kind {
+                ApplicationKind::Extension { extension } => format!("an extension of {extension} (延期)"),
+                ApplicationKind::Suspension => "a suspension (挂账)".to_string(),
+                ApplicationKind::Return => "a return (退回)".to_string(),
+            };
+            let detail = format!("{actor} applied for {what}: {}; the centre decides by {}", reason.trim(), clock.deadline);
+            t.application = Some(Application { kind: kind.clone(), reason: reason.trim().to_owned(), by: actor.to_string(), clock });
+            Change::new(ChangeKind::Applied, detail)
+        }
+        (Command::Decide { approve: false, reason, .. }, _) if t.application.is_some() => {
+            let application = t.application.take().ok_or_else(illegal)?;
+            let detail = format!("application for {} rejected by {actor}: {}", application.kind.name(), reason.trim());
+            Change::new(ChangeKind::ApplicationRejected, detail).tell(t.squad.as_ref(), FeedKind::Updated)
         }
         (Command::AnswerPress { note }, _) if t.presses.last().is_some_and(|p| p.reply.is_none()) => {
             if let Some(press) = t.presses.last_mut() {
@@ -1313,6 +1427,7 @@ pub fn apply(ticket: &Ticket, command: &Command, actor: &Actor, now: Timestamp, 
         }
         (Command::Cancel { reason }, s) if !s.is_terminal() => {
             t.cancel_reason = Some(*reason);
+            t.application = None;
             t.state = S::Cancelled;
             t.closed_at = Some(now);
             t.side_clock = None;
@@ -1354,6 +1469,7 @@ pub fn apply(ticket: &Ticket, command: &Command, actor: &Actor, now: Timestamp, 
         (Command::Fire(timer), _) => fire(&mut t, timer, now, policy)?,
         _ => return Err(illegal()),
     };
+    settle_reply_clock(&mut t, now, policy);
     t.version += 1;
     Ok(Transition { ticket: t, changes: vec![change] })
 }
@@ -1382,6 +1498,48 @@ fn reclock(t: &mut Ticket, now: Timestamp, policy: Policy<'_>) {
     };
 }
 
+/// Whether the squad may apply for `kind` in state `s`: as the direct command would be.
+fn applicable(kind: &ApplicationKind, s: TicketState) -> bool {
+    match kind {
+        ApplicationKind::Extension { .. } | ApplicationKind::Suspension => s.is_with_squad(),
+        ApplicationKind::Return => matches!(s, TicketState::Dispatched | TicketState::Accepted | TicketState::InProgress),
+    }
+}
+
+/// Carries out an approved application as the command it stands for, recorded as the centre's
+/// decision. A return approved as the dispatcher's error is not charged to the squad.
+fn approve(
+    t: Ticket,
+    application: Application,
+    reason: &str,
+    dispatcher_error: bool,
+    actor: &Actor,
+    now: Timestamp,
+    policy: Policy<'_>,
+) -> Result<Transition, CommandError> {
+    let squad =
+        t.squad.clone().ok_or_else(|| CommandError::IllegalTransition { ticket: t.id.clone(), state: t.state, command: "decide" })?;
+    let (command, on_behalf) = match &application.kind {
+        ApplicationKind::Extension { extension } => (Command::Extend { extension: *extension }, actor.clone()),
+        ApplicationKind::Suspension => (Command::Suspend, actor.clone()),
+        ApplicationKind::Return => {
+            (Command::Return { reason: application.reason.clone() }, Actor::Squad { squad, member: application.by.clone() })
+        }
+    };
+    let mut tr = apply(&t, &command, &on_behalf, now, policy)?;
+    let error = dispatcher_error && application.kind == ApplicationKind::Return;
+    if error {
+        tr.ticket.return_count = tr.ticket.return_count.saturating_sub(1);
+        tr.ticket.dispatch_errors += 1;
+    }
+    let blame = if error { "; a dispatching error (派遣错误), not charged to the squad" } else { "" };
+    for change in &mut tr.changes {
+        change.detail =
+            format!("application for {} approved by {actor} ({}){blame}: {}", application.kind.name(), reason.trim(), change.detail);
+    }
+    Ok(tr)
+}
+
 /// A case back with its squad for rework must be signed for again, within the accept limit
 /// from now.
 fn restart_accept_clock(t: &mut Ticket, now: Timestamp, policy: Policy<'_>) {
@@ -1391,6 +1549,7 @@ fn restart_accept_clock(t: &mut Ticket, now: Timestamp, policy: Policy<'_>) {
 }
 
 fn close(t: &mut Ticket, close_type: CloseType, now: Timestamp, policy: Policy<'_>) {
+    t.application = None;
     t.close_type = Some(close_type);
     t.closed_at = Some(now);
     t.state = TicketState::Closed;
@@ -1431,6 +1590,26 @@ fn open_replies(t: &mut Ticket, references: &[crate::ids::Reference], now: Times
     }
 }
 
+/// The reply clock runs exactly while a closed or not-filed case owes a caller a reply: it
+/// stops with the last reply (or when the case is reopened), and starts for replies still
+/// owed when the case ends again.
+fn settle_reply_clock(t: &mut Ticket, now: Timestamp, policy: Policy<'_>) {
+    let owing = matches!(t.state, TicketState::Closed | TicketState::NotFiled) && t.open_replies().next().is_some();
+    match (owing, t.reply_clock.is_some()) {
+        (false, true) => t.reply_clock = None,
+        (true, false) => {
+            let generation = next_generation(t);
+            let limit = policy.calendar.resolve(policy.stages.reply, Urgency::Normal);
+            let clock = StageClock::start(Stage::Reply, generation, now, limit, policy.calendar);
+            for task in t.replies.iter_mut().filter(|r| r.outcome.is_none()) {
+                task.due = clock.deadline;
+            }
+            t.reply_clock = Some(clock);
+        }
+        _ => {}
+    }
+}
+
 /// Records a reply call. `None` if the reference has no open reply task.
 fn record_reply(
     mut t: Ticket,
@@ -1461,9 +1640,7 @@ fn record_reply(
             }
         }
     }
-    if t.open_replies().next().is_none() {
-        t.reply_clock = None;
-    }
+    settle_reply_clock(&mut t, now, policy);
     t.version += 1;
     Some(Transition { ticket: t, changes })
 }
@@ -1518,10 +1695,15 @@ fn fire(t: &mut Ticket, timer: &Timer, now: Timestamp, policy: Policy<'_>) -> Re
             let escalation = policy.ladder.at(level).ok_or_else(stale)?;
             let squad = t.squad.clone();
             let verifier_feed = t.verifier.as_deref().map(supervisor_feed);
-            let clock = t.active_clock_mut().ok_or_else(stale)?;
+            // The application's clock runs beside the case's; the timer's generation says which.
+            let on_application = t.application.as_ref().is_some_and(|a| a.clock.generation == timer.generation);
+            let clock =
+                if on_application { t.application.as_mut().map(|a| &mut a.clock) } else { t.active_clock_mut() }.ok_or_else(stale)?;
             clock.fired_level = level;
             let (stage, generation) = (clock.stage, clock.generation);
-            t.light = escalation.step.light;
+            if !on_application {
+                t.light = escalation.step.light;
+            }
             let step = escalation.step;
             let repeat = if escalation.repetition > 0 { format!(" (repeat {})", escalation.repetition) } else { String::new() };
             let detail = format!(
@@ -1551,6 +1733,7 @@ fn audience(stage: Stage, notify: &str) -> String {
         Stage::Dispatch => format!("指挥中心 ({notify} level)"),
         Stage::Check | Stage::Verify => format!("监督中心 ({notify} level)"),
         Stage::Reply => format!("热线回访 ({notify} level)"),
+        Stage::Approval => format!("指挥中心审批 ({notify} level)"),
     }
 }
 
@@ -1559,6 +1742,16 @@ fn audience(stage: Stage, notify: &str) -> String {
 pub fn desired_timers(t: &Ticket, policy: Policy<'_>) -> Vec<Timer> {
     let mut timers = Vec::with_capacity(2);
     if let Some(clock) = t.active_clock() {
+        let level = clock.fired_level + 1;
+        if let Some(next) = policy.ladder.at(level) {
+            timers.push(Timer {
+                generation: clock.generation,
+                kind: TimerKind::Escalation { level },
+                due: clock.threshold(next.share, policy.calendar),
+            });
+        }
+    }
+    if let Some(clock) = t.application.as_ref().map(|a| &a.clock) {
         let level = clock.fired_level + 1;
         if let Some(next) = policy.ladder.at(level) {
             timers.push(Timer {

@@ -6,7 +6,7 @@
 use gridd_access::{Grant, Operation, Scope, permission};
 use gridd_config::CityConfig;
 use gridd_core::category::{LimitSpec, LimitUnit};
-use gridd_core::ticket::{self, Actor, CancelReason, Command, NotFiledReason, Ticket};
+use gridd_core::ticket::{self, Actor, ApplicationKind, CancelReason, Command, NotFiledReason, Ticket};
 use gridd_core::time::Timestamp;
 
 /// The actions a client may offer, with the operation that allows each and a command that
@@ -48,6 +48,10 @@ fn candidates(city: &CityConfig, t: &Ticket) -> Vec<(&'static str, Operation, Co
     list.push(("reclassify", Operation::Reclassify, reclassify));
     list.push(("press", Operation::Press, Command::Press { level: 1, note: "-".into() }));
     list.push(("answer_press", Operation::AnswerPress, Command::AnswerPress { note: "-".into() }));
+    // Applying for a suspension stands for every application: the squad holds the task and
+    // none waits.
+    list.push(("apply", Operation::Apply, Command::Apply { kind: ApplicationKind::Suspension, reason: "-".into() }));
+    list.push(("decide", Operation::Decide, Command::Decide { approve: false, reason: "-".into(), dispatcher_error: false }));
     if let Some(owed) = t.open_replies().next() {
         let reply = Command::RecordReply { reference: owed.reference.clone(), satisfaction: None, note: String::new() };
         list.push(("reply", Operation::RecordReply, reply));
@@ -60,7 +64,12 @@ fn candidates(city: &CityConfig, t: &Ticket) -> Vec<(&'static str, Operation, Co
 fn actor(grant: &Grant, op: Operation, t: &Ticket) -> Actor {
     let squad_op = matches!(
         op,
-        Operation::AcceptTask | Operation::StartTask | Operation::ResolveTask | Operation::ReturnTask | Operation::AnswerPress
+        Operation::AcceptTask
+            | Operation::StartTask
+            | Operation::ResolveTask
+            | Operation::ReturnTask
+            | Operation::AnswerPress
+            | Operation::Apply
     );
     match (squad_op, grant.identity.actor(), &t.squad) {
         (true, Actor::Operator(member), Some(squad)) => Actor::Squad { squad: squad.clone(), member },

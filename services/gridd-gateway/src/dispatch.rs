@@ -208,6 +208,7 @@ fn kpi_message(key: String, name: String, k: &Kpi) -> v1::Kpi {
         satisfaction_rate: k.satisfaction_rate(),
         verified: k.verified,
         not_filed: k.not_filed,
+        dispatch_errors: k.dispatch_errors,
     }
 }
 
@@ -534,6 +535,15 @@ impl<S: Store> v1::dispatch_service_server::DispatchService for DispatchGrpc<S> 
             handling: terms.handling,
             reason: req.reason.trim().to_owned(),
         };
+        self.run(&grant, &req.ticket_id, req.context.as_ref(), command).await
+    }
+
+    async fn decide(&self, request: Request<v1::DecideRequest>) -> Result<Response<v1::Ticket>, Status> {
+        let grant = grant(&request)?;
+        let req = request.into_inner();
+        validate_text("reason", &req.reason, 1000, true).map_err(invalid)?;
+        let command =
+            Command::Decide { approve: req.approve, reason: req.reason.trim().to_owned(), dispatcher_error: req.dispatcher_error };
         self.run(&grant, &req.ticket_id, req.context.as_ref(), command).await
     }
 

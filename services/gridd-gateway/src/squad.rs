@@ -4,7 +4,7 @@ use gridd_access::{Grant, grant, quote};
 use gridd_config::CityHandle;
 use gridd_core::FieldError;
 use gridd_core::ids::{SquadId, TicketId, validate_text, validate_token};
-use gridd_core::ticket::{Actor, Command, FeedKind};
+use gridd_core::ticket::{Actor, ApplicationKind, Command, FeedKind};
 use gridd_proto::prost::Message;
 use gridd_proto::tonic::{self, Request, Response, Status};
 use gridd_proto::v1;
@@ -140,6 +140,25 @@ impl<S: Store> v1::squad_service_server::SquadService for SquadGrpc<S> {
         let req = request.into_inner();
         validate_text("note", &req.note, 1000, true).map_err(invalid)?;
         self.run(&grant, req.task.as_ref(), Command::AnswerPress { note: req.note.trim().to_owned() }, String::new()).await
+    }
+
+    async fn apply(&self, request: Request<v1::ApplyRequest>) -> Result<Response<v1::Ticket>, Status> {
+        let grant = grant(&request)?;
+        let req = request.into_inner();
+        validate_text("reason", &req.reason, 1000, true).map_err(invalid)?;
+        let kind = match req.kind() {
+            v1::ApplicationKind::Extension => {
+                let extension =
+                    gridd_core::category::LimitSpec::parse(&req.extension).map_err(|e| invalid(FieldError::new("extension", e)))?;
+                ApplicationKind::Extension { extension }
+            }
+            v1::ApplicationKind::Suspension => ApplicationKind::Suspension,
+            v1::ApplicationKind::Return => ApplicationKind::Return,
+            v1::ApplicationKind::Unspecified => {
+                return Err(invalid(FieldError::new("kind", "is required: extension, suspension or return")));
+            }
+        };
+        self.run(&grant, req.task.as_ref(), Command::Apply { kind, reason: req.reason.trim().to_owned() }, String::new()).await
     }
 
     async fn return_task(&self, request: Request<v1::ReturnTaskRequest>) -> Result<Response<v1::Ticket>, Status> {

@@ -191,6 +191,7 @@ fn stage(s: Stage) -> v1::Stage {
         Stage::Check => v1::Stage::Check,
         Stage::Verify => v1::Stage::Verify,
         Stage::Reply => v1::Stage::Reply,
+        Stage::Approval => v1::Stage::Approval,
     }
 }
 
@@ -457,6 +458,25 @@ pub fn ticket(t: &Ticket, now: Timestamp, names: Names<'_>) -> v1::Ticket {
                 replied_at: p.reply.as_ref().map(|(_, at)| timestamp(*at)),
             })
             .collect(),
+        application: t.application.as_ref().map(application),
+        dispatch_error_count: t.dispatch_errors,
+    }
+}
+
+fn application(a: &gridd_core::ticket::Application) -> v1::Application {
+    use gridd_core::ticket::ApplicationKind as K;
+    let (kind, extension) = match &a.kind {
+        K::Extension { extension } => (v1::ApplicationKind::Extension, extension.to_string()),
+        K::Suspension => (v1::ApplicationKind::Suspension, String::new()),
+        K::Return => (v1::ApplicationKind::Return, String::new()),
+    };
+    v1::Application {
+        kind: kind.into(),
+        extension,
+        reason: a.reason.clone(),
+        applied_by: a.by.clone(),
+        applied_at: Some(timestamp(a.clock.started_at)),
+        decide_by: Some(timestamp(a.clock.deadline)),
     }
 }
 

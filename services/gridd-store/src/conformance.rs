@@ -31,6 +31,7 @@ pub(crate) fn new_ticket(id: &str, squad: Option<&str>, created: i64) -> Ticket 
         check_rural: spec("2h"),
         verify: spec("30min"),
         reply: spec("1WD"),
+        approval: spec("1WH"),
     };
     let ladder = Ladder::default();
     let policy = Policy { calendar: &calendar, ladder: &ladder, stages: &stages, on_dissatisfied: Default::default() };

@@ -94,6 +94,8 @@ async fn run<S: Store, K: IntakeSink>(
         ("gridd.v1.DispatchService", "Reclassify") => unary!(s.dispatch, reclassify, grant, body),
         ("gridd.v1.DispatchService", "Press") => unary!(s.dispatch, press, grant, body),
         ("gridd.v1.SquadService", "AnswerPress") => unary!(s.squad, answer_press, grant, body),
+        ("gridd.v1.SquadService", "Apply") => unary!(s.squad, apply, grant, body),
+        ("gridd.v1.DispatchService", "Decide") => unary!(s.dispatch, decide, grant, body),
         ("gridd.v1.SquadService", "AcceptTask") => unary!(s.squad, accept_task, grant, body),
         ("gridd.v1.SquadService", "StartTask") => unary!(s.squad, start_task, grant, body),
         ("gridd.v1.SquadService", "ResolveTask") => unary!(s.squad, resolve_task, grant, body),

@@ -224,6 +224,21 @@ where
             .answer_press(v1::AnswerPressRequest { task: Some(Clients::task("sq-1", NO_SUCH_CASE)), note: "已安排".into() })
             .await
             .map(drop),
+        Operation::Decide => c
+            .dispatch
+            .decide(v1::DecideRequest { ticket_id: NO_SUCH_CASE.into(), approve: false, reason: "不同意".into(), ..Default::default() })
+            .await
+            .map(drop),
+        Operation::Apply => c
+            .squad
+            .apply(v1::ApplyRequest {
+                task: Some(Clients::task("sq-1", NO_SUCH_CASE)),
+                kind: v1::ApplicationKind::Suspension.into(),
+                extension: String::new(),
+                reason: "施工".into(),
+            })
+            .await
+            .map(drop),
         Operation::WatchTasks => c.squad.watch_tasks(v1::WatchTasksRequest { squad_id: "sq-1".into(), after_seq: 0 }).await.map(drop),
         Operation::AcceptTask => c.squad.accept_task(Clients::task("sq-1", NO_SUCH_CASE)).await.map(drop),
         Operation::StartTask => c.squad.start_task(Clients::task("sq-1", NO_SUCH_CASE)).await.map(drop),

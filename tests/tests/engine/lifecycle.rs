@@ -262,3 +262,47 @@ async fn the_centre_reclassifies_and_presses_a_case_and_the_squad_answers() {
     assert!(kinds.ends_with(&["reclassified", "pressed", "press_answered"]), "{kinds:?}");
     app.stop().await;
 }
+
+#[tokio::test]
+async fn a_squad_applies_and_the_dispatcher_decides() {
+    let app = spawn_app().await;
+    let mut admin = app.clients.clone();
+    let mut dispatcher = app.clients_with(&app.sign_in_as("dispatcher.2", "dispatcher", None).await);
+    let mut member = app.clients_with(&app.sign_in_as("m.apply", "squad_member", Some("sq-1")).await);
+    let receipt = admin.hotline("apply-1", "E0102", Some(XINAN)).await.expect("accepted");
+    let case = admin.ticket_of(&receipt.reference).await;
+    member.squad.accept_task(Clients::task("", &case.id)).await.expect("accept");
+    let apply = |kind: v1::ApplicationKind, extension: &str| v1::ApplyRequest {
+        task: Some(Clients::task("", &case.id)),
+        kind: kind.into(),
+        extension: extension.into(),
+        reason: "需等配件到货".into(),
+    };
+    let bad = member.squad.apply(apply(v1::ApplicationKind::Extension, "4 WH")).await.expect_err("badly written");
+    assert_eq!(bad.code(), Code::InvalidArgument);
+    let applied = member.squad.apply(apply(v1::ApplicationKind::Extension, "1h")).await.expect("applied").into_inner();
+    let pending = applied.application.clone().expect("waiting for the centre");
+    assert_eq!((pending.kind(), pending.extension.as_str()), (v1::ApplicationKind::Extension, "1h"));
+    assert!(pending.decide_by.is_some());
+    let before = applied.handling_deadline.as_ref().map(|d| d.seconds).expect("deadline");
+    let decide = |approve: bool, dispatcher_error: bool| v1::DecideRequest {
+        ticket_id: case.id.clone(),
+        approve,
+        reason: "同意".into(),
+        dispatcher_error,
+        context: None,
+    };
+    let granted = dispatcher.dispatch.decide(decide(true, false)).await.expect("approved").into_inner();
+    assert_eq!(granted.handling_deadline.as_ref().map(|d| d.seconds), Some(before + 3600), "an hour more");
+    assert!(granted.application.is_none() && granted.extension_count == 1);
+    let nothing = dispatcher.dispatch.decide(decide(false, false)).await.expect_err("no application waits");
+    assert_eq!(nothing.code(), Code::FailedPrecondition);
+
+    // A return applied for, approved as the dispatcher's error: the squad is not charged.
+    member.squad.apply(apply(v1::ApplicationKind::Return, "")).await.expect("applied");
+    let returned = dispatcher.dispatch.decide(decide(true, true)).await.expect("approved").into_inner();
+    assert_eq!((returned.state(), returned.return_count, returned.dispatch_error_count), (v1::TicketState::Returned, 0, 1));
+    let stats = admin.dispatch.get_stats(v1::GetStatsRequest::default()).await.expect("stats").into_inner();
+    assert_eq!(stats.city.map(|k| k.dispatch_errors), Some(1));
+    app.stop().await;
+}

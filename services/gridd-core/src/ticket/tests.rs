@@ -29,6 +29,7 @@ impl Env {
                 check_rural: spec("2h"),
                 verify: spec("30min"),
                 reply: spec("1WD"),
+                approval: spec("1WH"),
             },
             on_dissatisfied: OnDissatisfied::Reopen,
         }
@@ -647,4 +648,68 @@ fn a_pressing_goes_to_the_squad_and_its_reply_shows_on_the_case() {
     let answered = run(&env, &tr.ticket, answer.clone(), &squad_actor("sq-1"), t0.add_millis(2 * MIN)).ticket;
     assert_eq!(answered.presses[0].reply.as_ref().map(|(n, _)| n.as_str()), Some("已安排人员前往"));
     assert!(apply(&answered, &answer, &squad_actor("sq-1"), t0, env.policy()).is_err(), "one reply per pressing");
+}
+
+#[test]
+fn a_squads_application_waits_on_its_own_clock_for_the_centre() {
+    let env = Env::new();
+    let t0 = monday_9am();
+    let s = squad_actor("sq-1");
+    let op = Actor::Operator("dispatcher".into());
+    let t = open(new_case(assigned("sq-1")), t0, env.policy()).ticket;
+    let t = run(&env, &t, Command::Accept, &s, t0.add_millis(MIN)).ticket;
+    let deadline = t.handling.as_ref().map(|h| h.deadline).expect("handling clock");
+    let extension = ApplicationKind::Extension { extension: LimitSpec::parse("2WH").expect("valid") };
+    let applied =
+        run(&env, &t, Command::Apply { kind: extension.clone(), reason: "需要等待配件".into() }, &s, t0.add_millis(2 * MIN)).ticket;
+    let app = applied.application.clone().expect("pending");
+    assert_eq!((app.clock.stage, app.clock.deadline), (Stage::Approval, t0.add_millis(62 * MIN)), "1 working hour to decide");
+    assert!(desired_timers(&applied, env.policy()).iter().any(|x| x.generation == app.clock.generation), "its own ladder");
+    let twice = Command::Apply { kind: ApplicationKind::Suspension, reason: "x".into() };
+    assert!(apply(&applied, &twice, &s, t0, env.policy()).is_err(), "one application at a time");
+    // Approved: the extension is granted as the centre's decision.
+    let granted = run(
+        &env,
+        &applied,
+        Command::Decide { approve: true, reason: "同意".into(), dispatcher_error: false },
+        &op,
+        t0.add_millis(30 * MIN),
+    );
+    assert_eq!(granted.ticket.handling.as_ref().map(|h| h.deadline), Some(deadline.add_millis(2 * HOUR)));
+    assert!(granted.ticket.application.is_none() && granted.changes[0].detail.contains("approved"));
+    // Rejected: nothing changes but the record, and the squad is told.
+    let again = run(
+        &env,
+        &granted.ticket,
+        Command::Apply { kind: ApplicationKind::Suspension, reason: "施工".into() },
+        &s,
+        t0.add_millis(40 * MIN),
+    )
+    .ticket;
+    let rejected = run(
+        &env,
+        &again,
+        Command::Decide { approve: false, reason: "不符合挂账条件".into(), dispatcher_error: false },
+        &op,
+        t0.add_millis(45 * MIN),
+    );
+    assert_eq!(
+        (rejected.ticket.state, rejected.changes[0].feed.clone()),
+        (TicketState::Accepted, vec![(squad("sq-1"), FeedKind::Updated)])
+    );
+}
+
+#[test]
+fn a_return_approved_as_a_dispatching_error_is_not_charged_to_the_squad() {
+    let env = Env::new();
+    let t0 = monday_9am();
+    let s = squad_actor("sq-1");
+    let t = open(new_case(assigned("sq-1")), t0, env.policy()).ticket;
+    let applied =
+        run(&env, &t, Command::Apply { kind: ApplicationKind::Return, reason: "不属本中队".into() }, &s, t0.add_millis(MIN)).ticket;
+    let decide = Command::Decide { approve: true, reason: "派遣错误".into(), dispatcher_error: true };
+    let returned = run(&env, &applied, decide, &Actor::Operator("dispatcher".into()), t0.add_millis(5 * MIN));
+    let t = returned.ticket;
+    assert_eq!((t.state, t.squad.as_ref(), t.return_count, t.dispatch_errors), (TicketState::Returned, None, 0, 1));
+    assert!(returned.changes[0].detail.contains("派遣错误"), "{}", returned.changes[0].detail);
 }
