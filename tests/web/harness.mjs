@@ -291,6 +291,8 @@ const ACCOUNTS = {
   // The verifying city's file names sup.xinan as the supervisor who verifies reports in 新安街道.
   'sup.xinan': ['supervisor', { displayName: '赵监督' }],
   disp: ['dispatcher', { displayName: '王派遣' }],
+  lead: ['shift_leader', { displayName: '陈值班' }],
+  boss: ['leadership', { displayName: '刘主任' }],
   m1: ['squad_member', { squad: 'sq-1', displayName: '李强' }],
   m2: ['squad_member', { squad: 'sq-2', displayName: '王芳' }],
 };

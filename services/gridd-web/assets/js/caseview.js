@@ -10,7 +10,11 @@ import { Locator } from './lists.js';
 import { num, ts, RANK_NAME, lightRank, engineNow } from './store.js';
 
 // Centre actions in display order; squad actions (accept, start, resolve, return) are not shown.
-const CENTRE_ACTIONS = ['dispatch', 'verify_pass', 'verify_fail', 'extend', 'suspend', 'resume', 'close', 'cancel'];
+const CENTRE_ACTIONS = ['dispatch', 'verify_pass', 'verify_fail', 'decide', 'extend', 'suspend', 'resume', 'reclassify', 'press', 'close', 'cancel'];
+// The actions with a form of their own (renderCentreForm): reclassification (改类), pressing
+// (督办) at a ladder level, and the decision on a squad's application (延期/挂账/退回 申请).
+const OWN_FORMS = new Set(['reclassify', 'press', 'decide']);
+const PRESS_LEVELS = [1, 2, 3, 4];
 const CANCEL_REASONS = ['CANCEL_REASON_DUPLICATE', 'CANCEL_REASON_INVALID', 'CANCEL_REASON_OUT_OF_SCOPE', 'CANCEL_REASON_ALREADY_FIXED'];
 const UNITS = ['WH', 'WD', 'h', 'min'];
 const DANGER = new Set(['cancel', 'close', 'verify_fail', 'verify_refuse']);
@@ -23,7 +27,7 @@ const NOT_FILED_OUTCOMES = [
   ['VERIFY_OUTCOME_ALREADY_FIXED', 'NOT_FILED_REASON_ALREADY_FIXED'],
 ];
 // The verification form's field a refusal's `field` (as the server names it) belongs to.
-const FIELD_OF = { note: 'note', category: 'category', condition: 'condition', location: 'point', outcome: 'reason' };
+const FIELD_OF = { note: 'note', category: 'category', condition: 'condition', location: 'point', outcome: 'reason', reason: 'reason', level: 'level', approve: 'approve' };
 
 // The city's catalogue, asked once per page for the category correction at verification.
 let cataloguePromise = null;
@@ -152,6 +156,10 @@ export class CaseView {
     body.append(msg, ok);
     body.append(this.renderSummary(tk));
     body.append(this.renderActions(d, tk));
+    const application = this.renderApplication(tk);
+    if (application) body.append(application);
+    const presses = this.renderPresses(tk);
+    if (presses) body.append(presses);
     body.append(this.renderDeadlines(tk));
     body.append(this.renderLocation(tk));
     body.append(this.renderReports(tk));
@@ -220,7 +228,7 @@ export class CaseView {
     if (this.form && actions.includes(this.form)) {
       // A live refresh keeps the open form as the user left it (typed note, chosen squad).
       if (!this.formEl || this.formEl.dataset.action !== this.form || this.formEl.dataset.ticket !== tk.id) {
-        this.formEl = this.renderForm(this.form, tk);
+        this.formEl = OWN_FORMS.has(this.form) ? this.renderCentreForm(this.form, tk) : this.renderForm(this.form, tk);
         this.formEl.dataset.ticket = tk.id;
       }
       wrap.append(this.formEl);
@@ -363,7 +371,7 @@ export class CaseView {
     if (!tk) return;
     const context = {};
     if (tk.version) context.expectedVersion = tk.version;
-    if (values.note) context.note = values.note;
+    if (values.note && !OWN_FORMS.has(action)) context.note = values.note;
     const base = { ticketId: tk.id, context };
     // VerifyReport carries the note itself (the caller's reply gives it), not in the context. It
     // sends no expected version: the verification clock's reminders change the version every
@@ -384,6 +392,11 @@ export class CaseView {
       suspend: ['Suspend', base],
       resume: ['Resume', base],
       extend: ['ExtendDeadline', { ...base, extension: values.extension }],
+      reclassify: ['Reclassify', { ...base, category: values.category, condition: values.condition || '', reason: values.reason }],
+      // Pressing and deciding send no expected version (like VerifyReport): the application's
+      // and the case's clocks change it every little while; the state decides.
+      press: ['Press', { ticketId: tk.id, level: values.level, note: values.note }],
+      decide: ['Decide', { ticketId: tk.id, approve: values.approve, reason: values.reason, dispatcherError: Boolean(values.dispatcherError) }],
     }[action];
     if (!call) return;
     button.disabled = true;
@@ -416,6 +429,123 @@ export class CaseView {
       // The case moved on meanwhile (ABORTED): fetch it again so a retry sends its new version.
       if (err && (err.code === 'aborted' || err.code === 'failed_precondition')) this.load(false);
     }
+  }
+
+  /**
+   * The form of reclassify (category code, its condition, a required reason), press (level and a
+   * required note) or decide (approve or reject, a required reason, 派遣错误 for a return).
+   */
+  renderCentreForm(action, tk) {
+    const fields = [];
+    const ctl = {};
+    if (action === 'reclassify') {
+      const listId = 'form-category-list';
+      ctl.category = h('input', { id: 'form-category', type: 'text', list: listId, autocomplete: 'off', spellcheck: 'false', maxlength: '8', testid: 'form-category', placeholder: t('form.newCategory.placeholder') });
+      const options = h('datalist', { id: listId });
+      ctl.condition = h('select', { id: 'form-condition', testid: 'form-condition' }, h('option', { value: '' }, t('form.condition.default')));
+      fields.push(field('form-category', 'form.newCategory', [ctl.category, options], 'category'),
+        field('form-condition', 'form.condition', ctl.condition, 'condition'));
+      let classes = [];
+      const fill = () => {
+        const code = ctl.category.value.trim().toUpperCase();
+        const c = classes.find((x) => x.code === code);
+        const keep = ctl.condition.value;
+        clear(ctl.condition).append(h('option', { value: '' }, t('form.condition.default')));
+        for (const k of (c && c.conditions) || []) ctl.condition.append(h('option', { value: k.name }, k.label || k.name));
+        ctl.condition.value = [...ctl.condition.options].some((o) => o.value === keep) ? keep : '';
+      };
+      catalogue().then((list) => {
+        classes = list;
+        const zh = getLang() === 'zh';
+        for (const c of list) options.append(h('option', { value: c.code }, zh || !c.nameEn ? c.name : c.nameEn));
+        fill();
+      }, () => { /* the code can still be typed; the server checks it */ });
+      ctl.category.addEventListener('input', fill);
+    }
+    if (action === 'press') {
+      ctl.level = h('select', { id: 'form-level', testid: 'form-level' },
+        PRESS_LEVELS.map((n) => h('option', { value: String(n) }, escalationLevelLabel(n))));
+      fields.push(field('form-level', 'form.pressLevel', ctl.level, 'level'));
+      ctl.note = h('textarea', { id: 'form-note', rows: '3', maxlength: '1000', testid: 'form-note', 'aria-required': 'true', placeholder: t('form.pressNote.placeholder') });
+      fields.push(field('form-note', 'form.pressNote', ctl.note, 'note'));
+    }
+    if (action === 'decide') {
+      ctl.approve = h('select', { id: 'form-approve', testid: 'form-approve' },
+        h('option', { value: 'true' }, t('form.approve')), h('option', { value: 'false' }, t('form.reject')));
+      fields.push(field('form-approve', 'form.decision', ctl.approve, 'approve'));
+      const app = tk.application || {};
+      if (app.kind === 'APPLICATION_KIND_RETURN') {
+        ctl.dispatcherError = h('input', { id: 'form-dispatcher-error', type: 'checkbox', testid: 'form-dispatcher-error' });
+        fields.push(h('div.field.checkbox', ctl.dispatcherError, h('label', { for: 'form-dispatcher-error' }, t('form.dispatcherError'))));
+      }
+    }
+    if (action === 'reclassify' || action === 'decide') {
+      ctl.reason = h('textarea', { id: 'form-why', rows: '2', maxlength: '1000', testid: 'form-why', 'aria-required': 'true', placeholder: t('form.why.placeholder') });
+      fields.push(field('form-why', 'form.why', ctl.reason, 'reason'));
+    }
+    const submit = h('button.btn.small.primary', { type: 'submit', testid: 'form-submit' }, `${t('form.submit')} · ${t(`action.${action}`)}`);
+    const cancel = h('button.btn.small.ghost', { type: 'button', testid: 'form-cancel' }, t('form.cancel'));
+    const form = h('form.action-form', { testid: 'action-form', dataset: { action }, novalidate: true }, fields, h('div.form-buttons', submit, cancel));
+    cancel.addEventListener('click', () => { this.form = null; this.render(); });
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      clearFieldErrors(form);
+      const values = {};
+      if (ctl.category) {
+        values.category = ctl.category.value.trim().toUpperCase();
+        if (!values.category) { showFieldError(form, 'category', t('form.category.required')); return; }
+        values.condition = ctl.condition.value;
+      }
+      if (ctl.level) values.level = Number(ctl.level.value);
+      if (ctl.note) {
+        values.note = ctl.note.value.trim();
+        if (!values.note) { showFieldError(form, 'note', t('form.pressNote.required')); return; }
+      }
+      if (ctl.approve) values.approve = ctl.approve.value === 'true';
+      if (ctl.dispatcherError) values.dispatcherError = ctl.dispatcherError.checked;
+      if (ctl.reason) {
+        values.reason = ctl.reason.value.trim();
+        if (!values.reason) { showFieldError(form, 'reason', t('form.why.required')); return; }
+      }
+      this.submit(action, values, submit);
+    });
+    for (const el of Object.values(ctl)) {
+      el.addEventListener(el.tagName === 'SELECT' ? 'change' : 'input', () => {
+        const f = el.closest('.field');
+        if (f && f.dataset.field) clearFieldError(form, f.dataset.field);
+      });
+    }
+    return form;
+  }
+
+  /** The squad's application waiting for the centre's decision (延期/挂账/退回 申请). */
+  renderApplication(tk) {
+    const app = tk.application;
+    if (!app || !app.kind || app.kind === 'APPLICATION_KIND_UNSPECIFIED') return null;
+    const rows = [
+      ['case.applicationKind', h('span', { testid: 'case-application-kind', dataset: { kind: app.kind } }, tEnum('applicationKind', app.kind))],
+    ];
+    if (app.extension) rows.push(['case.applicationExtension', h('span.mono', { testid: 'case-application-extension' }, app.extension)]);
+    rows.push(['case.applicationReason', h('span', { testid: 'case-application-reason' }, app.reason || '—')]);
+    rows.push(['case.applicationBy', h('span', { testid: 'case-application-by' }, `${app.appliedBy || '—'} · ${fmtTime(app.appliedAt)}`)]);
+    if (app.decideBy) rows.push(['case.applicationDecideBy', h('span', { testid: 'case-application-decide-by' }, fmtTime(app.decideBy))]);
+    return section('case-application', 'case.application', dl(rows));
+  }
+
+  /** The pressings (督办) of the case, oldest first, each with the squad's answer. */
+  renderPresses(tk) {
+    const presses = tk.presses || [];
+    if (!presses.length) return null;
+    const list = h('ul.press-list');
+    for (const p of presses) {
+      list.append(h('li.press', { testid: 'case-press', dataset: { level: String(p.level || ''), replied: p.reply ? 'true' : 'false' } },
+        h('div.item-row', h('span.badge', { testid: 'case-press-label' }, p.label || escalationLevelLabel(p.level)), h('span.muted.small', `${p.by || ''} · ${fmtTime(p.at)}`)),
+        h('div.small', { testid: 'case-press-note' }, p.note || ''),
+        p.reply
+          ? h('div.small', { testid: 'case-press-reply' }, `${t('case.pressReply')}：${p.reply}${p.repliedAt ? `（${fmtTime(p.repliedAt)}）` : ''}`)
+          : h('div.muted.small', { testid: 'case-press-reply' }, t('case.pressNoReply'))));
+    }
+    return section('case-presses', 'case.presses', list);
   }
 
   renderDeadlines(tk) {

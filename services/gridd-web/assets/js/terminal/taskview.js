@@ -19,6 +19,9 @@ const SQUAD_ACTIONS = ['accept', 'start', 'resolve', 'return'];
 const FORM_ACTIONS = new Set(['resolve', 'return']);
 const MAX_PHOTOS = 9;
 const MAX_TEXT = 1000;
+// Applications to the centre (延期/挂账/退回 申请), sent directly (not through the outbox).
+const APPLY_KINDS = [['APPLICATION_KIND_EXTENSION', 'extension'], ['APPLICATION_KIND_SUSPENSION', 'suspension'], ['APPLICATION_KIND_RETURN', 'return']];
+const EXT_UNITS = ['h', 'WH', 'WD', 'min'];
 
 export class TaskView {
   /**
@@ -66,6 +69,8 @@ export class TaskView {
     this.me = null;
     this.locating = '';
     this.photos.clear();
+    this.applyEl = null; // the 申请 form, kept across renders
+    this.pressForm = null; // the answer form of the latest pressing, kept across renders
   }
 
   // ---- data ---------------------------------------------------------------------------------
@@ -182,6 +187,8 @@ export class TaskView {
       this.renderMessage(),
       this.renderPending(pending),
       this.renderActions(tk, pending),
+      this.renderPressing(tk),
+      this.renderApplication(tk),
       this.renderDetails(tk),
       this.renderLocation(tk),
       this.renderReports(tk),
@@ -431,6 +438,112 @@ export class TaskView {
       }
     }
     return grid;
+  }
+
+  /** Actions the server allows now (its current answer only: nothing while offline or queued). */
+  allowedNow(action) {
+    return Boolean(this.data && !this.cached && (this.data.allowedActions || []).includes(action));
+  }
+
+  /** The latest pressing (督办) of the centre, with the answer form while it may be answered. */
+  renderPressing(tk) {
+    const presses = tk.presses || [];
+    if (!presses.length) return null;
+    const p = presses[presses.length - 1];
+    const s = section('task-press', 'term.press.title',
+      h('div.head-row', h('strong', { testid: 'task-press-label' }, p.label || escalationLevelLabel(p.level)), h('span.muted.small', `${p.by || ''} · ${fmtTime(p.at)}`)),
+      h('p', { testid: 'task-press-note' }, p.note || ''));
+    if (p.reply) {
+      s.append(h('p.small', { testid: 'task-press-reply' }, `${t('term.press.reply')}：${p.reply}`));
+    } else if (this.allowedNow('answer_press')) {
+      const key = `${tk.id}#${presses.length}`;
+      if (this.pressForm && this.pressForm.dataset.key === key) {
+        s.append(this.pressForm);
+        return s;
+      }
+      const text = h('textarea', { id: 'press-answer', rows: '3', maxlength: String(MAX_TEXT), testid: 'press-answer', placeholder: t('term.press.answer.placeholder') });
+      const err = h('div.field-error', { testid: 'press-answer-error', role: 'alert', hidden: true });
+      const submit = h('button.btn.big.primary', { type: 'submit', testid: 'press-answer-submit' }, t('term.press.answer.submit'));
+      const form = h('form.action-form', { testid: 'press-form', novalidate: true },
+        h('div.field', h('label', { for: 'press-answer' }, t('term.press.answer')), text, err), h('div.form-buttons', submit));
+      text.addEventListener('input', () => { err.hidden = true; });
+      form.addEventListener('submit', (e) => {
+        e.preventDefault();
+        const note = text.value.trim();
+        if (!note) { showFieldError(err, t('term.press.answer.required')); text.focus(); return; }
+        this.direct('answer_press', 'AnswerPress', { task: { ticketId: tk.id }, note }, submit, err);
+      });
+      form.dataset.key = key;
+      this.pressForm = form;
+      s.append(form);
+    }
+    return s;
+  }
+
+  /** A waiting application, or the 申请 form while the squad may apply. */
+  renderApplication(tk) {
+    const app = tk.application;
+    if (app && app.kind && app.kind !== 'APPLICATION_KIND_UNSPECIFIED') {
+      const kind = (APPLY_KINDS.find(([k]) => k === app.kind) || [])[1];
+      return section('task-application', 'term.apply.waiting',
+        h('p', { testid: 'task-application', dataset: { kind: app.kind } },
+          `${kind ? t(`term.apply.${kind}`) : app.kind}${app.extension ? ` ${app.extension}` : ''}`),
+        app.reason ? h('p.small', app.reason) : null,
+        h('p.muted.small', [app.appliedBy || '', fmtTime(app.appliedAt), app.decideBy ? t('term.apply.decideBy', { time: fmtTime(app.decideBy) }) : ''].filter(Boolean).join(' · ')));
+    }
+    if (!this.allowedNow('apply')) return null;
+    if (this.applyEl && this.applyEl.dataset.ticket === tk.id) return this.applyEl;
+    const radios = APPLY_KINDS.map(([k, name], i) => h('label.radio', h('input', { type: 'radio', name: 'apply-kind', value: k, testid: `apply-kind-${name}`, checked: i === 0 }), ` ${t(`term.apply.${name}`)}`));
+    const amount = h('input', { id: 'apply-amount', type: 'text', inputmode: 'decimal', value: '1', size: '4', testid: 'apply-amount' });
+    const unit = h('select', { id: 'apply-unit', testid: 'apply-unit' }, EXT_UNITS.map((u) => h('option', { value: u }, t(`unit.${u}`))));
+    const time = h('div.field', { testid: 'apply-time' }, h('label', { for: 'apply-amount' }, t('term.apply.time')), h('div.form-inline', amount, unit));
+    const text = h('textarea', { id: 'apply-reason', rows: '3', maxlength: String(MAX_TEXT), testid: 'apply-reason', placeholder: t('term.apply.reason.placeholder') });
+    const err = h('div.field-error', { testid: 'apply-error', role: 'alert', hidden: true });
+    const submit = h('button.btn.big.secondary', { type: 'submit', testid: 'apply-submit' }, t('term.apply.submit'));
+    const form = h('form.action-form', { testid: 'apply-form', novalidate: true },
+      h('fieldset.field', h('legend', t('term.apply.kind')), radios), time,
+      h('div.field', h('label', { for: 'apply-reason' }, t('term.apply.reason')), text, err), h('div.form-buttons', submit));
+    const kindOf = () => (form.querySelector('input[name="apply-kind"]:checked') || {}).value;
+    form.addEventListener('change', () => { time.hidden = kindOf() !== 'APPLICATION_KIND_EXTENSION'; });
+    text.addEventListener('input', () => { err.hidden = true; });
+    amount.addEventListener('input', () => { err.hidden = true; });
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      const kind = kindOf();
+      const body = { task: { ticketId: tk.id }, kind, reason: text.value.trim() };
+      if (kind === 'APPLICATION_KIND_EXTENSION') {
+        const v = amount.value.trim();
+        if (!/^\d+(\.\d{1,3})?$/.test(v) || !(Number(v) > 0)) { showFieldError(err, t('term.apply.badTime')); amount.focus(); return; }
+        body.extension = `${Number(v)}${unit.value}`;
+      }
+      if (!body.reason) { showFieldError(err, t('term.form.reasonRequired')); text.focus(); return; }
+      this.direct('apply', 'Apply', body, submit, err);
+    });
+    form.dataset.ticket = tk.id;
+    this.applyEl = section('task-apply', 'term.apply.title', form);
+    this.applyEl.dataset.ticket = tk.id;
+    return this.applyEl;
+  }
+
+  /** A command sent directly to the server (not queued): offline, the member is told so. */
+  async direct(action, method, body, button, err) {
+    if (!this.online()) {
+      showFieldError(err, t('term.offline'));
+      return;
+    }
+    button.disabled = true;
+    try {
+      const updated = await api.rpc('gridd.v1.SquadService', method, body);
+      if (updated && updated.id) this.store.put(updated);
+      if (action === 'apply') this.applyEl = null;
+      else this.pressForm = null;
+      this.message = { kind: 'ok', text: t(`term.action.done.${action}`) };
+      toast(t(`term.action.done.${action}`), 'ok');
+      await this.load(false);
+    } catch (e) {
+      button.disabled = false;
+      showFieldError(err, `${conflictWording(e)}：${errorText(e)}`);
+    }
   }
 
   renderHistory() {
