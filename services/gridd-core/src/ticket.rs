@@ -1296,7 +1296,7 @@ pub fn apply(ticket: &Ticket, command: &Command, actor: &Actor, now: Timestamp, 
             let mut detail = format!("report {} merged: {reason}", report.reference);
             // A caller who joins a case already closed still gets the reply.
             if (s == S::Closed || s == S::NotFiled) && report.reply_required {
-                open_replies(&mut t, std::slice::from_ref(&report.reference), now, policy);
+                owe_replies(&mut t, std::slice::from_ref(&report.reference), now, policy);
                 detail.push_str("; reply task opened");
             }
             Change::new(ChangeKind::ReportMerged, detail)
@@ -1346,7 +1346,7 @@ pub fn apply(ticket: &Ticket, command: &Command, actor: &Actor, now: Timestamp, 
             t.light = Light::Green;
             let feed = t.verifier.as_deref().map(supervisor_feed);
             let replies = reply_owed(&t);
-            open_replies(&mut t, &replies, now, policy);
+            owe_replies(&mut t, &replies, now, policy);
             let note = if note.trim().is_empty() { String::new() } else { format!(": {}", note.trim()) };
             Change::new(ChangeKind::NotFiled, format!("verified on site by {actor}: not filed (不予立案, {}){note}", reason.name()))
                 .tell(feed.as_ref(), FeedKind::Closed)
@@ -1557,7 +1557,7 @@ fn close(t: &mut Ticket, close_type: CloseType, now: Timestamp, policy: Policy<'
     t.suspension = None;
     t.light = Light::Green;
     let owed = reply_owed(t);
-    open_replies(t, &owed, now, policy);
+    owe_replies(t, &owed, now, policy);
 }
 
 /// The reports owed a reply now: those that asked for one and have no reply task, or whose
@@ -1574,20 +1574,15 @@ fn reply_owed(t: &Ticket) -> Vec<crate::ids::Reference> {
         .collect()
 }
 
-/// Opens a reply task for each of `references`, and the reply clock if none runs.
-fn open_replies(t: &mut Ticket, references: &[crate::ids::Reference], now: Timestamp, policy: Policy<'_>) {
-    if references.is_empty() {
-        return;
-    }
-    if t.reply_clock.is_none() {
-        let generation = next_generation(t);
-        let limit = policy.calendar.resolve(policy.stages.reply, Urgency::Normal);
-        t.reply_clock = Some(StageClock::start(Stage::Reply, generation, now, limit, policy.calendar));
-    }
+/// Owes a reply to each of `references`; the reply clock starts if none runs.
+fn owe_replies(t: &mut Ticket, references: &[crate::ids::Reference], now: Timestamp, policy: Policy<'_>) {
+    // The clock (and so the due time) comes from `settle_reply_clock`, the one place that
+    // starts and stops it; a task joining a running clock shares its deadline.
     let due = t.reply_clock.as_ref().map_or(now, |c| c.deadline);
     for reference in references {
         t.replies.push(ReplyTask { reference: reference.clone(), opened_at: now, due, attempts: 0, outcome: None });
     }
+    settle_reply_clock(t, now, policy);
 }
 
 /// The reply clock runs exactly while a closed or not-filed case owes a caller a reply: it
@@ -1737,30 +1732,19 @@ fn audience(stage: Stage, notify: &str) -> String {
     }
 }
 
+/// The timer of the next ladder level of `clock`, if the ladder has one.
+fn next_ladder_timer(clock: &StageClock, policy: Policy<'_>) -> Option<Timer> {
+    let level = clock.fired_level + 1;
+    let next = policy.ladder.at(level)?;
+    Some(Timer { generation: clock.generation, kind: TimerKind::Escalation { level }, due: clock.threshold(next.share, policy.calendar) })
+}
+
 /// The timers the ticket needs now: the next ladder level of the running clock, and the
 /// accept deadline while the squad has not signed for a dispatched or reworked task.
 pub fn desired_timers(t: &Ticket, policy: Policy<'_>) -> Vec<Timer> {
-    let mut timers = Vec::with_capacity(2);
-    if let Some(clock) = t.active_clock() {
-        let level = clock.fired_level + 1;
-        if let Some(next) = policy.ladder.at(level) {
-            timers.push(Timer {
-                generation: clock.generation,
-                kind: TimerKind::Escalation { level },
-                due: clock.threshold(next.share, policy.calendar),
-            });
-        }
-    }
-    if let Some(clock) = t.application.as_ref().map(|a| &a.clock) {
-        let level = clock.fired_level + 1;
-        if let Some(next) = policy.ladder.at(level) {
-            timers.push(Timer {
-                generation: clock.generation,
-                kind: TimerKind::Escalation { level },
-                due: clock.threshold(next.share, policy.calendar),
-            });
-        }
-    }
+    // The case's running clock, and an application's, which runs beside it.
+    let clocks = t.active_clock().into_iter().chain(t.application.as_ref().map(|a| &a.clock));
+    let mut timers: Vec<Timer> = clocks.filter_map(|clock| next_ladder_timer(clock, policy)).collect();
     let waiting_to_be_signed_for = matches!(t.state, TicketState::Dispatched | TicketState::Rework) && t.accepted_at.is_none();
     if let (true, Some(due), false, Some(h)) = (waiting_to_be_signed_for, t.accept_deadline, t.accept_overdue, t.handling.as_ref()) {
         timers.push(Timer { generation: h.generation, kind: TimerKind::AcceptDue, due });

@@ -37,8 +37,8 @@ const BATCH: usize = 256;
 pub trait CaseLookup {
     /// Cases of `category` opened since `since` inside the lon/lat box.
     fn near(&mut self, category: &CategoryCode, since: Timestamp, min: geo::Point<f64>, max: geo::Point<f64>) -> Vec<KnownCase>;
-    /// Cases from this camera and detection.
-    fn camera(&mut self, key: &str) -> Vec<KnownCase>;
+    /// Cases opened by what repeats them: a camera and detection, or a numbered component.
+    fn repeats(&mut self, key: &str) -> Vec<KnownCase>;
     /// Whether the case exists and is open (not closed or cancelled).
     fn is_open(&mut self, id: &TicketId) -> bool;
 }
@@ -88,14 +88,14 @@ fn find_duplicate(city: &CityConfig, report: &Report, cases: &mut dyn CaseLookup
         found
     };
     if let Some(camera) = &report.camera {
-        let repeats = others(cases.camera(&camera.repeat_key()));
+        let repeats = others(cases.repeats(&camera.repeat_key()));
         if let Some(d) = dedup::camera_repeat(&city.dedup, report.observed_at, &repeats) {
             return Some(d);
         }
     }
     if let Some(component) = &report.component_id {
         // A numbered component is its own case: two covers side by side are two problems.
-        let repeats = others(cases.camera(&gridd_core::components::repeat_key(component)));
+        let repeats = others(cases.repeats(&gridd_core::components::repeat_key(component)));
         let open = repeats.into_iter().filter(|c| c.open).max_by_key(|c| c.opened_at);
         return open
             .map(|c| dedup::Duplicate { ticket_id: c.ticket_id, reason: format!("same component {component} while its case is open") });
@@ -210,9 +210,9 @@ impl CaseLookup for TxCases<'_> {
         })
     }
 
-    fn camera(&mut self, key: &str) -> Vec<KnownCase> {
+    fn repeats(&mut self, key: &str) -> Vec<KnownCase> {
         self.0.known_cases_for_camera(key).unwrap_or_else(|e| {
-            tracing::warn!(error = %e, "camera repeat lookup failed; routing without it");
+            tracing::warn!(error = %e, "repeat lookup failed; routing without it");
             Vec::new()
         })
     }
