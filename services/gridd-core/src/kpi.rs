@@ -208,6 +208,7 @@ mod tests {
                 contact_phone: String::new(),
                 confidential: false,
                 external_ticket_id: String::new(),
+                reporter: String::new(),
             },
             category: CategoryCode::parse("E0102").expect("code"),
             condition: None,

@@ -13,9 +13,11 @@
 //! - [`routing`]: responsibility rules (area × category × time of day → squad);
 //! - [`dedup`]: duplicate detection (并案) for camera repeats and nearby reports;
 //! - [`report`]: a validated report as it travels from intake to the tracker;
-//! - [`kpi`]: the evaluation indicators (综合评价) over a set of tickets.
+//! - [`kpi`]: the evaluation indicators (综合评价) over a set of tickets;
+//! - [`assessment`]: the monthly 考核 ledger, its period rules, rates and composite score.
 #![deny(missing_docs)]
 
+pub mod assessment;
 pub mod calendar;
 pub mod category;
 pub mod components;

@@ -127,6 +127,9 @@ pub struct ReportSummary {
     /// The 12345 platform's ticket number of a transferred call.
     #[serde(default)]
     pub external_ticket_id: String,
+    /// Who sent it: the supervisor's account for a patrol report (问题发现数 is theirs).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub reporter: String,
 }
 
 impl Report {
@@ -143,6 +146,7 @@ impl Report {
             contact_phone: self.contact_phone.clone().unwrap_or_default(),
             confidential: self.confidential,
             external_ticket_id: self.external_ticket_id.clone().unwrap_or_default(),
+            reporter: self.reporter_id.clone(),
         }
     }
 }

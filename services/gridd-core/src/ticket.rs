@@ -349,6 +349,10 @@ pub struct Ticket {
     /// Returns the centre approved as its own dispatching error (派遣错误): not the squad's.
     #[serde(default)]
     pub dispatch_errors: u32,
+    /// When the handling deadline first passed with the case not handled (超期), if it has.
+    /// Kept through extensions: the case was overdue once, and the 考核 counts it once.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub overdue_since: Option<Timestamp>,
 }
 
 /// What a squad applies for; the centre decides.
@@ -1130,6 +1134,7 @@ pub fn open(case: NewCase, now: Timestamp, policy: Policy<'_>) -> Transition {
         presses: Vec::new(),
         application: None,
         dispatch_errors: 0,
+        overdue_since: None,
     };
     let place = t
         .cell
@@ -1385,6 +1390,9 @@ pub fn apply(ticket: &Ticket, command: &Command, actor: &Actor, now: Timestamp, 
             let limit = policy.calendar.resolve(spec, t.urgency);
             t.side_clock = Some(StageClock::start(Stage::Check, generation, now, limit, policy.calendar));
             t.resolved_at = Some(now);
+            if let Some(h) = t.handling.as_ref().filter(|h| now > h.deadline) {
+                t.overdue_since.get_or_insert(h.deadline);
+            }
             t.light = Light::Green;
             t.state = S::Checking;
             t.resolution = Some(Resolution { note: note.clone(), photo_urls: photo_urls.clone() });
@@ -1695,7 +1703,10 @@ fn fire(t: &mut Ticket, timer: &Timer, now: Timestamp, policy: Policy<'_>) -> Re
             let clock =
                 if on_application { t.application.as_mut().map(|a| &mut a.clock) } else { t.active_clock_mut() }.ok_or_else(stale)?;
             clock.fired_level = level;
-            let (stage, generation) = (clock.stage, clock.generation);
+            let (stage, generation, deadline) = (clock.stage, clock.generation, clock.deadline);
+            if stage == Stage::Handling && escalation.share >= 1.0 {
+                t.overdue_since.get_or_insert(deadline);
+            }
             if !on_application {
                 t.light = escalation.step.light;
             }

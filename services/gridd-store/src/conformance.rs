@@ -55,6 +55,7 @@ pub(crate) fn new_ticket(id: &str, squad: Option<&str>, created: i64) -> Ticket 
             contact_phone: String::new(),
             confidential: false,
             external_ticket_id: String::new(),
+            reporter: String::new(),
         },
         category: CategoryCode::parse("E0102").expect("code"),
         condition: None,

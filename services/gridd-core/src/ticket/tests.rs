@@ -71,6 +71,7 @@ fn new_case(placement: Placement) -> NewCase {
             contact_phone: String::new(),
             confidential: false,
             external_ticket_id: String::new(),
+            reporter: String::new(),
         },
         category: CategoryCode::parse("E0102").expect("valid"),
         condition: None,
