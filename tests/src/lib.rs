@@ -239,8 +239,14 @@ pub fn engine_config(dir: &Path) -> EngineConfig {
 
 /// Starts the engine in this process with `config` (its store in `dir`).
 pub async fn spawn_app_on(config: EngineConfig, dir: tempfile::TempDir) -> TestApp {
+    spawn_app_at(config, dir, Arc::new(SystemClock)).await
+}
+
+/// [`spawn_app_on`] with the engine reading the time from `clock` (e.g. an accelerated clock
+/// started before a month's end).
+pub async fn spawn_app_at(config: EngineConfig, dir: tempfile::TempDir, clock: Arc<dyn gridd_core::time::Clock>) -> TestApp {
     let city = load_city(&config.city).unwrap_or_else(|e| panic!("test city: {e}"));
-    let engine = Engine::start(&config, city, Arc::new(SystemClock)).await.expect("engine starts");
+    let engine = Engine::start(&config, city, clock).await.expect("engine starts");
     let (grpc_addr, http_addr, shutdown, city) = (engine.grpc_addr(), engine.http_addr(), engine.shutdown_token(), engine.city().clone());
     let handle = tokio::spawn(engine.run_until_stopped());
     let store = gridd_store::sqlite::SqliteStore::open(&config.sqlite).expect("the engine's store opens");

@@ -2,6 +2,7 @@
 
 mod engine {
     mod access;
+    mod assessment;
     mod cli;
     mod closed_loop;
     mod crash;

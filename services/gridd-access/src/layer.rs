@@ -134,6 +134,8 @@ fn http_route<S: Store>(access: &Access<S>, path: &str) -> GrpcRoute {
         // the case. The handlers check the case's squad against the caller's scope.
         p if p.starts_with("/v1/tickets/") && p.ends_with("/photos") => GrpcRoute::Protected(Operation::ResolveTask),
         p if p.starts_with("/v1/photos/") => GrpcRoute::Protected(Operation::GetTicket),
+        // The 考核's CSV exports are the report in another form.
+        p if p.starts_with("/v1/assessment/") => GrpcRoute::Protected(Operation::GetAssessment),
         // Open311 GeoReport v2: its clients read without credentials (what is published is what
         // the public may see of a case, never who reported it), and a POST carries its key in
         // the form as `api_key`, which the handler authorizes as SubmitCitizenReport.

@@ -130,6 +130,8 @@ pub enum Operation {
     Resume,
     ExtendDeadline,
     GetStats,
+    GetAssessment,
+    FreezeAssessment,
     FindSimilarCases,
     VerifyReport,
     WatchVerifications,
@@ -219,6 +221,8 @@ const GRPC_METHODS: &[(Operation, &str, &str)] = &[
     (Operation::Resume, "gridd.v1.DispatchService", "Resume"),
     (Operation::ExtendDeadline, "gridd.v1.DispatchService", "ExtendDeadline"),
     (Operation::GetStats, "gridd.v1.DispatchService", "GetStats"),
+    (Operation::GetAssessment, "gridd.v1.DispatchService", "GetAssessment"),
+    (Operation::FreezeAssessment, "gridd.v1.DispatchService", "FreezeAssessment"),
     (Operation::FindSimilarCases, "gridd.v1.DispatchService", "FindSimilarCases"),
     (Operation::VerifyReport, "gridd.v1.DispatchService", "VerifyReport"),
     (Operation::WatchVerifications, "gridd.v1.DispatchService", "WatchVerifications"),
@@ -294,6 +298,8 @@ const TABLE: &[(Operation, [Option<Scope>; 12])] = &[
     (Operation::Resume,              [NO,   NO,   CITY,  NO,   NO,    NO,    NO,   CITY,  NO,      NO,   NO,   NO]),
     (Operation::ExtendDeadline,      [NO,   NO,   CITY,  NO,   NO,    NO,    NO,   CITY,  NO,      NO,   NO,   NO]),
     (Operation::GetStats,            [NO,   CITY, CITY,  NO,   NO,    CITY,  CITY, CITY,  NO,      NO,   NO,   NO]),
+    (Operation::GetAssessment,       [NO,   CITY, CITY,  CITY, NO,    CITY,  CITY, CITY,  NO,      NO,   NO,   NO]),
+    (Operation::FreezeAssessment,    [NO,   NO,   CITY,  NO,   NO,    NO,    NO,   CITY,  NO,      NO,   NO,   NO]),
     (Operation::FindSimilarCases,    [CITY, CITY, CITY,  CITY, NO,    NO,    CITY, CITY,  NO,      NO,   CITY, NO]),
     (Operation::VerifyReport,        [NO,   CITY, CITY,  CITY, NO,    NO,    NO,   CITY,  NO,      NO,   NO,   NO]),
     (Operation::WatchVerifications,  [NO,   NO,   NO,    CITY, NO,    NO,    NO,   CITY,  NO,      NO,   NO,   NO]),
@@ -362,6 +368,7 @@ mod tests {
                             || matches!(
                                 op,
                                 Operation::GetStats
+                                    | Operation::GetAssessment
                                     | Operation::Locate
                                     | Operation::GetGrid
                                     | Operation::GetCatalogue

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::FixedOffset;
 use geo::Point;
+use gridd_core::assessment::{RateKind, Weights};
 use gridd_core::calendar::{WorkCalendar, WorkingWindow};
 use gridd_core::category::{Catalogue, CategoryCode, LimitSpec, LimitUnit};
 use gridd_core::components::OwnerRegistry;
@@ -33,6 +34,17 @@ struct CityFile {
     routing: RoutingEntry,
     #[serde(default)]
     verification: VerificationEntry,
+    #[serde(default)]
+    assessment: AssessmentEntry,
+}
+
+/// `[assessment]`: the monthly 考核's composite score, as points per rate
+/// (`gridd_core::assessment::RateKind` names); a unit scores the weighted mean of its rates.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct AssessmentEntry {
+    #[serde(default)]
+    weights: BTreeMap<String, f64>,
 }
 
 /// `[verification]`: which public reports a grid supervisor verifies on site before they
@@ -157,6 +169,8 @@ pub struct CityConfig {
     pub dedup: DedupPolicy,
     /// Camera alerts below this confidence are rejected.
     pub camera_min_confidence: f32,
+    /// The 考核's composite-score weights.
+    pub weights: Weights,
     /// What waits for on-site verification before filing, who verifies it, and what a
     /// dissatisfied reply does.
     pub verification: VerificationPolicy,
@@ -230,6 +244,7 @@ pub fn load_city(path: &Path) -> Result<CityConfig, ConfigError> {
         None => OwnerRegistry::default(),
     };
     let detections = load_detections(&at(&file.files.detections), &catalogue)?;
+    let weights = assessment_weights(file.assessment).map_err(|(item, r)| err(&item, r))?;
 
     let mut warnings = Vec::new();
     let this_year = chrono::Utc::now().with_timezone(&offset).format("%Y").to_string().parse().unwrap_or(0);
@@ -265,8 +280,29 @@ pub fn load_city(path: &Path) -> Result<CityConfig, ConfigError> {
         camera_min_confidence: file.dedup.camera_min_confidence,
         verification,
         components,
+        weights,
         warnings,
     })
+}
+
+/// Checks `[assessment.weights]`: known rates, points above 0. None given: the standard weights.
+fn assessment_weights(entry: AssessmentEntry) -> Result<Weights, (String, String)> {
+    if entry.weights.is_empty() {
+        return Ok(Weights::standard());
+    }
+    let mut weights = Vec::new();
+    for (name, points) in entry.weights {
+        let item = format!("assessment.weights.{name}");
+        let kind = RateKind::from_name(&name).ok_or_else(|| {
+            let known: Vec<_> = RateKind::ALL.iter().map(|k| k.name()).collect();
+            (item.clone(), format!("not a rate; one of {}", known.join(", ")))
+        })?;
+        if !(points.is_finite() && points > 0.0) {
+            return Err((item, "must be a number of points above 0".into()));
+        }
+        weights.push((kind, points));
+    }
+    Ok(Weights(weights))
 }
 
 #[derive(Deserialize)]

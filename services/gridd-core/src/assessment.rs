@@ -268,13 +268,14 @@ impl Indicator {
     }
 }
 
-/// One ledger line: `amount` of `indicator` for `unit` in `period`, because of `ticket`.
+/// One ledger line: `amount` of `indicator` for each of `units` in `period`, because of
+/// `ticket`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Entry {
     /// The month it counts in.
     pub period: Period,
-    /// Who it is credited to.
-    pub unit: Unit,
+    /// Who it is credited to: the city, the street, and the squad or supervisor concerned.
+    pub units: Vec<Unit>,
     /// What.
     pub indicator: Indicator,
     /// The case.
@@ -315,9 +316,7 @@ struct Book<'a> {
 
 impl Book<'_> {
     fn add(&mut self, period: Period, units: &[Unit], indicator: Indicator, amount: i64) {
-        for unit in units {
-            self.out.push(Entry { period, unit: unit.clone(), indicator, ticket: self.ticket.id.clone(), amount });
-        }
+        self.out.push(Entry { period, units: units.to_vec(), indicator, ticket: self.ticket.id.clone(), amount });
     }
 
     fn count(&mut self, period: Period, units: &[Unit], indicator: Indicator, on_time: Option<(Indicator, bool)>) {
@@ -770,10 +769,8 @@ impl Sheet {
             });
             by_unit.entry((order, unit)).or_default().add(&indicator, value);
         }
-        let mut lines: Vec<Line> = by_unit
-            .into_iter()
-            .map(|((_, unit), figures)| Line { score: weights.score(&figures), unit, figures, rank: 0 })
-            .collect();
+        let mut lines: Vec<Line> =
+            by_unit.into_iter().map(|((_, unit), figures)| Line { score: weights.score(&figures), unit, figures, rank: 0 }).collect();
         rank(&mut lines);
         Self { period: period.to_string(), lines }
     }

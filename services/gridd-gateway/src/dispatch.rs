@@ -379,6 +379,23 @@ impl<S: Store> v1::dispatch_service_server::DispatchService for DispatchGrpc<S> 
         Ok(Response::new(response))
     }
 
+    async fn get_assessment(&self, request: Request<v1::GetAssessmentRequest>) -> Result<Response<v1::Assessment>, Status> {
+        let period = crate::assessment::period(&request.get_ref().period)?;
+        let city = self.city.current();
+        let report = crate::assessment::report(&self.store, &city, period).await?;
+        Ok(Response::new(crate::assessment::message(&city, &report)))
+    }
+
+    async fn freeze_assessment(&self, request: Request<v1::FreezeAssessmentRequest>) -> Result<Response<v1::Assessment>, Status> {
+        let grant = grant(&request)?;
+        let period = crate::assessment::period(&request.get_ref().period)?;
+        let city = self.city.current();
+        let by = grant.identity.subject.clone();
+        let report = crate::assessment::freeze(&self.store, &city, period, by, self.now()).await?;
+        tracing::info!(period = %period, by = %grant.identity.subject, "考核 frozen");
+        Ok(Response::new(crate::assessment::message(&city, &report)))
+    }
+
     async fn find_similar_cases(
         &self,
         request: Request<v1::FindSimilarCasesRequest>,

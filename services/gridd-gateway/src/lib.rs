@@ -4,7 +4,8 @@
 //!   (find, list, watch, and command cases; KPIs);
 //! - [`squad::SquadGrpc`]: `SquadService` for squad terminals (a resumable task feed and task
 //!   commands);
-//! - [`grid::GridGrpc`]: `GridService` (locate a point and explain who is responsible).
+//! - [`grid::GridGrpc`]: `GridService` (locate a point and explain who is responsible);
+//! - [`assessment`]: the monthly 考核, read, frozen and exported.
 //!
 //! Handlers are thin: validate, convert, call the tracker's command API or read the store,
 //! map errors. Ticket changes always go through the tracker, never around it.
@@ -20,6 +21,7 @@ use tokio_stream::wrappers::ReceiverStream;
 use tokio_util::sync::CancellationToken;
 
 mod actions;
+pub mod assessment;
 pub mod dispatch;
 pub mod grid;
 pub mod squad;

@@ -15,7 +15,8 @@ use gridd_core::ticket::{self, FeedKind, NewCase, Placement, Policy, Routing, St
 use gridd_core::time::Timestamp;
 
 use crate::{
-    Account, AuditEntry, IntakeKeyEntry, MachineKey, Photo, ReportStatus, Session, Signal, Store, StoreError, TicketFilter, topics,
+    Account, AuditEntry, FrozenPeriod, IntakeKeyEntry, MachineKey, Photo, ReportStatus, Session, Signal, Store, StoreError, TicketFilter,
+    topics,
 };
 
 pub(crate) fn new_ticket(id: &str, squad: Option<&str>, created: i64) -> Ticket {
@@ -673,6 +674,70 @@ pub(crate) async fn cases_are_found_by_the_callers_number<S: Store>(store: S) {
     assert_eq!(ids, ["T3", "T1"], "the caller's cases, newest first");
 }
 
+pub(crate) async fn assessment_totals_follow_the_ledger_and_a_frozen_month_stands<S: Store>(store: S) {
+    use gridd_core::assessment::{Entry, Indicator, Period, Unit};
+    let entry = |period: &str, ticket: &str, indicator: Indicator, amount: i64| Entry {
+        period: Period::parse(period, "period").expect("month"),
+        units: vec![Unit::City, Unit::Squad(SquadId::new("sq-1"))],
+        indicator,
+        ticket: TicketId::new(ticket),
+        amount,
+    };
+    let first = vec![
+        entry("2026-12", "T1", Indicator::Closed, 1),
+        entry("2026-12", "T2", Indicator::OverdueUnclosed, 1),
+        entry("2027-01", "T3", Indicator::Closed, 1),
+    ];
+    store.write(move |tx| tx.book_assessment(&first, Timestamp::from_millis(5))).await.expect("book");
+    let mark = store.write(|tx| tx.assessment_high_water()).await.expect("mark");
+    let frozen = FrozenPeriod {
+        period: "2026-12".into(),
+        frozen_at: Timestamp::from_millis(6),
+        frozen_by: "leader".into(),
+        last_seq: mark,
+        sheet: "{}".into(),
+    };
+    let (stored, again) = {
+        let (a, b) = (frozen.clone(), FrozenPeriod { frozen_by: "someone else".into(), ..frozen.clone() });
+        store.write(move |tx| -> Result<_, StoreError> { Ok((tx.freeze_period(&a)?, tx.freeze_period(&b)?)) }).await.expect("freeze")
+    };
+    assert_eq!((stored, again), (true, false), "a month is frozen once");
+    // Later lines of the month: the totals move, the frozen month's lines do not.
+    let later = vec![entry("2026-12", "T2", Indicator::OverdueUnclosed, -1), entry("2026-12", "T2", Indicator::Closed, 1)];
+    store.write(move |tx| tx.book_assessment(&later, Timestamp::from_millis(7))).await.expect("book");
+    let (mut totals, frozen_lines, all_lines, read_back, listed) = store
+        .read(move |tx| -> Result<_, StoreError> {
+            Ok((
+                tx.assessment_totals("2026-12")?,
+                tx.assessment_lines("2026-12", mark)?,
+                tx.assessment_lines("2026-12", u64::MAX >> 1)?,
+                tx.frozen_period("2026-12")?,
+                tx.frozen_periods()?,
+            ))
+        })
+        .await
+        .expect("read");
+    totals.sort();
+    let expect = |unit: &str, indicator: &str, value: i64| (unit.to_owned(), indicator.to_owned(), value);
+    assert_eq!(
+        totals,
+        [
+            expect("city", "closed", 2),
+            expect("city", "overdue_unclosed", 0),
+            expect("squad:sq-1", "closed", 2),
+            expect("squad:sq-1", "overdue_unclosed", 0)
+        ]
+    );
+    assert_eq!(
+        frozen_lines.iter().map(|l| (l.ticket_id.as_str(), l.indicator.as_str(), l.amount)).collect::<Vec<_>>(),
+        [("T1", "closed", 1), ("T2", "overdue_unclosed", 1)]
+    );
+    assert_eq!(frozen_lines[0].units, ["city", "squad:sq-1"]);
+    assert_eq!(all_lines.len(), 4);
+    assert_eq!(read_back, Some(frozen));
+    assert_eq!(listed.iter().map(|f| (f.period.as_str(), f.last_seq)).collect::<Vec<_>>(), [("2026-12", mark)]);
+}
+
 /// Generates the suite for a backend: `$make` is an async expression giving a fresh store.
 macro_rules! store_conformance {
     ($backend:ident, $make:expr) => {
@@ -741,6 +806,10 @@ macro_rules! store_conformance {
             #[tokio::test]
             async fn cases_are_found_by_the_callers_number() {
                 $crate::conformance::cases_are_found_by_the_callers_number($make).await;
+            }
+            #[tokio::test]
+            async fn assessment_totals_follow_the_ledger_and_a_frozen_month_stands() {
+                $crate::conformance::assessment_totals_follow_the_ledger_and_a_frozen_month_stands($make).await;
             }
             #[tokio::test]
             async fn sessions_revoke_and_expire() {

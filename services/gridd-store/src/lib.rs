@@ -14,6 +14,9 @@
 
 use std::future::Future;
 
+use std::collections::BTreeMap;
+
+use gridd_core::assessment::{Entry, Unit};
 use gridd_core::category::CategoryCode;
 use gridd_core::dedup::KnownCase;
 use gridd_core::ids::{Reference, SquadId, StreetCode, TicketId};
@@ -283,6 +286,57 @@ pub struct AuditEntry {
     pub outcome: String,
 }
 
+/// A line of the 考核 ledger as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LedgerLine {
+    /// Its place in the ledger (increasing).
+    pub seq: u64,
+    /// The month, `YYYY-MM`.
+    pub period: String,
+    /// Unit keys it is credited to ([`gridd_core::assessment::Unit::key`]).
+    pub units: Vec<String>,
+    /// Indicator name.
+    pub indicator: String,
+    /// The case.
+    pub ticket_id: TicketId,
+    /// Amount.
+    pub amount: i64,
+    /// When it was booked.
+    pub at: Timestamp,
+}
+
+/// A month's report as frozen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FrozenPeriod {
+    /// The month, `YYYY-MM`.
+    pub period: String,
+    /// When it was frozen.
+    pub frozen_at: Timestamp,
+    /// Who froze it.
+    pub frozen_by: String,
+    /// The last ledger line it includes.
+    pub last_seq: u64,
+    /// The report (a [`gridd_core::assessment::Sheet`] as JSON).
+    pub sheet: String,
+}
+
+/// The totals a batch of ledger entries adds, per (month, unit, indicator), in key order (so
+/// concurrent writers take the rows' locks in one order).
+pub fn assessment_totals(entries: &[Entry]) -> BTreeMap<(String, String, String), i64> {
+    let mut totals = BTreeMap::new();
+    for e in entries {
+        for unit in &e.units {
+            *totals.entry((e.period.to_string(), unit.key(), e.indicator.name())).or_default() += e.amount;
+        }
+    }
+    totals
+}
+
+/// The stored `units` column of an entry.
+fn units_column(e: &Entry) -> String {
+    e.units.iter().map(Unit::key).collect::<Vec<_>>().join(" ")
+}
+
 /// A photo uploaded for a case.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Photo {
@@ -394,6 +448,14 @@ pub trait ReadTx {
     fn photo_usage(&mut self, ticket: &TicketId) -> Result<(u64, u64), StoreError>;
     /// The fingerprint of the task action recorded under `key`, if one was.
     fn task_action(&mut self, key: &str) -> Result<Option<String>, StoreError>;
+    /// The 考核 totals of `period` (`YYYY-MM`): (unit key, indicator name, value).
+    fn assessment_totals(&mut self, period: &str) -> Result<Vec<(String, String, i64)>, StoreError>;
+    /// The 考核 ledger lines of `period` up to `last_seq`, in order.
+    fn assessment_lines(&mut self, period: &str, last_seq: u64) -> Result<Vec<LedgerLine>, StoreError>;
+    /// The frozen report of `period`, if frozen.
+    fn frozen_period(&mut self, period: &str) -> Result<Option<FrozenPeriod>, StoreError>;
+    /// The frozen months, newest first (without their sheets).
+    fn frozen_periods(&mut self) -> Result<Vec<FrozenPeriod>, StoreError>;
 }
 
 /// Writes inside a transaction; everything commits together or not at all.
@@ -453,6 +515,13 @@ pub trait WriteTx: ReadTx {
     /// Records a task action applied to `ticket` under the client's `key`, with a
     /// `fingerprint` of what it did; fails if the key is recorded already.
     fn put_task_action(&mut self, key: &str, fingerprint: &str, ticket: &TicketId, at: Timestamp) -> Result<(), StoreError>;
+    /// Books 考核 ledger entries and adds them to the totals.
+    fn book_assessment(&mut self, entries: &[Entry], at: Timestamp) -> Result<(), StoreError>;
+    /// The last ledger line so far, with every line before it committed (0 if none): what a
+    /// report frozen now includes. In PostgreSQL this waits for writers still booking lines.
+    fn assessment_high_water(&mut self) -> Result<u64, StoreError>;
+    /// Stores a frozen report; false (and nothing changed) if the month was frozen before.
+    fn freeze_period(&mut self, frozen: &FrozenPeriod) -> Result<bool, StoreError>;
 }
 
 /// A store backend.

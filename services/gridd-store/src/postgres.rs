@@ -16,6 +16,7 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use geo::Point;
+use gridd_core::assessment::Entry;
 use gridd_core::category::CategoryCode;
 use gridd_core::dedup::KnownCase;
 use gridd_core::ids::{Reference, SquadId, TicketId};
@@ -31,8 +32,8 @@ use crate::codec::{
     timer_kind_from, timer_kind_text,
 };
 use crate::{
-    Account, AuditEntry, FeedEntry, IntakeKeyEntry, LiveCounts, LogRecord, MachineKey, Photo, ReadTx, ReportStatus, Session, Signal,
-    Signals, Store, StoreError, TicketFilter, WriteTx,
+    Account, AuditEntry, FeedEntry, FrozenPeriod, IntakeKeyEntry, LedgerLine, LiveCounts, LogRecord, MachineKey, Photo, ReadTx,
+    ReportStatus, Session, Signal, Signals, Store, StoreError, TicketFilter, WriteTx, assessment_totals, units_column,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -40,6 +41,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0002_decisions_and_unique_references.sql"),
     include_str!("../migrations/postgres/0003_access.sql"),
     include_str!("../migrations/postgres/0004_terminal_and_console.sql"),
+    include_str!("../migrations/postgres/0005_assessment.sql"),
 ];
 /// Connection threads (and so connections) per store.
 const POOL: usize = 8;
@@ -649,6 +651,51 @@ impl ReadTx for Tx<'_, '_> {
     fn task_action(&mut self, key: &str) -> Result<Option<String>, StoreError> {
         Ok(self.opt("SELECT fingerprint FROM task_actions WHERE action_key = $1", &[&key])?.map(|r| r.get(0)))
     }
+
+    fn assessment_totals(&mut self, period: &str) -> Result<Vec<(String, String, i64)>, StoreError> {
+        let rows = self.query("SELECT unit, indicator, value FROM assessment_totals WHERE period = $1", &[&period])?;
+        Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())
+    }
+
+    fn assessment_lines(&mut self, period: &str, last_seq: u64) -> Result<Vec<LedgerLine>, StoreError> {
+        let rows = self.query(
+            "SELECT seq, period, units, indicator, ticket_id, amount, at FROM assessment_ledger \
+             WHERE period = $1 AND seq <= $2 ORDER BY seq",
+            &[&period, &as_i64(last_seq)],
+        )?;
+        Ok(rows
+            .iter()
+            .map(|r| LedgerLine {
+                seq: seq(r.get(0)),
+                period: r.get(1),
+                units: r.get::<_, String>(2).split(' ').map(str::to_owned).collect(),
+                indicator: r.get(3),
+                ticket_id: TicketId::new(r.get::<_, String>(4)),
+                amount: r.get(5),
+                at: Timestamp::from_millis(r.get(6)),
+            })
+            .collect())
+    }
+
+    fn frozen_period(&mut self, period: &str) -> Result<Option<FrozenPeriod>, StoreError> {
+        let row = self.opt("SELECT period, frozen_at, frozen_by, last_seq, sheet FROM assessment_frozen WHERE period = $1", &[&period])?;
+        Ok(row.as_ref().map(frozen_row))
+    }
+
+    fn frozen_periods(&mut self) -> Result<Vec<FrozenPeriod>, StoreError> {
+        let rows = self.query("SELECT period, frozen_at, frozen_by, last_seq, '' FROM assessment_frozen ORDER BY period DESC", &[])?;
+        Ok(rows.iter().map(frozen_row).collect())
+    }
+}
+
+fn frozen_row(r: &postgres::Row) -> FrozenPeriod {
+    FrozenPeriod {
+        period: r.get(0),
+        frozen_at: Timestamp::from_millis(r.get(1)),
+        frozen_by: r.get(2),
+        last_seq: seq(r.get(3)),
+        sheet: r.get(4),
+    }
 }
 
 impl WriteTx for Tx<'_, '_> {
@@ -905,5 +952,38 @@ impl WriteTx for Tx<'_, '_> {
             &[&key, &fingerprint, &ticket.as_str(), &at.millis()],
         )?;
         Ok(())
+    }
+
+    fn book_assessment(&mut self, entries: &[Entry], at: Timestamp) -> Result<(), StoreError> {
+        for e in entries {
+            self.execute(
+                "INSERT INTO assessment_ledger (period, units, indicator, ticket_id, amount, at) VALUES ($1, $2, $3, $4, $5, $6)",
+                &[&e.period.to_string(), &units_column(e), &e.indicator.name(), &e.ticket.as_str(), &e.amount, &at.millis()],
+            )?;
+        }
+        for ((period, unit, indicator), value) in assessment_totals(entries) {
+            self.execute(
+                "INSERT INTO assessment_totals (period, unit, indicator, value) VALUES ($1, $2, $3, $4) \
+                 ON CONFLICT (period, unit, indicator) DO UPDATE SET value = assessment_totals.value + EXCLUDED.value",
+                &[&period, &unit, &indicator, &value],
+            )?;
+        }
+        Ok(())
+    }
+
+    fn assessment_high_water(&mut self) -> Result<u64, StoreError> {
+        // Sequence numbers are handed out before their transactions commit: wait for every
+        // writer booking lines now, so no line below the mark can appear after it.
+        self.execute("LOCK TABLE assessment_ledger IN SHARE MODE", &[])?;
+        Ok(seq(self.one("SELECT COALESCE(MAX(seq), 0)::BIGINT FROM assessment_ledger", &[])?.get(0)))
+    }
+
+    fn freeze_period(&mut self, f: &FrozenPeriod) -> Result<bool, StoreError> {
+        let inserted = self.execute(
+            "INSERT INTO assessment_frozen (period, frozen_at, frozen_by, last_seq, sheet) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (period) DO NOTHING",
+            &[&f.period, &f.frozen_at.millis(), &f.frozen_by, &as_i64(f.last_seq), &f.sheet],
+        )?;
+        Ok(inserted == 1)
     }
 }

@@ -11,6 +11,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use geo::Point;
+use gridd_core::assessment::Entry;
 use gridd_core::category::CategoryCode;
 use gridd_core::dedup::KnownCase;
 use gridd_core::ids::{Reference, SquadId, TicketId};
@@ -25,8 +26,8 @@ use crate::codec::{
     timer_kind_from, timer_kind_text,
 };
 use crate::{
-    Account, AuditEntry, FeedEntry, IntakeKeyEntry, LiveCounts, LogRecord, MachineKey, Photo, ReadTx, ReportStatus, Session, Signal,
-    Signals, Store, StoreError, TicketFilter, WriteTx,
+    Account, AuditEntry, FeedEntry, FrozenPeriod, IntakeKeyEntry, LedgerLine, LiveCounts, LogRecord, MachineKey, Photo, ReadTx,
+    ReportStatus, Session, Signal, Signals, Store, StoreError, TicketFilter, WriteTx, assessment_totals, units_column,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -34,6 +35,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0002_decisions_and_unique_references.sql"),
     include_str!("../migrations/sqlite/0003_access.sql"),
     include_str!("../migrations/sqlite/0004_terminal_and_console.sql"),
+    include_str!("../migrations/sqlite/0005_assessment.sql"),
 ];
 const READERS: usize = 4;
 
@@ -549,6 +551,57 @@ impl ReadTx for Tx<'_> {
             .query_row([key], |r| r.get(0))
             .optional()?)
     }
+
+    fn assessment_totals(&mut self, period: &str) -> Result<Vec<(String, String, i64)>, StoreError> {
+        let mut stmt = self.conn.prepare_cached("SELECT unit, indicator, value FROM assessment_totals WHERE period = ?1")?;
+        let rows = stmt.query_map([period], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn assessment_lines(&mut self, period: &str, last_seq: u64) -> Result<Vec<LedgerLine>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, period, units, indicator, ticket_id, amount, at FROM assessment_ledger \
+             WHERE period = ?1 AND seq <= ?2 ORDER BY seq",
+        )?;
+        let rows = stmt.query_map(params![period, as_i64(last_seq)], |r| {
+            let units: String = r.get(2)?;
+            Ok(LedgerLine {
+                seq: seq(r.get(0)?),
+                period: r.get(1)?,
+                units: units.split(' ').map(str::to_owned).collect(),
+                indicator: r.get(3)?,
+                ticket_id: TicketId::new(r.get::<_, String>(4)?),
+                amount: r.get(5)?,
+                at: Timestamp::from_millis(r.get(6)?),
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    fn frozen_period(&mut self, period: &str) -> Result<Option<FrozenPeriod>, StoreError> {
+        Ok(self
+            .conn
+            .prepare_cached("SELECT period, frozen_at, frozen_by, last_seq, sheet FROM assessment_frozen WHERE period = ?1")?
+            .query_row([period], frozen_row)
+            .optional()?)
+    }
+
+    fn frozen_periods(&mut self) -> Result<Vec<FrozenPeriod>, StoreError> {
+        let mut stmt =
+            self.conn.prepare_cached("SELECT period, frozen_at, frozen_by, last_seq, '' FROM assessment_frozen ORDER BY period DESC")?;
+        let rows = stmt.query_map([], frozen_row)?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+}
+
+fn frozen_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<FrozenPeriod> {
+    Ok(FrozenPeriod {
+        period: r.get(0)?,
+        frozen_at: Timestamp::from_millis(r.get(1)?),
+        frozen_by: r.get(2)?,
+        last_seq: seq(r.get(3)?),
+        sheet: r.get(4)?,
+    })
 }
 
 impl WriteTx for Tx<'_> {
@@ -808,5 +861,38 @@ impl WriteTx for Tx<'_> {
             .prepare_cached("INSERT INTO task_actions (action_key, fingerprint, ticket_id, applied_at) VALUES (?1, ?2, ?3, ?4)")?
             .execute(params![key, fingerprint, ticket.as_str(), at.millis()])?;
         Ok(())
+    }
+
+    fn book_assessment(&mut self, entries: &[Entry], at: Timestamp) -> Result<(), StoreError> {
+        let mut line = self.conn.prepare_cached(
+            "INSERT INTO assessment_ledger (period, units, indicator, ticket_id, amount, at) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )?;
+        for e in entries {
+            line.execute(params![e.period.to_string(), units_column(e), e.indicator.name(), e.ticket.as_str(), e.amount, at.millis()])?;
+        }
+        let mut total = self.conn.prepare_cached(
+            "INSERT INTO assessment_totals (period, unit, indicator, value) VALUES (?1, ?2, ?3, ?4) \
+             ON CONFLICT (period, unit, indicator) DO UPDATE SET value = value + excluded.value",
+        )?;
+        for ((period, unit, indicator), value) in assessment_totals(entries) {
+            total.execute(params![period, unit, indicator, value])?;
+        }
+        Ok(())
+    }
+
+    fn assessment_high_water(&mut self) -> Result<u64, StoreError> {
+        let last: i64 = self.conn.prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM assessment_ledger")?.query_row([], |r| r.get(0))?;
+        Ok(seq(last))
+    }
+
+    fn freeze_period(&mut self, f: &FrozenPeriod) -> Result<bool, StoreError> {
+        let inserted = self
+            .conn
+            .prepare_cached(
+                "INSERT INTO assessment_frozen (period, frozen_at, frozen_by, last_seq, sheet) VALUES (?1, ?2, ?3, ?4, ?5) \
+                 ON CONFLICT (period) DO NOTHING",
+            )?
+            .execute(params![f.period, f.frozen_at.millis(), f.frozen_by, as_i64(f.last_seq), f.sheet])?;
+        Ok(inserted == 1)
     }
 }

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use gridd_config::{CityConfig, CityHandle};
+use gridd_core::assessment;
 use gridd_core::category::LimitSpec;
 use gridd_core::ids::TicketId;
 use gridd_core::report::{Decision, Outcome};
@@ -92,10 +93,20 @@ pub fn view(city: &CityConfig, t: &Ticket, now: Timestamp) -> v1::Ticket {
     view
 }
 
-/// Records a transition: the ticket, its events, feed entries, escalations and timers.
-pub fn record(tx: &mut dyn WriteTx, city: &CityConfig, now: Timestamp, actor: &Actor, transition: &Transition) -> Result<(), StoreError> {
+/// Records a transition of `before` (`None` when it opened the case): the ticket, its events,
+/// feed entries, escalations, timers and its lines of the 考核 ledger.
+pub fn record(
+    tx: &mut dyn WriteTx,
+    city: &CityConfig,
+    now: Timestamp,
+    actor: &Actor,
+    before: Option<&Ticket>,
+    transition: &Transition,
+) -> Result<(), StoreError> {
     let t = &transition.ticket;
     tx.put_ticket(t)?;
+    let rules = assessment::Rules { offset: city.calendar.offset(), ladder: &city.ladder };
+    tx.book_assessment(&assessment::entries(before, transition, now, rules), now)?;
     let snapshot = view(city, t, now);
     for change in &transition.changes {
         let seq = tx.log_end(topics::TICKET_EVENTS)? + 1;
@@ -172,7 +183,7 @@ pub fn apply_decision(
                 placement,
             };
             let transition = ticket::open(case, now, policy(city));
-            record(tx, city, now, &Actor::Router, &transition)?;
+            record(tx, city, now, &Actor::Router, None, &transition)?;
             tx.link_report(&report.reference, &decision.ticket_id, "filed", caller_key(&report).as_deref())?;
         }
         Outcome::Attach { reason } => {
@@ -181,7 +192,7 @@ pub fn apply_decision(
             };
             let command = Command::Attach { report: report.summary(), reason };
             match ticket::apply(&t, &command, &Actor::Router, now, policy(city)) {
-                Ok(transition) => record(tx, city, now, &Actor::Router, &transition)?,
+                Ok(transition) => record(tx, city, now, &Actor::Router, Some(&t), &transition)?,
                 Err(e) => return Ok(Err(e.to_string())),
             }
             tx.link_report(&report.reference, &decision.ticket_id, "merged", caller_key(&report).as_deref())?;
@@ -230,7 +241,7 @@ pub fn fire_due(tx: &mut dyn WriteTx, city: &CityConfig, now: Timestamp, max: us
             continue;
         };
         match ticket::apply(&t, &Command::Fire(*timer), &Actor::Timer, now, policy(city)) {
-            Ok(transition) => record(tx, city, now, &Actor::Timer, &transition)?,
+            Ok(transition) => record(tx, city, now, &Actor::Timer, Some(&t), &transition)?,
             Err(_) => tx.replace_timers(id, &desired_timers(&t, policy(city)))?,
         }
     }
@@ -360,7 +371,7 @@ impl<S: Store> Tracker<S> {
                         change.detail = format!("{} (note: {})", change.detail, note.trim());
                     }
                 }
-                record(tx, &city, now, &actor, &transition)?;
+                record(tx, &city, now, &actor, Some(&t), &transition)?;
                 Ok(view(&city, &transition.ticket, now))
             })
             .await

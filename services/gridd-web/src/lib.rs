@@ -105,6 +105,7 @@ pub fn routes<S: Store, K: IntakeSink>(services: Services<S, K>) -> axum::Router
             post(photos::upload::<S, K>).layer(axum::extract::DefaultBodyLimit::max(photos::MAX_PHOTO_BYTES + 1)),
         )
         .route("/v1/photos/{id}", get(photos::download::<S, K>))
+        .route("/v1/assessment/{period}/{file}", get(assessment_csv::<S, K>))
         .route("/open311/v2/{file}", get(open311::get_resource::<S, K>).post(open311::post_resource::<S, K>))
         .route("/open311/v2/{directory}/{file}", get(open311::get_item::<S, K>))
         .layer(axum::Extension(maps))
@@ -112,6 +113,40 @@ pub fn routes<S: Store, K: IntakeSink>(services: Services<S, K>) -> axum::Router
 }
 
 /// Redirects to the dashboard, keeping the query (`/?wall=1` opens the wall layout).
+/// `GET /v1/assessment/{period}/figures.csv` (a unit per row) and `.../cases.csv` (the ledger
+/// lines behind every figure): the month's 考核 for spreadsheets, with a BOM so Excel reads the
+/// Chinese names as UTF-8.
+async fn assessment_csv<S: Store, K: IntakeSink>(
+    axum::extract::State(services): axum::extract::State<Services<S, K>>,
+    axum::extract::Path((period, file)): axum::extract::Path<(String, String)>,
+) -> Response {
+    use gridd_gateway::assessment;
+    let city = services.city.current();
+    let csv = match assessment::period(&period) {
+        Err(status) => Err(status),
+        Ok(month) => match file.as_str() {
+            "figures.csv" => assessment::report(&services.store, &city, month).await.map(|r| assessment::figures_csv(&city, &r)),
+            "cases.csv" => assessment::cases_csv(&services.store, &city, month).await,
+            _ => Err(gridd_proto::tonic::Status::not_found(format!(
+                "no export {}; there are figures.csv and cases.csv",
+                gridd_access::quote(&file)
+            ))),
+        },
+    };
+    match csv {
+        Ok(csv) => {
+            let disposition = format!("attachment; filename=\"gridd-assessment-{period}-{file}\"");
+            let headers = [
+                (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+                (header::CONTENT_DISPOSITION, disposition),
+                (header::CACHE_CONTROL, "no-store".to_owned()),
+            ];
+            (headers, format!("\u{feff}{csv}")).into_response()
+        }
+        Err(status) => status_response(&status),
+    }
+}
+
 async fn to_dashboard(uri: axum::http::Uri) -> Redirect {
     match uri.query() {
         Some(query) => Redirect::to(&format!("/dashboard/?{query}")),

@@ -181,6 +181,10 @@ where
             .await
             .map(drop),
         Operation::GetStats => c.dispatch.get_stats(v1::GetStatsRequest::default()).await.map(drop),
+        Operation::GetAssessment => c.dispatch.get_assessment(v1::GetAssessmentRequest { period: "2026-10".into() }).await.map(drop),
+        Operation::FreezeAssessment => {
+            c.dispatch.freeze_assessment(v1::FreezeAssessmentRequest { period: "2026-10".into() }).await.map(drop)
+        }
         Operation::FindSimilarCases => c
             .dispatch
             .find_similar_cases(v1::FindSimilarCasesRequest { category: "E0102".into(), location: geo(XINAN), radius_m: 0.0 })

@@ -156,7 +156,7 @@ impl City {
     /// Figures of `unit` in `period` from the ledger.
     fn figures(&self, period: Period, unit: &Unit) -> Figures {
         let mut f = Figures::default();
-        for e in self.ledger.iter().filter(|e| e.period == period && &e.unit == unit) {
+        for e in self.ledger.iter().filter(|e| e.period == period && e.units.contains(unit)) {
             f.add(&e.indicator.name(), e.amount);
         }
         f
