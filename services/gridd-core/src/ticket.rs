@@ -353,6 +353,23 @@ pub struct Ticket {
     /// Kept through extensions: the case was overdue once, and the 考核 counts it once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overdue_since: Option<Timestamp>,
+    /// The cases this one was merged with or split from (并案/拆分), oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub lineage: Vec<CaseLink>,
+}
+
+/// How a case is related to another by a merge or a split; each side keeps its half.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind", content = "ticket")]
+pub enum CaseLink {
+    /// Cancelled as a duplicate of this master case, its callers moved there.
+    MergedInto(TicketId),
+    /// This duplicate case was merged in, its callers with it.
+    MergedFrom(TicketId),
+    /// Opened from a report split out of this case.
+    SplitFrom(TicketId),
+    /// One of the case's reports was split out into this case.
+    SplitInto(TicketId),
 }
 
 /// What a squad applies for; the centre decides.
@@ -708,6 +725,25 @@ pub enum Command {
         /// The operator's note.
         note: String,
     },
+    /// Cancels the case as a duplicate of `master` (并案); its callers move there.
+    MergeInto {
+        /// The case it duplicates.
+        master: TicketId,
+    },
+    /// Takes in the reports (and so the callers) of a duplicate case merged into this one.
+    Absorb {
+        /// The duplicate case.
+        duplicate: TicketId,
+        /// Its reports.
+        reports: Vec<ReportSummary>,
+    },
+    /// Takes a merged report out of the case into a case of its own (拆分).
+    SplitOut {
+        /// The report; not the case's own (first) report.
+        reference: crate::ids::Reference,
+        /// The case it opens.
+        into: TicketId,
+    },
     /// A due timer.
     Fire(Timer),
 }
@@ -736,6 +772,9 @@ impl Command {
             Command::Confirm { .. } => "confirm",
             Command::Refuse { .. } => "refuse",
             Command::RecordReply { .. } => "record_reply",
+            Command::MergeInto { .. } => "merge_into",
+            Command::Absorb { .. } => "absorb",
+            Command::SplitOut { .. } => "split_out",
             Command::Fire(_) => "fire_timer",
         }
     }
@@ -861,6 +900,10 @@ pub enum ChangeKind {
     Applied,
     /// The centre rejected the application.
     ApplicationRejected,
+    /// A duplicate case was merged in (并案).
+    CasesMerged,
+    /// A report was split out into a case of its own (拆分).
+    ReportSplit,
 }
 
 impl ChangeKind {
@@ -895,6 +938,8 @@ impl ChangeKind {
             ChangeKind::PressAnswered => "press_answered",
             ChangeKind::Applied => "applied",
             ChangeKind::ApplicationRejected => "application_rejected",
+            ChangeKind::CasesMerged => "cases_merged",
+            ChangeKind::ReportSplit => "report_split",
         }
     }
 }
@@ -1135,6 +1180,7 @@ pub fn open(case: NewCase, now: Timestamp, policy: Policy<'_>) -> Transition {
         application: None,
         dispatch_errors: 0,
         overdue_since: None,
+        lineage: Vec::new(),
     };
     let place = t
         .cell
@@ -1434,13 +1480,30 @@ pub fn apply(ticket: &Ticket, command: &Command, actor: &Actor, now: Timestamp, 
             Change::new(ChangeKind::Closed, "closed by the centre (special closure)").tell(t.squad.as_ref(), FeedKind::Withdrawn)
         }
         (Command::Cancel { reason }, s) if !s.is_terminal() => {
-            t.cancel_reason = Some(*reason);
-            t.application = None;
-            t.state = S::Cancelled;
-            t.closed_at = Some(now);
-            t.side_clock = None;
-            t.suspension = None;
+            cancel(&mut t, *reason, now);
             Change::new(ChangeKind::Cancelled, format!("cancelled ({reason:?})")).tell(t.squad.as_ref(), FeedKind::Withdrawn)
+        }
+        (Command::MergeInto { master }, s) if s.is_filed() && !s.is_terminal() && *master != t.id => {
+            cancel(&mut t, CancelReason::Duplicate, now);
+            t.lineage.push(CaseLink::MergedInto(master.clone()));
+            let detail = format!("merged into case {master} as a duplicate (并案); its callers follow; cancelled (Duplicate)");
+            Change::new(ChangeKind::Cancelled, detail).tell(t.squad.as_ref(), FeedKind::Withdrawn)
+        }
+        (Command::Absorb { duplicate, reports }, s) if s.is_filed() && !s.is_terminal() && *duplicate != t.id => {
+            let new: Vec<ReportSummary> =
+                reports.iter().filter(|r| t.reports.iter().all(|kept| kept.reference != r.reference)).cloned().collect();
+            let detail = format!("case {duplicate} merged in (并案) with {} report(s) and their callers", new.len());
+            t.reports.extend(new);
+            t.lineage.push(CaseLink::MergedFrom(duplicate.clone()));
+            Change::new(ChangeKind::CasesMerged, detail).tell(t.squad.as_ref(), FeedKind::Updated)
+        }
+        (Command::SplitOut { reference, into }, s) if !s.is_terminal() => {
+            // The first report is the case's own: it stays, the others may go.
+            let index = t.reports.iter().skip(1).position(|r| &r.reference == reference).ok_or_else(illegal)? + 1;
+            t.reports.remove(index);
+            t.lineage.push(CaseLink::SplitInto(into.clone()));
+            let detail = format!("report {reference} split out into case {into} (拆分)");
+            Change::new(ChangeKind::ReportSplit, detail).tell(t.squad.as_ref(), FeedKind::Updated)
         }
         (Command::Suspend, s) if s.is_with_squad() => {
             t.suspension = Some(Suspension { prior: s, since: now });
@@ -1554,6 +1617,16 @@ fn restart_accept_clock(t: &mut Ticket, now: Timestamp, policy: Policy<'_>) {
     t.accept_deadline = Some(policy.calendar.advance(now, policy.calendar.resolve(policy.stages.accept, t.urgency)));
     t.accepted_at = None;
     t.accept_overdue = false;
+}
+
+/// Ends the case as void (作废): it never was the city's case.
+fn cancel(t: &mut Ticket, reason: CancelReason, now: Timestamp) {
+    t.cancel_reason = Some(reason);
+    t.application = None;
+    t.state = TicketState::Cancelled;
+    t.closed_at = Some(now);
+    t.side_clock = None;
+    t.suspension = None;
 }
 
 fn close(t: &mut Ticket, close_type: CloseType, now: Timestamp, policy: Policy<'_>) {

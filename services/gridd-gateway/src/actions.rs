@@ -52,6 +52,13 @@ fn candidates(city: &CityConfig, t: &Ticket) -> Vec<(&'static str, Operation, Co
     // none waits.
     list.push(("apply", Operation::Apply, Command::Apply { kind: ApplicationKind::Suspension, reason: "-".into() }));
     list.push(("decide", Operation::Decide, Command::Decide { approve: false, reason: "-".into(), dispatcher_error: false }));
+    // Merging stands for merging into any other case; splitting, for each merged report.
+    list.push(("merge", Operation::MergeCases, Command::MergeInto { master: gridd_core::ids::TicketId::new(format!("{}-other", t.id)) }));
+    if let Some(merged) = t.reports.get(1) {
+        let split =
+            Command::SplitOut { reference: merged.reference.clone(), into: gridd_core::ids::TicketId::new(merged.reference.as_str()) };
+        list.push(("split", Operation::SplitCase, split));
+    }
     if let Some(owed) = t.open_replies().next() {
         let reply = Command::RecordReply { reference: owed.reference.clone(), satisfaction: None, note: String::new() };
         list.push(("reply", Operation::RecordReply, reply));

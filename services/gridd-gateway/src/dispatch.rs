@@ -9,7 +9,7 @@ use gridd_core::category::{CategoryCode, LimitSpec};
 use gridd_core::error::quote;
 use gridd_core::ids::{Reference, SquadId, StreetCode, TicketId, validate_text};
 use gridd_core::kpi::Kpi;
-use gridd_core::ticket::{Command, NotFiledReason, Ticket, TicketState};
+use gridd_core::ticket::{CancelReason, Command, NotFiledReason, Ticket, TicketState};
 use gridd_core::time::Timestamp;
 use gridd_proto::prost::Message;
 use gridd_proto::tonic::{self, Request, Response, Status};
@@ -59,6 +59,18 @@ impl<S: Store> DispatchGrpc<S> {
             .map_err(|e| e.status())
     }
 
+    /// Merges the duplicate case into the master; returns the master.
+    async fn merge(
+        &self,
+        grant: &Grant,
+        duplicate_id: &str,
+        master: TicketId,
+        context: Option<&v1::CommandContext>,
+    ) -> Result<v1::Ticket, Status> {
+        let order = order(grant, "duplicate_id", duplicate_id, context)?;
+        self.tracker.merge(order, master).await.map_err(|e| e.status())
+    }
+
     fn known_squad(&self, squad_id: &str) -> Result<SquadId, Status> {
         required_id("squad_id", squad_id)?;
         let id = SquadId::new(squad_id);
@@ -67,6 +79,20 @@ impl<S: Store> DispatchGrpc<S> {
             None => Err(invalid(FieldError::new("squad_id", format!("{} is not a configured squad", gridd_access::quote(squad_id))))),
         }
     }
+}
+
+/// The tracker's order for a command on the case named in `field`, from the request's context.
+fn order(grant: &Grant, field: &str, ticket_id: &str, context: Option<&v1::CommandContext>) -> Result<gridd_tracker::Order, Status> {
+    required_id(field, ticket_id)?;
+    let context = context.cloned().unwrap_or_default();
+    validate_text("context.note", &context.note, 1000, false).map_err(invalid)?;
+    Ok(gridd_tracker::Order {
+        id: TicketId::new(ticket_id),
+        actor: grant.identity.actor(),
+        expected_version: (context.expected_version != 0).then_some(context.expected_version),
+        note: context.note,
+        action_id: None,
+    })
 }
 
 /// What a `GetTicket` id turned out to be.
@@ -314,7 +340,35 @@ impl<S: Store> v1::dispatch_service_server::DispatchService for DispatchGrpc<S> 
         let req = request.into_inner();
         let reason = gridd_proto::from_cancel_reason(req.reason())
             .ok_or_else(|| invalid(FieldError::new("reason", "is required (duplicate, invalid, out of scope or already fixed)")))?;
+        if reason == CancelReason::Duplicate {
+            // A duplicate names its master, and its callers move there: that is a merge.
+            if req.duplicate_of.is_empty() {
+                return Err(invalid(FieldError::new("duplicate_of", "is required to cancel a case as a duplicate: the master case")));
+            }
+            required_id("duplicate_of", &req.duplicate_of)?;
+            self.merge(&grant, &req.ticket_id, TicketId::new(&req.duplicate_of), req.context.as_ref()).await?;
+            let id = TicketId::new(&req.ticket_id);
+            let city = self.city.current();
+            let t = self.store.read(move |tx| tx.ticket(&id)).await.map_err(|e| store_status(&e))?;
+            let t = t.ok_or_else(|| Status::not_found(format!("ticket {} not found", req.ticket_id)))?;
+            return Ok(Response::new(view(&city, &t, self.now())));
+        }
         self.run(&grant, &req.ticket_id, req.context.as_ref(), Command::Cancel { reason }).await
+    }
+
+    async fn merge_cases(&self, request: Request<v1::MergeCasesRequest>) -> Result<Response<v1::Ticket>, Status> {
+        let grant = grant(&request)?;
+        let req = request.into_inner();
+        required_id("master_id", &req.master_id)?;
+        self.merge(&grant, &req.duplicate_id, TicketId::new(&req.master_id), req.context.as_ref()).await.map(Response::new)
+    }
+
+    async fn split_case(&self, request: Request<v1::SplitCaseRequest>) -> Result<Response<v1::Ticket>, Status> {
+        let grant = grant(&request)?;
+        let req = request.into_inner();
+        required_id("reference", &req.reference)?;
+        let order = order(&grant, "ticket_id", &req.ticket_id, req.context.as_ref())?;
+        self.tracker.split(order, Reference::new(&req.reference)).await.map(Response::new).map_err(|e| e.status())
     }
 
     async fn suspend(&self, request: Request<v1::SuspendRequest>) -> Result<Response<v1::Ticket>, Status> {

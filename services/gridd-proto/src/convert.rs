@@ -404,6 +404,18 @@ pub struct Names<'a> {
     pub category: &'a str,
 }
 
+fn case_link(link: &gridd_core::ticket::CaseLink) -> v1::CaseLink {
+    use gridd_core::ticket::CaseLink as L;
+    use v1::case_link::Kind;
+    let (kind, id) = match link {
+        L::MergedInto(id) => (Kind::MergedInto, id),
+        L::MergedFrom(id) => (Kind::MergedFrom, id),
+        L::SplitFrom(id) => (Kind::SplitFrom, id),
+        L::SplitInto(id) => (Kind::SplitInto, id),
+    };
+    v1::CaseLink { kind: kind.into(), ticket_id: id.to_string() }
+}
+
 /// A ticket as clients see it at `now`.
 pub fn ticket(t: &Ticket, now: Timestamp, names: Names<'_>) -> v1::Ticket {
     let clock = t.active_clock();
@@ -445,6 +457,7 @@ pub fn ticket(t: &Ticket, now: Timestamp, names: Names<'_>) -> v1::Ticket {
         verifier: t.verifier.clone().unwrap_or_default(),
         not_filed_reason: t.not_filed.map_or(v1::NotFiledReason::Unspecified, not_filed_reason).into(),
         replies: t.replies.iter().map(reply_status).collect(),
+        lineage: t.lineage.iter().map(case_link).collect(),
         presses: t
             .presses
             .iter()

@@ -448,6 +448,8 @@ pub trait ReadTx {
     fn photo_usage(&mut self, ticket: &TicketId) -> Result<(u64, u64), StoreError>;
     /// The fingerprint of the task action recorded under `key`, if one was.
     fn task_action(&mut self, key: &str) -> Result<Option<String>, StoreError>;
+    /// The router's decision recorded for a report (a `DispatchDecision`, encoded), if any.
+    fn report_decision(&mut self, reference: &Reference) -> Result<Option<Vec<u8>>, StoreError>;
     /// The 考核 totals of `period` (`YYYY-MM`): (unit key, indicator name, value).
     fn assessment_totals(&mut self, period: &str) -> Result<Vec<(String, String, i64)>, StoreError>;
     /// The 考核 ledger lines of `period` up to `last_seq`, in order.

@@ -652,6 +652,11 @@ impl ReadTx for Tx<'_, '_> {
         Ok(self.opt("SELECT fingerprint FROM task_actions WHERE action_key = $1", &[&key])?.map(|r| r.get(0)))
     }
 
+    fn report_decision(&mut self, reference: &Reference) -> Result<Option<Vec<u8>>, StoreError> {
+        let row = self.opt("SELECT decision FROM reports WHERE reference = $1", &[&reference.as_str()])?;
+        Ok(row.and_then(|r| r.get::<_, Option<Vec<u8>>>(0)))
+    }
+
     fn assessment_totals(&mut self, period: &str) -> Result<Vec<(String, String, i64)>, StoreError> {
         let rows = self.query("SELECT unit, indicator, value FROM assessment_totals WHERE period = $1", &[&period])?;
         Ok(rows.iter().map(|r| (r.get(0), r.get(1), r.get(2))).collect())

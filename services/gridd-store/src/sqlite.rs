@@ -552,6 +552,15 @@ impl ReadTx for Tx<'_> {
             .optional()?)
     }
 
+    fn report_decision(&mut self, reference: &Reference) -> Result<Option<Vec<u8>>, StoreError> {
+        let found: Option<Option<Vec<u8>>> = self
+            .conn
+            .prepare_cached("SELECT decision FROM reports WHERE reference = ?1")?
+            .query_row([reference.as_str()], |r| r.get(0))
+            .optional()?;
+        Ok(found.flatten())
+    }
+
     fn assessment_totals(&mut self, period: &str) -> Result<Vec<(String, String, i64)>, StoreError> {
         let mut stmt = self.conn.prepare_cached("SELECT unit, indicator, value FROM assessment_totals WHERE period = ?1")?;
         let rows = stmt.query_map([period], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;

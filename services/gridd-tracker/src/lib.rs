@@ -159,29 +159,7 @@ pub fn apply_decision(
             if tx.ticket(&decision.ticket_id)?.is_some() {
                 return Ok(Ok(()));
             }
-            let condition = report.condition.clone().unwrap_or_default();
-            let (urgency, handling) = match city.catalogue.terms(report.category.as_str(), &condition) {
-                Ok(terms) => (terms.urgency, terms.handling),
-                Err(e) => {
-                    tracing::warn!(reference = %report.reference, error = %e, "category no longer in the catalogue; filing with the fallback limit");
-                    (Default::default(), LimitSpec::parse(FALLBACK_HANDLING).map_err(StoreError::Corrupt)?)
-                }
-            };
-            let rural = cell.as_ref().and_then(|c| city.grid().divisions().street(&c.street_code)).is_some_and(|s| s.kind.is_rural());
-            let case = NewCase {
-                id: decision.ticket_id.clone(),
-                report: report.summary(),
-                category: report.category.clone(),
-                condition: report.condition.clone(),
-                urgency,
-                handling,
-                location: report.location,
-                address: report.address.clone(),
-                description: report.description.clone(),
-                cell,
-                rural,
-                placement,
-            };
+            let case = new_case(city, &report, decision.ticket_id.clone(), cell, placement)?;
             let transition = ticket::open(case, now, policy(city));
             record(tx, city, now, &Actor::Router, None, &transition)?;
             tx.link_report(&report.reference, &decision.ticket_id, "filed", caller_key(&report).as_deref())?;
@@ -199,6 +177,39 @@ pub fn apply_decision(
         }
     }
     Ok(Ok(()))
+}
+
+/// The case `report` opens as `id`, on the catalogue's terms as they are now.
+fn new_case(
+    city: &CityConfig,
+    report: &gridd_core::report::Report,
+    id: TicketId,
+    cell: Option<gridd_core::grid::CellRef>,
+    placement: ticket::Placement,
+) -> Result<NewCase, StoreError> {
+    let condition = report.condition.clone().unwrap_or_default();
+    let (urgency, handling) = match city.catalogue.terms(report.category.as_str(), &condition) {
+        Ok(terms) => (terms.urgency, terms.handling),
+        Err(e) => {
+            tracing::warn!(reference = %report.reference, error = %e, "category no longer in the catalogue; filing with the fallback limit");
+            (Default::default(), LimitSpec::parse(FALLBACK_HANDLING).map_err(StoreError::Corrupt)?)
+        }
+    };
+    let rural = cell.as_ref().and_then(|c| city.grid().divisions().street(&c.street_code)).is_some_and(|s| s.kind.is_rural());
+    Ok(NewCase {
+        id,
+        report: report.summary(),
+        category: report.category.clone(),
+        condition: report.condition.clone(),
+        urgency,
+        handling,
+        location: report.location,
+        address: report.address.clone(),
+        description: report.description.clone(),
+        cell,
+        rural,
+        placement,
+    })
 }
 
 /// The key a caller finds this report's case by (their phone number), if they gave one.
@@ -339,6 +350,70 @@ impl<S: Store> Tracker<S> {
         self.apply_built(order, move |t, city, now| Ok(Command::Confirm { filing: Box::new(filing(city, t, &correction, now)?) })).await
     }
 
+    /// Merges the duplicate case `order.id` into `master` (并案), in one transaction: the
+    /// duplicate is cancelled as a duplicate naming the master, its reports (and so its
+    /// callers' replies) move to the master, and both keep the link. Returns the master.
+    pub async fn merge(&self, order: Order, master: TicketId) -> Result<v1::Ticket, TrackerError> {
+        let city = self.city.current();
+        let clock = self.clock.clone();
+        self.store
+            .write(move |tx| {
+                let now = clock.now();
+                let Order { id, actor, expected_version, note, .. } = &order;
+                if *id == master {
+                    return Err(gridd_core::FieldError::new("master_id", "is the duplicate case itself").into());
+                }
+                let (duplicate, kept) = read_pair(tx, id, &master)?;
+                ticket::check_version(&duplicate, *expected_version)?;
+                let merged = Command::MergeInto { master: master.clone() };
+                let gone = noted(ticket::apply(&duplicate, &merged, actor, now, policy(&city))?, note);
+                let absorb = Command::Absorb { duplicate: id.clone(), reports: duplicate.reports.clone() };
+                let grown = noted(ticket::apply(&kept, &absorb, actor, now, policy(&city))?, note);
+                record(tx, &city, now, actor, Some(&duplicate), &gone)?;
+                record(tx, &city, now, actor, Some(&kept), &grown)?;
+                for report in &duplicate.reports {
+                    let caller = gridd_store::caller_key(&report.contact_phone);
+                    tx.link_report(&report.reference, &master, "merged", caller.as_deref())?;
+                }
+                Ok(view(&city, &grown.ticket, now))
+            })
+            .await
+    }
+
+    /// Splits the report `reference` out of case `order.id` into a case of its own (拆分), in
+    /// one transaction: filed from the report as intake took it and routed as the router would
+    /// now; both cases keep the link. Returns the new case.
+    pub async fn split(&self, order: Order, reference: gridd_core::ids::Reference) -> Result<v1::Ticket, TrackerError> {
+        let city = self.city.current();
+        let clock = self.clock.clone();
+        self.store
+            .write(move |tx| {
+                let now = clock.now();
+                let Order { id, actor, expected_version, note, .. } = &order;
+                let t = tx.ticket(id)?.ok_or_else(|| TrackerError::NotFound(id.clone()))?;
+                ticket::check_version(&t, *expected_version)?;
+                let report = split_report(tx, &t, &reference)?;
+                let new_id = free_ticket_id(tx, &reference)?;
+                let (cell, placement) = gridd_router::place(&city, report.location, &report.category, now, now);
+                let case = new_case(&city, &report, new_id.clone(), cell.clone(), placement.clone())?;
+                let mut opened = ticket::open(case, now, policy(&city));
+                opened.ticket.lineage.push(ticket::CaseLink::SplitFrom(id.clone()));
+                if let Some(filed) = opened.changes.first_mut() {
+                    filed.detail = format!("split out of case {id} (拆分); {}", filed.detail);
+                }
+                let split = Command::SplitOut { reference: reference.clone(), into: new_id.clone() };
+                let left = noted(ticket::apply(&t, &split, actor, now, policy(&city))?, note);
+                let opened = noted(opened, note);
+                record(tx, &city, now, actor, Some(&t), &left)?;
+                record(tx, &city, now, actor, None, &opened)?;
+                tx.link_report(&reference, &new_id, "split", caller_key(&report).as_deref())?;
+                let decision = Decision { report, ticket_id: new_id, outcome: Outcome::Open { cell, placement } };
+                gridd_router::remember(tx, &decision)?;
+                Ok(view(&city, &opened.ticket, now))
+            })
+            .await
+    }
+
     /// Applies the command `build` makes from the ticket as stored, in one transaction.
     async fn apply_built<F>(&self, order: Order, build: F) -> Result<v1::Ticket, TrackerError>
     where
@@ -365,17 +440,70 @@ impl<S: Store> Tracker<S> {
                     }
                 }
                 ticket::check_version(&t, expected_version)?;
-                let mut transition = ticket::apply(&t, &command, &actor, now, policy(&city))?;
-                if !note.trim().is_empty() {
-                    for change in &mut transition.changes {
-                        change.detail = format!("{} (note: {})", change.detail, note.trim());
-                    }
-                }
+                let transition = noted(ticket::apply(&t, &command, &actor, now, policy(&city))?, &note);
                 record(tx, &city, now, &actor, Some(&t), &transition)?;
                 Ok(view(&city, &transition.ticket, now))
             })
             .await
     }
+}
+
+/// The transition with the person's note added to each change's detail.
+fn noted(mut transition: Transition, note: &str) -> Transition {
+    if !note.trim().is_empty() {
+        for change in &mut transition.changes {
+            change.detail = format!("{} (note: {})", change.detail, note.trim());
+        }
+    }
+    transition
+}
+
+/// Reads two tickets, locking them (in PostgreSQL) in id order, so two commands on the same
+/// pair never wait on each other.
+fn read_pair(tx: &mut dyn WriteTx, a: &TicketId, b: &TicketId) -> Result<(Ticket, Ticket), TrackerError> {
+    let mut read = |id: &TicketId| tx.ticket(id)?.ok_or_else(|| TrackerError::NotFound(id.clone()));
+    if a <= b {
+        let first = read(a)?;
+        Ok((first, read(b)?))
+    } else {
+        let second = read(b)?;
+        Ok((read(a)?, second))
+    }
+}
+
+/// The report `reference` of case `t` as intake took it, if it may be split out: one merged
+/// into the case, not the case's own.
+fn split_report(
+    tx: &mut dyn WriteTx,
+    t: &Ticket,
+    reference: &gridd_core::ids::Reference,
+) -> Result<gridd_core::report::Report, TrackerError> {
+    let quoted = gridd_core::error::quote(reference.as_str());
+    match t.reports.iter().position(|r| &r.reference == reference) {
+        None => return Err(gridd_core::FieldError::new("reference", format!("{quoted} is not a report of case {}", t.id)).into()),
+        Some(0) => {
+            let why = format!("{quoted} is the case's own report; only reports merged into it can be split out");
+            return Err(gridd_core::FieldError::new("reference", why).into());
+        }
+        Some(_) => {}
+    }
+    let corrupt = |why: String| TrackerError::Store(StoreError::Corrupt(why));
+    let bytes = tx.report_decision(reference)?.ok_or_else(|| corrupt(format!("report {reference} has no recorded decision")))?;
+    let wire = v1::DispatchDecision::decode(bytes.as_slice()).map_err(|e| corrupt(format!("decision of {reference}: {e}")))?;
+    let decision = gridd_proto::decision(&wire).map_err(|e| corrupt(format!("decision of {reference}: {e}")))?;
+    Ok(decision.report)
+}
+
+/// The id of a case split out from report `reference`: the reference, as for any case a
+/// report opens, unless a case has it already (the report opened a case merged away since).
+fn free_ticket_id(tx: &mut dyn WriteTx, reference: &gridd_core::ids::Reference) -> Result<TicketId, StoreError> {
+    let mut candidate = TicketId::new(reference.as_str());
+    let mut n = 1;
+    while tx.ticket(&candidate)?.is_some() {
+        candidate = TicketId::new(format!("{reference}-{n}"));
+        n += 1;
+    }
+    Ok(candidate)
 }
 
 /// Who asks for a change to which ticket, and how: the parts of a command every kind shares.

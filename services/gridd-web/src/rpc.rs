@@ -89,6 +89,8 @@ async fn run<S: Store, K: IntakeSink>(
         ("gridd.v1.DispatchService", "GetStats") => unary!(s.dispatch, get_stats, grant, body),
         ("gridd.v1.DispatchService", "GetAssessment") => unary!(s.dispatch, get_assessment, grant, body),
         ("gridd.v1.DispatchService", "FreezeAssessment") => unary!(s.dispatch, freeze_assessment, grant, body),
+        ("gridd.v1.DispatchService", "MergeCases") => unary!(s.dispatch, merge_cases, grant, body),
+        ("gridd.v1.DispatchService", "SplitCase") => unary!(s.dispatch, split_case, grant, body),
         ("gridd.v1.DispatchService", "FindSimilarCases") => unary!(s.dispatch, find_similar_cases, grant, body),
         ("gridd.v1.DispatchService", "VerifyReport") => unary!(s.dispatch, verify_report, grant, body),
         ("gridd.v1.DispatchService", "ListReplyTasks") => unary!(s.dispatch, list_reply_tasks, grant, body),

@@ -170,7 +170,12 @@ where
         Operation::Close => c.dispatch.close(v1::CloseRequest { ticket_id: NO_SUCH_CASE.into(), context: context() }).await.map(drop),
         Operation::Cancel => c
             .dispatch
-            .cancel(v1::CancelRequest { ticket_id: NO_SUCH_CASE.into(), reason: v1::CancelReason::Duplicate.into(), context: context() })
+            .cancel(v1::CancelRequest {
+                ticket_id: NO_SUCH_CASE.into(),
+                reason: v1::CancelReason::Duplicate.into(),
+                context: context(),
+                duplicate_of: "other".into(),
+            })
             .await
             .map(drop),
         Operation::Suspend => c.dispatch.suspend(v1::SuspendRequest { ticket_id: NO_SUCH_CASE.into(), context: context() }).await.map(drop),
@@ -182,6 +187,16 @@ where
             .map(drop),
         Operation::GetStats => c.dispatch.get_stats(v1::GetStatsRequest::default()).await.map(drop),
         Operation::GetAssessment => c.dispatch.get_assessment(v1::GetAssessmentRequest { period: "2026-10".into() }).await.map(drop),
+        Operation::MergeCases => c
+            .dispatch
+            .merge_cases(v1::MergeCasesRequest { duplicate_id: NO_SUCH_CASE.into(), master_id: "other".into(), context: context() })
+            .await
+            .map(drop),
+        Operation::SplitCase => c
+            .dispatch
+            .split_case(v1::SplitCaseRequest { ticket_id: NO_SUCH_CASE.into(), reference: "r".into(), context: context() })
+            .await
+            .map(drop),
         Operation::FreezeAssessment => {
             c.dispatch.freeze_assessment(v1::FreezeAssessmentRequest { period: "2026-10".into() }).await.map(drop)
         }

@@ -118,7 +118,10 @@ async fn illegal_commands_are_refused_and_change_nothing() {
     assert_eq!(unknown.expect_err("unknown squad").code(), Code::InvalidArgument);
     let missing = c.dispatch.close(v1::CloseRequest { ticket_id: "261122-NOSUCH00".into(), context: Clients::operator() }).await;
     assert_eq!(missing.expect_err("no such case").code(), Code::NotFound);
-    let no_reason = c.dispatch.cancel(v1::CancelRequest { ticket_id: id.clone(), reason: 0, context: Clients::operator() }).await;
+    let no_reason = c
+        .dispatch
+        .cancel(v1::CancelRequest { ticket_id: id.clone(), reason: 0, context: Clients::operator(), duplicate_of: String::new() })
+        .await;
     assert_eq!(no_reason.expect_err("reason required").code(), Code::InvalidArgument);
     let (after, history) = c.history(&id).await;
     assert_eq!((after.version, after.state()), (ticket.version, v1::TicketState::Dispatched));
@@ -304,5 +307,65 @@ async fn a_squad_applies_and_the_dispatcher_decides() {
     assert_eq!((returned.state(), returned.return_count, returned.dispatch_error_count), (v1::TicketState::Returned, 0, 1));
     let stats = admin.dispatch.get_stats(v1::GetStatsRequest::default()).await.expect("stats").into_inner();
     assert_eq!(stats.city.map(|k| k.dispatch_errors), Some(1));
+    app.stop().await;
+}
+
+#[tokio::test]
+async fn a_duplicate_case_merges_into_its_master_and_a_report_splits_back_out() {
+    let app = spawn_app().await;
+    let mut c = app.clients.clone();
+    let mut ids = Vec::new();
+    for (i, phone) in ["13800000001", "13800000002"].into_iter().enumerate() {
+        let mut call = gridd_tests::hotline_call(&format!("merge-{i}"), "E0102", Some(gridd_tests::spread_point(20 + i)));
+        call.caller.as_mut().expect("caller").phone = phone.into();
+        let receipt = c.intake.log_hotline_call(call).await.expect("accepted").into_inner();
+        ids.push(c.ticket_of(&receipt.reference).await.id);
+    }
+    let (master, duplicate) = (ids[0].clone(), ids[1].clone());
+    let cancel = |duplicate_of: &str| v1::CancelRequest {
+        ticket_id: duplicate.clone(),
+        reason: v1::CancelReason::Duplicate.into(),
+        context: Clients::operator(),
+        duplicate_of: duplicate_of.into(),
+    };
+    let unnamed = c.dispatch.cancel(cancel("")).await.expect_err("a duplicate names its master");
+    assert_eq!(unnamed.code(), Code::InvalidArgument);
+    assert!(unnamed.message().contains("duplicate_of"), "{}", unnamed.message());
+    let itself = v1::MergeCasesRequest { duplicate_id: master.clone(), master_id: master.clone(), context: None };
+    let itself = c.dispatch.merge_cases(itself).await.expect_err("not into itself");
+    assert_eq!(itself.code(), Code::InvalidArgument);
+    assert!(itself.message().contains("master_id"), "{}", itself.message());
+
+    // Cancelling as a duplicate naming the master merges: the callers move over.
+    let cancelled = c.dispatch.cancel(cancel(&master)).await.expect("merged").into_inner();
+    assert_eq!((cancelled.state(), cancelled.cancel_reason()), (v1::TicketState::Cancelled, v1::CancelReason::Duplicate));
+    let link = |kind: v1::case_link::Kind, id: &str| v1::CaseLink { kind: kind.into(), ticket_id: id.into() };
+    assert_eq!(cancelled.lineage, [link(v1::case_link::Kind::MergedInto, &master)]);
+    let (kept, history) = c.history(&master).await;
+    assert_eq!(kept.reports.len(), 2, "the duplicate's caller is the master's now");
+    assert_eq!(kept.lineage, [link(v1::case_link::Kind::MergedFrom, &duplicate)]);
+    assert!(history.iter().any(|e| e.kind == "cases_merged" && e.detail.contains(duplicate.as_str())), "{history:?}");
+    let by_phone = v1::ListTicketsRequest { caller_phone: "13800000002".into(), ..Default::default() };
+    let found = c.dispatch.list_tickets(by_phone).await.expect("list").into_inner().tickets;
+    assert_eq!(found.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), [master.as_str()], "the caller finds the master");
+    let again = v1::MergeCasesRequest { duplicate_id: master.clone(), master_id: duplicate.clone(), context: None };
+    assert_eq!(c.dispatch.merge_cases(again).await.expect_err("into a cancelled case").code(), Code::FailedPrecondition);
+
+    // Split the merged report back out: a case of its own, filed and routed, linked both ways.
+    let own = v1::SplitCaseRequest { ticket_id: master.clone(), reference: master.clone(), context: None };
+    let own = c.dispatch.split_case(own).await.expect_err("the case's own report stays");
+    assert!(own.code() == Code::InvalidArgument && own.message().contains("reference"), "{}", own.message());
+    let split = v1::SplitCaseRequest { ticket_id: master.clone(), reference: duplicate.clone(), context: Clients::operator() };
+    let split = c.dispatch.split_case(split).await.expect("split").into_inner();
+    assert_ne!(split.id, duplicate, "the cancelled duplicate keeps its number");
+    assert_eq!((split.state(), split.reports.len()), (v1::TicketState::Dispatched, 1));
+    assert_eq!(split.reports[0].reference, duplicate);
+    assert_eq!(split.lineage, [link(v1::case_link::Kind::SplitFrom, &master)]);
+    let left = c.ticket_of(&master).await;
+    assert_eq!(left.reports.len(), 1);
+    assert_eq!(left.lineage.last(), Some(&link(v1::case_link::Kind::SplitInto, &split.id)));
+    let found = c.dispatch.list_tickets(v1::ListTicketsRequest { caller_phone: "13800000002".into(), ..Default::default() });
+    let found = found.await.expect("list").into_inner().tickets;
+    assert_eq!(found.iter().map(|t| t.id.as_str()).collect::<Vec<_>>(), [split.id.as_str()], "the caller follows the report");
     app.stop().await;
 }

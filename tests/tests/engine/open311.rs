@@ -437,7 +437,14 @@ async fn cancelled_cases_are_closed_with_the_reason_in_words() {
     let mut c = app.clients.clone();
     let receipt = c.hotline("o311-cancel", "E0102", Some(XINAN)).await.expect("accepted");
     let id = c.ticket_of(&receipt.reference).await.id;
-    let cancel = v1::CancelRequest { ticket_id: id.clone(), reason: v1::CancelReason::Duplicate.into(), context: Clients::operator() };
+    let master = c.hotline("o311-master", "E0102", Some(gridd_tests::spread_point(7))).await.expect("accepted");
+    let master = c.ticket_of(&master.reference).await.id;
+    let cancel = v1::CancelRequest {
+        ticket_id: id.clone(),
+        reason: v1::CancelReason::Duplicate.into(),
+        context: Clients::operator(),
+        duplicate_of: master,
+    };
     c.dispatch.cancel(cancel).await.expect("cancel");
     let request = request_json(app.http_addr, &id).await;
     assert_eq!((request["status"].as_str(), request["status_notes"].as_str()), (Some("closed"), Some("已作废：与其他案件重复")));

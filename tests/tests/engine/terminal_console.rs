@@ -179,7 +179,12 @@ async fn similar_open_cases_are_found_and_a_call_can_be_merged_into_one() {
     let refused = c.intake.log_hotline_call(unknown).await.expect_err("no such case");
     assert_eq!((refused.code(), field_of(&refused)), (Code::InvalidArgument, "attach_to".to_owned()));
     c.dispatch
-        .cancel(v1::CancelRequest { ticket_id: case.id.clone(), reason: v1::CancelReason::Invalid.into(), context: Clients::operator() })
+        .cancel(v1::CancelRequest {
+            ticket_id: case.id.clone(),
+            reason: v1::CancelReason::Invalid.into(),
+            duplicate_of: String::new(),
+            context: Clients::operator(),
+        })
         .await
         .expect("cancel");
     let mut late = hotline_call("similar-4", "E0102", Some(XINAN));

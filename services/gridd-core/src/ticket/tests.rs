@@ -316,7 +316,7 @@ enum Step {
 }
 
 fn steps() -> impl Strategy<Value = Vec<Step>> {
-    let step = prop_oneof![(0u8..20, 0u8..3, 0u32..600).prop_map(|(c, a, m)| Step::Cmd(c, a, m)), (0u32..6000).prop_map(Step::FireNext),];
+    let step = prop_oneof![(0u8..23, 0u8..3, 0u32..600).prop_map(|(c, a, m)| Step::Cmd(c, a, m)), (0u32..6000).prop_map(Step::FireNext),];
     proptest::collection::vec(step, 1..60)
 }
 
@@ -341,8 +341,16 @@ fn command(index: u8) -> Command {
         16 => reply(None),
         17 => reply(Some(Satisfaction::Satisfied)),
         18 => reply(Some(Satisfaction::Dissatisfied)),
-        _ => Command::Attach { report: new_case(assigned("sq-1")).report, reason: "again".into() },
+        19 => Command::Attach { report: new_case(assigned("sq-1")).report, reason: "again".into() },
+        20 => Command::MergeInto { master: TicketId::new("261123-00000099") },
+        21 => Command::Absorb { duplicate: TicketId::new("261123-00000098"), reports: vec![other_report("261123-00000098")] },
+        _ => Command::SplitOut { reference: Reference::new("261123-00000098"), into: TicketId::new("261123-00000098") },
     }
+}
+
+/// A report of another case, for merges and splits.
+fn other_report(reference: &str) -> ReportSummary {
+    ReportSummary { reference: Reference::new(reference), ..new_case(assigned("sq-1")).report }
 }
 
 /// A reply to the test case's caller.
@@ -434,6 +442,11 @@ proptest! {
             }
             if t.state == TicketState::Verifying {
                 prop_assert!(t.squad.is_none(), "a report waiting for verification is with no squad");
+            }
+            // The case's own report never leaves it; a case merged away is void.
+            prop_assert_eq!(t.reports[0].reference.as_str(), "261123-00000001");
+            if t.lineage.iter().any(|l| matches!(l, CaseLink::MergedInto(_))) {
+                prop_assert_eq!((t.state, t.cancel_reason), (TicketState::Cancelled, Some(CancelReason::Duplicate)));
             }
         }
     }
@@ -713,4 +726,40 @@ fn a_return_approved_as_a_dispatching_error_is_not_charged_to_the_squad() {
     let t = returned.ticket;
     assert_eq!((t.state, t.squad.as_ref(), t.return_count, t.dispatch_errors), (TicketState::Returned, None, 0, 1));
     assert!(returned.changes[0].detail.contains("派遣错误"), "{}", returned.changes[0].detail);
+}
+
+#[test]
+fn a_duplicate_case_merges_into_its_master_and_a_report_splits_back_out() {
+    let env = Env::new();
+    let t0 = monday_9am();
+    let op = Actor::Operator("op".into());
+    let master = open(new_case(assigned("sq-1")), t0, env.policy()).ticket;
+    let mut dup_case = new_case(assigned("sq-1"));
+    dup_case.id = TicketId::new("261123-00000002");
+    dup_case.report = other_report("261123-00000002");
+    let dup = open(dup_case, t0, env.policy()).ticket;
+
+    let merged = run(&env, &dup, Command::MergeInto { master: master.id.clone() }, &op, t0.add_millis(MIN));
+    let gone = &merged.ticket;
+    assert_eq!((gone.state, gone.cancel_reason), (TicketState::Cancelled, Some(CancelReason::Duplicate)));
+    assert_eq!(gone.lineage, [CaseLink::MergedInto(master.id.clone())]);
+    assert!(merged.changes[0].detail.contains("261123-00000001"), "the history names the master");
+    let absorbed = run(&env, &master, Command::Absorb { duplicate: dup.id.clone(), reports: dup.reports.clone() }, &op, t0.add_millis(MIN));
+    let m = &absorbed.ticket;
+    assert_eq!(m.reports.iter().map(|r| r.reference.as_str()).collect::<Vec<_>>(), ["261123-00000001", "261123-00000002"]);
+    assert_eq!(
+        (m.lineage.as_slice(), absorbed.changes[0].kind),
+        ([CaseLink::MergedFrom(dup.id.clone())].as_slice(), ChangeKind::CasesMerged)
+    );
+    // A case cannot merge into itself, nor a closed one be merged.
+    assert!(apply(m, &Command::MergeInto { master: m.id.clone() }, &op, t0, env.policy()).is_err());
+    assert!(apply(gone, &Command::MergeInto { master: m.id.clone() }, &op, t0, env.policy()).is_err());
+
+    let own = Command::SplitOut { reference: Reference::new("261123-00000001"), into: TicketId::new("x") };
+    assert!(apply(m, &own, &op, t0, env.policy()).is_err(), "the case's own report stays");
+    let split = Command::SplitOut { reference: Reference::new("261123-00000002"), into: TicketId::new("261123-00000002") };
+    let out = run(&env, m, split, &op, t0.add_millis(2 * MIN));
+    assert_eq!(out.ticket.reports.len(), 1);
+    assert_eq!(out.ticket.lineage.last(), Some(&CaseLink::SplitInto(TicketId::new("261123-00000002"))));
+    assert_eq!(out.changes[0].kind, ChangeKind::ReportSplit);
 }
