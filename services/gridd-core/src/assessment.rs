@@ -91,7 +91,12 @@ pub enum Unit {
     Squad(SquadId),
     /// A grid supervisor (监督员), by account.
     Supervisor(String),
+    /// Who dispatched: a dispatcher's account, or [`ROUTER`] for the router's own dispatches.
+    Dispatcher(String),
 }
+
+/// The dispatcher of cases the router dispatched by its rules.
+pub const ROUTER: &str = "@router";
 
 impl Unit {
     /// The stored key: `city`, `street:<code>`, `squad:<id>`, `supervisor:<account>`.
@@ -101,6 +106,7 @@ impl Unit {
             Unit::Street(code) => format!("street:{code}"),
             Unit::Squad(id) => format!("squad:{id}"),
             Unit::Supervisor(account) => format!("supervisor:{account}"),
+            Unit::Dispatcher(account) => format!("dispatcher:{account}"),
         }
     }
 
@@ -111,17 +117,19 @@ impl Unit {
             Some(("street", code)) => Some(Unit::Street(code.to_owned())),
             Some(("squad", id)) => Some(Unit::Squad(SquadId::new(id))),
             Some(("supervisor", account)) => Some(Unit::Supervisor(account.to_owned())),
+            Some(("dispatcher", account)) => Some(Unit::Dispatcher(account.to_owned())),
             _ => None,
         }
     }
 
-    /// `city`, `street`, `squad` or `supervisor`.
+    /// `city`, `street`, `squad`, `supervisor` or `dispatcher`.
     pub fn kind(&self) -> &'static str {
         match self {
             Unit::City => "city",
             Unit::Street(_) => "street",
             Unit::Squad(_) => "squad",
             Unit::Supervisor(_) => "supervisor",
+            Unit::Dispatcher(_) => "dispatcher",
         }
     }
 }
@@ -131,6 +139,8 @@ impl Unit {
 pub enum Indicator {
     /// 立案数: cases filed.
     Filed,
+    /// 派遣数: dispatches to a squad, by the router or by hand.
+    Dispatched,
     /// 应派遣数: cases in the manual queue dispatched, or whose dispatch deadline passed first.
     DispatchOwed,
     /// 按期派遣数.
@@ -191,8 +201,9 @@ pub enum Indicator {
 }
 
 /// Indicators without a level, in the order reports list them.
-const PLAIN: [Indicator; 28] = [
+const PLAIN: [Indicator; 29] = [
     Indicator::Filed,
+    Indicator::Dispatched,
     Indicator::DispatchOwed,
     Indicator::DispatchedOnTime,
     Indicator::AcceptOwed,
@@ -227,6 +238,7 @@ impl Indicator {
     pub fn name(self) -> String {
         let plain = match self {
             Indicator::Filed => "filed",
+            Indicator::Dispatched => "dispatched",
             Indicator::DispatchOwed => "dispatch_owed",
             Indicator::DispatchedOnTime => "dispatched_on_time",
             Indicator::AcceptOwed => "accept_owed",
@@ -390,7 +402,9 @@ impl Book<'_> {
         if let Some(b) = before
             && t.dispatch_errors > b.dispatch_errors
         {
-            let units = self.units(None);
+            // Charged to whoever made the dispatch the squad sent back.
+            let mut units = self.units(None);
+            units.push(dispatcher(b));
             self.count(month, &units, Indicator::DispatchErrors, None);
         }
         let owed = t.replies.len().saturating_sub(before.map_or(0, |b| b.replies.len()));
@@ -432,7 +446,12 @@ impl Book<'_> {
         self.count(month, &units, Indicator::VerifyOwed, Some((Indicator::VerifiedOnTime, on_time)));
     }
 
+    /// A dispatch: counted for the dispatcher (准确派遣率's denominator), and against the
+    /// centre's dispatch clock when the case waited in the manual queue.
     fn dispatched(&mut self, before: Option<&Ticket>, now: Timestamp, month: Period) {
+        let mut units = self.units(None);
+        units.push(dispatcher(self.ticket));
+        self.count(month, &units, Indicator::Dispatched, None);
         let Some(clock) = clock_of(before, Stage::Dispatch) else { return };
         let units = self.units(None);
         self.count(month, &units, Indicator::DispatchOwed, Some((Indicator::DispatchedOnTime, now <= clock.deadline)));
@@ -556,6 +575,11 @@ impl Book<'_> {
     }
 }
 
+/// Who made the case's standing dispatch.
+fn dispatcher(t: &Ticket) -> Unit {
+    Unit::Dispatcher(t.dispatched_by.clone().unwrap_or_else(|| ROUTER.to_owned()))
+}
+
 /// The clock of `stage` running in `before`, if any.
 fn clock_of(before: Option<&Ticket>, stage: Stage) -> Option<&StageClock> {
     before.and_then(|b| [b.side_clock.as_ref(), b.handling.as_ref()].into_iter().flatten().find(|c| c.stage == stage))
@@ -618,6 +642,8 @@ pub enum RateKind {
     TimelyAccept,
     /// 按期派遣率 = 按期派遣数 / 应派遣数.
     OnTimeDispatch,
+    /// 准确派遣率 = (派遣数 − 派遣错误数) / 派遣数.
+    AccurateDispatch,
     /// 按期核查率 = 按期核查数 / 应核查数.
     OnTimeCheck,
     /// 按期核实率 = 按期核实数 / 应核实数.
@@ -636,13 +662,14 @@ pub enum RateKind {
 
 impl RateKind {
     /// Every rate, in the order reports show them.
-    pub const ALL: [RateKind; 13] = [
+    pub const ALL: [RateKind; 14] = [
         RateKind::Closure,
         RateKind::OnTimeClosure,
         RateKind::OverdueClosure,
         RateKind::OnTimeDisposal,
         RateKind::TimelyAccept,
         RateKind::OnTimeDispatch,
+        RateKind::AccurateDispatch,
         RateKind::OnTimeCheck,
         RateKind::OnTimeVerify,
         RateKind::Rework,
@@ -661,6 +688,7 @@ impl RateKind {
             RateKind::OnTimeDisposal => "on_time_disposal",
             RateKind::TimelyAccept => "timely_accept",
             RateKind::OnTimeDispatch => "on_time_dispatch",
+            RateKind::AccurateDispatch => "accurate_dispatch",
             RateKind::OnTimeCheck => "on_time_check",
             RateKind::OnTimeVerify => "on_time_verify",
             RateKind::Rework => "rework",
@@ -691,6 +719,7 @@ impl RateKind {
             RateKind::OnTimeDisposal => (f.get(I::DisposedOnTime), f.get(I::DisposeOwed)),
             RateKind::TimelyAccept => (f.get(I::AcceptedOnTime), f.get(I::AcceptOwed)),
             RateKind::OnTimeDispatch => (f.get(I::DispatchedOnTime), f.get(I::DispatchOwed)),
+            RateKind::AccurateDispatch => (f.get(I::Dispatched) - f.get(I::DispatchErrors), f.get(I::Dispatched)),
             RateKind::OnTimeCheck => (f.get(I::CheckedOnTime), f.get(I::CheckOwed)),
             RateKind::OnTimeVerify => (f.get(I::VerifiedOnTime), f.get(I::VerifyOwed)),
             RateKind::Rework => (f.get(I::Reworked), f.get(I::Disposed)),
@@ -752,7 +781,7 @@ pub struct Line {
 pub struct Sheet {
     /// The month.
     pub period: String,
-    /// Lines: the city, then streets, squads and supervisors, each by key.
+    /// Lines: the city, then streets, squads, supervisors and dispatchers, each by key.
     pub lines: Vec<Line>,
 }
 
@@ -766,6 +795,7 @@ impl Sheet {
                 Unit::Street(_) => 1,
                 Unit::Squad(_) => 2,
                 Unit::Supervisor(_) => 3,
+                Unit::Dispatcher(_) => 4,
             });
             by_unit.entry((order, unit)).or_default().add(&indicator, value);
         }

@@ -353,6 +353,9 @@ pub struct Ticket {
     /// Kept through extensions: the case was overdue once, and the 考核 counts it once.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub overdue_since: Option<Timestamp>,
+    /// Who dispatched the case by hand last; `None` while the router's dispatch stands.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dispatched_by: Option<String>,
     /// The cases this one was merged with or split from (并案/拆分), oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub lineage: Vec<CaseLink>,
@@ -1180,6 +1183,7 @@ pub fn open(case: NewCase, now: Timestamp, policy: Policy<'_>) -> Transition {
         application: None,
         dispatch_errors: 0,
         overdue_since: None,
+        dispatched_by: None,
         lineage: Vec::new(),
     };
     let place = t
@@ -1413,6 +1417,7 @@ pub fn apply(ticket: &Ticket, command: &Command, actor: &Actor, now: Timestamp, 
                 grid_version: ticket.routing.as_ref().map(|r| r.grid_version.clone()).unwrap_or_default(),
             });
             dispatch_to(&mut t, squad.clone(), now, policy);
+            t.dispatched_by = Some(actor.to_string());
             let detail = match &previous {
                 Some(p) => format!("re-assigned from {p} to {squad}"),
                 None => format!("dispatched to {squad}"),

@@ -105,6 +105,8 @@ pub fn unit_name(city: &CityConfig, unit: &str) -> String {
         }
         Some(Unit::Squad(id)) => city.responsibility.squad(&id).map_or_else(|| id.to_string(), |s| s.name.clone()),
         Some(Unit::Supervisor(account)) => account,
+        Some(Unit::Dispatcher(account)) if account == gridd_core::assessment::ROUTER => "自动派遣 (routing rules)".to_owned(),
+        Some(Unit::Dispatcher(account)) => account,
         None => unit.to_owned(),
     }
 }

@@ -265,6 +265,9 @@ fn a_squad_that_returned_the_case_answers_only_for_its_sign_for() {
     assert_eq!(holder.get(Indicator::AcceptedOnTime), 0, "sq-2 never signed for it");
     let centre = city.figures(december, &Unit::City);
     assert_eq!((centre.get(Indicator::DispatchOwed), centre.get(Indicator::DispatchedOnTime)), (1, 1));
+    assert_eq!(centre.get(Indicator::Dispatched), 2, "the router's dispatch and the dispatcher's");
+    let op = city.figures(december, &Unit::Dispatcher("op".into()));
+    assert_eq!((op.get(Indicator::Dispatched), RateKind::AccurateDispatch.of(&op)), (1, Some(1.0)));
 }
 
 #[test]
@@ -341,7 +344,28 @@ fn months_and_names_read_back() {
     for indicator in PLAIN.into_iter().chain([Indicator::Pressed(3)]) {
         assert_eq!(Indicator::from_name(&indicator.name()), Some(indicator));
     }
-    for unit in [Unit::City, Unit::Street("320381001".into()), squad("sq-1"), Unit::Supervisor("sup.a".into())] {
+    for unit in
+        [Unit::City, Unit::Street("320381001".into()), squad("sq-1"), Unit::Supervisor("sup.a".into()), Unit::Dispatcher(ROUTER.into())]
+    {
         assert_eq!(Unit::from_key(&unit.key()), Some(unit));
     }
+}
+
+#[test]
+fn a_return_approved_as_a_dispatching_error_is_charged_to_the_dispatcher_not_the_squad() {
+    let mut city = City::new();
+    let t = city.file(None, at(12, 2, 9));
+    let t = city.step(&t, Command::Dispatch { squad: SquadId::new("sq-1") }, &operator(), at(12, 2, 9).add_millis(5 * MIN));
+    let member = Actor::Squad { squad: SquadId::new("sq-1"), member: "m".into() };
+    let apply = Command::Apply { kind: crate::ticket::ApplicationKind::Return, reason: "not ours".into() };
+    let t = city.step(&t, apply, &member, at(12, 2, 9).add_millis(6 * MIN));
+    let decide = Command::Decide { approve: true, reason: "派错了".into(), dispatcher_error: true };
+    city.step(&t, decide, &Actor::Operator("lead".into()), at(12, 2, 9).add_millis(7 * MIN));
+    let december = month("2026-12");
+    let op = city.figures(december, &Unit::Dispatcher("op".into()));
+    assert_eq!((op.get(Indicator::Dispatched), op.get(Indicator::DispatchErrors)), (1, 1));
+    assert_eq!(RateKind::AccurateDispatch.of(&op), Some(0.0));
+    let squad_figures = city.figures(december, &squad("sq-1"));
+    assert_eq!(squad_figures.get(Indicator::DispatchErrors), 0, "the squad is not charged");
+    assert_eq!(city.figures(december, &Unit::City).get(Indicator::DispatchErrors), 1);
 }
