@@ -375,6 +375,20 @@ export function photoObjectUrl(path, signal) {
 }
 
 /**
+ * Fetches a file the server makes for download (e.g. the 考核 CSV exports) with the bearer token
+ * (a plain link cannot send it). Answers { blob, filename }: the name the server suggests in its
+ * Content-Disposition, or '' when it gives none.
+ */
+export function fetchFile(path, signal) {
+  return authed(async (h) => {
+    const res = await send(path, { headers: { ...h }, signal, cache: 'no-store', credentials: 'omit' });
+    const disposition = res.headers.get('Content-Disposition') || '';
+    const m = /filename="?([^";]+)"?/i.exec(disposition);
+    return { blob: await res.blob(), filename: m ? m[1].trim() : '' };
+  });
+}
+
+/**
  * blob: URLs of stored photos (photoObjectUrl), each fetched once and kept until revokeAll();
  * a fetch that failed is forgotten, so that asking again tries again.
  */

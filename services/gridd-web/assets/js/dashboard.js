@@ -8,6 +8,7 @@ import { SignIn, showApp, showPrincipal, boot } from './signin.js';
 import { TicketStore, OPEN_STATES, observeEngineTime } from './store.js';
 import { CityMap } from './map.js';
 import { KpiPanel } from './kpi.js';
+import { AssessmentView } from './assessment.js';
 import { SquadDirectory, Locator, ManualQueue, OverdueList, VerifyQueue } from './lists.js';
 import { CaseView } from './caseview.js';
 import { CellPanel } from './cellpanel.js';
@@ -41,6 +42,8 @@ const gridd = {
   streamConnected: () => state.streamUp,
   squads: () => squads.sorted().map(([id, name]) => ({ id, name })),
   lang: () => getLang(),
+  /** The 考核 shown (the Assessment of its month), or null. */
+  assessment: () => (assess && assess.data ? JSON.parse(JSON.stringify(assess.data)) : null),
 };
 window.__gridd = gridd;
 
@@ -79,6 +82,7 @@ let kpi = null;
 let manual = null;
 let overdue = null;
 let verifyQueue = null;
+let assess = null;
 let stream = null;
 let pollTimer = 0;
 let signin = null;
@@ -124,6 +128,20 @@ function buildComponents() {
   manual = new ManualQueue({ body: $('manual-body'), count: $('manual-count'), store, squads, locator, openCase });
   overdue = new OverdueList({ body: $('overdue-body'), count: $('overdue-count'), store, openCase });
   verifyQueue = new VerifyQueue({ body: $('verify-body'), count: $('verify-count'), store, openCase });
+  assess = new AssessmentView({
+    root: $('assess-view'),
+    opener: $('assess-open'),
+    cover: document.querySelector('main.layout'),
+    els: {
+      title: $('assess-title'), month: $('assess-month'), prev: $('assess-prev'), next: $('assess-next'), current: $('assess-current'),
+      status: $('assess-status'), kindGroup: $('assess-kinds'),
+      kinds: { squad: $('assess-kind-squad'), street: $('assess-kind-street'), supervisor: $('assess-kind-supervisor') },
+      exportFigures: $('assess-export-figures'), exportCases: $('assess-export-cases'), refresh: $('assess-refresh'),
+      freeze: $('assess-freeze'), close: $('assess-close'),
+      confirm: $('assess-confirm'), confirmText: $('assess-confirm-text'), confirmYes: $('assess-confirm-yes'), confirmNo: $('assess-confirm-no'),
+      msg: $('assess-msg'), body: $('assess-body'),
+    },
+  });
 
   $('map-zoom-in').addEventListener('click', () => map.zoomAt(1.5, map.width / 2, map.height / 2));
   $('map-zoom-out').addEventListener('click', () => map.zoomAt(1 / 1.5, map.width / 2, map.height / 2));
@@ -224,6 +242,8 @@ async function loadTickets() {
     if (state.polling) {
       state.lastPollAt = Date.now();
       updateLive();
+      // No stream tells this role of changes: the open 考核 follows the listing instead.
+      assess.refreshSoon();
     }
     renderLists();
   } catch (err) {
@@ -256,6 +276,7 @@ function onTicketEvent(ev) {
   if (ev.ticket && ev.ticket.squadId) squads.add(ev.ticket.squadId, ev.ticket.squadName);
   store.applyEvent(ev);
   kpi.refreshSoon();
+  assess.refreshSoon();
   updateLive();
 }
 
@@ -303,6 +324,7 @@ function resyncSoon() {
     if (gen !== state.generation || !state.running) return;
     loadTickets();
     kpi.load();
+    if (assess.isOpen()) assess.load({ quiet: true });
   });
 }
 
@@ -338,6 +360,7 @@ function startApp() {
   loadTickets();
   kpi.setAllowed(api.can('GetStats'));
   kpi.load();
+  assess.setAllowed(api.can('GetAssessment'));
   return gen;
 }
 
@@ -355,6 +378,7 @@ function stopApp() {
   pollTimer = 0;
   if (caseView) caseView.close();
   if (cellPanel) cellPanel.close();
+  if (assess) assess.reset();
   store.clear();
   gridd.ready = false;
   delete document.body.dataset.ready;
@@ -396,6 +420,7 @@ function onKey(e) {
   }
   if (e.key === 'Escape') {
     if (caseView && caseView.isOpen()) { e.preventDefault(); caseView.close(); return; }
+    if (assess && assess.onEscape()) { e.preventDefault(); return; }
     if (cellPanel && cellPanel.isOpen()) { e.preventDefault(); cellPanel.close(); $('map-canvas').focus(); return; }
     if (document.activeElement === $('search-input')) { $('search-msg').hidden = true; $('search-input').blur(); }
   }
@@ -411,6 +436,7 @@ function relabel() {
   updateLive();
   if (kpi && !kpi.allowed) $('city-name').textContent = t('app.short');
   if (kpi) kpi.render();
+  if (assess) assess.render();
   if (manual && state.ticketsLoaded) manual.relabel();
   if (overdue && state.ticketsLoaded) overdue.relabel();
   if (verifyQueue && state.ticketsLoaded) verifyQueue.relabel();
