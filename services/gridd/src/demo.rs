@@ -593,13 +593,37 @@ async fn summary_loop(
             () = stop.cancelled() => return,
         }
         let Ok(stats) = client.get_stats(v1::GetStatsRequest::default()).await else { continue };
-        let text = format!("{}\n{help}", render(&header, &stats.into_inner(), clock.now(), started.elapsed()));
+        let now = clock.now();
+        let period = gridd_core::assessment::Period::of(now, header.offset).to_string();
+        let month = client.get_assessment(v1::GetAssessmentRequest { period }).await.map(|a| a.into_inner()).ok();
+        let mut text = render(&header, &stats.into_inner(), now, started.elapsed());
+        text.push_str(&month.as_ref().map(render_assessment).unwrap_or_default());
+        let text = format!("{text}\n{help}");
         if tty {
             print!("\x1b[2J\x1b[H{text}");
         } else {
             println!("{text}");
         }
     }
+}
+
+/// The month's 考核 so far: the city's rates and the best and worst squads by score.
+fn render_assessment(a: &v1::Assessment) -> String {
+    let pct = |line: &v1::AssessmentLine, rate: &str| line.rates.get(rate).map_or_else(|| "—".to_owned(), |r| format!("{:.0}%", r * 100.0));
+    let Some(city) = a.lines.iter().find(|l| l.kind == "city") else { return format!("考核 {}    no figures yet\n", a.period) };
+    let mut squads: Vec<&v1::AssessmentLine> = a.lines.iter().filter(|l| l.kind == "squad" && l.rank > 0).collect();
+    squads.sort_by_key(|l| l.rank);
+    let named = |l: Option<&&v1::AssessmentLine>| l.map_or_else(|| "—".to_owned(), |l| format!("{} {:.1}", l.name, l.score));
+    format!(
+        "考核 {}    应结案 {}   结案率 {}   按期结案率 {}   及时签收率 {}   best {}   last {}\n",
+        a.period,
+        city.should_close,
+        pct(city, "closure"),
+        pct(city, "on_time_closure"),
+        pct(city, "timely_accept"),
+        named(squads.first()),
+        named(squads.last())
+    )
 }
 
 fn counts(items: &[v1::Count], order: &[&str]) -> String {
