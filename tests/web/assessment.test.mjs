@@ -1,9 +1,10 @@
 // The monthly 考核 in the dashboard, in a real browser against the real engine on the test city:
 // a 12345 call dispatched to sq-1 is handled by the squad and closed by the shift leader's check
 // over HTTP; the shift leader then opens 考核: the current month ranks 一中队 first with a
-// closure rate of 100 % and the city has the case filed; the month before is empty and, being
-// over, is frozen from the page; the figures export downloads; freezing the current month is
-// refused with the server's words. A leader reads the same view, without the freeze button.
+// closure rate of 100 % and the city has the case filed, and the routing rules (派遣员
+// @router) dispatched it accurately; the month before is empty and, being over, is frozen from
+// the page; the figures export downloads; freezing the current month is refused with the
+// server's words. A leader reads the same view, without the freeze button.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -125,6 +126,22 @@ test('a closed case counts in the month\'s 考核; the shift leader freezes the 
     assert.ok(Number(await street.first().locator('[data-col="filed"]').getAttribute('data-value')) >= 1, 'the street has the case filed');
     await page.getByTestId('assess-kind-supervisor').click();
     await page.getByTestId('assess-kind-empty').waitFor();
+    // Dispatchers: the routing rules dispatched the case (@router), accurately.
+    await page.getByTestId('assess-kind-dispatcher').click();
+    assert.equal(await page.getByTestId('assess-kind-dispatcher').getAttribute('aria-pressed'), 'true');
+    const router = page.locator('[data-testid="assess-row"][data-unit="dispatcher:@router"]');
+    await router.waitFor();
+    assert.equal(await seen(router.getByTestId('assess-unit')), '▸ 自动派遣（派遣规则）');
+    assert.equal(await router.locator('[data-col="dispatched"]').getAttribute('data-value'), '1');
+    assert.equal(await router.locator('[data-col="dispatch_errors"]').getAttribute('data-value'), '0');
+    assert.equal(await router.locator('[data-col="accurate_dispatch"]').getAttribute('data-value'), '1');
+    assert.equal(await seen(router.locator('[data-col="accurate_dispatch"]')), '100.0%');
+    const dispatchHeads = await seen(page.getByTestId('assess-table').locator('thead'));
+    for (const word of ['派遣员', '准确派遣率', '按期派遣率', '派遣', '派遣错误', '应派遣', '按期派遣']) {
+      assert.ok(dispatchHeads.includes(word), `the dispatchers' table names ${word}: ${dispatchHeads}`);
+    }
+    assert.doesNotMatch(dispatchHeads, /催办/, 'no 督办 columns for dispatchers');
+    await browser.screenshot('assessment-dispatchers');
     await page.getByTestId('assess-kind-squad').click();
     await squad.waitFor();
 

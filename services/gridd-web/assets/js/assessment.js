@@ -1,5 +1,5 @@
 // The monthly 考核 (assessment) view: a month's figures, rates, composite scores and ranks of
-// every squad, street and supervisor from GetAssessment, the city's summary above them, the
+// every squad, street, supervisor and dispatcher from GetAssessment, the city's summary above them, the
 // freezing of a month that is over (for the roles that may) and the CSV exports of its figures
 // and of the cases behind every figure.
 
@@ -47,7 +47,7 @@ const INTERNAL = new Set(['handling_millis']);
 
 // The unit kinds of the switch, and the columns of each. A squad is never credited with 立案
 // (filing is the centre's and the street's), so its table counts what it owed instead: 应处置.
-const KINDS = ['squad', 'street', 'supervisor'];
+const KINDS = ['squad', 'street', 'supervisor', 'dispatcher'];
 const COLUMNS = {
   squad: {
     rates: ['closure', 'on_time_closure', 'overdue_closure', 'on_time_disposal', 'timely_accept', 'rework'],
@@ -64,7 +64,16 @@ const COLUMNS = {
     counts: ['reported', 'valid_reports', 'verify_owed', 'verified_on_time'],
     press: false,
   },
+  // A dispatcher (an account, or the routing rules' own dispatches as @router): 准确派遣率 =
+  // (派遣数 − 派遣错误数) / 派遣数, and 按期派遣率 of the cases that waited for a dispatcher.
+  dispatcher: {
+    rates: ['accurate_dispatch', 'on_time_dispatch'],
+    counts: ['dispatched', 'dispatch_errors', 'dispatch_owed', 'dispatched_on_time'],
+    press: false,
+  },
 };
+// The unit of the routing rules' own dispatches: its name is ours, in the page's language.
+const ROUTER_UNIT = 'dispatcher:@router';
 // The city's summary: counts, then rates.
 const CITY_COUNTS = ['filed', 'should_close', 'closed', 'overdue_unclosed'];
 const CITY_RATES = ['closure', 'on_time_closure', 'overdue_closure', 'on_time_disposal', 'timely_accept', 'rework'];
@@ -109,6 +118,7 @@ const figureLabel = (name) => {
   return s === key ? name : s;
 };
 const countHead = (name) => t(`assess.col.${name}`);
+const unitName = (line) => (line.unit === ROUTER_UNIT ? t('assess.router') : line.name || line.unit);
 
 export class AssessmentView {
   /**
@@ -459,7 +469,7 @@ export class AssessmentView {
     const city = lines.find((l) => l.kind === 'city');
     const rows = lines.filter((l) => l.kind === this.kind);
     rows.sort((a, b) => (hasScore(b) - hasScore(a)) || (num(a.rank) - num(b.rank))
-      || String(a.name || a.unit).localeCompare(String(b.name || b.unit), 'zh-CN'));
+      || String(unitName(a)).localeCompare(String(unitName(b)), 'zh-CN'));
     const table = rows.length
       ? this.renderTable(rows)
       : h('div.panel-state.empty', { testid: 'assess-kind-empty' }, t('assess.emptyKind', { kind: t(`assess.kind.${this.kind}`) }));
@@ -539,7 +549,7 @@ export class AssessmentView {
             type: 'button', testid: 'assess-unit', 'aria-expanded': String(open), 'aria-controls': detailId,
             title: open ? t('assess.hideDetails') : t('assess.showDetails'),
             onclick: () => this.toggle(line.unit),
-          }, h('span.caret', { 'aria-hidden': 'true' }, open ? '▾' : '▸'), ' ', line.name || line.unit)),
+          }, h('span.caret', { 'aria-hidden': 'true' }, open ? '▾' : '▸'), ' ', unitName(line))),
         h('td.score', { testid: 'assess-score', dataset: { value: hasScore(line) ? String(num(line.score)) : '' } }, fmtScore(line)),
         cols.rates.map((name) => {
           const r = rate(line, name);

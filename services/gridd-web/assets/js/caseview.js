@@ -10,10 +10,15 @@ import { Locator } from './lists.js';
 import { num, ts, RANK_NAME, lightRank, engineNow } from './store.js';
 
 // Centre actions in display order; squad actions (accept, start, resolve, return) are not shown.
-const CENTRE_ACTIONS = ['dispatch', 'verify_pass', 'verify_fail', 'decide', 'extend', 'suspend', 'resume', 'reclassify', 'press', 'close', 'cancel'];
+const CENTRE_ACTIONS = ['dispatch', 'verify_pass', 'verify_fail', 'decide', 'extend', 'suspend', 'resume', 'reclassify', 'press', 'merge', 'split', 'close', 'cancel'];
 // The actions with a form of their own (renderCentreForm): reclassification (改类), pressing
 // (督办) at a ladder level, and the decision on a squad's application (延期/挂账/退回 申请).
 const OWN_FORMS = new Set(['reclassify', 'press', 'decide']);
+// The actions that link this case with another (renderLinkForm): merging it, as a duplicate,
+// into its master (并案), and splitting a report merged into it out into a case of its own (拆分).
+const LINK_FORMS = new Set(['merge', 'split']);
+// The other side of a merge or split (Ticket.lineage), in the order the section lists them.
+const LINK_KINDS = ['KIND_MERGED_INTO', 'KIND_MERGED_FROM', 'KIND_SPLIT_FROM', 'KIND_SPLIT_INTO'];
 const PRESS_LEVELS = [1, 2, 3, 4];
 const CANCEL_REASONS = ['CANCEL_REASON_DUPLICATE', 'CANCEL_REASON_INVALID', 'CANCEL_REASON_OUT_OF_SCOPE', 'CANCEL_REASON_ALREADY_FIXED'];
 const UNITS = ['WH', 'WD', 'h', 'min'];
@@ -27,7 +32,11 @@ const NOT_FILED_OUTCOMES = [
   ['VERIFY_OUTCOME_ALREADY_FIXED', 'NOT_FILED_REASON_ALREADY_FIXED'],
 ];
 // The verification form's field a refusal's `field` (as the server names it) belongs to.
-const FIELD_OF = { note: 'note', category: 'category', condition: 'condition', location: 'point', outcome: 'reason', reason: 'reason', level: 'level', approve: 'approve' };
+const FIELD_OF = {
+  note: 'note', category: 'category', condition: 'condition', location: 'point', outcome: 'reason', reason: 'reason', level: 'level', approve: 'approve',
+  // The master case of a merge (MergeCases) or of a duplicate cancel (Cancel), and the report split out.
+  master_id: 'master', duplicate_of: 'master', reference: 'reference',
+};
 
 // The city's catalogue, asked once per page for the category correction at verification.
 let cataloguePromise = null;
@@ -44,6 +53,8 @@ const ACTION_REFUSALS = {
   failed_precondition: 'error.stale',
   aborted: 'error.stale',
 };
+// A merge refused by the state of a case (closed, cancelled, not filed) is not a stale page.
+const LINK_REFUSALS = { ...ACTION_REFUSALS, failed_precondition: 'error.linkState' };
 
 export class CaseView {
   constructor({ root, body, idLabel, closeButton, store, squads, locator, map, isDark }) {
@@ -155,6 +166,8 @@ export class CaseView {
     const ok = h('div.case-ok', { testid: 'case-ok', role: 'status', hidden: !this.message || this.message.kind !== 'ok' }, this.message && this.message.kind === 'ok' ? this.message.text : '');
     body.append(msg, ok);
     body.append(this.renderSummary(tk));
+    const lineage = this.renderLineage(tk);
+    if (lineage) body.append(lineage);
     body.append(this.renderActions(d, tk));
     const application = this.renderApplication(tk);
     if (application) body.append(application);
@@ -228,7 +241,8 @@ export class CaseView {
     if (this.form && actions.includes(this.form)) {
       // A live refresh keeps the open form as the user left it (typed note, chosen squad).
       if (!this.formEl || this.formEl.dataset.action !== this.form || this.formEl.dataset.ticket !== tk.id) {
-        this.formEl = OWN_FORMS.has(this.form) ? this.renderCentreForm(this.form, tk) : this.renderForm(this.form, tk);
+        this.formEl = OWN_FORMS.has(this.form) ? this.renderCentreForm(this.form, tk)
+          : LINK_FORMS.has(this.form) ? this.renderLinkForm(this.form, tk) : this.renderForm(this.form, tk);
         this.formEl.dataset.ticket = tk.id;
       }
       wrap.append(this.formEl);
@@ -240,7 +254,7 @@ export class CaseView {
 
   renderForm(action, tk) {
     const fields = [];
-    let squad, reason, amount, unit, category, condition, point, outcome;
+    let squad, reason, amount, unit, category, condition, point, outcome, master, masterField;
     if (action === 'dispatch') {
       squad = h('select', { id: 'form-squad', required: true, testid: 'form-squad' });
       // Re-dispatch (改派) goes to another squad: the current one is not pre-selected.
@@ -265,6 +279,18 @@ export class CaseView {
         h('option', { value: '' }, '—'),
         CANCEL_REASONS.map((r) => h('option', { value: r }, tEnum('cancelReason', r))));
       fields.push(field('form-reason', 'form.reason', reason));
+      // A duplicate names its master case (主案件): the cancel is then a merge into it.
+      const controls = this.masterInput(tk);
+      master = controls[0];
+      masterField = field('form-master', 'form.master', controls, 'master');
+      master.setAttribute('aria-required', 'true');
+      masterField.hidden = true;
+      fields.push(masterField);
+      reason.addEventListener('change', () => {
+        masterField.hidden = reason.value !== 'CANCEL_REASON_DUPLICATE';
+        const form = masterField.closest('form');
+        if (masterField.hidden && form) clearFieldError(form, 'master');
+      });
     }
     if (action === 'extend') {
       amount = h('input', { id: 'form-amount', type: 'text', inputmode: 'decimal', value: '4', required: true, testid: 'form-amount', size: '6' });
@@ -344,6 +370,10 @@ export class CaseView {
       if (reason) {
         values.reason = reason.value;
         if (!values.reason) { reason.setCustomValidity(t('form.reason')); reason.reportValidity(); return; }
+        if (values.reason === 'CANCEL_REASON_DUPLICATE') {
+          values.master = master.value.trim();
+          if (!values.master) { showFieldError(form, 'master', t('form.master.required')); return; }
+        }
       }
       if (amount) {
         const v = amount.value.trim();
@@ -358,7 +388,7 @@ export class CaseView {
     });
     for (const el of [squad, reason, amount]) if (el) el.addEventListener('input', () => el.setCustomValidity(''));
     // Editing a field the server (or the form) refused clears its mark.
-    for (const el of [outcome, category, condition, point, note]) {
+    for (const el of [outcome, category, condition, point, master, note]) {
       if (el) el.addEventListener(el.tagName === 'SELECT' ? 'change' : 'input', () => clearFieldError(form, el.closest('.field').dataset.field));
     }
     if (squad) squad.addEventListener('change', () => squad.setCustomValidity(''));
@@ -388,7 +418,11 @@ export class CaseView {
       verify_pass: ['Verify', { ...base, passed: true }],
       verify_fail: ['Verify', { ...base, passed: false }],
       close: ['Close', base],
-      cancel: ['Cancel', { ...base, reason: values.reason }],
+      cancel: ['Cancel', { ...base, reason: values.reason, ...(values.master ? { duplicateOf: values.master } : {}) }],
+      // The case shown is the duplicate; the answer is the master (opened next).
+      merge: ['MergeCases', { duplicateId: tk.id, masterId: values.master, context }],
+      // The answer is the new case (opened next).
+      split: ['SplitCase', { ticketId: tk.id, reference: values.reference, context }],
       suspend: ['Suspend', base],
       resume: ['Resume', base],
       extend: ['ExtendDeadline', { ...base, extension: values.extension }],
@@ -407,6 +441,12 @@ export class CaseView {
       if (seq !== this.seq) return;
       if (updated && updated.id) this.store.put(updated);
       this.form = null;
+      if (LINK_FORMS.has(action) && updated && updated.id && updated.id !== tk.id) {
+        // The master (并案) or the new case (拆分) opens in the view, saying where it came from.
+        this.open(updated.id);
+        this.message = { kind: 'ok', text: action === 'merge' ? t('case.mergedOk', { id: tk.id }) : t('case.splitOk', { reference: values.reference, id: tk.id }) };
+        return;
+      }
       this.message = { kind: 'ok', text: `${t(`action.${action}`)} · ${t('case.done')}` };
       await this.load(false);
     } catch (err) {
@@ -415,14 +455,16 @@ export class CaseView {
       button.textContent = `${t('form.submit')} · ${t(`action.${action}`)}`;
       // A refused field: the server's reason next to it, and the focus on it.
       const form = this.formEl;
-      const name = err && err.field ? FIELD_OF[err.field] || FIELD_OF[String(err.field).split('.')[0]] : '';
+      let name = err && err.field ? FIELD_OF[err.field] || FIELD_OF[String(err.field).split('.')[0]] : '';
+      // The only case the user typed is the master: a case not found is that one.
+      if (!name && err && err.code === 'not_found' && values.master) name = 'master';
       if (form && name && form.querySelector(`.field[data-field="${name}"]`)) {
         this.message = null;
         this.render();
         showFieldError(form, name, errorText(err));
         return;
       }
-      this.message = { kind: 'error', err, wording: ACTION_REFUSALS };
+      this.message = { kind: 'error', err, wording: LINK_FORMS.has(action) || values.master ? LINK_REFUSALS : ACTION_REFUSALS };
       this.render();
       const box = this.body.querySelector('[data-testid="case-error"]');
       if (box) box.scrollIntoView({ block: 'nearest' });
@@ -516,6 +558,107 @@ export class CaseView {
       });
     }
     return form;
+  }
+
+  /**
+   * The text box of a master case (主案件编号) and its list of suggestions: the open cases the
+   * dashboard shows, those of the same category first, then the nearest.
+   */
+  masterInput(tk) {
+    const listId = 'form-master-list';
+    const input = h('input', { id: 'form-master', type: 'text', list: listId, autocomplete: 'off', spellcheck: 'false', maxlength: '64', testid: 'form-master', placeholder: t('form.master.placeholder') });
+    const options = h('datalist', { id: listId });
+    const here = tk.location && Number.isFinite(Number(tk.location.lon)) ? { lon: Number(tk.location.lon), lat: Number(tk.location.lat) } : null;
+    const far = (o) => (here && o.location ? distanceM(here, { lon: Number(o.location.lon), lat: Number(o.location.lat) }) : Infinity);
+    const others = this.store.list()
+      .filter((o) => o.id !== tk.id && !unfiled(o))
+      .map((o) => ({ o, same: o.category === tk.category ? 0 : 1, d: far(o) }))
+      .sort((a, b) => a.same - b.same || a.d - b.d || String(a.o.id).localeCompare(String(b.o.id)))
+      .slice(0, 20);
+    for (const { o, d } of others) {
+      const where = Number.isFinite(d) ? ` · ${d < 1000 ? `${Math.round(d)} m` : `${(d / 1000).toFixed(1)} km`}` : '';
+      options.append(h('option', { value: o.id }, `${o.categoryName || o.category || ''} · ${o.address || ''}${where}`));
+    }
+    return [input, options];
+  }
+
+  /**
+   * The form of a merge (并案: the master case this one duplicates, and a note) or of a split
+   * (拆分: which merged report becomes a case of its own, and a note).
+   */
+  renderLinkForm(action, tk) {
+    const fields = [];
+    let master = null;
+    let choices = [];
+    if (action === 'merge') {
+      const controls = this.masterInput(tk);
+      master = controls[0];
+      master.setAttribute('aria-required', 'true');
+      fields.push(h('p.muted.small', { testid: 'form-merge-hint' }, t('form.merge.hint', { id: tk.id })));
+      fields.push(field('form-master', 'form.master', controls, 'master'));
+    }
+    if (action === 'split') {
+      // Every report but the case's own (the first) may be split out.
+      const reports = (tk.reports || []).slice(1);
+      const group = h('fieldset.field.report-choices', { dataset: { field: 'reference' }, 'aria-describedby': 'form-reference-error', testid: 'form-reports' },
+        h('legend', t('form.splitReport')));
+      reports.forEach((r, i) => {
+        const id = `form-reference-${i}`;
+        const radio = h('input', { id, type: 'radio', name: 'form-reference', value: r.reference || '', testid: 'form-reference', checked: reports.length === 1 });
+        choices.push(radio);
+        group.append(h('label.report-choice', { for: id, dataset: { reference: r.reference || '' } }, radio,
+          h('span.report-choice-body',
+            h('span.item-row', h('span.mono', r.reference || '—'), h('span.badge', tEnum('channel', r.channel || 'CHANNEL_UNSPECIFIED'))),
+            h('span.muted.small', [
+              `${t('case.receivedAt')} ${fmtTime(r.receivedAt)}`,
+              r.contactMasked ? `${t('case.contact')} ${r.contactMasked}` : '',
+            ].filter(Boolean).join(' · ')))));
+      });
+      group.append(h('div.field-error', { id: 'form-reference-error', testid: 'form-error-reference', role: 'alert', hidden: true }));
+      fields.push(h('p.muted.small', { testid: 'form-split-hint' }, t('form.split.hint')), group);
+    }
+    const note = h('textarea', { id: 'form-note', rows: '2', maxlength: '1000', testid: 'form-note', placeholder: t('form.note.placeholder') });
+    fields.push(field('form-note', 'form.note', note, 'note'));
+    const submit = h('button.btn.small.primary', { type: 'submit', testid: 'form-submit' }, `${t('form.submit')} · ${t(`action.${action}`)}`);
+    const cancel = h('button.btn.small.ghost', { type: 'button', testid: 'form-cancel' }, t('form.cancel'));
+    const form = h('form.action-form', { testid: 'action-form', dataset: { action }, novalidate: true }, fields, h('div.form-buttons', submit, cancel));
+    cancel.addEventListener('click', () => { this.form = null; this.render(); });
+    form.addEventListener('submit', (e) => {
+      e.preventDefault();
+      clearFieldErrors(form);
+      const values = { note: note.value.trim() };
+      if (master) {
+        values.master = master.value.trim();
+        if (!values.master) { showFieldError(form, 'master', t('form.master.required')); return; }
+        if (values.master === tk.id) { showFieldError(form, 'master', t('form.master.self')); return; }
+      }
+      if (action === 'split') {
+        const chosen = choices.find((c) => c.checked);
+        if (!chosen) { showFieldError(form, 'reference', t('form.splitReport.required')); return; }
+        values.reference = chosen.value;
+      }
+      this.submit(action, values, submit);
+    });
+    if (master) master.addEventListener('input', () => clearFieldError(form, 'master'));
+    for (const c of choices) c.addEventListener('change', () => clearFieldError(form, 'reference'));
+    note.addEventListener('input', () => clearFieldError(form, 'note'));
+    return form;
+  }
+
+  /** The cases this one was merged with or split from (关联案件), each a link that opens it. */
+  renderLineage(tk) {
+    const links = (tk.lineage || []).filter((l) => l && l.ticketId && LINK_KINDS.includes(l.kind));
+    if (!links.length) return null;
+    const list = h('ul.lineage-list');
+    for (const l of links) {
+      list.append(h('li.lineage', { testid: 'case-link', dataset: { kind: l.kind, ticketId: l.ticketId } },
+        h('span.badge', { testid: 'case-link-kind' }, tEnum('caseLink', l.kind)), ' ',
+        h('button.link.mono', {
+          type: 'button', testid: 'case-link-open', title: t('case.linkOpen', { id: l.ticketId }),
+          onclick: () => this.open(l.ticketId),
+        }, l.ticketId)));
+    }
+    return section('case-lineage', 'case.lineage', list);
   }
 
   /** The squad's application waiting for the centre's decision (延期/挂账/退回 申请). */
@@ -773,4 +916,12 @@ function normaliseNumber(v) {
   if (s.includes('.')) s = s.replace(/0+$/, '').replace(/\.$/, '');
   s = s.replace(/^0+(?=\d)/, '');
   return s;
+}
+
+/** Metres between two WGS84 points (equirectangular: plenty within a city). */
+function distanceM(a, b) {
+  const rad = Math.PI / 180;
+  const x = (b.lon - a.lon) * rad * Math.cos(((a.lat + b.lat) / 2) * rad);
+  const y = (b.lat - a.lat) * rad;
+  return Math.sqrt(x * x + y * y) * 6371000;
 }

@@ -135,7 +135,7 @@ function buildComponents() {
     els: {
       title: $('assess-title'), month: $('assess-month'), prev: $('assess-prev'), next: $('assess-next'), current: $('assess-current'),
       status: $('assess-status'), kindGroup: $('assess-kinds'),
-      kinds: { squad: $('assess-kind-squad'), street: $('assess-kind-street'), supervisor: $('assess-kind-supervisor') },
+      kinds: { squad: $('assess-kind-squad'), street: $('assess-kind-street'), supervisor: $('assess-kind-supervisor'), dispatcher: $('assess-kind-dispatcher') },
       exportFigures: $('assess-export-figures'), exportCases: $('assess-export-cases'), refresh: $('assess-refresh'),
       freeze: $('assess-freeze'), close: $('assess-close'),
       confirm: $('assess-confirm'), confirmText: $('assess-confirm-text'), confirmYes: $('assess-confirm-yes'), confirmNo: $('assess-confirm-no'),
