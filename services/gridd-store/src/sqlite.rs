@@ -47,6 +47,8 @@ impl From<rusqlite::Error> for StoreError {
 
 struct Inner {
     writer: Mutex<Connection>,
+    /// Writes waiting for the next group commit (see [`SqliteStore::commit_pending`]).
+    pending: Mutex<Vec<Job>>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
     signals: Signals,
@@ -97,7 +99,33 @@ impl SqliteStore {
         migrate(&mut writer)?;
         let readers = (0..READERS).map(|_| connect(path).map(Mutex::new)).collect::<Result<Vec<_>, _>>()?;
         let signals = Signals::new();
-        Ok(Self { inner: Arc::new(Inner { writer: Mutex::new(writer), readers, next_reader: AtomicUsize::new(0), signals }) })
+        let inner = Inner { writer: Mutex::new(writer), pending: Mutex::new(Vec::new()), readers, next_reader: AtomicUsize::new(0), signals };
+        Ok(Self { inner: Arc::new(inner) })
+    }
+
+    /// Group commit: whoever holds the writer runs every write waiting, each in a savepoint of
+    /// one transaction, commits once (one fsync for the group), and only then answers them all.
+    /// A write that fails is rolled back to its savepoint and changes nothing; a failed commit
+    /// fails every write of the group. Every writer comes here after queueing its job, so none
+    /// is left waiting: if another drained the queue meanwhile, there is nothing to do.
+    fn commit_pending(&self) {
+        let mut conn = lock(&self.inner.writer);
+        loop {
+            let jobs = std::mem::take(&mut *self.inner.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
+            if jobs.is_empty() {
+                return;
+            }
+            metrics::histogram!("gridd_store_group_writes").record(jobs.len() as f64);
+            let started = std::time::Instant::now();
+            let (outcome, finishes, touched) = run_group(&mut conn, jobs);
+            metrics::histogram!("gridd_store_commit_seconds").record(started.elapsed().as_secs_f64());
+            if outcome.is_ok() {
+                self.inner.signals.notify(&touched);
+            }
+            for finish in finishes {
+                finish(outcome.as_ref().err());
+            }
+        }
     }
 
     fn reader(&self) -> MutexGuard<'_, Connection> {
@@ -118,6 +146,50 @@ async fn blocking<R: Send + 'static, E: From<StoreError> + Send + 'static>(
     tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| Err(StoreError::Backend(format!("store task failed: {e}")).into()))
 }
 
+/// A queued write: runs its closure in a savepoint and says how to answer once the group's
+/// commit is known, what it touched, and whether the transaction is still sound.
+type Job = Box<dyn FnOnce(&Connection) -> Ran + Send>;
+/// Answers a write with its result, or with the error of the commit that failed it.
+type Finish = Box<dyn FnOnce(Option<&StoreError>) + Send>;
+
+/// What running one queued write left.
+struct Ran {
+    finish: Finish,
+    touched: HashSet<Signal>,
+    /// False if a failed write could not be rolled back to its savepoint: then the whole
+    /// group is rolled back rather than commit part of it.
+    sound: bool,
+}
+
+/// Runs a group of writes in one transaction and commits it.
+fn run_group(conn: &mut Connection, jobs: Vec<Job>) -> (Result<(), StoreError>, Vec<Finish>, HashSet<Signal>) {
+    let mut finishes = Vec::with_capacity(jobs.len());
+    let mut touched = HashSet::new();
+    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => {
+            // The writes never ran; dropping them answers each that its transaction could not
+            // be started.
+            tracing::error!(error = %e, writes = jobs.len(), "could not begin a write transaction");
+            return (Err(StoreError::from(e)), finishes, touched);
+        }
+    };
+    let mut sound = true;
+    for job in jobs {
+        let ran = job(&tx);
+        finishes.push(ran.finish);
+        touched.extend(ran.touched);
+        sound &= ran.sound;
+    }
+    if !sound {
+        let rolled_back = tx.rollback().map_err(StoreError::from).err();
+        let e = rolled_back.unwrap_or_else(|| StoreError::Backend("a failed write could not be undone; its group was rolled back".into()));
+        return (Err(e), finishes, HashSet::new());
+    }
+    let outcome = tx.commit().map_err(StoreError::from);
+    (outcome, finishes, touched)
+}
+
 impl Store for SqliteStore {
     fn write<R, E, F>(&self, f: F) -> impl Future<Output = Result<R, E>> + Send
     where
@@ -125,18 +197,31 @@ impl Store for SqliteStore {
         R: Send + 'static,
         E: From<StoreError> + Send + 'static,
     {
+        let (answer, answered) = tokio::sync::oneshot::channel::<Result<R, E>>();
+        let job: Job = Box::new(move |conn: &Connection| {
+            let (result, touched, sound) = run_in_savepoint(conn, &f);
+            let finish: Finish = match result {
+                Ok(out) => Box::new(move |commit: Option<&StoreError>| {
+                    let _ = answer.send(match commit {
+                        None => Ok(out),
+                        Some(e) => Err(e.clone().into()),
+                    });
+                }),
+                Err(e) => Box::new(move |_: Option<&StoreError>| {
+                    let _ = answer.send(Err(e));
+                }),
+            };
+            Ran { finish, touched, sound }
+        });
+        self.inner.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(job);
         let store = self.clone();
-        blocking(move || {
-            let mut conn = lock(&store.inner.writer);
-            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate).map_err(StoreError::from)?;
-            let mut stx = Tx { conn: &tx, touched: HashSet::new() };
-            let out = f(&mut stx)?;
-            let touched = std::mem::take(&mut stx.touched);
-            tx.commit().map_err(StoreError::from)?;
-            drop(conn);
-            store.inner.signals.notify(&touched);
-            Ok(out)
-        })
+        async move {
+            let committed = tokio::task::spawn_blocking(move || store.commit_pending()).await;
+            if let Err(e) = committed {
+                return Err(StoreError::Backend(format!("store task failed: {e}")).into());
+            }
+            answered.await.unwrap_or_else(|_| Err(StoreError::Backend("the write's transaction could not be started".into()).into()))
+        }
     }
 
     fn read<R, E, F>(&self, f: F) -> impl Future<Output = Result<R, E>> + Send
@@ -156,6 +241,33 @@ impl Store for SqliteStore {
 
     fn subscribe(&self, signal: Signal) -> watch::Receiver<u64> {
         self.inner.signals.subscribe(signal)
+    }
+}
+
+/// Runs one write in a savepoint: kept on success, rolled back to nothing on failure. The
+/// flag is false if that rollback itself failed.
+fn run_in_savepoint<R, E, F>(conn: &Connection, f: &F) -> (Result<R, E>, HashSet<Signal>, bool)
+where
+    F: Fn(&mut dyn WriteTx) -> Result<R, E>,
+    E: From<StoreError>,
+{
+    if let Err(e) = conn.execute_batch("SAVEPOINT write") {
+        return (Err(StoreError::from(e).into()), HashSet::new(), false);
+    }
+    let mut tx = Tx { conn, touched: HashSet::new() };
+    let result = f(&mut tx);
+    let kept = match &result {
+        Ok(_) => conn.execute_batch("RELEASE write"),
+        // A failed write changes nothing: undo it and leave the group's others be.
+        Err(_) => conn.execute_batch("ROLLBACK TO write; RELEASE write"),
+    };
+    match (result, kept) {
+        (Ok(out), Ok(())) => (Ok(out), tx.touched, true),
+        (Err(e), Ok(())) => (Err(e), HashSet::new(), true),
+        (_, Err(e)) => {
+            tracing::error!(error = %e, "could not end a write's savepoint");
+            (Err(StoreError::from(e).into()), HashSet::new(), false)
+        }
     }
 }
 
