@@ -65,6 +65,9 @@ pub enum Command {
     Run,
     /// Run the engine on the demo city with simulated traffic and a live summary.
     Demo(crate::demo::DemoArgs),
+    /// Drive a running engine over gRPC (intake, camera, lifecycle or mixed load) and print
+    /// throughput and latency percentiles.
+    Bench(crate::bench::BenchArgs),
     /// Load and validate the engine and city configuration (and the TLS files), then exit.
     CheckConfig,
     /// Exit 0 if the engine of this configuration on this host is ready (`/health/readyz`,
@@ -179,6 +182,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             runtime.block_on(run_engine(engine, city, roles(&cli.role)))
         }
         Command::Demo(args) => runtime.block_on(crate::demo::run(&cli.config, args)),
+        Command::Bench(args) => runtime.block_on(crate::bench::run(&cli.config, args)),
         Command::CheckConfig => check_config(&cli.config),
         Command::Ready { client_cert, client_key } => {
             let client = client_cert.zip(client_key);

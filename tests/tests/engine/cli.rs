@@ -170,3 +170,26 @@ fn roles_need_the_distributed_mode_and_its_settings_are_checked() {
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("gridd.toml") && stderr.contains("distributed") && stderr.contains("at least 1"), "{stderr}");
 }
+
+#[test]
+fn the_load_tool_drives_whole_lifecycles_and_reports_percentiles() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let engine = gridd_tests::EngineProcess::start(dir.path());
+    let target = format!("http://{}", engine.grpc_addr);
+    let config = dir.path().join("gridd.toml");
+    let args = ["bench", "--scenario", "lifecycle", "--clients", "2", "--seconds", "2", "--target", &target, "--key", &engine.key];
+    let out = gridd_tests::gridd_cli(&config, &args, "");
+    let row = |op: &str| out.lines().find(|l| l.starts_with(op)).unwrap_or_else(|| panic!("no {op} row in:\n{out}")).to_owned();
+    let lifecycles: u64 = row("lifecycle").split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect("a count");
+    assert!(lifecycles > 0, "cases went the whole way:\n{out}");
+    for op in ["patrol report", "report → terminal", "accept", "start", "resolve", "check"] {
+        // count, per second, p50, p90, p99, p99.9, max: in order, percentiles never decreasing.
+        let line = row(op);
+        let tokens: Vec<&str> = line.split_whitespace().collect();
+        let figures: Vec<f64> = tokens[tokens.len() - 7..].iter().map(|t| t.parse().expect("a number")).collect();
+        assert!(figures[0] >= lifecycles as f64, "{op}: at least as many as whole lifecycles:\n{out}");
+        assert!(figures[2..].windows(2).all(|w| w[0] <= w[1]) && figures[2] > 0.0, "{op}: percentiles in order:\n{out}");
+    }
+    assert!(out.contains("p50 ms") && out.contains("p99 ms"), "{out}");
+    engine.terminate();
+}
