@@ -99,7 +99,8 @@ impl SqliteStore {
         migrate(&mut writer)?;
         let readers = (0..READERS).map(|_| connect(path).map(Mutex::new)).collect::<Result<Vec<_>, _>>()?;
         let signals = Signals::new();
-        let inner = Inner { writer: Mutex::new(writer), pending: Mutex::new(Vec::new()), readers, next_reader: AtomicUsize::new(0), signals };
+        let inner =
+            Inner { writer: Mutex::new(writer), pending: Mutex::new(Vec::new()), readers, next_reader: AtomicUsize::new(0), signals };
         Ok(Self { inner: Arc::new(inner) })
     }
 
