@@ -175,7 +175,7 @@ mod tests {
     use crate::escalation::Ladder;
     use crate::ids::{Reference, SquadId, TicketId};
     use crate::report::{Channel, ReportSummary};
-    use crate::ticket::{self, Actor, CancelReason, Command, NewCase, Placement, Policy, Routing, StageLimits};
+    use crate::ticket::{self, Actor, CancelReason, Command, NewCase, Placement, Policy, Routing};
 
     const HOUR: i64 = 3_600_000;
 
@@ -183,16 +183,7 @@ mod tests {
         let calendar = calendar_2026();
         let ladder = Ladder::default();
         let spec = |s: &str| LimitSpec::parse(s).expect("limit");
-        let stages = StageLimits {
-            dispatch_urgent: spec("10min"),
-            dispatch_normal: spec("30min"),
-            accept: spec("30min"),
-            check_urban: spec("1h"),
-            check_rural: spec("2h"),
-            verify: spec("30min"),
-            reply: spec("1WD"),
-            approval: spec("1WH"),
-        };
+        let stages = crate::ticket::test_stage_limits();
         let policy =
             Policy { calendar: &calendar, ladder: &ladder, stages: &stages, on_dissatisfied: crate::ticket::OnDissatisfied::Reopen };
         let case = NewCase {

@@ -1841,5 +1841,21 @@ pub fn desired_timers(t: &Ticket, policy: Policy<'_>) -> Vec<Timer> {
     timers
 }
 
+/// The stage limits the core's tests use: the demo city's, in clock time.
+#[cfg(test)]
+pub(crate) fn test_stage_limits() -> StageLimits {
+    let spec = |s: &str| LimitSpec::parse(s).expect("valid limit");
+    StageLimits {
+        dispatch_urgent: spec("10min"),
+        dispatch_normal: spec("30min"),
+        accept: spec("30min"),
+        check_urban: spec("1h"),
+        check_rural: spec("2h"),
+        verify: spec("30min"),
+        reply: spec("1WD"),
+        approval: spec("1WH"),
+    }
+}
+
 #[cfg(test)]
 mod tests;

@@ -17,20 +17,10 @@ struct Env {
 
 impl Env {
     fn new() -> Self {
-        let spec = |s: &str| LimitSpec::parse(s).expect("valid limit");
         Self {
             calendar: calendar_2026(),
             ladder: Ladder::default(),
-            stages: StageLimits {
-                dispatch_urgent: spec("10min"),
-                dispatch_normal: spec("30min"),
-                accept: spec("30min"),
-                check_urban: spec("1h"),
-                check_rural: spec("2h"),
-                verify: spec("30min"),
-                reply: spec("1WD"),
-                approval: spec("1WH"),
-            },
+            stages: crate::ticket::test_stage_limits(),
             on_dissatisfied: OnDissatisfied::Reopen,
         }
     }
