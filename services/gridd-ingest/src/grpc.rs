@@ -1,6 +1,7 @@
 //! `IntakeService` over gRPC: a thin adapter that validates through [`Intake`] and maps errors.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use crate::{Accepted, Draft, Intake, IntakeError, IntakeSink};
 use gridd_core::FieldError;
@@ -30,25 +31,35 @@ fn receipt(a: Accepted) -> Response<v1::IntakeReceipt> {
     })
 }
 
-fn answer(result: Result<Accepted, IntakeError>) -> Result<Response<v1::IntakeReceipt>, Status> {
-    result.map(receipt).map_err(|e| e.status())
+/// The answer to one report, with the channel's latency and refusals counted for operators.
+fn answer(channel: &'static str, started: Instant, result: Result<Accepted, IntakeError>) -> Result<Response<v1::IntakeReceipt>, Status> {
+    metrics::histogram!("gridd_intake_seconds", "channel" => channel).record(started.elapsed().as_secs_f64());
+    result.map(receipt).map_err(|e| {
+        let status = e.status();
+        metrics::counter!("gridd_intake_refused_total", "channel" => channel, "code" => gridd_proto::status::http_status(status.code()).1)
+            .increment(1);
+        status
+    })
 }
 
 #[tonic::async_trait]
 impl<K: IntakeSink> v1::intake_service_server::IntakeService for IntakeGrpc<K> {
     async fn log_hotline_call(&self, request: Request<v1::LogHotlineCallRequest>) -> Result<Response<v1::IntakeReceipt>, Status> {
+        let started = Instant::now();
         let caller = gridd_access::grant(&request)?.identity.subject.clone();
-        answer(self.intake.hotline(request.get_ref(), &caller).await)
+        answer("hotline", started, self.intake.hotline(request.get_ref(), &caller).await)
     }
 
     async fn submit_citizen_report(&self, request: Request<v1::SubmitCitizenReportRequest>) -> Result<Response<v1::IntakeReceipt>, Status> {
+        let started = Instant::now();
         let caller = gridd_access::grant(&request)?.identity.subject.clone();
-        answer(self.intake.citizen(request.get_ref(), &caller).await)
+        answer("citizen", started, self.intake.citizen(request.get_ref(), &caller).await)
     }
 
     async fn submit_patrol_report(&self, request: Request<v1::SubmitPatrolReportRequest>) -> Result<Response<v1::IntakeReceipt>, Status> {
+        let started = Instant::now();
         let caller = gridd_access::grant(&request)?.identity.subject.clone();
-        answer(self.intake.patrol(request.get_ref(), &caller).await)
+        answer("patrol", started, self.intake.patrol(request.get_ref(), &caller).await)
     }
 
     async fn stream_camera_alerts(

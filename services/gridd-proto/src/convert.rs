@@ -458,6 +458,7 @@ pub fn ticket(t: &Ticket, now: Timestamp, names: Names<'_>) -> v1::Ticket {
         not_filed_reason: t.not_filed.map_or(v1::NotFiledReason::Unspecified, not_filed_reason).into(),
         replies: t.replies.iter().map(reply_status).collect(),
         lineage: t.lineage.iter().map(case_link).collect(),
+        report_count: u32::try_from(t.reports.len()).unwrap_or(u32::MAX),
         presses: t
             .presses
             .iter()

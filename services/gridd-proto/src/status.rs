@@ -34,14 +34,56 @@ pub fn invalid_argument(e: &FieldError) -> Status {
 
 /// `INTERNAL` with an opaque message; the cause goes to the log, not to the client.
 pub fn internal(context: &str, cause: &dyn Display) -> Status {
-    tracing::error!(error = %cause, "{context}");
+    if let Some(held_back) = LOG_THROTTLE.admit(context) {
+        tracing::error!(error = %cause, held_back, "{context}");
+    }
     Status::internal(format!("{context}: internal error, see the server log"))
 }
 
 /// `UNAVAILABLE`: the store or log could not take the request; the client should retry.
 pub fn unavailable(context: &str, cause: &dyn Display) -> Status {
-    tracing::warn!(error = %cause, "{context}");
+    if let Some(held_back) = LOG_THROTTLE.admit(context) {
+        tracing::warn!(error = %cause, held_back, "{context}");
+    }
     Status::unavailable(format!("{context}: temporarily unavailable, retry with the same idempotency key"))
+}
+
+/// One line a second per context for the failures every request of an outage hits: a broker
+/// freeze refusing a thousand requests writes about twenty lines, not a thousand.
+static LOG_THROTTLE: Throttle = Throttle::new(std::time::Duration::from_secs(1));
+
+/// Lets one log line through per context and interval, counting the ones held back.
+pub struct Throttle {
+    every: std::time::Duration,
+    last: std::sync::Mutex<Vec<(String, std::time::Instant, u64)>>,
+}
+
+impl Throttle {
+    /// At most one line per context every `every`.
+    pub const fn new(every: std::time::Duration) -> Self {
+        Self { every, last: std::sync::Mutex::new(Vec::new()) }
+    }
+
+    /// `Some(lines held back since the last one)` if a line for `context` may be written now.
+    pub fn admit(&self, context: &str) -> Option<u64> {
+        let now = std::time::Instant::now();
+        let mut last = self.last.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        match last.iter_mut().find(|(c, _, _)| c == context) {
+            None => {
+                last.push((context.to_owned(), now, 0));
+                Some(0)
+            }
+            Some((_, at, held)) if now.duration_since(*at) >= self.every => {
+                let held_back = std::mem::take(held);
+                *at = now;
+                Some(held_back)
+            }
+            Some((_, _, held)) => {
+                *held += 1;
+                None
+            }
+        }
+    }
 }
 
 /// THE table from a gRPC code to the HTTP status and the short name the HTTP routes answer
@@ -69,6 +111,17 @@ pub fn http_status(code: Code) -> (tonic::codegen::http::StatusCode, &'static st
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn repeated_failures_are_logged_once_an_interval_with_a_count() {
+        let throttle = Throttle::new(std::time::Duration::from_millis(200));
+        assert_eq!(throttle.admit("store"), Some(0), "the first is written");
+        let held: Vec<_> = (0..50).map(|_| throttle.admit("store")).collect();
+        assert!(held.iter().all(Option::is_none), "the rest of the interval is held back");
+        assert_eq!(throttle.admit("log"), Some(0), "another context has its own interval");
+        std::thread::sleep(std::time::Duration::from_millis(220));
+        assert_eq!(throttle.admit("store"), Some(50), "the next line says how many were held back");
+    }
 
     #[test]
     fn invalid_argument_names_the_field_and_caps_the_message() {

@@ -76,6 +76,10 @@ pub struct BenchArgs {
     /// Alerts per camera stream (camera scenario).
     #[arg(long, default_value_t = 500)]
     batch: usize,
+    /// Cameras the alerts come from (camera scenario; 0: every camera of the city). One
+    /// camera makes a storm: every alert merges into its one open case.
+    #[arg(long, default_value_t = 0)]
+    cameras: usize,
 }
 
 /// Latencies and errors per operation.
@@ -126,6 +130,7 @@ struct Run {
     arrived: Notify,
     next: AtomicU64,
     batch: usize,
+    cameras: usize,
 }
 
 impl Run {
@@ -193,6 +198,7 @@ pub async fn run(config: &std::path::Path, args: BenchArgs) -> anyhow::Result<()
         arrived: Notify::new(),
         next: AtomicU64::new(0),
         batch: args.batch.max(1),
+        cameras: args.cameras,
     });
     if matches!(args.scenario, Scenario::Lifecycle | Scenario::Mixed) {
         watch_feeds(&run).await?;
@@ -261,7 +267,11 @@ async fn client(run: Arc<Run>, i: usize, role: Scenario) {
 
 /// One stream of alerts from one camera.
 async fn camera_batch(run: &Run, channel: Signed, n: u64) {
-    let cameras: Vec<_> = run.city.cameras.values().collect();
+    let mut cameras: Vec<_> = run.city.cameras.values().collect();
+    cameras.sort_by(|a, b| a.id.as_str().cmp(b.id.as_str()));
+    if run.cameras > 0 {
+        cameras.truncate(run.cameras);
+    }
     if cameras.is_empty() {
         run.recorder.error("camera", "the city has no cameras");
         tokio::time::sleep(Duration::from_secs(1)).await;

@@ -182,3 +182,48 @@ async fn photos_sent_with_reports_come_back_with_the_case() {
     );
     app.stop().await;
 }
+
+/// A camera repeating one problem merges into one case, and each merge costs the event log the
+/// same: its events carry the opening and newest reports with the count, not every report.
+#[tokio::test]
+async fn a_camera_storm_costs_each_event_the_same() {
+    let app = spawn_app().await;
+    let mut c = app.clients.clone();
+    let now = gridd_proto::timestamp(gridd_core::time::Clock::now(&gridd_core::time::SystemClock));
+    let alerts: Vec<v1::CameraAlert> = (0..40)
+        .map(|i| v1::CameraAlert {
+            camera_id: "CAM-0001".into(),
+            alert_id: format!("storm-{i}"),
+            detection_type: "occupy_road_business".into(),
+            confidence: 0.9,
+            detected_at: Some(now),
+            frame_url: String::new(),
+            location: None,
+        })
+        .collect();
+    let response = c.intake.stream_camera_alerts(tokio_stream::iter(alerts)).await.expect("accepted").into_inner();
+    assert_eq!(response.accepted.len(), 40);
+    let id = c.ticket_of(&response.accepted[0].reference).await.id;
+    let (case, _) = c.wait_for(&id, "every alert on the case", |t, _| t.reports.len() == 40).await;
+    assert_eq!(case.report_count, 40, "the case view has them all");
+    let mut stream = c.dispatch.watch_tickets(v1::WatchTicketsRequest { after_seq: 0 }).await.expect("watch").into_inner();
+    let mut merges = 0;
+    while merges < 39 {
+        let event = tokio::time::timeout(gridd_tests::PATIENCE, stream.message()).await.expect("in time").expect("ok").expect("event");
+        if event.ticket_id != id {
+            continue;
+        }
+        let snapshot = event.ticket.expect("a snapshot");
+        assert!(snapshot.reports.len() <= 2, "{} reports on one event", snapshot.reports.len());
+        assert_eq!(snapshot.reports[0].reference, response.accepted[0].reference, "the opening report stays");
+        if event.kind == "report_merged" {
+            merges += 1;
+            assert_eq!(snapshot.report_count, merges + 1, "the count as it was then");
+            let newest = &snapshot.reports[snapshot.reports.len() - 1].reference;
+            assert_eq!(newest, &response.accepted[merges as usize].reference, "the report just merged");
+        }
+    }
+    let (_, history) = c.history(&id).await;
+    assert!(history.len() >= 40 && history.iter().all(|e| e.ticket.is_none()), "the history lists what happened, once");
+    app.stop().await;
+}
