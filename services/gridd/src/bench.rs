@@ -70,6 +70,9 @@ pub struct BenchArgs {
     /// How long to drive, in seconds.
     #[arg(long, default_value_t = 20)]
     seconds: u64,
+    /// Stop after this many operations (reports, lifecycles, camera streams), if sooner.
+    #[arg(long)]
+    requests: Option<u64>,
     /// Connections the clients share.
     #[arg(long, default_value_t = 4)]
     connections: usize,
@@ -131,6 +134,7 @@ struct Run {
     next: AtomicU64,
     batch: usize,
     cameras: usize,
+    requests: Option<u64>,
 }
 
 impl Run {
@@ -199,6 +203,7 @@ pub async fn run(config: &std::path::Path, args: BenchArgs) -> anyhow::Result<()
         next: AtomicU64::new(0),
         batch: args.batch.max(1),
         cameras: args.cameras,
+        requests: args.requests,
     });
     if matches!(args.scenario, Scenario::Lifecycle | Scenario::Mixed) {
         watch_feeds(&run).await?;
@@ -213,10 +218,18 @@ pub async fn run(config: &std::path::Path, args: BenchArgs) -> anyhow::Result<()
         clients.push(tokio::spawn(client(run.clone(), i, role)));
     }
     let progress = tokio::spawn(progress(run.clone(), started));
-    tokio::time::sleep(Duration::from_secs(args.seconds)).await;
+    let all_done = async {
+        for c in &mut clients {
+            let _ = c.await;
+        }
+    };
+    let _ = tokio::time::timeout(Duration::from_secs(args.seconds), all_done).await;
     run.stop.store(true, Ordering::Relaxed);
+    // Those still in flight finish their operation; a handle already awaited is finished.
     for c in clients {
-        let _ = c.await;
+        if !c.is_finished() {
+            let _ = c.await;
+        }
     }
     progress.abort();
     eprintln!();
@@ -252,6 +265,9 @@ async fn client(run: Arc<Run>, i: usize, role: Scenario) {
     let channel = run.channel(i);
     while run.running() {
         let n = run.next.fetch_add(1, Ordering::Relaxed);
+        if run.requests.is_some_and(|limit| n >= limit) {
+            break;
+        }
         match role {
             Scenario::Intake => {
                 let started = Instant::now();
