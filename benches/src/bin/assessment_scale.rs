@@ -100,13 +100,7 @@ fn case_lines(i: usize, cases: usize, start: Timestamp, offset: chrono::FixedOff
 async fn sum_of_lines(store: &SqliteStore, month: Period, weights: &gridd_core::assessment::Weights) -> Result<Sheet, StoreError> {
     let key = month.to_string();
     let lines = store.read(move |tx: &mut dyn ReadTx| tx.assessment_lines(&key, u64::MAX >> 1)).await?;
-    let mut totals = std::collections::BTreeMap::<(String, String), i64>::new();
-    for line in &lines {
-        for unit in &line.units {
-            *totals.entry((unit.clone(), line.indicator.clone())).or_default() += line.amount;
-        }
-    }
-    Ok(Sheet::from_totals(month, totals.into_iter().map(|((u, i), v)| (u, i, v)), weights))
+    Ok(Sheet::from_totals(month, gridd_gateway::assessment::sum_lines(&lines), weights))
 }
 
 async fn time<F, Fut, T, E>(run: F) -> (T, Duration)

@@ -86,7 +86,7 @@ pub async fn freeze<S: Store>(store: &S, city: &CityConfig, period: Period, by: 
 }
 
 /// Totals per (unit, indicator) of ledger lines.
-fn sum_lines(lines: &[LedgerLine]) -> Vec<(String, String, i64)> {
+pub fn sum_lines(lines: &[LedgerLine]) -> Vec<(String, String, i64)> {
     let mut totals: BTreeMap<(String, String), i64> = BTreeMap::new();
     for line in lines {
         for unit in &line.units {

@@ -118,7 +118,11 @@ pub fn record(
     let t = &transition.ticket;
     tx.put_ticket(t)?;
     let rules = assessment::Rules { offset: city.calendar.offset(), ladder: &city.ladder };
-    tx.book_assessment(&assessment::entries(before, transition, now, rules), now)?;
+    let lines = assessment::entries(before, transition, now, rules);
+    // Most changes (a reminder, a note) count for nothing: no statement for them.
+    if !lines.is_empty() {
+        tx.book_assessment(&lines, now)?;
+    }
     let snapshot = event_snapshot(view(city, t, now));
     for change in &transition.changes {
         let seq = tx.log_end(topics::TICKET_EVENTS)? + 1;
