@@ -194,7 +194,7 @@ impl KafkaProducer {
     /// partition keep their order; a failed record may be followed by later ones of other
     /// partitions that got through.
     pub async fn send_all(&self, topic: &str, records: &[(&str, &[u8])]) -> Vec<Result<Delivery, LogError>> {
-        let name = self.settings.topic(topic);
+        let (name, started) = (self.settings.topic(topic), std::time::Instant::now());
         let generation = self.generation();
         let mut deliveries = Vec::with_capacity(records.len());
         for (key, payload) in records {
@@ -215,6 +215,8 @@ impl KafkaProducer {
                 unavailable(e)
             }));
         }
+        // From handing the first record over to the broker's answer for the last.
+        metrics::histogram!("gridd_log_send_seconds", "topic" => topic.to_owned()).record(started.elapsed().as_secs_f64());
         results
     }
 
@@ -414,30 +416,24 @@ impl KafkaConsumer {
         self.consumer.store_offset(&self.settings.topic(&record.topic), record.partition, record.offset).map_err(unavailable)
     }
 
-    /// Hands each record to `handle` until `shutdown`: a record is marked processed only once
-    /// `handle` succeeded, and a failure (the database or broker unreachable) is retried after
-    /// a pause, never skipped, so records stay in order. Stored offsets are committed on the
-    /// way out. `handle` decides itself what can never succeed (a poison record) and routes it
-    /// to the dead-letter topic.
-    pub async fn process_each<F, Fut>(&self, shutdown: &CancellationToken, mut handle: F)
-    where
-        F: FnMut(Record) -> Fut,
-        Fut: Future<Output = Result<(), String>>,
-    {
-        while let Some(record) = self.next_or_shutdown(shutdown).await {
-            while let Err(e) = handle(record.clone()).await {
-                tracing::warn!(topic = %record.topic, partition = record.partition, offset = record.offset, error = %e, "processing failed; retrying");
-                if !pause(shutdown).await {
-                    break;
-                }
-            }
-            if shutdown.is_cancelled() {
-                break;
-            }
-            if let Err(e) = self.processed(&record) {
-                tracing::warn!(error = %e, "storing an offset");
+    /// The next records: waits for one (through broker failures), then takes whatever else
+    /// is ready, up to `max`, without waiting for more. `None` on shutdown.
+    pub async fn next_batch(&self, shutdown: &CancellationToken, max: usize) -> Option<Vec<Record>> {
+        let first = self.next_or_shutdown(shutdown).await?;
+        let mut batch = vec![first];
+        while batch.len() < max {
+            // A zero timeout still polls the receive once: a record already fetched is taken.
+            match tokio::time::timeout(Duration::ZERO, self.recv()).await {
+                Ok(Ok(record)) => batch.push(record),
+                _ => break,
             }
         }
+        Some(batch)
+    }
+
+    /// Leaves the group: commits the stored offsets and waits out a rebalance in progress (see
+    /// [`Self::settle`]).
+    pub async fn leave(&self) {
         if let Err(e) = self.commit_now() {
             tracing::warn!(error = %e, "committing offsets on shutdown");
         }

@@ -7,11 +7,13 @@
 //! 3. what cannot be located or assigned goes to the dispatch centre's manual queue, never
 //!    dropped.
 //!
-//! Decisions go to the dispatch log, keyed by ticket id. In the embedded mode a batch of
-//! decisions, the router's duplicate index and its log position commit in one transaction,
-//! so a crash replays the batch whole or not at all. [`decide`] is the pure part, shared by
-//! every mode.
+//! Decisions go to the dispatch log, keyed by ticket id. The router consumes its log through
+//! the one record driver ([`gridd_driver`]) as the role [`Router`]. In the embedded mode a
+//! batch of decisions, the router's duplicate index and its log position commit in one
+//! transaction, so a crash replays the batch whole or not at all; the distributed mode is in
+//! [`kafka`]. [`decide`] is the pure part, shared by every mode.
 
+use std::future::Future;
 use std::time::Instant;
 
 use gridd_config::{CityConfig, CityHandle};
@@ -21,17 +23,16 @@ use gridd_core::ids::TicketId;
 use gridd_core::report::{Decision, Outcome, Report};
 use gridd_core::ticket::{ManualReason, Placement, Routing};
 use gridd_core::time::Timestamp;
+use gridd_driver::{Failure, Role, Verdict};
+use gridd_log::KafkaProducer;
 use gridd_proto::prost::Message;
 use gridd_proto::v1;
 use gridd_store::{Signal, Store, StoreError, WriteTx, topics};
-use tokio_util::sync::CancellationToken;
 
 pub mod kafka;
 
 /// Consumer name of the router on the intake log.
 pub const CONSUMER: &str = "router";
-/// Records routed per transaction.
-const BATCH: usize = 256;
 
 /// What the router can ask about cases it opened before.
 pub trait CaseLookup {
@@ -225,61 +226,113 @@ impl CaseLookup for TxCases<'_> {
     }
 }
 
+/// What the router keeps of a case a decision opened, and the key it is found again by: the
+/// camera and detection, or the numbered component.
+fn known_case(decision: &Decision) -> (KnownCase, Option<String>) {
+    let report = &decision.report;
+    let case = KnownCase {
+        ticket_id: decision.ticket_id.clone(),
+        category: report.category.clone(),
+        location: report.location,
+        opened_at: report.observed_at,
+        last_seen_at: report.observed_at,
+        open: true,
+    };
+    let repeat_key =
+        report.camera.as_ref().map(|c| c.repeat_key()).or_else(|| report.component_id.as_deref().map(gridd_core::components::repeat_key));
+    (case, repeat_key)
+}
+
 /// Records what the router knows of a decided case: a case it opened, or another report on one.
 pub fn remember(tx: &mut dyn WriteTx, decision: &Decision) -> Result<(), StoreError> {
-    let report = &decision.report;
     match &decision.outcome {
         Outcome::Open { .. } => {
-            let case = KnownCase {
-                ticket_id: decision.ticket_id.clone(),
-                category: report.category.clone(),
-                location: report.location,
-                opened_at: report.observed_at,
-                last_seen_at: report.observed_at,
-                open: true,
-            };
-            // Cases are found again by what repeats them: the camera and detection, or the
-            // numbered component.
-            let repeat_key = report
-                .camera
-                .as_ref()
-                .map(|c| c.repeat_key())
-                .or_else(|| report.component_id.as_deref().map(gridd_core::components::repeat_key));
+            let (case, repeat_key) = known_case(decision);
             tx.put_known_case(&case, repeat_key.as_deref())?;
         }
-        Outcome::Attach { .. } => tx.touch_known_case(&decision.ticket_id, report.observed_at)?,
+        Outcome::Attach { .. } => tx.touch_known_case(&decision.ticket_id, decision.report.observed_at)?,
     }
     Ok(())
+}
+
+/// Cases decided earlier in a batch and not remembered yet. The distributed router remembers
+/// a batch's cases only once its decisions are on the broker (see [`kafka`]); until then the
+/// later reports of the batch still find them here, as if remembered.
+#[derive(Debug, Default)]
+pub struct Pending {
+    opened: Vec<(KnownCase, Option<String>)>,
+    seen: Vec<(TicketId, Timestamp)>,
+}
+
+impl Pending {
+    /// Notes what `decision` would make [`remember`] record.
+    pub fn note(&mut self, decision: &Decision) {
+        match &decision.outcome {
+            Outcome::Open { .. } => self.opened.push(known_case(decision)),
+            Outcome::Attach { .. } => self.seen.push((decision.ticket_id.clone(), decision.report.observed_at)),
+        }
+    }
+
+    /// `found` with the pending cases that `matches`, and every case's last report as
+    /// recorded by the pending merges.
+    fn merged_into(&self, mut found: Vec<KnownCase>, matches: impl Fn(&KnownCase, Option<&str>) -> bool) -> Vec<KnownCase> {
+        found.extend(self.opened.iter().filter(|(c, key)| matches(c, key.as_deref())).map(|(c, _)| c.clone()));
+        for case in &mut found {
+            for (_, at) in self.seen.iter().filter(|(id, _)| *id == case.ticket_id) {
+                case.last_seen_at = case.last_seen_at.max(*at);
+            }
+        }
+        found
+    }
+}
+
+/// Case lookups of the store and of the batch's pending cases together.
+struct WithPending<'a> {
+    stored: TxCases<'a>,
+    pending: &'a Pending,
+}
+
+impl CaseLookup for WithPending<'_> {
+    fn near(&mut self, category: &CategoryCode, since: Timestamp, min: geo::Point<f64>, max: geo::Point<f64>) -> Vec<KnownCase> {
+        // The store's query, on the pending cases.
+        let inside = |p: geo::Point<f64>| (min.x()..=max.x()).contains(&p.x()) && (min.y()..=max.y()).contains(&p.y());
+        let matches = |c: &KnownCase, _: Option<&str>| &c.category == category && c.opened_at >= since && c.location.is_some_and(inside);
+        self.pending.merged_into(self.stored.near(category, since, min, max), matches)
+    }
+
+    fn repeats(&mut self, key: &str) -> Vec<KnownCase> {
+        self.pending.merged_into(self.stored.repeats(key), |_, case_key| case_key == Some(key))
+    }
+
+    fn is_open(&mut self, id: &TicketId) -> bool {
+        self.pending.opened.iter().any(|(c, _)| &c.ticket_id == id) || self.stored.is_open(id)
+    }
 }
 
 /// Decides where `report` goes and records the decision with the report, unless the report
 /// was decided before (a replay after a crash or a rebalance): then the recorded decision is
 /// returned, so a report never gets two different decisions, whatever changed in between.
-/// Returns the decision and its encoding (the dispatch record's payload).
-pub fn decide_once(tx: &mut dyn WriteTx, city: &CityConfig, report: Report) -> Result<(Decision, Vec<u8>), StoreError> {
+/// Duplicate lookups also see the `pending` cases. Returns the decision and its encoding (the
+/// dispatch record's payload).
+pub fn decide_once(tx: &mut dyn WriteTx, city: &CityConfig, report: Report, pending: &Pending) -> Result<(Decision, Vec<u8>), StoreError> {
     let started = Instant::now();
     let (reference, channel, received_at) = (report.reference.clone(), report.channel, report.received_at);
-    let decision = decide(city, report, &mut TxCases(&mut *tx));
+    let decision = decide(city, report, &mut WithPending { stored: TxCases(&mut *tx), pending });
     metrics::histogram!("gridd_router_decide_seconds").record(started.elapsed().as_secs_f64());
     let payload = gridd_proto::dispatch_decision(&decision).encode_to_vec();
     let kept = tx.record_decision(&reference, channel, received_at, &payload)?;
-    if kept == payload {
-        return Ok((decision, payload));
-    }
-    let earlier = v1::DispatchDecision::decode(kept.as_slice())
-        .map_err(|e| e.to_string())
-        .and_then(|d| gridd_proto::decision(&d).map_err(|e| e.to_string()))
-        .map_err(|e| StoreError::Corrupt(format!("the recorded decision of report {reference}: {e}")))?;
-    Ok((earlier, kept))
-}
-
-fn write_decision(tx: &mut dyn WriteTx, city: &CityConfig, report: Report) -> Result<(), StoreError> {
-    let (decision, payload) = decide_once(tx, city, report)?;
+    let decision = if kept == payload { decision } else { recorded_decision(&reference, &kept)? };
     metrics::counter!("gridd_router_decisions_total", "outcome" => outcome_label(&decision)).increment(1);
     tracing::debug!(reference = %decision.report.reference, ticket_id = %decision.ticket_id, outcome = outcome_label(&decision), "routed");
-    remember(tx, &decision)?;
-    tx.append_log(topics::DISPATCH, decision.ticket_id.as_str(), &payload, decision.report.received_at)?;
-    Ok(())
+    Ok((decision, kept))
+}
+
+/// A decision as recorded with report `reference`.
+pub fn recorded_decision(reference: &gridd_core::ids::Reference, bytes: &[u8]) -> Result<Decision, StoreError> {
+    v1::DispatchDecision::decode(bytes)
+        .map_err(|e| e.to_string())
+        .and_then(|d| gridd_proto::decision(&d).map_err(|e| e.to_string()))
+        .map_err(|e| StoreError::Corrupt(format!("the recorded decision of report {reference}: {e}")))
 }
 
 /// Name of a decision's outcome, for metrics and logs.
@@ -292,45 +345,65 @@ pub fn outcome_label(d: &Decision) -> &'static str {
     }
 }
 
-/// Routes up to `max` intake records after the router's position, in one transaction.
-/// Returns how many records were consumed.
-pub fn route_batch(tx: &mut dyn WriteTx, city: &CityConfig, max: usize) -> Result<usize, StoreError> {
-    let next = tx.position(CONSUMER, topics::INTAKE)?;
-    let records = tx.read_log(topics::INTAKE, next.saturating_sub(1), max)?;
-    for record in &records {
-        let decoded = v1::IntakeRecord::decode(record.payload.as_slice())
-            .map_err(|e| e.to_string())
-            .and_then(|r| gridd_proto::report(&r).map_err(|e| e.to_string()));
-        match decoded {
-            Ok(report) => write_decision(tx, city, report)?,
-            Err(reason) => {
-                metrics::counter!("gridd_dead_letters_total", "topic" => topics::INTAKE).increment(1);
-                tx.dead_letter(topics::INTAKE, record, &reason)?;
-            }
-        }
-    }
-    if let Some(last) = records.last() {
-        tx.set_position(CONSUMER, topics::INTAKE, last.seq + 1)?;
-        let end = tx.log_end(topics::INTAKE)?;
-        metrics::gauge!("gridd_log_lag", "consumer" => CONSUMER).set(end.saturating_sub(last.seq) as f64);
-    }
-    Ok(records.len())
+/// The router as a role of the record driver, on the intake log.
+#[derive(Clone)]
+pub struct Router<S> {
+    store: S,
+    city: CityHandle,
+    /// The distributed mode's producer; `None` in the embedded mode, where decisions go to the
+    /// store's dispatch log in the batch's transaction.
+    producer: Option<KafkaProducer>,
 }
 
-/// The router's loop in the embedded mode: route whatever the intake log holds, then wait
-/// for the next append or for shutdown.
-pub async fn run<S: Store>(store: S, city: CityHandle, shutdown: CancellationToken) -> Result<(), StoreError> {
-    let mut appended = store.subscribe(Signal::Intake);
-    loop {
-        appended.borrow_and_update();
-        let current = city.current();
-        let routed = store.write(move |tx| route_batch(tx, &current, BATCH)).await?;
-        if routed == BATCH {
-            continue;
+impl<S: Store> Router<S> {
+    /// The embedded router.
+    pub fn embedded(store: S, city: CityHandle) -> Self {
+        Self { store, city, producer: None }
+    }
+
+    /// The distributed router, publishing its decisions with `producer`.
+    pub fn distributed(store: S, city: CityHandle, producer: KafkaProducer) -> Self {
+        Self { store, city, producer: Some(producer) }
+    }
+}
+
+impl<S: Store> Role for Router<S> {
+    type Item = Report;
+    type Store = S;
+    const NAME: &'static str = CONSUMER;
+    const TOPIC: &'static str = topics::INTAKE;
+    const SIGNAL: Signal = Signal::Intake;
+    const BATCH: usize = 256;
+
+    fn store(&self) -> &S {
+        &self.store
+    }
+
+    fn decode(payload: &[u8]) -> Result<Report, String> {
+        let record = v1::IntakeRecord::decode(payload).map_err(|e| format!("not an intake record: {e}"))?;
+        gridd_proto::report(&record).map_err(|e| e.to_string())
+    }
+
+    /// Decides each report, remembers its case and appends the decision to the dispatch log,
+    /// all in `tx`.
+    fn apply(&self, tx: &mut dyn WriteTx, reports: &[Report]) -> Result<Vec<Verdict>, StoreError> {
+        let city = self.city.current();
+        let none_pending = Pending::default();
+        for report in reports {
+            let (decision, payload) = decide_once(tx, &city, report.clone(), &none_pending)?;
+            remember(tx, &decision)?;
+            tx.append_log(topics::DISPATCH, decision.ticket_id.as_str(), &payload, decision.report.received_at)?;
         }
-        tokio::select! {
-            _ = appended.changed() => {}
-            () = shutdown.cancelled() => return Ok(()),
+        Ok(vec![Verdict::Applied; reports.len()])
+    }
+
+    fn apply_distributed(&self, reports: Vec<Report>) -> impl Future<Output = Result<Vec<Verdict>, Failure>> + Send {
+        let router = self.clone();
+        async move {
+            match router.producer.clone() {
+                Some(producer) => kafka::route(&router.store, &router.city, &producer, reports).await,
+                None => router.store.clone().write(move |tx| Ok::<_, Failure>(router.apply(tx, &reports)?)).await,
+            }
         }
     }
 }

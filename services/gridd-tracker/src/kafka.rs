@@ -1,27 +1,21 @@
 //! The tracker in the distributed mode.
 //!
-//! - [`run_dispatch`]: a member of the `tracker` consumer group on the dispatch topic (keyed by
-//!   ticket id, so one ticket's decisions arrive in order at one tracker); each decision is
-//!   applied in one database transaction and only then marked processed. Applying is
-//!   idempotent, so the records replayed after a crash or a rebalance change nothing.
+//! - The decisions: [`crate::Decisions`] driven by [`gridd_driver::run_kafka`] as a member of
+//!   the `tracker` consumer group on the dispatch topic (keyed by ticket id, so one ticket's
+//!   decisions arrive in order at one tracker); each polled batch is applied in one database
+//!   transaction and only then marked processed. Applying is idempotent, so the records
+//!   replayed after a crash or a rebalance change nothing.
 //! - [`run_relay`]: publishes the ticket events written to the database (the outbox, in the
 //!   same transaction as each change) to the ticket-events topic, in order, and records how
 //!   far it got; a crash resends from there (consumers de-duplicate by event seq).
 //! - Timers run with [`crate::run_timers`] on the shared database: claims use
 //!   `FOR UPDATE SKIP LOCKED`, so several trackers never fire one timer twice.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use gridd_config::CityHandle;
-use gridd_core::time::Clock;
-use gridd_log::{KafkaConsumer, KafkaProducer, Record, topics};
-use gridd_proto::prost::Message;
-use gridd_proto::v1;
+use gridd_log::{KafkaProducer, topics};
 use gridd_store::{ReadTx, Store, StoreError, topics as store_topics};
 use tokio_util::sync::CancellationToken;
-
-use crate::apply_decision;
 
 /// The tracker's consumer group (prefixed like the topics: `gridd.tracker`).
 pub const GROUP: &str = "tracker";
@@ -29,44 +23,6 @@ pub const GROUP: &str = "tracker";
 pub const RELAY: &str = "kafka-relay";
 /// Events published per round.
 const RELAY_BATCH: usize = 256;
-
-/// Applies the dispatch topic's decisions until shutdown.
-pub async fn run_dispatch<S: Store>(
-    store: S,
-    city: CityHandle,
-    clock: Arc<dyn Clock>,
-    producer: KafkaProducer,
-    consumer: KafkaConsumer,
-    shutdown: CancellationToken,
-) {
-    let apply = |record: Record| {
-        let (store, city, clock, producer) = (store.clone(), city.clone(), clock.clone(), producer.clone());
-        async move { apply_one(&store, &city, &clock, &producer, &record).await }
-    };
-    consumer.process_each(&shutdown, apply).await;
-}
-
-async fn apply_one<S: Store>(
-    store: &S,
-    city: &CityHandle,
-    clock: &Arc<dyn Clock>,
-    producer: &KafkaProducer,
-    record: &Record,
-) -> Result<(), String> {
-    let decoded = v1::DispatchDecision::decode(record.payload.as_slice())
-        .map_err(|e| e.to_string())
-        .and_then(|d| gridd_proto::decision(&d).map_err(|e| e.to_string()));
-    let decision = match decoded {
-        Ok(d) => d,
-        Err(reason) => return gridd_router::kafka::dead_letter(producer, record, &reason).await,
-    };
-    let (current, now) = (city.current(), clock.now());
-    let outcome = store.write(move |tx| apply_decision(tx, &current, now, decision.clone())).await.map_err(|e| e.to_string())?;
-    match outcome {
-        Ok(()) => Ok(()),
-        Err(reason) => gridd_router::kafka::dead_letter(producer, record, &reason).await,
-    }
-}
 
 /// Sends a batch of the outbox together; returns the seq of the last record before the first
 /// that failed (the position can move past it), if any. Later records that got through are

@@ -1,7 +1,8 @@
 //! The tracker role: owns tickets.
 //!
 //! - It applies the router's decisions from the dispatch log (file a case, or merge a report
-//!   into one) — [`run_dispatch`];
+//!   into one) — [`Decisions`], a role of the one record driver ([`gridd_driver`]) in both
+//!   modes;
 //! - it fires due timers: warning lights, the 督办 ladder, the accept deadline — [`run_timers`];
 //! - and it applies people's commands for the gateway — [`Tracker::command`].
 //!
@@ -22,6 +23,7 @@ use gridd_core::ids::TicketId;
 use gridd_core::report::{Decision, Outcome};
 use gridd_core::ticket::{self, Actor, Command, CommandError, NewCase, Policy, Ticket, Transition, desired_timers};
 use gridd_core::time::{Clock, Timestamp};
+use gridd_driver::{Role, Verdict};
 use gridd_proto::prost::Message;
 use gridd_proto::{tonic, v1};
 use gridd_store::{ReadTx, Signal, Store, StoreError, WriteTx, topics};
@@ -31,8 +33,6 @@ pub mod kafka;
 
 /// Consumer name of the tracker on the dispatch log.
 pub const CONSUMER: &str = "tracker";
-/// Decisions applied per transaction.
-const BATCH: usize = 128;
 /// Timers fired per transaction.
 const TIMER_BATCH: usize = 128;
 /// Longest sleep of the embedded timer loop, so a changed wall clock is noticed.
@@ -157,23 +157,19 @@ pub fn record(
     tx.replace_timers(&t.id, &desired_timers(t, policy(city)))
 }
 
-/// Files or merges one router decision. Idempotent: a decision already applied changes nothing.
-/// `Ok(Err(reason))` means the decision cannot be applied (a poison record).
-pub fn apply_decision(
-    tx: &mut dyn WriteTx,
-    city: &CityConfig,
-    now: Timestamp,
-    decision: Decision,
-) -> Result<Result<(), String>, StoreError> {
+/// Files or merges one router decision. Idempotent: a decision already applied changes
+/// nothing. A decision that can never be applied (a merge into a case that does not exist or
+/// refuses it) is [`Verdict::Poison`].
+pub fn apply_decision(tx: &mut dyn WriteTx, city: &CityConfig, now: Timestamp, decision: Decision) -> Result<Verdict, StoreError> {
     let report = decision.report;
     if let gridd_store::ReportStatus::Linked(_) = tx.report_status(&report.reference)? {
         // Placed already: this is a replay.
-        return Ok(Ok(()));
+        return Ok(Verdict::Applied);
     }
     match decision.outcome {
         Outcome::Open { cell, placement } => {
             if tx.ticket(&decision.ticket_id)?.is_some() {
-                return Ok(Ok(()));
+                return Ok(Verdict::Applied);
             }
             let case = new_case(city, &report, decision.ticket_id.clone(), cell, placement)?;
             let transition = ticket::open(case, now, policy(city));
@@ -182,17 +178,17 @@ pub fn apply_decision(
         }
         Outcome::Attach { reason } => {
             let Some(t) = tx.ticket(&decision.ticket_id)? else {
-                return Ok(Err(format!("merge into unknown ticket {}", decision.ticket_id)));
+                return Ok(Verdict::Poison(format!("merge into unknown ticket {}", decision.ticket_id)));
             };
             let command = Command::Attach { report: report.summary(), reason };
             match ticket::apply(&t, &command, &Actor::Router, now, policy(city)) {
                 Ok(transition) => record(tx, city, now, &Actor::Router, Some(&t), &transition)?,
-                Err(e) => return Ok(Err(e.to_string())),
+                Err(e) => return Ok(Verdict::Poison(e.to_string())),
             }
             tx.link_report(&report.reference, &decision.ticket_id, "merged", caller_key(&report).as_deref())?;
         }
     }
-    Ok(Ok(()))
+    Ok(Verdict::Applied)
 }
 
 /// The case `report` opens as `id`, on the catalogue's terms as they are now.
@@ -233,29 +229,43 @@ fn caller_key(report: &gridd_core::report::Report) -> Option<String> {
     report.contact_phone.as_deref().and_then(gridd_store::caller_key)
 }
 
-/// Applies up to `max` decisions after the tracker's position, in one transaction.
-pub fn apply_batch(tx: &mut dyn WriteTx, city: &CityConfig, now: Timestamp, max: usize) -> Result<usize, StoreError> {
-    let next = tx.position(CONSUMER, topics::DISPATCH)?;
-    let records = tx.read_log(topics::DISPATCH, next.saturating_sub(1), max)?;
-    for record in &records {
-        let decoded = v1::DispatchDecision::decode(record.payload.as_slice())
-            .map_err(|e| e.to_string())
-            .and_then(|d| gridd_proto::decision(&d).map_err(|e| e.to_string()));
-        let outcome = match decoded {
-            Ok(decision) => apply_decision(tx, city, now, decision)?,
-            Err(reason) => Err(reason),
-        };
-        if let Err(reason) = outcome {
-            metrics::counter!("gridd_dead_letters_total", "topic" => topics::DISPATCH).increment(1);
-            tx.dead_letter(topics::DISPATCH, record, &reason)?;
-        }
+/// The tracker's consumer of the router's decisions, as a role of the record driver: each
+/// batch is applied in one transaction, in both modes.
+#[derive(Clone)]
+pub struct Decisions<S> {
+    store: S,
+    city: CityHandle,
+    clock: Arc<dyn Clock>,
+}
+
+impl<S: Store> Decisions<S> {
+    /// The consumer on `store`.
+    pub fn new(store: S, city: CityHandle, clock: Arc<dyn Clock>) -> Self {
+        Self { store, city, clock }
     }
-    if let Some(last) = records.last() {
-        tx.set_position(CONSUMER, topics::DISPATCH, last.seq + 1)?;
-        let end = tx.log_end(topics::DISPATCH)?;
-        metrics::gauge!("gridd_log_lag", "consumer" => CONSUMER).set(end.saturating_sub(last.seq) as f64);
+}
+
+impl<S: Store> Role for Decisions<S> {
+    type Item = Decision;
+    type Store = S;
+    const NAME: &'static str = CONSUMER;
+    const TOPIC: &'static str = topics::DISPATCH;
+    const SIGNAL: Signal = Signal::Dispatch;
+    const BATCH: usize = 128;
+
+    fn store(&self) -> &S {
+        &self.store
     }
-    Ok(records.len())
+
+    fn decode(payload: &[u8]) -> Result<Decision, String> {
+        let wire = v1::DispatchDecision::decode(payload).map_err(|e| format!("not a dispatch decision: {e}"))?;
+        gridd_proto::decision(&wire).map_err(|e| e.to_string())
+    }
+
+    fn apply(&self, tx: &mut dyn WriteTx, decisions: &[Decision]) -> Result<Vec<Verdict>, StoreError> {
+        let (city, now) = (self.city.current(), self.clock.now());
+        decisions.iter().map(|d| apply_decision(tx, &city, now, d.clone())).collect()
+    }
 }
 
 /// Fires up to `max` timers due at `now`, in one transaction. A timer the ticket no longer
@@ -273,28 +283,6 @@ pub fn fire_due(tx: &mut dyn WriteTx, city: &CityConfig, now: Timestamp, max: us
         }
     }
     Ok(due.len())
-}
-
-/// The tracker's dispatch consumer in the embedded mode.
-pub async fn run_dispatch<S: Store>(
-    store: S,
-    city: CityHandle,
-    clock: Arc<dyn Clock>,
-    shutdown: CancellationToken,
-) -> Result<(), StoreError> {
-    let mut appended = store.subscribe(Signal::Dispatch);
-    loop {
-        appended.borrow_and_update();
-        let (current, now) = (city.current(), clock.now());
-        let applied = store.write(move |tx| apply_batch(tx, &current, now, BATCH)).await?;
-        if applied == BATCH {
-            continue;
-        }
-        tokio::select! {
-            _ = appended.changed() => {}
-            () = shutdown.cancelled() => return Ok(()),
-        }
-    }
 }
 
 /// The timer loop: fire what is due, then sleep until the earliest timer or a change (at most
@@ -503,11 +491,10 @@ fn split_report(
         }
         Some(_) => {}
     }
-    let corrupt = |why: String| TrackerError::Store(StoreError::Corrupt(why));
-    let bytes = tx.report_decision(reference)?.ok_or_else(|| corrupt(format!("report {reference} has no recorded decision")))?;
-    let wire = v1::DispatchDecision::decode(bytes.as_slice()).map_err(|e| corrupt(format!("decision of {reference}: {e}")))?;
-    let decision = gridd_proto::decision(&wire).map_err(|e| corrupt(format!("decision of {reference}: {e}")))?;
-    Ok(decision.report)
+    let bytes = tx
+        .report_decision(reference)?
+        .ok_or_else(|| TrackerError::Store(StoreError::Corrupt(format!("report {reference} has no recorded decision"))))?;
+    Ok(gridd_router::recorded_decision(reference, &bytes)?.report)
 }
 
 /// The id of a case split out from report `reference`: the reference, as for any case a

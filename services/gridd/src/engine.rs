@@ -255,9 +255,15 @@ async fn open_access<S: Store>(store: S, s: &Shared) -> anyhow::Result<Access<S>
 /// Every role on the SQLite store, work passing through the store's log.
 fn start_embedded(tasks: &mut JoinSet<TaskResult>, store: SqliteStore, access: Access<SqliteStore>, grpc: TcpListener, s: &Shared) {
     let (st, c, t) = (store.clone(), s.city.clone(), s.shutdown.clone());
-    tasks.spawn(named("router", async move { Ok(gridd_router::run(st, c, t).await?) }));
+    tasks.spawn(named("router", async move {
+        gridd_driver::run_embedded(gridd_router::Router::embedded(st, c), t).await;
+        Ok(())
+    }));
     let (st, c, k, t) = (store.clone(), s.city.clone(), s.clock.clone(), s.shutdown.clone());
-    tasks.spawn(named("tracker-dispatch", async move { Ok(gridd_tracker::run_dispatch(st, c, k, t).await?) }));
+    tasks.spawn(named("tracker-dispatch", async move {
+        gridd_driver::run_embedded(gridd_tracker::Decisions::new(st, c, k), t).await;
+        Ok(())
+    }));
     let (st, c, k, t) = (store.clone(), s.city.clone(), s.clock.clone(), s.shutdown.clone());
     tasks.spawn(named("tracker-timers", async move { Ok(gridd_tracker::run_timers(st, c, k, gridd_tracker::MAX_TIMER_SLEEP, t).await?) }));
     tasks.spawn(named("gauges", refresh_gauges(store.clone(), s.clock.clone(), s.shutdown.clone())));
@@ -323,7 +329,7 @@ fn spawn_log_roles(
         let consumer = KafkaConsumer::new(settings, gridd_router::kafka::GROUP, &[topics::INTAKE])?;
         let (st, c, p, t) = (store.clone(), s.city.clone(), producer.clone(), s.shutdown.clone());
         tasks.spawn(named("router", async move {
-            gridd_router::kafka::run(st, c, p, consumer, t).await;
+            gridd_driver::run_kafka(gridd_router::Router::distributed(st, c, p.clone()), consumer, p, t).await;
             Ok(())
         }));
     }
@@ -331,7 +337,7 @@ fn spawn_log_roles(
         let consumer = KafkaConsumer::new(settings, gridd_tracker::kafka::GROUP, &[topics::DISPATCH])?;
         let (st, c, k, p, t) = (store.clone(), s.city.clone(), s.clock.clone(), producer.clone(), s.shutdown.clone());
         tasks.spawn(named("tracker-dispatch", async move {
-            gridd_tracker::kafka::run_dispatch(st, c, k, p, consumer, t).await;
+            gridd_driver::run_kafka(gridd_tracker::Decisions::new(st, c, k), consumer, p, t).await;
             Ok(())
         }));
         let (st, c, k) = (store.clone(), s.city.clone(), s.clock.clone());
