@@ -180,6 +180,13 @@ pub(crate) async fn the_log_end_of_a_write_predicts_its_next_seq<S: Store>(store
                     // Widen the window in which another writer could slip in between.
                     std::thread::sleep(std::time::Duration::from_millis(20));
                     let appended = tx.append_log(topics::TICKET_EVENTS, &format!("T{i}"), b"event", Timestamp::from_millis(1))?;
+                    // A change with several events (a tracker's batch has hundreds) takes the
+                    // seqs after it, and so does its next read of the end.
+                    for n in 1..3 {
+                        let next = tx.append_log(topics::TICKET_EVENTS, &format!("T{i}"), b"event", Timestamp::from_millis(1))?;
+                        assert_eq!(next, appended + n, "appends of one transaction are contiguous");
+                    }
+                    assert_eq!(tx.log_end(topics::TICKET_EVENTS)?, appended + 2, "the end follows the transaction's appends");
                     Ok((predicted, appended))
                 })
                 .await
@@ -192,7 +199,9 @@ pub(crate) async fn the_log_end_of_a_write_predicts_its_next_seq<S: Store>(store
         assert_eq!(predicted, appended, "the seq read at the end is the seq appended");
     }
     let end = store.read(|tx| tx.log_end(topics::TICKET_EVENTS)).await.expect("read");
-    assert_eq!(end, 8);
+    assert_eq!(end, 24, "eight writers of three events each");
+    let seqs: Vec<u64> = store.read(|tx| tx.read_log(topics::TICKET_EVENTS, 0, 100)).await.expect("read").iter().map(|r| r.seq).collect();
+    assert_eq!(seqs, (1..=24).collect::<Vec<_>>(), "no seq taken twice or skipped");
 }
 
 pub(crate) async fn a_report_keeps_its_first_decision<S: Store>(store: S) {

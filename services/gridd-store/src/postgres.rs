@@ -12,7 +12,7 @@
 //!
 //! A few connections each live on a thread of their own; transactions are queued to them.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
 use geo::Point;
@@ -24,7 +24,7 @@ use gridd_core::report::Channel;
 use gridd_core::ticket::{FeedKind, Ticket, TicketState, Timer};
 use gridd_core::time::Timestamp;
 use postgres::types::ToSql;
-use postgres::{Client, NoTls, Transaction};
+use postgres::{Client, NoTls, Statement, Transaction};
 use tokio::sync::watch;
 
 use crate::codec::{
@@ -45,6 +45,9 @@ const MIGRATIONS: &[&str] = &[
 ];
 /// Connection threads (and so connections) per store.
 const POOL: usize = 8;
+/// Prepared statements a connection keeps (see [`Connection`]); gridd's fixed statements are
+/// about a hundred.
+const MAX_PREPARED: usize = 512;
 /// Runs of a transaction aborted by a conflict before giving up.
 const ATTEMPTS: usize = 5;
 /// Key of the advisory lock that serialises migrations of concurrent starting processes.
@@ -62,7 +65,26 @@ fn is_conflict(e: &postgres::Error) -> bool {
 }
 
 /// A unit of work for a connection thread.
-type Job = Box<dyn FnOnce(&mut Option<Client>) + Send>;
+type Job = Box<dyn FnOnce(&mut Connection) + Send>;
+
+/// A connection thread's connection (none while PostgreSQL cannot be reached) and the
+/// statements prepared on it. Every statement is prepared once per connection: run again, it
+/// costs one round trip instead of two (parse, then bind and execute) and is not planned anew.
+#[derive(Default)]
+struct Connection {
+    client: Option<Client>,
+    statements: HashMap<String, Statement>,
+}
+
+impl Connection {
+    /// Connects again if the connection is gone; its statements went with it.
+    fn reconnect_if_closed(&mut self, url: &str) {
+        if self.client.as_ref().is_none_or(Client::is_closed) {
+            self.statements.clear();
+            self.client = connect(url).map_err(|e| tracing::warn!(error = %e, "PostgreSQL connection lost")).ok();
+        }
+    }
+}
 
 struct Inner {
     jobs: Mutex<std::sync::mpsc::Sender<Job>>,
@@ -141,7 +163,7 @@ impl PostgresStore {
         let mut first = Some(first);
         for i in 0..POOL {
             let (rx, url) = (rx.clone(), url.to_owned());
-            let mut client = if i == 0 { first.take() } else { None };
+            let mut connection = Connection { client: if i == 0 { first.take() } else { None }, statements: HashMap::new() };
             std::thread::Builder::new()
                 .name(format!("gridd-postgres-{i}"))
                 .spawn(move || {
@@ -151,13 +173,11 @@ impl PostgresStore {
                             // Every store clone is gone.
                             Err(_) => return,
                         };
-                        if client.as_ref().is_none_or(Client::is_closed) {
-                            client = connect(&url).map_err(|e| tracing::warn!(error = %e, "PostgreSQL connection lost")).ok();
-                        }
+                        connection.reconnect_if_closed(&url);
                         // A panicking job fails its own transaction (its caller sees the
                         // thread's answer dropped), not the connection thread.
-                        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut client))).is_err() {
-                            client = None;
+                        if std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut connection))).is_err() {
+                            connection = Connection::default();
                         }
                     }
                 })
@@ -175,9 +195,10 @@ impl PostgresStore {
         F: Fn(&mut Tx<'_, '_>) -> Result<R, E> + Send + 'static,
     {
         let (done, result) = tokio::sync::oneshot::channel();
-        let job: Job = Box::new(move |client: &mut Option<Client>| {
+        let job: Job = Box::new(move |connection: &mut Connection| {
+            let Connection { client, statements } = connection;
             let outcome = match client.as_mut() {
-                Some(client) => transact(client, write, &f),
+                Some(client) => transact(client, statements, write, &f),
                 None => Err(StoreError::Backend("no PostgreSQL connection".into()).into()),
             };
             let _ = done.send(outcome);
@@ -194,6 +215,7 @@ impl PostgresStore {
 /// deadlock or serialisation conflict.
 fn transact<R, E: From<StoreError>>(
     client: &mut Client,
+    statements: &mut HashMap<String, Statement>,
     write: bool,
     f: &impl Fn(&mut Tx<'_, '_>) -> Result<R, E>,
 ) -> Result<(R, HashSet<Signal>), E> {
@@ -207,8 +229,8 @@ fn transact<R, E: From<StoreError>>(
                 tx.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").map_err(pg)?;
             }
             let (out, touched) = {
-                let mut stx = Tx { tx: &mut tx, write, touched: HashSet::new() };
-                let out = f(&mut stx);
+                let mut stx = Tx { tx: &mut tx, statements: &mut *statements, heads: HashMap::new(), write, touched: HashSet::new() };
+                let out = f(&mut stx).and_then(|out| stx.write_heads().map(|()| out).map_err(E::from));
                 (out, std::mem::take(&mut stx.touched))
             };
             let out = out?;
@@ -260,6 +282,11 @@ impl Store for PostgresStore {
 
 struct Tx<'a, 't> {
     tx: &'a mut Transaction<'t>,
+    statements: &'a mut HashMap<String, Statement>,
+    /// Head rows (`log_heads`, `feed_heads`) this transaction has locked: the last seq taken
+    /// from each, and whether that is ahead of the row. A transaction appending many records
+    /// to one topic locks its head once and writes it once, at commit ([`Tx::write_heads`]).
+    heads: HashMap<(Head, String), (i64, bool)>,
     write: bool,
     touched: HashSet<Signal>,
 }
@@ -273,20 +300,38 @@ fn pg(e: postgres::Error) -> StoreError {
 }
 
 impl Tx<'_, '_> {
+    /// `sql` prepared on this connection (see [`Connection`]).
+    fn statement(&mut self, sql: &str) -> Result<Statement, StoreError> {
+        if let Some(prepared) = self.statements.get(sql) {
+            return Ok(prepared.clone());
+        }
+        let prepared = self.tx.prepare(sql).map_err(pg)?;
+        // Listing filters build their SQL from the request: bound what a connection keeps.
+        if self.statements.len() >= MAX_PREPARED {
+            self.statements.clear();
+        }
+        self.statements.insert(sql.to_owned(), prepared.clone());
+        Ok(prepared)
+    }
+
     fn query(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<postgres::Row>, StoreError> {
-        self.tx.query(sql, params).map_err(pg)
+        let statement = self.statement(sql)?;
+        self.tx.query(&statement, params).map_err(pg)
     }
 
     fn execute(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, StoreError> {
-        self.tx.execute(sql, params).map_err(pg)
+        let statement = self.statement(sql)?;
+        self.tx.execute(&statement, params).map_err(pg)
     }
 
     fn one(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<postgres::Row, StoreError> {
-        self.tx.query_one(sql, params).map_err(pg)
+        let statement = self.statement(sql)?;
+        self.tx.query_one(&statement, params).map_err(pg)
     }
 
     fn opt(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Option<postgres::Row>, StoreError> {
-        self.tx.query_opt(sql, params).map_err(pg)
+        let statement = self.statement(sql)?;
+        self.tx.query_opt(&statement, params).map_err(pg)
     }
 
     fn known_cases(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<KnownCase>, StoreError> {
@@ -316,14 +361,62 @@ impl Tx<'_, '_> {
         if self.write { format!("{sql} FOR UPDATE") } else { sql.to_owned() }
     }
 
-    /// Takes the next seq of a head row (`log_heads` or `feed_heads`), locking it until commit.
-    fn next_head(&mut self, table: &str, key: &str) -> Result<i64, StoreError> {
-        let column = if table == "log_heads" { "topic" } else { "squad" };
-        let row = self.one(
-            &format!("INSERT INTO {table} ({column}, last) VALUES ($1, 1) ON CONFLICT ({column}) DO UPDATE SET last = {table}.last + 1 RETURNING last"),
-            &[&key],
-        )?;
-        Ok(row.get(0))
+    /// Takes the next seq of a head row, locking it until commit.
+    fn next_head(&mut self, head: Head, key: &str) -> Result<i64, StoreError> {
+        if let Some((last, ahead)) = self.heads.get_mut(&(head, key.to_owned())) {
+            *last += 1;
+            *ahead = true;
+            return Ok(*last);
+        }
+        let (table, column) = head.table();
+        let taken: i64 = self
+            .one(
+                &format!("INSERT INTO {table} ({column}, last) VALUES ($1, 1) ON CONFLICT ({column}) DO UPDATE SET last = {table}.last + 1 RETURNING last"),
+                &[&key],
+            )?
+            .get(0);
+        self.heads.insert((head, key.to_owned()), (taken, false));
+        Ok(taken)
+    }
+
+    /// The last seq of a head row, locking it until commit.
+    fn lock_head(&mut self, head: Head, key: &str) -> Result<i64, StoreError> {
+        if let Some((last, _)) = self.heads.get(&(head, key.to_owned())) {
+            return Ok(*last);
+        }
+        let (table, column) = head.table();
+        self.execute(&format!("INSERT INTO {table} ({column}, last) VALUES ($1, 0) ON CONFLICT ({column}) DO NOTHING"), &[&key])?;
+        let last: i64 = self.one(&format!("SELECT last FROM {table} WHERE {column} = $1 FOR UPDATE"), &[&key])?.get(0);
+        self.heads.insert((head, key.to_owned()), (last, false));
+        Ok(last)
+    }
+
+    /// Writes the head rows that are behind the seqs this transaction took.
+    fn write_heads(&mut self) -> Result<(), StoreError> {
+        let ahead: Vec<(Head, String, i64)> =
+            self.heads.iter().filter(|(_, (_, ahead))| *ahead).map(|((head, key), (last, _))| (*head, key.clone(), *last)).collect();
+        for (head, key, last) in ahead {
+            let (table, column) = head.table();
+            self.execute(&format!("UPDATE {table} SET last = $2 WHERE {column} = $1"), &[&key, &last])?;
+        }
+        Ok(())
+    }
+}
+
+/// The rows sequence numbers are taken from: one per log topic, one per squad's feed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Head {
+    Log,
+    Feed,
+}
+
+impl Head {
+    /// The table and its key column.
+    fn table(self) -> (&'static str, &'static str) {
+        match self {
+            Head::Log => ("log_heads", "topic"),
+            Head::Feed => ("feed_heads", "squad"),
+        }
     }
 }
 
@@ -401,9 +494,7 @@ impl ReadTx for Tx<'_, '_> {
     fn log_end(&mut self, topic: &str) -> Result<u64, StoreError> {
         if self.write {
             // Lock the head row appends take their seq from, until commit.
-            self.execute("INSERT INTO log_heads (topic, last) VALUES ($1, 0) ON CONFLICT (topic) DO NOTHING", &[&topic])?;
-            let row = self.one("SELECT last FROM log_heads WHERE topic = $1 FOR UPDATE", &[&topic])?;
-            return Ok(seq(row.get(0)));
+            return Ok(seq(self.lock_head(Head::Log, topic)?));
         }
         let row = self.one("SELECT COALESCE(MAX(seq), 0) FROM log WHERE topic = $1", &[&topic])?;
         Ok(seq(row.get(0)))
@@ -705,7 +796,7 @@ fn frozen_row(r: &postgres::Row) -> FrozenPeriod {
 
 impl WriteTx for Tx<'_, '_> {
     fn append_log(&mut self, topic: &str, key: &str, payload: &[u8], at: Timestamp) -> Result<u64, StoreError> {
-        let n = self.next_head("log_heads", topic)?;
+        let n = self.next_head(Head::Log, topic)?;
         self.execute(
             "INSERT INTO log (topic, seq, key, payload, appended_at) VALUES ($1, $2, $3, $4, $5)",
             &[&topic, &n, &key, &payload, &at.millis()],
@@ -796,7 +887,7 @@ impl WriteTx for Tx<'_, '_> {
         at: Timestamp,
         event_seq: u64,
     ) -> Result<u64, StoreError> {
-        let n = self.next_head("feed_heads", squad.as_str())?;
+        let n = self.next_head(Head::Feed, squad.as_str())?;
         self.execute(
             "INSERT INTO squad_feed (squad, seq, ticket_id, kind, at, event_seq) VALUES ($1, $2, $3, $4, $5, $6)",
             &[&squad.as_str(), &n, &ticket.as_str(), &feed_kind_text(kind), &at.millis(), &as_i64(event_seq)],
@@ -807,10 +898,14 @@ impl WriteTx for Tx<'_, '_> {
 
     fn replace_timers(&mut self, ticket: &TicketId, timers: &[Timer]) -> Result<(), StoreError> {
         self.execute("DELETE FROM timers WHERE ticket_id = $1", &[&ticket.as_str()])?;
-        for t in timers {
+        if !timers.is_empty() {
+            let generations: Vec<i64> = timers.iter().map(|t| i64::from(t.generation)).collect();
+            let kinds: Vec<String> = timers.iter().map(|t| timer_kind_text(t.kind)).collect();
+            let dues: Vec<i64> = timers.iter().map(|t| t.due.millis()).collect();
             self.execute(
-                "INSERT INTO timers (ticket_id, generation, kind, due) VALUES ($1, $2, $3, $4)",
-                &[&ticket.as_str(), &i64::from(t.generation), &timer_kind_text(t.kind), &t.due.millis()],
+                "INSERT INTO timers (ticket_id, generation, kind, due) \
+                 SELECT $1, g, k, d FROM UNNEST($2::BIGINT[], $3::TEXT[], $4::BIGINT[]) AS t (g, k, d)",
+                &[&ticket.as_str(), &generations, &kinds, &dues],
             )?;
         }
         self.touched.insert(Signal::Timers);
@@ -960,19 +1055,36 @@ impl WriteTx for Tx<'_, '_> {
     }
 
     fn book_assessment(&mut self, entries: &[Entry], at: Timestamp) -> Result<(), StoreError> {
-        for e in entries {
-            self.execute(
-                "INSERT INTO assessment_ledger (period, units, indicator, ticket_id, amount, at) VALUES ($1, $2, $3, $4, $5, $6)",
-                &[&e.period.to_string(), &units_column(e), &e.indicator.name(), &e.ticket.as_str(), &e.amount, &at.millis()],
-            )?;
+        if entries.is_empty() {
+            return Ok(());
         }
-        for ((period, unit, indicator), value) in assessment_totals(entries) {
-            self.execute(
-                "INSERT INTO assessment_totals (period, unit, indicator, value) VALUES ($1, $2, $3, $4) \
-                 ON CONFLICT (period, unit, indicator) DO UPDATE SET value = assessment_totals.value + EXCLUDED.value",
-                &[&period, &unit, &indicator, &value],
-            )?;
+        // One statement for the lines and one for the totals, however many there are.
+        let periods: Vec<String> = entries.iter().map(|e| e.period.to_string()).collect();
+        let units: Vec<String> = entries.iter().map(units_column).collect();
+        let indicators: Vec<String> = entries.iter().map(|e| e.indicator.name()).collect();
+        let tickets: Vec<&str> = entries.iter().map(|e| e.ticket.as_str()).collect();
+        let amounts: Vec<i64> = entries.iter().map(|e| e.amount).collect();
+        self.execute(
+            "INSERT INTO assessment_ledger (period, units, indicator, ticket_id, amount, at) \
+             SELECT p, u, i, t, a, $6 FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::TEXT[], $5::BIGINT[]) \
+             WITH ORDINALITY AS l (p, u, i, t, a, n) ORDER BY n",
+            &[&periods, &units, &indicators, &tickets, &amounts, &at.millis()],
+        )?;
+        let totals = assessment_totals(entries);
+        let mut columns: (Vec<&str>, Vec<&str>, Vec<&str>, Vec<i64>) = Default::default();
+        for ((period, unit, indicator), value) in &totals {
+            columns.0.push(period);
+            columns.1.push(unit);
+            columns.2.push(indicator);
+            columns.3.push(*value);
         }
+        // The totals' keys are distinct (a map's), as one upsert statement needs.
+        self.execute(
+            "INSERT INTO assessment_totals (period, unit, indicator, value) \
+             SELECT * FROM UNNEST($1::TEXT[], $2::TEXT[], $3::TEXT[], $4::BIGINT[]) \
+             ON CONFLICT (period, unit, indicator) DO UPDATE SET value = assessment_totals.value + EXCLUDED.value",
+            &[&columns.0, &columns.1, &columns.2, &columns.3],
+        )?;
         Ok(())
     }
 
