@@ -42,6 +42,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0003_access.sql"),
     include_str!("../migrations/postgres/0004_terminal_and_console.sql"),
     include_str!("../migrations/postgres/0005_assessment.sql"),
+    include_str!("../migrations/postgres/0006_router_cases_by_place.sql"),
 ];
 /// Connection threads (and so connections) per store.
 const POOL: usize = 8;
