@@ -773,3 +773,48 @@ async fn a_revoked_key_and_a_disabled_account_stop_working_in_every_process() {
         .collect();
     assert!(unhelpful.is_empty(), "refusals whose reason is off:\n{}", unhelpful.join("\n"));
 }
+
+/// The group's lag is read from the broker: every partition of the topic counts from what the
+/// group committed on it, whether a member holds it or not (before any joined, in a
+/// rebalance, with its member frozen), so a backlog never reads as 0.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_group_lag_counts_every_partition_from_what_the_group_committed() {
+    const SENT: u64 = 12;
+    const PROCESSED: usize = 5;
+    let cluster = Cluster::new();
+    let mut settings = gridd_log::KafkaSettings::new(cluster.brokers.clone());
+    settings.prefix = cluster.prefix.clone();
+    gridd_log::ensure_topics(&settings, 4, 1).await.expect("topics");
+    let producer = gridd_log::KafkaProducer::new(&settings).expect("producer");
+    for n in 0..SENT {
+        producer.send(gridd_log::topics::INTAKE, &format!("area:{n}"), b"report").await.expect("sent");
+    }
+    let group_lag = |settings: gridd_log::KafkaSettings| async move {
+        tokio::task::spawn_blocking(move || gridd_log::group_lag(&settings, "router", &[gridd_log::topics::INTAKE]))
+            .await
+            .expect("lag task")
+            .expect("the broker answers")
+    };
+
+    let before = group_lag(settings.clone()).await;
+    assert_eq!(before.len(), 4, "every partition of the topic, none of them held: {before:?}");
+    assert_eq!(before.values().sum::<u64>(), SENT, "nothing read yet: {before:?}");
+
+    // A member reads, processes and commits a few; the rest are still owed by the group.
+    let member = gridd_log::KafkaConsumer::new(&settings, "router", &[gridd_log::topics::INTAKE]).expect("member");
+    let shutdown = tokio_util::sync::CancellationToken::new();
+    let mut processed = 0;
+    while processed < PROCESSED {
+        let batch = tokio::time::timeout(RECOVERY, member.next_batch(&shutdown, PROCESSED - processed))
+            .await
+            .expect("records within the wait")
+            .expect("not shut down");
+        for record in &batch {
+            member.processed(record).expect("offset stored");
+        }
+        processed += batch.len();
+    }
+    member.commit_now().expect("committed");
+    let after = group_lag(settings.clone()).await;
+    assert_eq!(after.values().sum::<u64>(), SENT - PROCESSED as u64, "what was committed no longer counts: {after:?}");
+}

@@ -11,7 +11,9 @@
 //!   durable, and auto-commit writes stored offsets. After a crash or a rebalance records since
 //!   the last commit are delivered again; every effect is idempotent (ids, versions), so a
 //!   replay changes nothing. Each consumer publishes how far behind it is, per partition, as
-//!   the gauge `gridd_log_lag{consumer, topic, partition}` (from librdkafka's statistics), and
+//!   the gauge `gridd_log_lag{consumer, topic, partition}` (from librdkafka's statistics); the
+//!   group's own lag on every partition, held or not (during a rebalance, or by a frozen
+//!   member), is `gridd_log_group_lag{group, topic, partition}` ([`group_lag`]); and
 //!   a stopping consumer waits out a rebalance in progress (up to 15 s) before it leaves its
 //!   group.
 //!
@@ -359,6 +361,8 @@ const SETTLE_LIMIT: Duration = Duration::from_secs(15);
 pub struct KafkaConsumer {
     consumer: StreamConsumer<GroupMember>,
     settings: KafkaSettings,
+    /// Publishes the whole group's lag while this consumer lives.
+    _group_lag: GroupLagWatch,
 }
 
 impl KafkaConsumer {
@@ -387,7 +391,8 @@ impl KafkaConsumer {
         let names: Vec<String> = topics.iter().map(|t| settings.topic(t)).collect();
         let refs: Vec<&str> = names.iter().map(String::as_str).collect();
         consumer.subscribe(&refs).map_err(|e| LogError::Settings(e.to_string()))?;
-        Ok(Self { consumer, settings: settings.clone() })
+        let group_lag = GroupLagWatch::start(settings, group, topics)?;
+        Ok(Self { consumer, settings: settings.clone(), _group_lag: group_lag })
     }
 
     /// Records of this consumer's partitions not marked processed yet, as of its latest
@@ -483,5 +488,112 @@ impl KafkaConsumer {
             Ok(()) | Err(KafkaError::ConsumerCommit(RDKafkaErrorCode::NoOffset)) => Ok(()),
             Err(e) => Err(unavailable(e)),
         }
+    }
+}
+
+/// How long one question to the broker about a group's lag may take.
+const GROUP_LAG_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// How far a consumer group is behind on every partition of `topics` (named without the
+/// prefix): each partition's high watermark less the offset the group committed on it (or
+/// its low watermark, where the group never committed), by (topic, partition).
+///
+/// It asks the broker, not the members: a partition counts while nobody holds it, in the
+/// middle of a rebalance, or while its member is frozen. Blocking.
+pub fn group_lag(
+    settings: &KafkaSettings,
+    group: &str,
+    topics: &[&str],
+) -> Result<std::collections::BTreeMap<(String, i32), u64>, LogError> {
+    let observer = GroupObserver::new(settings, group)?;
+    observer.lag(topics)
+}
+
+/// A client that reads a group's committed offsets without joining it (it never subscribes).
+struct GroupObserver {
+    consumer: rdkafka::consumer::BaseConsumer,
+    settings: KafkaSettings,
+}
+
+impl GroupObserver {
+    fn new(settings: &KafkaSettings, group: &str) -> Result<Self, LogError> {
+        let consumer = settings
+            .client()
+            .set("group.id", settings.topic(group))
+            .set("enable.auto.commit", "false")
+            .create()
+            .map_err(|e| LogError::Settings(e.to_string()))?;
+        Ok(Self { consumer, settings: settings.clone() })
+    }
+
+    fn lag(&self, topics: &[&str]) -> Result<std::collections::BTreeMap<(String, i32), u64>, LogError> {
+        use rdkafka::Offset;
+        let mut partitions = rdkafka::TopicPartitionList::new();
+        for topic in topics {
+            let name = self.settings.topic(topic);
+            let metadata = self.consumer.fetch_metadata(Some(&name), GROUP_LAG_TIMEOUT).map_err(unavailable)?;
+            for p in metadata.topics().iter().flat_map(|t| t.partitions()) {
+                partitions.add_partition(&name, p.id());
+            }
+        }
+        let committed = self.consumer.committed_offsets(partitions, GROUP_LAG_TIMEOUT).map_err(unavailable)?;
+        let mut lag = std::collections::BTreeMap::new();
+        for element in committed.elements() {
+            let (low, high) =
+                self.consumer.fetch_watermarks(element.topic(), element.partition(), GROUP_LAG_TIMEOUT).map_err(unavailable)?;
+            let from = match element.offset() {
+                Offset::Offset(committed) => committed,
+                _ => low,
+            };
+            let topic = element.topic().strip_prefix(self.settings.prefix.as_str()).unwrap_or(element.topic()).to_owned();
+            lag.insert((topic, element.partition()), u64::try_from(high - from).unwrap_or(0));
+        }
+        Ok(lag)
+    }
+}
+
+/// Publishes [`group_lag`] as `gridd_log_group_lag{group, topic, partition}` every
+/// [`STATISTICS_INTERVAL`], on a thread of its own (the broker questions block), until dropped.
+/// Every member of a group publishes the same figures: take their maximum, not their sum.
+struct GroupLagWatch {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl GroupLagWatch {
+    fn start(settings: &KafkaSettings, group: &str, topics: &[&str]) -> Result<Self, LogError> {
+        let observer = GroupObserver::new(settings, group)?;
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let (stopped, group, topics) = (stop.clone(), group.to_owned(), topics.iter().map(|t| (*t).to_owned()).collect::<Vec<_>>());
+        std::thread::Builder::new()
+            .name(format!("gridd-lag-{group}"))
+            .spawn(move || {
+                let topics: Vec<&str> = topics.iter().map(String::as_str).collect();
+                while !stopped.load(std::sync::atomic::Ordering::Acquire) {
+                    match observer.lag(&topics) {
+                        Ok(lag) => {
+                            for ((topic, partition), records) in lag {
+                                let labels = [("group", group.clone()), ("topic", topic), ("partition", partition.to_string())];
+                                metrics::gauge!("gridd_log_group_lag", &labels).set(records as f64);
+                            }
+                        }
+                        Err(e) => tracing::debug!(group, error = %e, "the group's lag is unknown for now"),
+                    }
+                    // In short steps, so a dropped consumer's thread ends soon.
+                    for _ in 0..STATISTICS_INTERVAL.as_millis() / 100 {
+                        if stopped.load(std::sync::atomic::Ordering::Acquire) {
+                            return;
+                        }
+                        std::thread::sleep(Duration::from_millis(100));
+                    }
+                }
+            })
+            .map_err(|e| LogError::Settings(format!("cannot start the group lag thread: {e}")))?;
+        Ok(Self { stop })
+    }
+}
+
+impl Drop for GroupLagWatch {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::Release);
     }
 }

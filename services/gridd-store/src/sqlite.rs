@@ -414,7 +414,8 @@ impl ReadTx for Tx<'_> {
     }
 
     fn log_end(&mut self, topic: &str) -> Result<u64, StoreError> {
-        let end: i64 = self.conn.query_row("SELECT COALESCE(MAX(seq), 0) FROM log WHERE topic = ?1", [topic], |r| r.get(0))?;
+        let end: i64 =
+            self.conn.prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM log WHERE topic = ?1")?.query_row([topic], |r| r.get(0))?;
         Ok(seq(end))
     }
 
@@ -440,8 +441,11 @@ impl ReadTx for Tx<'_> {
     }
 
     fn report_status(&mut self, reference: &Reference) -> Result<ReportStatus, StoreError> {
-        let row: Option<Option<String>> =
-            self.conn.query_row("SELECT ticket_id FROM reports WHERE reference = ?1", [reference.as_str()], |r| r.get(0)).optional()?;
+        let row: Option<Option<String>> = self
+            .conn
+            .prepare_cached("SELECT ticket_id FROM reports WHERE reference = ?1")?
+            .query_row([reference.as_str()], |r| r.get(0))
+            .optional()?;
         Ok(match row {
             None => ReportStatus::Unknown,
             Some(None) => ReportStatus::Pending,
@@ -450,7 +454,8 @@ impl ReadTx for Tx<'_> {
     }
 
     fn ticket(&mut self, id: &TicketId) -> Result<Option<Ticket>, StoreError> {
-        let body: Option<String> = self.conn.query_row("SELECT body FROM tickets WHERE id = ?1", [id.as_str()], |r| r.get(0)).optional()?;
+        let body: Option<String> =
+            self.conn.prepare_cached("SELECT body FROM tickets WHERE id = ?1")?.query_row([id.as_str()], |r| r.get(0)).optional()?;
         body.as_deref().map(ticket_from_json).transpose()
     }
 
@@ -497,7 +502,7 @@ impl ReadTx for Tx<'_> {
         }
         args.push(as_i64(filter.limit as u64).into());
         sql.push_str(&format!(" ORDER BY created_at DESC, id DESC LIMIT ?{}", args.len()));
-        let mut stmt = self.conn.prepare(&sql)?;
+        let mut stmt = self.conn.prepare_cached(&sql)?;
         let bodies = stmt.query_map(params_from_iter(args.iter()), |r| r.get::<_, String>(0))?;
         bodies.map(|b| ticket_from_json(&b?)).collect()
     }
@@ -549,7 +554,7 @@ impl ReadTx for Tx<'_> {
     }
 
     fn next_timer_due(&mut self) -> Result<Option<Timestamp>, StoreError> {
-        let due: Option<i64> = self.conn.query_row("SELECT MIN(due) FROM timers", [], |r| r.get(0))?;
+        let due: Option<i64> = self.conn.prepare_cached("SELECT MIN(due) FROM timers")?.query_row([], |r| r.get(0))?;
         Ok(due.map(Timestamp::from_millis))
     }
 
@@ -594,7 +599,8 @@ impl ReadTx for Tx<'_> {
             .filter_map(|(c, n)| channel_from(&c).map(|c| (c, n)))
             .collect();
         let escalations_by_name = self.count_by("SELECT name, COUNT(*) FROM escalations GROUP BY name ORDER BY MIN(level)", None)?;
-        let merged: i64 = self.conn.query_row("SELECT COUNT(*) FROM reports WHERE disposition = 'merged'", [], |r| r.get(0))?;
+        let merged: i64 =
+            self.conn.prepare_cached("SELECT COUNT(*) FROM reports WHERE disposition = 'merged'")?.query_row([], |r| r.get(0))?;
         Ok(LiveCounts { by_state, overdue_open: seq(overdue_open), intake_by_channel, escalations_by_name, merged_reports: seq(merged) })
     }
 
@@ -642,7 +648,7 @@ impl ReadTx for Tx<'_> {
     }
 
     fn signing_secret(&mut self) -> Result<Option<Vec<u8>>, StoreError> {
-        Ok(self.conn.query_row("SELECT secret FROM signing_secret WHERE id = 1", [], |r| r.get(0)).optional()?)
+        Ok(self.conn.prepare_cached("SELECT secret FROM signing_secret WHERE id = 1")?.query_row([], |r| r.get(0)).optional()?)
     }
 
     fn photo(&mut self, id: &str) -> Result<Option<Photo>, StoreError> {

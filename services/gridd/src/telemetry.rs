@@ -42,4 +42,12 @@ fn describe() {
     metrics::describe_counter!("gridd_dead_letters_total", "Records kept as dead letters, per topic");
     metrics::describe_gauge!("gridd_tickets_open", "Tickets per open state");
     metrics::describe_gauge!("gridd_tickets_overdue", "Open tickets past their running deadline");
+    metrics::describe_gauge!(
+        "gridd_log_group_lag",
+        "Records a consumer group owes on each partition (high watermark less its committed offset), held or not"
+    );
+    metrics::describe_histogram!("gridd_log_send_seconds", metrics::Unit::Seconds, "Time from handing records to the broker to its answer");
+    metrics::describe_histogram!("gridd_driver_batch_records", "Records per batch a router or tracker applied together");
+    metrics::describe_histogram!("gridd_driver_batch_seconds", metrics::Unit::Seconds, "Time to apply one batch, per role");
+    metrics::describe_counter!("gridd_driver_retries_total", "Batches tried again after a failure that may pass, per role");
 }
