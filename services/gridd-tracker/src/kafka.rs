@@ -1,6 +1,6 @@
 //! The tracker in the distributed mode.
 //!
-//! - The decisions: [`crate::Decisions`] driven by [`gridd_driver::run_kafka`] as a member of
+//! - The decisions: [`crate::Tracker`] driven by [`gridd_driver::run_kafka`] as a member of
 //!   the `tracker` consumer group on the dispatch topic (keyed by ticket id, so one ticket's
 //!   decisions arrive in order at one tracker); each polled batch is applied in one database
 //!   transaction and only then marked processed. Applying is idempotent, so the records

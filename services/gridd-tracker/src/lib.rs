@@ -1,7 +1,7 @@
 //! The tracker role: owns tickets.
 //!
 //! - It applies the router's decisions from the dispatch log (file a case, or merge a report
-//!   into one) — [`Decisions`], a role of the one record driver ([`gridd_driver`]) in both
+//!   into one) — [`Tracker`] as a role of the one record driver ([`gridd_driver`]) in both
 //!   modes;
 //! - it fires due timers: warning lights, the 督办 ladder, the accept deadline — [`run_timers`];
 //! - and it applies people's commands for the gateway — [`Tracker::command`].
@@ -229,23 +229,9 @@ fn caller_key(report: &gridd_core::report::Report) -> Option<String> {
     report.contact_phone.as_deref().and_then(gridd_store::caller_key)
 }
 
-/// The tracker's consumer of the router's decisions, as a role of the record driver: each
-/// batch is applied in one transaction, in both modes.
-#[derive(Clone)]
-pub struct Decisions<S> {
-    store: S,
-    city: CityHandle,
-    clock: Arc<dyn Clock>,
-}
-
-impl<S: Store> Decisions<S> {
-    /// The consumer on `store`.
-    pub fn new(store: S, city: CityHandle, clock: Arc<dyn Clock>) -> Self {
-        Self { store, city, clock }
-    }
-}
-
-impl<S: Store> Role for Decisions<S> {
+/// The tracker as a role of the record driver, on the router's decisions: each batch is
+/// applied in one transaction, in both modes.
+impl<S: Store> Role for Tracker<S> {
     type Item = Decision;
     type Store = S;
     const NAME: &'static str = CONSUMER;
@@ -269,8 +255,9 @@ impl<S: Store> Role for Decisions<S> {
 }
 
 /// Fires up to `max` timers due at `now`, in one transaction. A timer the ticket no longer
-/// needs (the clock moved on) is dropped by re-deriving the ticket's timers.
-pub fn fire_due(tx: &mut dyn WriteTx, city: &CityConfig, now: Timestamp, max: usize) -> Result<usize, StoreError> {
+/// needs (the clock moved on) is dropped by re-deriving the ticket's timers. Returns when each
+/// timer taken was due.
+pub fn fire_due(tx: &mut dyn WriteTx, city: &CityConfig, now: Timestamp, max: usize) -> Result<Vec<Timestamp>, StoreError> {
     let due = tx.due_timers(now, max)?;
     for (id, timer) in &due {
         let Some(t) = tx.ticket(id)? else {
@@ -282,7 +269,7 @@ pub fn fire_due(tx: &mut dyn WriteTx, city: &CityConfig, now: Timestamp, max: us
             Err(_) => tx.replace_timers(id, &desired_timers(&t, policy(city)))?,
         }
     }
-    Ok(due.len())
+    Ok(due.iter().map(|(_, timer)| timer.due).collect())
 }
 
 /// The timer loop: fire what is due, then sleep until the earliest timer or a change (at most
@@ -299,7 +286,12 @@ pub async fn run_timers<S: Store>(
         changed.borrow_and_update();
         let (current, now) = (city.current(), clock.now());
         let fired = store.write(move |tx| fire_due(tx, &current, now, TIMER_BATCH)).await?;
-        if fired == TIMER_BATCH {
+        // How late each was handled, once it is durable: escalations are due to the minute.
+        let handled = clock.now();
+        for due in &fired {
+            metrics::histogram!("gridd_timer_lateness_seconds").record(handled.millis_since(*due).max(0) as f64 / 1000.0);
+        }
+        if fired.len() == TIMER_BATCH {
             continue;
         }
         let next = store.read(|tx: &mut dyn ReadTx| tx.next_timer_due()).await?;

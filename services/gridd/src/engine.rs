@@ -261,7 +261,7 @@ fn start_embedded(tasks: &mut JoinSet<TaskResult>, store: SqliteStore, access: A
     }));
     let (st, c, k, t) = (store.clone(), s.city.clone(), s.clock.clone(), s.shutdown.clone());
     tasks.spawn(named("tracker-dispatch", async move {
-        gridd_driver::run_embedded(gridd_tracker::Decisions::new(st, c, k), t).await;
+        gridd_driver::run_embedded(gridd_tracker::Tracker::new(st, c, k), t).await;
         Ok(())
     }));
     let (st, c, k, t) = (store.clone(), s.city.clone(), s.clock.clone(), s.shutdown.clone());
@@ -337,7 +337,7 @@ fn spawn_log_roles(
         let consumer = KafkaConsumer::new(settings, gridd_tracker::kafka::GROUP, &[topics::DISPATCH])?;
         let (st, c, k, p, t) = (store.clone(), s.city.clone(), s.clock.clone(), producer.clone(), s.shutdown.clone());
         tasks.spawn(named("tracker-dispatch", async move {
-            gridd_driver::run_kafka(gridd_tracker::Decisions::new(st, c, k), consumer, p, t).await;
+            gridd_driver::run_kafka(gridd_tracker::Tracker::new(st, c, k), consumer, p, t).await;
             Ok(())
         }));
         let (st, c, k) = (store.clone(), s.city.clone(), s.clock.clone());

@@ -50,4 +50,9 @@ fn describe() {
     metrics::describe_histogram!("gridd_driver_batch_records", "Records per batch a router or tracker applied together");
     metrics::describe_histogram!("gridd_driver_batch_seconds", metrics::Unit::Seconds, "Time to apply one batch, per role");
     metrics::describe_counter!("gridd_driver_retries_total", "Batches tried again after a failure that may pass, per role");
+    metrics::describe_histogram!(
+        "gridd_timer_lateness_seconds",
+        metrics::Unit::Seconds,
+        "How long after its due time a timer (warning light, 督办 level, accept deadline) was handled"
+    );
 }
