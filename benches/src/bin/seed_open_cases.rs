@@ -63,7 +63,7 @@ fn file_all(tx: &mut dyn WriteTx, city: &CityConfig, reports: &[Report]) -> Resu
             outcome: Outcome::Open { cell, placement },
         };
         gridd_router::remember(tx, &decision)?;
-        if let gridd_driver::Verdict::Poison(reason) = gridd_tracker::apply_decision(tx, city, report.received_at, decision)? {
+        if let gridd_driver::Verdict::Poison(reason) = gridd_tracker::apply_decision(tx, city, report.received_at, &decision)? {
             return Err(StoreError::Backend(format!("seed case {}: {reason}", report.reference)));
         }
     }
@@ -77,26 +77,11 @@ fn seed_report(city: &CityConfig, categories: &[CategoryCode], i: usize, at: Tim
     let cell = &cells[(i as u64).wrapping_mul(2_654_435_761) as usize % cells.len()];
     let centre = geo::InteriorPoint::interior_point(&grid.polygon(cell)).unwrap_or_else(|| geo::Point::new(0.0, 0.0));
     Report {
-        reference: Reference::new(format!("SEED-{i:07}")),
-        channel: Channel::Patrol,
-        received_at: at,
-        observed_at: at,
-        category: categories[i % categories.len()].clone(),
-        condition: None,
         location: Some(centre),
         address: "seeded case".into(),
         description: "seeded to measure the engine with many open cases".into(),
         reporter_id: "seed".into(),
-        contact_phone: None,
-        reply_required: false,
-        media_urls: Vec::new(),
-        camera: None,
-        external_ticket_id: None,
-        component_id: None,
-        attach_to: None,
-        caller_name: String::new(),
-        confidential: false,
-        confidence: None,
+        ..Report::new(Reference::new(format!("SEED-{i:07}")), Channel::Patrol, at, categories[i % categories.len()].clone())
     }
 }
 

@@ -133,6 +133,33 @@ pub struct ReportSummary {
 }
 
 impl Report {
+    /// A report of what every report has, received and observed `at`, with its optional
+    /// parts empty: set the others with struct update syntax (`..Report::new(..)`).
+    pub fn new(reference: Reference, channel: Channel, at: Timestamp, category: CategoryCode) -> Self {
+        Self {
+            reference,
+            channel,
+            received_at: at,
+            observed_at: at,
+            category,
+            condition: None,
+            location: None,
+            address: String::new(),
+            description: String::new(),
+            reporter_id: String::new(),
+            contact_phone: None,
+            reply_required: false,
+            media_urls: Vec::new(),
+            camera: None,
+            external_ticket_id: None,
+            component_id: None,
+            attach_to: None,
+            caller_name: String::new(),
+            confidential: false,
+            confidence: None,
+        }
+    }
+
     /// The summary a ticket keeps.
     pub fn summary(&self) -> ReportSummary {
         ReportSummary {

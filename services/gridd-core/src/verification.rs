@@ -81,28 +81,9 @@ mod tests {
     }
 
     fn report(channel: Channel, confidence: Option<f32>) -> Report {
-        Report {
-            reference: Reference::new("261201-00000001"),
-            channel,
-            received_at: crate::time::Timestamp::from_millis(0),
-            observed_at: crate::time::Timestamp::from_millis(0),
-            category: CategoryCode::parse("E0102").expect("code"),
-            condition: None,
-            location: None,
-            address: String::new(),
-            description: String::new(),
-            reporter_id: String::new(),
-            contact_phone: None,
-            reply_required: false,
-            media_urls: Vec::new(),
-            camera: None,
-            external_ticket_id: None,
-            component_id: None,
-            attach_to: None,
-            caller_name: String::new(),
-            confidential: false,
-            confidence,
-        }
+        let category = CategoryCode::parse("E0102").expect("code");
+        let at = crate::time::Timestamp::from_millis(0);
+        Report { confidence, ..Report::new(Reference::new("261201-00000001"), channel, at, category) }
     }
 
     #[test]

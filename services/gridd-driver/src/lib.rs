@@ -89,8 +89,49 @@ pub trait Role: Clone + Send + Sync + 'static {
     /// marked processed. By default one store transaction running [`Role::apply`]; a role
     /// that also publishes (the router) overrides it.
     fn apply_distributed(&self, items: Vec<Self::Item>) -> impl Future<Output = Result<Vec<Verdict>, Failure>> + Send {
-        let (role, store) = (self.clone(), self.store().clone());
-        async move { store.write(move |tx| Ok::<_, Failure>(role.apply(tx, &items)?)).await }
+        apply_in_one_transaction(self.clone(), items)
+    }
+}
+
+/// [`Role::apply`] in one store transaction of its own: what [`Role::apply_distributed`] does
+/// unless a role overrides it.
+pub async fn apply_in_one_transaction<R: Role>(role: R, items: Vec<R::Item>) -> Result<Vec<Verdict>, Failure> {
+    let store = role.store().clone();
+    store.write(move |tx| Ok::<_, Failure>(role.apply(tx, &items)?)).await
+}
+
+/// A batch's records decoded: the items with the records they came from, and the records that
+/// do not decode, with the reason.
+struct Decoded<'a, T, I> {
+    items: Vec<I>,
+    from: Vec<&'a T>,
+    poison: Vec<(&'a T, String)>,
+}
+
+impl<'a, T, I> Decoded<'a, T, I> {
+    fn new(records: &'a [T], payload: impl Fn(&T) -> &[u8], decode: impl Fn(&[u8]) -> Result<I, String>) -> Self {
+        let mut decoded = Self { items: Vec::with_capacity(records.len()), from: Vec::with_capacity(records.len()), poison: Vec::new() };
+        for record in records {
+            match decode(payload(record)) {
+                Ok(item) => {
+                    decoded.items.push(item);
+                    decoded.from.push(record);
+                }
+                Err(reason) => decoded.poison.push((record, reason)),
+            }
+        }
+        decoded
+    }
+
+    /// Every poison record of the batch, given the verdicts on its items.
+    fn poison(self, verdicts: Vec<Verdict>) -> Vec<(&'a T, String)> {
+        let mut poison = self.poison;
+        for (record, verdict) in self.from.into_iter().zip(verdicts) {
+            if let Verdict::Poison(reason) = verdict {
+                poison.push((record, reason));
+            }
+        }
+        poison
     }
 }
 
@@ -157,8 +198,8 @@ impl BatchSize {
 pub struct Stepped {
     /// Records consumed (applied or dead-lettered).
     pub consumed: usize,
-    /// The dead-lettered ones: seq and reason.
-    pub dead_lettered: Vec<(u64, String)>,
+    /// Why each dead-lettered one was, in log order.
+    pub dead_lettered: Vec<String>,
 }
 
 /// Applies up to `max` records after the role's position, with the position, in `tx`.
@@ -168,33 +209,17 @@ pub fn step<R: Role>(role: &R, tx: &mut dyn WriteTx, max: usize) -> Result<Stepp
     let Some(last) = records.last() else {
         return Ok(Stepped::default());
     };
-    let mut stepped = Stepped { consumed: records.len(), dead_lettered: Vec::new() };
-    let mut items = Vec::with_capacity(records.len());
-    let mut decoded_from = Vec::with_capacity(records.len());
-    for record in &records {
-        match R::decode(&record.payload) {
-            Ok(item) => {
-                items.push(item);
-                decoded_from.push(record);
-            }
-            Err(reason) => stepped.dead_lettered.push((record.seq, reason)),
-        }
-    }
-    let verdicts = role.apply(tx, &items)?;
-    for (record, verdict) in decoded_from.into_iter().zip(verdicts) {
-        if let Verdict::Poison(reason) = verdict {
-            stepped.dead_lettered.push((record.seq, reason));
-        }
-    }
-    stepped.dead_lettered.sort_by_key(|(seq, _)| *seq);
-    for (seq, reason) in &stepped.dead_lettered {
-        let record = records.iter().find(|r| r.seq == *seq).ok_or_else(|| Failure::Retry(format!("record {seq} left the batch")))?;
+    let decoded = Decoded::new(&records, |r| r.payload.as_slice(), R::decode);
+    let verdicts = role.apply(tx, &decoded.items)?;
+    let mut poison = decoded.poison(verdicts);
+    poison.sort_by_key(|(record, _)| record.seq);
+    for (record, reason) in &poison {
         tx.dead_letter(R::TOPIC, record, reason)?;
     }
     tx.set_position(R::NAME, R::TOPIC, last.seq + 1)?;
     let end = tx.log_end(R::TOPIC)?;
     metrics::gauge!("gridd_log_lag", "consumer" => R::NAME).set(end.saturating_sub(last.seq) as f64);
-    Ok(stepped)
+    Ok(Stepped { consumed: records.len(), dead_lettered: poison.into_iter().map(|(_, reason)| reason).collect() })
 }
 
 /// Sends the record after the role's position to the dead letters with `reason` and moves
@@ -221,7 +246,7 @@ pub async fn run_embedded<R: Role>(role: R, shutdown: CancellationToken) {
         let r = role.clone();
         match store.write(move |tx| step(&r, tx, max)).await {
             Ok(Stepped { consumed, dead_lettered }) => {
-                for (_, reason) in &dead_lettered {
+                for reason in &dead_lettered {
                     count_dead_letter(R::NAME, R::TOPIC, reason);
                 }
                 if consumed > 0 {
@@ -325,29 +350,16 @@ async fn dead_letter_all<R: Role>(producer: &KafkaProducer, poisoned: &[(&Record
 /// Decodes, applies and dead-letters one polled batch; false on shutdown (nothing of an
 /// unfinished batch is marked processed, so it goes to whoever reads the partition next).
 async fn process_batch<R: Role>(role: &R, producer: &KafkaProducer, records: &[Record], shutdown: &CancellationToken) -> bool {
-    let mut items = Vec::with_capacity(records.len());
-    let mut decoded_from = Vec::with_capacity(records.len());
-    let mut poisoned = Vec::new();
-    for record in records {
-        match R::decode(&record.payload) {
-            Ok(item) => {
-                items.push(item);
-                decoded_from.push(record);
-            }
-            Err(reason) => poisoned.push((record, reason)),
-        }
-    }
-    if !items.is_empty() {
-        let Some(verdicts) = apply_isolating(role, &items, shutdown).await else {
+    let decoded = Decoded::new(records, |r| r.payload.as_slice(), R::decode);
+    let verdicts = if decoded.items.is_empty() {
+        Vec::new()
+    } else {
+        let Some(verdicts) = apply_isolating(role, &decoded.items, shutdown).await else {
             return false;
         };
-        for (record, verdict) in decoded_from.into_iter().zip(verdicts) {
-            if let Verdict::Poison(reason) = verdict {
-                poisoned.push((record, reason));
-            }
-        }
-    }
-    dead_letter_all::<R>(producer, &poisoned, shutdown).await
+        verdicts
+    };
+    dead_letter_all::<R>(producer, &decoded.poison(verdicts), shutdown).await
 }
 
 /// The distributed mode: applies what `consumer` receives to the role until shutdown. A batch

@@ -405,26 +405,13 @@ fn draft(city: &CityConfig, c: Common<'_>, fill: impl FnOnce(&mut Report)) -> Re
     validate_text("address", c.address, MAX_ADDRESS, false)?;
     validate_text("description", c.description, MAX_DESCRIPTION, true)?;
     let mut report = Report {
-        reference: Reference::new(""),
-        channel: c.channel,
-        received_at: Timestamp::from_millis(0),
-        observed_at: Timestamp::from_millis(0),
-        category: terms.class.code.clone(),
         condition: terms.condition.map(str::to_owned),
         location: c.location,
         address: c.address.trim().to_owned(),
         description: c.description.trim().to_owned(),
         reporter_id: c.reporter_id,
-        contact_phone: None,
-        reply_required: false,
-        media_urls: Vec::new(),
-        camera: None,
-        external_ticket_id: None,
-        component_id: None,
-        attach_to: None,
-        caller_name: String::new(),
-        confidential: false,
-        confidence: None,
+        // The reference and times are given when the report is accepted.
+        ..Report::new(Reference::new(""), c.channel, Timestamp::from_millis(0), terms.class.code.clone())
     };
     fill(&mut report);
     Ok(Draft {
@@ -598,27 +585,10 @@ mod tests {
 
     #[test]
     fn partition_keys_group_places_and_cameras() {
+        let category = gridd_core::category::CategoryCode::parse("E0102").expect("code");
         let mut r = Report {
-            reference: Reference::new("r"),
-            channel: Channel::Citizen,
-            received_at: Timestamp::from_millis(0),
-            observed_at: Timestamp::from_millis(0),
-            category: gridd_core::category::CategoryCode::parse("E0102").expect("code"),
-            condition: None,
             location: Some(Point::new(118.351, 34.371)),
-            address: String::new(),
-            description: String::new(),
-            reporter_id: String::new(),
-            contact_phone: None,
-            reply_required: false,
-            media_urls: vec![],
-            camera: None,
-            external_ticket_id: None,
-            component_id: None,
-            attach_to: None,
-            caller_name: String::new(),
-            confidential: false,
-            confidence: None,
+            ..Report::new(Reference::new("r"), Channel::Citizen, Timestamp::from_millis(0), category)
         };
         let here = partition_key(&r);
         r.location = Some(Point::new(118.352, 34.372));

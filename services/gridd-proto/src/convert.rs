@@ -501,27 +501,15 @@ mod tests {
     use super::*;
 
     fn sample_report() -> Report {
+        let category = CategoryCode::parse("E0504").expect("valid");
         Report {
-            reference: Reference::new("261122-0K3F9ZQ2"),
-            channel: Channel::Camera,
-            received_at: Timestamp::from_millis(1_795_000_000_123),
             observed_at: Timestamp::from_millis(1_795_000_000_000),
-            category: CategoryCode::parse("E0504").expect("valid"),
-            condition: None,
             location: Some(Point::new(118.35, 34.37)),
-            address: String::new(),
             description: "店外经营".into(),
             reporter_id: "CAM-0001".into(),
-            contact_phone: None,
-            reply_required: false,
             media_urls: vec!["http://frames/1.jpg".into()],
             camera: Some(CameraDetection { camera_id: CameraId::new("CAM-0001"), detection_type: "occupy_road_business".into() }),
-            external_ticket_id: None,
-            component_id: None,
-            attach_to: None,
-            caller_name: String::new(),
-            confidential: false,
-            confidence: None,
+            ..Report::new(Reference::new("261122-0K3F9ZQ2"), Channel::Camera, Timestamp::from_millis(1_795_000_000_123), category)
         }
     }
 

@@ -80,27 +80,13 @@ mod tests {
 
     fn report(reference: &str, minutes: i64, lon: f64, camera: Option<&str>) -> Report {
         let at = NOON.add_millis(minutes * 60_000);
+        let channel = if camera.is_some() { Channel::Camera } else { Channel::Patrol };
         Report {
-            reference: Reference::new(reference),
-            channel: if camera.is_some() { Channel::Camera } else { Channel::Patrol },
-            received_at: at,
-            observed_at: at,
-            category: CategoryCode::parse("E0101").expect("category"),
-            condition: None,
             location: Some(geo::Point::new(lon, 34.372)),
-            address: String::new(),
             description: "暴露垃圾".into(),
-            reporter_id: "test".into(),
-            contact_phone: None,
-            reply_required: false,
-            media_urls: Vec::new(),
             camera: camera.map(|id| CameraDetection { camera_id: CameraId::new(id), detection_type: "garbage".into() }),
-            external_ticket_id: None,
-            component_id: None,
-            attach_to: None,
-            caller_name: String::new(),
-            confidential: false,
             confidence: camera.map(|_| 0.9),
+            ..Report::new(Reference::new(reference), channel, at, CategoryCode::parse("E0101").expect("category"))
         }
     }
 

@@ -327,12 +327,15 @@ pub fn decide_once(tx: &mut dyn WriteTx, city: &CityConfig, report: Report, pend
     Ok((decision, kept))
 }
 
+/// A decision from its encoding (a dispatch record's payload); the error says why not.
+pub fn decode_decision(bytes: &[u8]) -> Result<Decision, String> {
+    let wire = v1::DispatchDecision::decode(bytes).map_err(|e| format!("not a dispatch decision: {e}"))?;
+    gridd_proto::decision(&wire).map_err(|e| e.to_string())
+}
+
 /// A decision as recorded with report `reference`.
 pub fn recorded_decision(reference: &gridd_core::ids::Reference, bytes: &[u8]) -> Result<Decision, StoreError> {
-    v1::DispatchDecision::decode(bytes)
-        .map_err(|e| e.to_string())
-        .and_then(|d| gridd_proto::decision(&d).map_err(|e| e.to_string()))
-        .map_err(|e| StoreError::Corrupt(format!("the recorded decision of report {reference}: {e}")))
+    decode_decision(bytes).map_err(|e| StoreError::Corrupt(format!("the recorded decision of report {reference}: {e}")))
 }
 
 /// Name of a decision's outcome, for metrics and logs.
@@ -402,7 +405,7 @@ impl<S: Store> Role for Router<S> {
         async move {
             match router.producer.clone() {
                 Some(producer) => kafka::route(&router.store, &router.city, &producer, reports).await,
-                None => router.store.clone().write(move |tx| Ok::<_, Failure>(router.apply(tx, &reports)?)).await,
+                None => gridd_driver::apply_in_one_transaction(router, reports).await,
             }
         }
     }

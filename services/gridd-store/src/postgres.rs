@@ -230,7 +230,7 @@ fn transact<R, E: From<StoreError>>(
                 tx.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").map_err(pg)?;
             }
             let (out, touched) = {
-                let mut stx = Tx { tx: &mut tx, statements: &mut *statements, heads: HashMap::new(), write, touched: HashSet::new() };
+                let mut stx = Tx { tx: &mut tx, statements: &mut *statements, heads: Heads::default(), write, touched: HashSet::new() };
                 let out = f(&mut stx).and_then(|out| stx.write_heads().map(|()| out).map_err(E::from));
                 (out, std::mem::take(&mut stx.touched))
             };
@@ -287,7 +287,7 @@ struct Tx<'a, 't> {
     /// Head rows (`log_heads`, `feed_heads`) this transaction has locked: the last seq taken
     /// from each, and whether that is ahead of the row. A transaction appending many records
     /// to one topic locks its head once and writes it once, at commit ([`Tx::write_heads`]).
-    heads: HashMap<(Head, String), (i64, bool)>,
+    heads: Heads,
     write: bool,
     touched: HashSet<Signal>,
 }
@@ -364,7 +364,7 @@ impl Tx<'_, '_> {
 
     /// Takes the next seq of a head row, locking it until commit.
     fn next_head(&mut self, head: Head, key: &str) -> Result<i64, StoreError> {
-        if let Some((last, ahead)) = self.heads.get_mut(&(head, key.to_owned())) {
+        if let Some((last, ahead)) = self.heads.of(head).get_mut(key) {
             *last += 1;
             *ahead = true;
             return Ok(*last);
@@ -376,31 +376,50 @@ impl Tx<'_, '_> {
                 &[&key],
             )?
             .get(0);
-        self.heads.insert((head, key.to_owned()), (taken, false));
+        self.heads.of(head).insert(key.to_owned(), (taken, false));
         Ok(taken)
     }
 
     /// The last seq of a head row, locking it until commit.
     fn lock_head(&mut self, head: Head, key: &str) -> Result<i64, StoreError> {
-        if let Some((last, _)) = self.heads.get(&(head, key.to_owned())) {
+        if let Some((last, _)) = self.heads.of(head).get(key) {
             return Ok(*last);
         }
         let (table, column) = head.table();
         self.execute(&format!("INSERT INTO {table} ({column}, last) VALUES ($1, 0) ON CONFLICT ({column}) DO NOTHING"), &[&key])?;
         let last: i64 = self.one(&format!("SELECT last FROM {table} WHERE {column} = $1 FOR UPDATE"), &[&key])?.get(0);
-        self.heads.insert((head, key.to_owned()), (last, false));
+        self.heads.of(head).insert(key.to_owned(), (last, false));
         Ok(last)
     }
 
     /// Writes the head rows that are behind the seqs this transaction took.
     fn write_heads(&mut self) -> Result<(), StoreError> {
-        let ahead: Vec<(Head, String, i64)> =
-            self.heads.iter().filter(|(_, (_, ahead))| *ahead).map(|((head, key), (last, _))| (*head, key.clone(), *last)).collect();
+        let mut ahead = Vec::new();
+        for head in [Head::Log, Head::Feed] {
+            ahead.extend(self.heads.of(head).iter().filter(|(_, (_, ahead))| *ahead).map(|(key, (last, _))| (head, key.clone(), *last)));
+        }
         for (head, key, last) in ahead {
             let (table, column) = head.table();
             self.execute(&format!("UPDATE {table} SET last = $2 WHERE {column} = $1"), &[&key, &last])?;
         }
         Ok(())
+    }
+}
+
+/// The head rows a transaction has locked, by kind and key: the last seq taken from each, and
+/// whether that is ahead of the row.
+#[derive(Default)]
+struct Heads {
+    log: HashMap<String, (i64, bool)>,
+    feed: HashMap<String, (i64, bool)>,
+}
+
+impl Heads {
+    fn of(&mut self, head: Head) -> &mut HashMap<String, (i64, bool)> {
+        match head {
+            Head::Log => &mut self.log,
+            Head::Feed => &mut self.feed,
+        }
     }
 }
 

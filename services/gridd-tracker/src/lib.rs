@@ -160,32 +160,32 @@ pub fn record(
 /// Files or merges one router decision. Idempotent: a decision already applied changes
 /// nothing. A decision that can never be applied (a merge into a case that does not exist or
 /// refuses it) is [`Verdict::Poison`].
-pub fn apply_decision(tx: &mut dyn WriteTx, city: &CityConfig, now: Timestamp, decision: Decision) -> Result<Verdict, StoreError> {
-    let report = decision.report;
+pub fn apply_decision(tx: &mut dyn WriteTx, city: &CityConfig, now: Timestamp, decision: &Decision) -> Result<Verdict, StoreError> {
+    let report = &decision.report;
     if let gridd_store::ReportStatus::Linked(_) = tx.report_status(&report.reference)? {
         // Placed already: this is a replay.
         return Ok(Verdict::Applied);
     }
-    match decision.outcome {
+    match &decision.outcome {
         Outcome::Open { cell, placement } => {
             if tx.ticket(&decision.ticket_id)?.is_some() {
                 return Ok(Verdict::Applied);
             }
-            let case = new_case(city, &report, decision.ticket_id.clone(), cell, placement)?;
+            let case = new_case(city, report, decision.ticket_id.clone(), cell.clone(), placement.clone())?;
             let transition = ticket::open(case, now, policy(city));
             record(tx, city, now, &Actor::Router, None, &transition)?;
-            tx.link_report(&report.reference, &decision.ticket_id, "filed", caller_key(&report).as_deref())?;
+            tx.link_report(&report.reference, &decision.ticket_id, "filed", caller_key(report).as_deref())?;
         }
         Outcome::Attach { reason } => {
             let Some(t) = tx.ticket(&decision.ticket_id)? else {
                 return Ok(Verdict::Poison(format!("merge into unknown ticket {}", decision.ticket_id)));
             };
-            let command = Command::Attach { report: report.summary(), reason };
+            let command = Command::Attach { report: report.summary(), reason: reason.clone() };
             match ticket::apply(&t, &command, &Actor::Router, now, policy(city)) {
                 Ok(transition) => record(tx, city, now, &Actor::Router, Some(&t), &transition)?,
                 Err(e) => return Ok(Verdict::Poison(e.to_string())),
             }
-            tx.link_report(&report.reference, &decision.ticket_id, "merged", caller_key(&report).as_deref())?;
+            tx.link_report(&report.reference, &decision.ticket_id, "merged", caller_key(report).as_deref())?;
         }
     }
     Ok(Verdict::Applied)
@@ -244,13 +244,12 @@ impl<S: Store> Role for Tracker<S> {
     }
 
     fn decode(payload: &[u8]) -> Result<Decision, String> {
-        let wire = v1::DispatchDecision::decode(payload).map_err(|e| format!("not a dispatch decision: {e}"))?;
-        gridd_proto::decision(&wire).map_err(|e| e.to_string())
+        gridd_router::decode_decision(payload)
     }
 
     fn apply(&self, tx: &mut dyn WriteTx, decisions: &[Decision]) -> Result<Vec<Verdict>, StoreError> {
         let (city, now) = (self.city.current(), self.clock.now());
-        decisions.iter().map(|d| apply_decision(tx, &city, now, d.clone())).collect()
+        decisions.iter().map(|d| apply_decision(tx, &city, now, d)).collect()
     }
 }
 
