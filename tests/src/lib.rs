@@ -110,7 +110,7 @@ impl Clients {
     pub async fn ticket_of_within(&mut self, reference: &str, patience: Duration) -> v1::Ticket {
         let deadline = tokio::time::Instant::now() + patience;
         loop {
-            let req = v1::GetTicketRequest { id: reference.into(), include_history: false };
+            let req = v1::GetTicketRequest { id: reference.into(), include_history: false, ..Default::default() };
             match self.dispatch.get_ticket(req).await {
                 Ok(r) => {
                     if let Some(t) = r.into_inner().ticket {
@@ -129,7 +129,7 @@ impl Clients {
     pub async fn history(&mut self, id: &str) -> (v1::Ticket, Vec<v1::TicketEvent>) {
         let r = self
             .dispatch
-            .get_ticket(v1::GetTicketRequest { id: id.into(), include_history: true })
+            .get_ticket(v1::GetTicketRequest { id: id.into(), include_history: true, ..Default::default() })
             .await
             .expect("ticket exists")
             .into_inner();

@@ -97,7 +97,8 @@ impl CameraDetection {
     }
 }
 
-/// What a ticket keeps of each of its reports.
+/// What a ticket keeps of each of its reports. Stored as JSON, one row a report: the parts a
+/// report does not have are left out, so that a camera's ten thousand alerts stay small.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReportSummary {
     /// The reference.
@@ -107,25 +108,27 @@ pub struct ReportSummary {
     /// When intake accepted it.
     pub received_at: Timestamp,
     /// True if the reporter must get the reply when the case closes.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub reply_required: bool,
     /// Masked contact for the reply; empty if none.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub contact_masked: String,
     /// Photos sent with the report (a citizen's or supervisor's photos, a camera's frame).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub photo_urls: Vec<String>,
     /// The caller's name, if given. Kept in the store for the reply; clients see it only where
     /// the report is not confidential.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub caller_name: String,
     /// The caller's phone number, whole, for the reply (回访); clients see it masked, and
     /// only the reply task shows it whole.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub contact_phone: String,
     /// True if the caller's identity is confidential (保密).
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub confidential: bool,
     /// The 12345 platform's ticket number of a transferred call.
-    #[serde(default)]
+    #[serde(default, skip_serializing_if = "String::is_empty")]
     pub external_ticket_id: String,
     /// Who sent it: the supervisor's account for a patrol report (问题发现数 is theirs).
     #[serde(default, skip_serializing_if = "String::is_empty")]

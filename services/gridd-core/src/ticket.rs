@@ -287,8 +287,15 @@ pub struct Ticket {
     pub routing: Option<Routing>,
     /// Why the case is in the manual queue.
     pub manual_reason: Option<ManualReason>,
-    /// Reports, the opening one first.
+    /// Reports, the opening one first. The store keeps them in rows of their own, not in
+    /// the case's body: a case a camera repeats thousands of times must not rewrite them all
+    /// on every merge. A case loaded to take in one more report holds the opening and the
+    /// newest only (see `report_count`).
+    #[serde(skip)]
     pub reports: Vec<ReportSummary>,
+    /// How many reports the case has, whether `reports` holds them all or not.
+    #[serde(default)]
+    pub report_count: u32,
     /// When filed.
     pub created_at: Timestamp,
     /// Last dispatch.
@@ -1156,6 +1163,7 @@ pub fn open(case: NewCase, now: Timestamp, policy: Policy<'_>) -> Transition {
         routing: None,
         manual_reason: None,
         reports: vec![case.report],
+        report_count: 1,
         created_at: now,
         dispatched_at: None,
         accept_deadline: None,
@@ -1348,6 +1356,7 @@ pub fn apply(ticket: &Ticket, command: &Command, actor: &Actor, now: Timestamp, 
     let change = match (command, ticket.state) {
         (Command::Attach { report, reason }, s) => {
             t.reports.push(report.clone());
+            t.report_count = t.report_count.saturating_add(1);
             let mut detail = format!("report {} merged: {reason}", report.reference);
             // A caller who joins a case already closed still gets the reply.
             if (s == S::Closed || s == S::NotFiled) && report.reply_required {
@@ -1498,6 +1507,7 @@ pub fn apply(ticket: &Ticket, command: &Command, actor: &Actor, now: Timestamp, 
             let new: Vec<ReportSummary> =
                 reports.iter().filter(|r| t.reports.iter().all(|kept| kept.reference != r.reference)).cloned().collect();
             let detail = format!("case {duplicate} merged in (并案) with {} report(s) and their callers", new.len());
+            t.report_count = t.report_count.saturating_add(u32::try_from(new.len()).unwrap_or(u32::MAX));
             t.reports.extend(new);
             t.lineage.push(CaseLink::MergedFrom(duplicate.clone()));
             Change::new(ChangeKind::CasesMerged, detail).tell(t.squad.as_ref(), FeedKind::Updated)
@@ -1506,6 +1516,7 @@ pub fn apply(ticket: &Ticket, command: &Command, actor: &Actor, now: Timestamp, 
             // The first report is the case's own: it stays, the others may go.
             let index = t.reports.iter().skip(1).position(|r| &r.reference == reference).ok_or_else(illegal)? + 1;
             t.reports.remove(index);
+            t.report_count = t.report_count.saturating_sub(1);
             t.lineage.push(CaseLink::SplitInto(into.clone()));
             let detail = format!("report {reference} split out into case {into} (拆分)");
             Change::new(ChangeKind::ReportSplit, detail).tell(t.squad.as_ref(), FeedKind::Updated)

@@ -117,6 +117,20 @@ fn decode_events(records: Vec<gridd_store::LogRecord>) -> Result<Vec<(u64, v1::T
         .collect()
 }
 
+/// The page of history a `GetTicket` asks for, as (after seq, at most): `None` without
+/// `include_history`. A history page token is the seq of the page's last entry.
+fn history_page(req: &v1::GetTicketRequest) -> Result<Option<(u64, usize)>, FieldError> {
+    if !req.include_history {
+        return Ok(None);
+    }
+    let limit = crate::page_size_of("history_page", req.history_page.as_ref(), crate::MAX_PAGE)?;
+    let after = match req.history_page.as_ref().map_or("", |p| p.page_token.as_str()) {
+        "" => 0,
+        token => token.parse().map_err(|_| FieldError::new("history_page.page_token", "is not a token from a previous page"))?,
+    };
+    Ok(Some((after, limit)))
+}
+
 fn page_token(t: &Ticket) -> String {
     format!("{}~{}", t.created_at.millis(), t.id)
 }
@@ -248,7 +262,8 @@ impl<S: Store> v1::dispatch_service_server::DispatchService for DispatchGrpc<S> 
         let grant = grant(&request)?;
         let req = request.into_inner();
         required_id("id", &req.id)?;
-        let (id, include_history) = (req.id.clone(), req.include_history);
+        let history_page = history_page(&req).map_err(invalid)?;
+        let id = req.id.clone();
         let lookup = self
             .store
             .read(move |tx: &mut dyn ReadTx| -> Result<Lookup, StoreError> {
@@ -261,7 +276,10 @@ impl<S: Store> v1::dispatch_service_server::DispatchService for DispatchGrpc<S> 
                     },
                 };
                 let Some(t) = ticket else { return Ok(Lookup::Missing) };
-                let history = if include_history { tx.read_log_by_key(topics::TICKET_EVENTS, t.id.as_str())? } else { Vec::new() };
+                let history = match history_page {
+                    Some((after, limit)) => tx.read_log_by_key(topics::TICKET_EVENTS, t.id.as_str(), after, limit)?,
+                    None => Vec::new(),
+                };
                 Ok(Lookup::Found(Box::new(t), history))
             })
             .await
@@ -270,6 +288,10 @@ impl<S: Store> v1::dispatch_service_server::DispatchService for DispatchGrpc<S> 
             Lookup::Found(ticket, history) => {
                 grant.check_case_squad(ticket.id.as_str(), ticket.squad.as_ref())?;
                 let (city, now) = (self.city.current(), self.now());
+                let history_next_page_token = match (history_page, history.last()) {
+                    (Some((_, limit)), Some(last)) if history.len() == limit => last.seq.to_string(),
+                    _ => String::new(),
+                };
                 Ok(Response::new(v1::GetTicketResponse {
                     ticket: Some(view(&city, &ticket, now)),
                     pending: false,
@@ -277,6 +299,7 @@ impl<S: Store> v1::dispatch_service_server::DispatchService for DispatchGrpc<S> 
                     // snapshot the event carried then (a history of n merges stays O(n)).
                     history: decode_events(history)?.into_iter().map(|(_, e)| v1::TicketEvent { ticket: None, ..e }).collect(),
                     allowed_actions: crate::actions::allowed(&grant, &ticket, &city, now),
+                    history_next_page_token,
                 }))
             }
             Lookup::Pending => {

@@ -35,12 +35,17 @@ const POLL: std::time::Duration = std::time::Duration::from_millis(500);
 /// Entries a watch stream reads from the store per round.
 const WATCH_BATCH: usize = 256;
 
-/// The page size a request asks for, checked.
+/// The page size a request asks for in `page`, checked.
 fn page_size(page: Option<&gridd_proto::v1::PageRequest>) -> Result<usize, FieldError> {
+    page_size_of("page", page, DEFAULT_PAGE)
+}
+
+/// The page size asked for in the page request `field`, checked; `default` when it gives none.
+fn page_size_of(field: &str, page: Option<&gridd_proto::v1::PageRequest>, default: u32) -> Result<usize, FieldError> {
     match page.map_or(0, |p| p.page_size) {
-        0 => Ok(DEFAULT_PAGE as usize),
+        0 => Ok(default as usize),
         n if n <= MAX_PAGE => Ok(n as usize),
-        n => Err(FieldError::new("page.page_size", format!("must be at most {MAX_PAGE}, got {n}"))),
+        n => Err(FieldError::new(format!("{field}.page_size"), format!("must be at most {MAX_PAGE}, got {n}"))),
     }
 }
 

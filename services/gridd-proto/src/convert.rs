@@ -380,6 +380,18 @@ pub fn decision(d: &v1::DispatchDecision) -> Result<Decision, DecodeError> {
     Ok(Decision { report, ticket_id: TicketId::new(&d.ticket_id), outcome })
 }
 
+/// How many reports a view of a case lists at most: the opening one and the newest. A case a
+/// camera repeated ten thousand times still fits a client's message limit, and
+/// `report_count` says how many there are.
+pub const REPORTS_IN_VIEW: usize = 100;
+
+/// The reports a view lists: all of them up to [`REPORTS_IN_VIEW`], else the opening report
+/// and the newest.
+fn shown_reports(reports: &[ReportSummary]) -> impl Iterator<Item = &ReportSummary> {
+    let newest = reports.len().saturating_sub(REPORTS_IN_VIEW - 1).max(1);
+    reports.iter().take(1).chain(reports.iter().skip(newest))
+}
+
 fn report_ref(r: &ReportSummary) -> v1::ReportRef {
     v1::ReportRef {
         reference: r.reference.to_string(),
@@ -435,7 +447,7 @@ pub fn ticket(t: &Ticket, now: Timestamp, names: Names<'_>) -> v1::Ticket {
         squad_name: names.squad.to_owned(),
         routing: t.routing.as_ref().map(routing),
         manual_reason: t.manual_reason.map_or(v1::ManualReason::Unspecified, manual_reason).into(),
-        reports: t.reports.iter().map(report_ref).collect(),
+        reports: shown_reports(&t.reports).map(report_ref).collect(),
         created_at: Some(timestamp(t.created_at)),
         dispatched_at: opt_timestamp(t.dispatched_at),
         handling_deadline: opt_timestamp(t.handling.as_ref().map(|h| h.deadline)),
@@ -458,7 +470,7 @@ pub fn ticket(t: &Ticket, now: Timestamp, names: Names<'_>) -> v1::Ticket {
         not_filed_reason: t.not_filed.map_or(v1::NotFiledReason::Unspecified, not_filed_reason).into(),
         replies: t.replies.iter().map(reply_status).collect(),
         lineage: t.lineage.iter().map(case_link).collect(),
-        report_count: u32::try_from(t.reports.len()).unwrap_or(u32::MAX),
+        report_count: t.report_count,
         presses: t
             .presses
             .iter()

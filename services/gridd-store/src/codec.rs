@@ -2,7 +2,10 @@
 //! timer and feed kinds as text, and the conversions between stored integers and the core's
 //! types.
 
-use gridd_core::report::Channel;
+use std::collections::HashSet;
+
+use gridd_core::ids::Reference;
+use gridd_core::report::{Channel, ReportSummary};
 use gridd_core::ticket::{FeedKind, Ticket, TimerKind};
 
 use crate::StoreError;
@@ -13,6 +16,30 @@ pub(crate) fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
 
 pub(crate) fn ticket_from_json(body: &str) -> Result<Ticket, StoreError> {
     serde_json::from_str(body).map_err(|e| corrupt("ticket body", e))
+}
+
+/// The case's body as stored: everything but its reports, which have rows of their own.
+pub(crate) fn ticket_json(t: &Ticket) -> Result<String, StoreError> {
+    serde_json::to_string(t).map_err(|e| corrupt("ticket serialisation", e))
+}
+
+pub(crate) fn report_from_json(body: &str) -> Result<ReportSummary, StoreError> {
+    serde_json::from_str(body).map_err(|e| corrupt("case report", e))
+}
+
+pub(crate) fn report_json(r: &ReportSummary) -> Result<String, StoreError> {
+    serde_json::to_string(r).map_err(|e| corrupt("case report serialisation", e))
+}
+
+/// What a change did to a case's reports, for the rows to follow: the references that left
+/// it (a split) and the reports that joined it (a merge), in order. By reference, so it holds
+/// for a case loaded with its report ends only, as long as `after` came from that `before`.
+pub(crate) fn report_changes<'a>(before: Option<&'a Ticket>, after: &'a Ticket) -> (Vec<&'a Reference>, Vec<&'a ReportSummary>) {
+    let had: HashSet<&Reference> = before.map(|b| b.reports.iter().map(|r| &r.reference).collect()).unwrap_or_default();
+    let has: HashSet<&Reference> = after.reports.iter().map(|r| &r.reference).collect();
+    let left = had.iter().filter(|r| !has.contains(*r)).copied().collect();
+    let joined = after.reports.iter().filter(|r| !had.contains(&r.reference)).collect();
+    (left, joined)
 }
 
 /// A machine key's cameras as stored: a JSON array of strings (any id round-trips, commas too).
@@ -69,5 +96,13 @@ pub(crate) fn feed_kind_from(text: &str) -> Result<FeedKind, StoreError> {
 pub(crate) fn channel_from(text: &str) -> Option<Channel> {
     Channel::ALL.into_iter().find(|c| c.name() == text)
 }
+
+/// A case's reports, oldest first (the parameter is the case's id, in both dialects).
+pub(crate) const ALL_REPORTS_SQL: &str = "SELECT body FROM case_reports WHERE ticket_id = $1 ORDER BY ordinal";
+
+/// A case's opening and newest report: two index lookups however many it has.
+pub(crate) const REPORT_ENDS_SQL: &str = "SELECT body FROM case_reports WHERE ticket_id = $1 AND ordinal IN \
+     ((SELECT MIN(ordinal) FROM case_reports WHERE ticket_id = $1), (SELECT MAX(ordinal) FROM case_reports WHERE ticket_id = $1)) \
+     ORDER BY ordinal";
 
 pub(crate) const OPEN_STATES_SQL: &str = "('registered','dispatched','accepted','in_progress','returned','checking','rework','verifying')";

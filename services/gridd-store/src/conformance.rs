@@ -19,23 +19,39 @@ use crate::{
     topics,
 };
 
+/// The working calendar, ladder and stage limits the suite's cases run on.
+struct Terms {
+    calendar: WorkCalendar,
+    ladder: Ladder,
+    stages: StageLimits,
+}
+
+impl Terms {
+    fn new() -> Self {
+        let offset = FixedOffset::east_opt(8 * 3600).expect("offset");
+        let windows = vec![WorkingWindow::parse("08:30-12:00").expect("window"), WorkingWindow::parse("13:30-17:30").expect("window")];
+        let calendar = WorkCalendar::new(offset, windows, BTreeMap::new(), BTreeSet::new()).expect("calendar");
+        let spec = |s: &str| LimitSpec::parse(s).expect("limit");
+        let stages = StageLimits {
+            dispatch_urgent: spec("10min"),
+            dispatch_normal: spec("30min"),
+            accept: spec("30min"),
+            check_urban: spec("1h"),
+            check_rural: spec("2h"),
+            verify: spec("30min"),
+            reply: spec("1WD"),
+            approval: spec("1WH"),
+        };
+        Self { calendar, ladder: Ladder::default(), stages }
+    }
+
+    fn policy(&self) -> Policy<'_> {
+        Policy { calendar: &self.calendar, ladder: &self.ladder, stages: &self.stages, on_dissatisfied: Default::default() }
+    }
+}
+
 pub(crate) fn new_ticket(id: &str, squad: Option<&str>, created: i64) -> Ticket {
-    let offset = FixedOffset::east_opt(8 * 3600).expect("offset");
-    let windows = vec![WorkingWindow::parse("08:30-12:00").expect("window"), WorkingWindow::parse("13:30-17:30").expect("window")];
-    let calendar = WorkCalendar::new(offset, windows, BTreeMap::new(), BTreeSet::new()).expect("calendar");
-    let spec = |s: &str| LimitSpec::parse(s).expect("limit");
-    let stages = StageLimits {
-        dispatch_urgent: spec("10min"),
-        dispatch_normal: spec("30min"),
-        accept: spec("30min"),
-        check_urban: spec("1h"),
-        check_rural: spec("2h"),
-        verify: spec("30min"),
-        reply: spec("1WD"),
-        approval: spec("1WH"),
-    };
-    let ladder = Ladder::default();
-    let policy = Policy { calendar: &calendar, ladder: &ladder, stages: &stages, on_dissatisfied: Default::default() };
+    let terms = Terms::new();
     let placement = match squad {
         Some(s) => Placement::Assigned {
             squad: SquadId::new(s),
@@ -61,7 +77,7 @@ pub(crate) fn new_ticket(id: &str, squad: Option<&str>, created: i64) -> Ticket 
         category: CategoryCode::parse("E0102").expect("code"),
         condition: None,
         urgency: Urgency::Normal,
-        handling: spec("4WH"),
+        handling: LimitSpec::parse("4WH").expect("limit"),
         location: None,
         address: String::new(),
         description: "d".into(),
@@ -69,7 +85,7 @@ pub(crate) fn new_ticket(id: &str, squad: Option<&str>, created: i64) -> Ticket 
         rural: false,
         placement,
     };
-    ticket::open(case, Timestamp::from_millis(created), policy).ticket
+    ticket::open(case, Timestamp::from_millis(created), terms.policy()).ticket
 }
 
 pub(crate) async fn log_positions_and_signals<S: Store>(store: S) {
@@ -110,6 +126,19 @@ pub(crate) async fn log_positions_and_signals<S: Store>(store: S) {
         .expect("read");
     let at = |ms| Some(Timestamp::from_millis(ms));
     assert_eq!(last, (at(5), at(2), None, None), "the last append of a key, per topic");
+    // A key's records page: k1 has seqs 1 and 3 on intake.
+    let pages = store
+        .read(|tx| -> Result<_, StoreError> {
+            let seqs = |records: Vec<crate::LogRecord>| records.iter().map(|r| r.seq).collect::<Vec<_>>();
+            Ok((
+                seqs(tx.read_log_by_key(topics::INTAKE, "k1", 0, 1)?),
+                seqs(tx.read_log_by_key(topics::INTAKE, "k1", 1, 10)?),
+                seqs(tx.read_log_by_key(topics::INTAKE, "k1", 3, 10)?),
+            ))
+        })
+        .await
+        .expect("read");
+    assert_eq!(pages, (vec![1], vec![3], vec![]), "a key's records after a seq, at most a limit");
     store.write(|tx| tx.set_position("router", topics::INTAKE, 3)).await.expect("position");
     let pos = store.read(|tx| tx.position("router", topics::INTAKE)).await.expect("read");
     assert_eq!(pos, 3);
@@ -126,7 +155,7 @@ pub(crate) async fn failed_transactions_write_nothing<S: Store>(store: S) {
     let out = store
         .write(|tx| -> Result<(), Refused> {
             tx.append_log(topics::INTAKE, "k", b"p", Timestamp::from_millis(1))?;
-            tx.put_ticket(&new_ticket("T1", Some("sq-1"), 0))?;
+            tx.put_ticket(None, &new_ticket("T1", Some("sq-1"), 0))?;
             Err(Refused)
         })
         .await;
@@ -233,9 +262,9 @@ pub(crate) async fn tickets_filter_and_page<S: Store>(store: S) {
     store
         .write(|tx| -> Result<_, StoreError> {
             for i in 0..5 {
-                tx.put_ticket(&new_ticket(&format!("T{i}"), Some(if i % 2 == 0 { "sq-1" } else { "sq-2" }), i * 1000))?;
+                tx.put_ticket(None, &new_ticket(&format!("T{i}"), Some(if i % 2 == 0 { "sq-1" } else { "sq-2" }), i * 1000))?;
             }
-            tx.put_ticket(&new_ticket("M1", None, 10_000))
+            tx.put_ticket(None, &new_ticket("M1", None, 10_000))
         })
         .await
         .expect("write");
@@ -272,6 +301,82 @@ pub(crate) async fn tickets_filter_and_page<S: Store>(store: S) {
     assert_eq!(overdue.len(), 6);
     let counts = store.read(|tx| tx.live_counts(Timestamp::from_millis(0))).await.expect("counts");
     assert_eq!(counts.by_state.iter().map(|(_, n)| n).sum::<u64>(), 6);
+}
+
+/// A report as a camera alert merging into a case sends it.
+fn alert(reference: &str, at: i64) -> ReportSummary {
+    let mut report = new_ticket(reference, None, at).reports.remove(0);
+    report.channel = Channel::Camera;
+    report
+}
+
+/// Applies `command` to the case, loaded whole or with its report ends only (as the tracker
+/// loads it for a merge), and stores the change, in one transaction.
+async fn change<S: Store>(store: &S, id: &str, ends_only: bool, command: ticket::Command) -> Ticket {
+    let id = TicketId::new(id);
+    store
+        .write(move |tx| -> Result<_, StoreError> {
+            let before = if ends_only { tx.ticket_ends(&id)? } else { tx.ticket(&id)? }.expect("case");
+            let actor = if ends_only { ticket::Actor::Router } else { ticket::Actor::Operator("op".into()) };
+            let after = ticket::apply(&before, &command, &actor, Timestamp::from_millis(9_000), Terms::new().policy())
+                .map_err(|e| StoreError::Corrupt(e.to_string()))?
+                .ticket;
+            tx.put_ticket(Some(&before), &after)?;
+            Ok(after)
+        })
+        .await
+        .expect("change")
+}
+
+pub(crate) async fn a_case_keeps_its_reports_in_order_and_loads_their_ends<S: Store>(store: S) {
+    store.write(|tx| -> Result<_, StoreError> { tx.put_ticket(None, &new_ticket("C1", Some("sq-1"), 0)) }).await.expect("file");
+    // Merges as the tracker applies them: to the case loaded with its report ends only.
+    for i in 1..=4 {
+        let command = ticket::Command::Attach { report: alert(&format!("A{i}"), i * 100), reason: "same camera".into() };
+        change(&store, "C1", true, command).await;
+    }
+    let references = |t: &Ticket| t.reports.iter().map(|r| r.reference.to_string()).collect::<Vec<_>>();
+    let (whole, ends, listed) = store
+        .read(|tx| -> Result<_, StoreError> {
+            let id = TicketId::new("C1");
+            Ok((tx.ticket(&id)?, tx.ticket_ends(&id)?, tx.list_tickets(&TicketFilter { limit: 10, ..Default::default() })?))
+        })
+        .await
+        .expect("read");
+    let (whole, ends) = (whole.expect("case"), ends.expect("case"));
+    assert_eq!(references(&whole), ["C1", "A1", "A2", "A3", "A4"], "every merge kept, in order");
+    assert_eq!(whole.report_count, 5);
+    assert_eq!(whole.reports[1].channel, Channel::Camera, "a report comes back as it was stored");
+    assert_eq!(references(&ends), ["C1", "A4"], "the opening report and the newest");
+    assert_eq!(ends.report_count, 5);
+    assert_eq!(references(&listed[0]), references(&whole), "a listing holds every report too");
+    // A split takes one report out by reference; the next merge still goes last.
+    let split = ticket::Command::SplitOut { reference: Reference::new("A2"), into: TicketId::new("C2") };
+    change(&store, "C1", false, split).await;
+    change(&store, "C1", true, ticket::Command::Attach { report: alert("A5", 600), reason: "same camera".into() }).await;
+    let after = store.read(|tx| tx.ticket(&TicketId::new("C1"))).await.expect("read").expect("case");
+    assert_eq!(references(&after), ["C1", "A1", "A3", "A4", "A5"]);
+    assert_eq!(after.report_count, 5);
+}
+
+/// A case with three reports as schema version 6 stored it: the reports in the body, no count.
+pub(crate) fn body_before_case_reports() -> (Ticket, String) {
+    let mut t = new_ticket("OLD1", Some("sq-1"), 0);
+    t.reports.extend([alert("OLD2", 100), alert("OLD3", 200)]);
+    let mut body = serde_json::to_value(&t).expect("body");
+    let object = body.as_object_mut().expect("object");
+    object.remove("report_count");
+    object.insert("reports".into(), serde_json::to_value(&t.reports).expect("reports"));
+    (t, body.to_string())
+}
+
+/// What the upgrade past schema version 6 must leave of [`body_before_case_reports`]'s case.
+pub(crate) async fn upgraded_case_keeps_its_reports<S: Store>(store: S, old: Ticket) {
+    let loaded = store.read(|tx| tx.ticket(&TicketId::new("OLD1"))).await.expect("read").expect("case");
+    assert_eq!(loaded.reports, old.reports, "the body's reports moved to rows, in order");
+    assert_eq!(loaded.report_count, 3);
+    let ends = store.read(|tx| tx.ticket_ends(&TicketId::new("OLD1"))).await.expect("read").expect("case");
+    assert_eq!(ends.reports.iter().map(|r| r.reference.as_str()).collect::<Vec<_>>(), ["OLD1", "OLD3"]);
 }
 
 pub(crate) async fn feeds_are_contiguous_per_squad<S: Store>(store: S) {
@@ -352,7 +457,7 @@ pub(crate) async fn known_cases_follow_ticket_state<S: Store>(store: S) {
     t.state = TicketState::Closed;
     store
         .write(move |tx| -> Result<_, StoreError> {
-            tx.put_ticket(&t)?;
+            tx.put_ticket(None, &t)?;
             tx.touch_known_case(&TicketId::new("K1"), Timestamp::from_millis(5000))
         })
         .await
@@ -667,7 +772,7 @@ pub(crate) async fn cases_are_found_by_the_callers_number<S: Store>(store: S) {
     store
         .write(move |tx| -> Result<_, StoreError> {
             for (id, created, caller) in [("T1", 1, Some(&key)), ("T2", 2, Some(&other)), ("T3", 3, Some(&key)), ("T4", 4, None)] {
-                tx.put_ticket(&new_ticket(id, Some("sq-1"), created))?;
+                tx.put_ticket(None, &new_ticket(id, Some("sq-1"), created))?;
                 let reference = Reference::new(format!("R-{id}"));
                 tx.put_report(&reference, Channel::Hotline, Timestamp::from_millis(created))?;
                 tx.link_report(&reference, &TicketId::new(id), "filed", caller.map(String::as_str))?;
@@ -753,6 +858,11 @@ macro_rules! store_conformance {
         mod $backend {
             #[allow(unused_imports)]
             use super::*;
+
+            #[tokio::test]
+            async fn a_case_keeps_its_reports_in_order_and_loads_their_ends() {
+                $crate::conformance::a_case_keeps_its_reports_in_order_and_loads_their_ends($make).await;
+            }
 
             #[tokio::test]
             async fn log_positions_and_signals() {
@@ -844,7 +954,7 @@ macro_rules! store_conformance {
     };
 }
 
-mod backends {
+pub(crate) mod backends {
     use std::sync::LazyLock;
 
     use crate::sqlite::SqliteStore;
@@ -865,17 +975,39 @@ mod backends {
     /// A fresh database on the PostgreSQL server the test script started
     /// (`GRIDD_TEST_POSTGRES_URL`); never skipped for want of a server.
     pub(crate) fn postgres() -> crate::postgres::PostgresStore {
+        let db_url = postgres_url();
+        // The synchronous client runs its own runtime: connect from a plain thread.
+        std::thread::spawn(move || crate::postgres::PostgresStore::connect(&db_url).expect("open the test database"))
+            .join()
+            .expect("test database thread")
+    }
+
+    /// A fresh, empty database on the test server; its connection string.
+    pub(crate) fn postgres_url() -> String {
         use std::sync::atomic::{AtomicUsize, Ordering};
         static N: AtomicUsize = AtomicUsize::new(0);
         let url = std::env::var("GRIDD_TEST_POSTGRES_URL")
             .unwrap_or_else(|_| panic!("GRIDD_TEST_POSTGRES_URL is not set: run the suite with tests/run.sh, which starts PostgreSQL"));
         let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.subsec_nanos());
         let name = format!("gridd_test_{}_{}_{nanos}", std::process::id(), N.fetch_add(1, Ordering::Relaxed));
-        let db_url = crate::postgres::create_database(&url, &name).expect("create a test database");
-        // The synchronous client runs its own runtime: connect from a plain thread.
-        std::thread::spawn(move || crate::postgres::PostgresStore::connect(&db_url).expect("open the test database"))
-            .join()
-            .expect("test database thread")
+        crate::postgres::create_database(&url, &name).expect("create a test database")
+    }
+
+    #[tokio::test]
+    async fn sqlite_upgrade_moves_case_reports_out_of_the_body() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("gridd.db");
+        let (old, body) = super::body_before_case_reports();
+        crate::sqlite::tests::at_schema(&path, 6, &[("OLD1", &body)]);
+        super::upgraded_case_keeps_its_reports(SqliteStore::open(&path).expect("upgrade"), old).await;
+    }
+
+    #[tokio::test]
+    async fn postgres_upgrade_moves_case_reports_out_of_the_body() {
+        let (old, body) = super::body_before_case_reports();
+        let url = crate::postgres::tests::at_schema(6, &[("OLD1", &body)]);
+        let store = std::thread::spawn(move || crate::postgres::PostgresStore::connect(&url).expect("upgrade")).join().expect("thread");
+        super::upgraded_case_keeps_its_reports(store, old).await;
     }
 
     #[tokio::test]

@@ -384,8 +384,9 @@ fn hex(bytes: &[u8]) -> String {
 pub trait ReadTx {
     /// Records of `topic` after `after_seq`, oldest first, at most `limit`.
     fn read_log(&mut self, topic: &str, after_seq: u64, limit: usize) -> Result<Vec<LogRecord>, StoreError>;
-    /// Records of `topic` with `key`, oldest first (a ticket's history on ticket-events).
-    fn read_log_by_key(&mut self, topic: &str, key: &str) -> Result<Vec<LogRecord>, StoreError>;
+    /// Records of `topic` with `key` after `after_seq`, oldest first, at most `limit` (a page of
+    /// a ticket's history on ticket-events).
+    fn read_log_by_key(&mut self, topic: &str, key: &str, after_seq: u64, limit: usize) -> Result<Vec<LogRecord>, StoreError>;
     /// When the last record of `topic` with `key` was appended (on ticket-events: the ticket's
     /// last change), without reading the records; `None` when there is none.
     fn last_appended_at(&mut self, topic: &str, key: &str) -> Result<Option<Timestamp>, StoreError>;
@@ -399,11 +400,14 @@ pub trait ReadTx {
     fn intake_key(&mut self, key: &str) -> Result<Option<IntakeKeyEntry>, StoreError>;
     /// Where a report stands.
     fn report_status(&mut self, reference: &Reference) -> Result<ReportStatus, StoreError>;
-    /// A ticket.
+    /// A ticket, with all its reports.
     fn ticket(&mut self, id: &TicketId) -> Result<Option<Ticket>, StoreError>;
-    /// Tickets matching `filter`, newest first.
+    /// A ticket with its opening and newest report only (`report_count` counts them all): what
+    /// taking in one more report needs, at the same cost however many the case has.
+    fn ticket_ends(&mut self, id: &TicketId) -> Result<Option<Ticket>, StoreError>;
+    /// Tickets matching `filter`, newest first, with all their reports.
     fn list_tickets(&mut self, filter: &TicketFilter) -> Result<Vec<Ticket>, StoreError>;
-    /// Tickets created in `[from, to)`.
+    /// Tickets created in `[from, to)`, with all their reports.
     fn tickets_created(&mut self, from: Option<Timestamp>, to: Option<Timestamp>) -> Result<Vec<Ticket>, StoreError>;
     /// Squad feed entries after `after_seq`, oldest first.
     fn feed(&mut self, squad: &SquadId, after_seq: u64, limit: usize) -> Result<Vec<FeedEntry>, StoreError>;
@@ -482,8 +486,10 @@ pub trait WriteTx: ReadTx {
     /// Links a report to its case; `disposition` is `filed` or `merged`; `caller` is the
     /// [`caller_key`] of the reporter's phone number, if it gave one.
     fn link_report(&mut self, reference: &Reference, ticket: &TicketId, disposition: &str, caller: Option<&str>) -> Result<(), StoreError>;
-    /// Inserts or replaces a ticket.
-    fn put_ticket(&mut self, ticket: &Ticket) -> Result<(), StoreError>;
+    /// Inserts or replaces a ticket, changed from `before` as it was loaded in this
+    /// transaction (`None` for a new case): of its reports only those that joined or left it
+    /// are written.
+    fn put_ticket(&mut self, before: Option<&Ticket>, ticket: &Ticket) -> Result<(), StoreError>;
     /// Appends to a squad's feed; returns its seq.
     fn append_feed(&mut self, squad: &SquadId, ticket: &TicketId, kind: FeedKind, at: Timestamp, event_seq: u64)
     -> Result<u64, StoreError>;

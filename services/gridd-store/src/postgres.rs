@@ -20,7 +20,7 @@ use gridd_core::assessment::Entry;
 use gridd_core::category::CategoryCode;
 use gridd_core::dedup::KnownCase;
 use gridd_core::ids::{Reference, SquadId, TicketId};
-use gridd_core::report::Channel;
+use gridd_core::report::{Channel, ReportSummary};
 use gridd_core::ticket::{FeedKind, Ticket, TicketState, Timer};
 use gridd_core::time::Timestamp;
 use postgres::types::ToSql;
@@ -28,8 +28,8 @@ use postgres::{Client, NoTls, Statement, Transaction};
 use tokio::sync::watch;
 
 use crate::codec::{
-    OPEN_STATES_SQL, as_i64, cameras_from_json, cameras_json, channel_from, corrupt, feed_kind_from, feed_kind_text, seq, ticket_from_json,
-    timer_kind_from, timer_kind_text,
+    ALL_REPORTS_SQL, OPEN_STATES_SQL, REPORT_ENDS_SQL, as_i64, cameras_from_json, cameras_json, channel_from, corrupt, feed_kind_from,
+    feed_kind_text, report_changes, report_from_json, report_json, seq, ticket_from_json, ticket_json, timer_kind_from, timer_kind_text,
 };
 use crate::{
     Account, AuditEntry, FeedEntry, FrozenPeriod, IntakeKeyEntry, LedgerLine, LiveCounts, LogRecord, MachineKey, Photo, ReadTx,
@@ -43,6 +43,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0004_terminal_and_console.sql"),
     include_str!("../migrations/postgres/0005_assessment.sql"),
     include_str!("../migrations/postgres/0006_router_cases_by_place.sql"),
+    include_str!("../migrations/postgres/0007_case_reports.sql"),
 ];
 /// Connection threads (and so connections) per store.
 const POOL: usize = 8;
@@ -335,6 +336,32 @@ impl Tx<'_, '_> {
         self.tx.query_opt(&statement, params).map_err(pg)
     }
 
+    /// A case's body, its reports not yet read; locked until commit in a write transaction, so
+    /// changes to a case take turns.
+    fn ticket_body(&mut self, id: &TicketId) -> Result<Option<Ticket>, StoreError> {
+        let sql = self.locking("SELECT body FROM tickets WHERE id = $1");
+        self.opt(&sql, &[&id.as_str()])?.map(|r| ticket_from_json(&r.get::<_, String>(0))).transpose()
+    }
+
+    /// A case's reports that `sql` selects, oldest first.
+    fn case_reports(&mut self, sql: &str, id: &TicketId) -> Result<Vec<ReportSummary>, StoreError> {
+        self.query(sql, &[&id.as_str()])?.iter().map(|r| report_from_json(&r.get::<_, String>(0))).collect()
+    }
+
+    /// Cases from their bodies, with all their reports, read in one statement for them all.
+    fn tickets_with_reports(&mut self, rows: &[postgres::Row]) -> Result<Vec<Ticket>, StoreError> {
+        let mut tickets = rows.iter().map(|r| ticket_from_json(&r.get::<_, String>(0))).collect::<Result<Vec<_>, _>>()?;
+        let ids: Vec<&str> = tickets.iter().map(|t| t.id.as_str()).collect();
+        let mut reports: HashMap<String, Vec<ReportSummary>> = HashMap::new();
+        for row in self.query("SELECT ticket_id, body FROM case_reports WHERE ticket_id = ANY($1) ORDER BY ticket_id, ordinal", &[&ids])? {
+            reports.entry(row.get(0)).or_default().push(report_from_json(&row.get::<_, String>(1))?);
+        }
+        for t in &mut tickets {
+            t.reports = reports.remove(t.id.as_str()).unwrap_or_default();
+        }
+        Ok(tickets)
+    }
+
     fn known_cases(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<KnownCase>, StoreError> {
         self.query(sql, params)?
             .into_iter()
@@ -500,9 +527,11 @@ impl ReadTx for Tx<'_, '_> {
         Ok(rows.iter().map(log_record).collect())
     }
 
-    fn read_log_by_key(&mut self, topic: &str, key: &str) -> Result<Vec<LogRecord>, StoreError> {
-        let rows =
-            self.query("SELECT seq, key, payload, appended_at FROM log WHERE topic = $1 AND key = $2 ORDER BY seq", &[&topic, &key])?;
+    fn read_log_by_key(&mut self, topic: &str, key: &str, after_seq: u64, limit: usize) -> Result<Vec<LogRecord>, StoreError> {
+        let rows = self.query(
+            "SELECT seq, key, payload, appended_at FROM log WHERE topic = $1 AND key = $2 AND seq > $3 ORDER BY seq LIMIT $4",
+            &[&topic, &key, &as_i64(after_seq), &as_i64(limit as u64)],
+        )?;
         Ok(rows.iter().map(log_record).collect())
     }
 
@@ -544,9 +573,15 @@ impl ReadTx for Tx<'_, '_> {
     }
 
     fn ticket(&mut self, id: &TicketId) -> Result<Option<Ticket>, StoreError> {
-        // In a write transaction the ticket is locked until commit: changes take turns.
-        let sql = if self.write { "SELECT body FROM tickets WHERE id = $1 FOR UPDATE" } else { "SELECT body FROM tickets WHERE id = $1" };
-        self.opt(sql, &[&id.as_str()])?.map(|r| ticket_from_json(&r.get::<_, String>(0))).transpose()
+        let Some(mut t) = self.ticket_body(id)? else { return Ok(None) };
+        t.reports = self.case_reports(ALL_REPORTS_SQL, id)?;
+        Ok(Some(t))
+    }
+
+    fn ticket_ends(&mut self, id: &TicketId) -> Result<Option<Ticket>, StoreError> {
+        let Some(mut t) = self.ticket_body(id)? else { return Ok(None) };
+        t.reports = self.case_reports(REPORT_ENDS_SQL, id)?;
+        Ok(Some(t))
     }
 
     fn list_tickets(&mut self, filter: &TicketFilter) -> Result<Vec<Ticket>, StoreError> {
@@ -593,15 +628,14 @@ impl ReadTx for Tx<'_, '_> {
         args.push(Box::new(as_i64(filter.limit as u64)));
         sql.push_str(&format!(" ORDER BY created_at DESC, id DESC LIMIT ${}", args.len()));
         let params: Vec<&(dyn ToSql + Sync)> = args.iter().map(|a| a.as_ref()).collect();
-        self.query(&sql, &params)?.iter().map(|r| ticket_from_json(&r.get::<_, String>(0))).collect()
+        let rows = self.query(&sql, &params)?;
+        self.tickets_with_reports(&rows)
     }
 
     fn tickets_created(&mut self, from: Option<Timestamp>, to: Option<Timestamp>) -> Result<Vec<Ticket>, StoreError> {
         let (from, to) = (from.map_or(i64::MIN, Timestamp::millis), to.map_or(i64::MAX, Timestamp::millis));
-        self.query("SELECT body FROM tickets WHERE created_at >= $1 AND created_at < $2", &[&from, &to])?
-            .iter()
-            .map(|r| ticket_from_json(&r.get::<_, String>(0)))
-            .collect()
+        let rows = self.query("SELECT body FROM tickets WHERE created_at >= $1 AND created_at < $2", &[&from, &to])?;
+        self.tickets_with_reports(&rows)
     }
 
     fn feed(&mut self, squad: &SquadId, after_seq: u64, limit: usize) -> Result<Vec<FeedEntry>, StoreError> {
@@ -877,8 +911,8 @@ impl WriteTx for Tx<'_, '_> {
         Ok(())
     }
 
-    fn put_ticket(&mut self, t: &Ticket) -> Result<(), StoreError> {
-        let body = serde_json::to_string(t).map_err(|e| corrupt("ticket serialisation", e))?;
+    fn put_ticket(&mut self, before: Option<&Ticket>, t: &Ticket) -> Result<(), StoreError> {
+        let body = ticket_json(t)?;
         self.execute(
             "INSERT INTO tickets (id, state, squad, street, category, created_at, deadline, version, body) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
@@ -896,6 +930,19 @@ impl WriteTx for Tx<'_, '_> {
                 &body,
             ],
         )?;
+        let (left, joined) = report_changes(before, t);
+        for reference in left {
+            self.execute("DELETE FROM case_reports WHERE ticket_id = $1 AND reference = $2", &[&t.id.as_str(), &reference.as_str()])?;
+        }
+        for report in joined {
+            // The case's row is locked (it was read for update, or is new in this transaction),
+            // so the next ordinal is this transaction's to take.
+            self.execute(
+                "INSERT INTO case_reports (ticket_id, ordinal, reference, body) \
+                 VALUES ($1, (SELECT COALESCE(MAX(ordinal), 0) + 1 FROM case_reports WHERE ticket_id = $1), $2, $3)",
+                &[&t.id.as_str(), &report.reference.as_str(), &report_json(report)?],
+            )?;
+        }
         Ok(())
     }
 
@@ -1122,5 +1169,37 @@ impl WriteTx for Tx<'_, '_> {
             &[&f.period, &f.frozen_at.millis(), &f.frozen_by, &as_i64(f.last_seq), &f.sheet],
         )?;
         Ok(inserted == 1)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A fresh database at schema `version` on the test server, holding cases as (id, body) in
+    /// that version's form; returns its connection string.
+    pub(crate) fn at_schema(version: usize, cases: &[(&str, &str)]) -> String {
+        let db = crate::conformance::backends::postgres_url();
+        let cases: Vec<(String, String)> = cases.iter().map(|(id, body)| ((*id).to_owned(), (*body).to_owned())).collect();
+        let url = db.clone();
+        std::thread::spawn(move || {
+            let mut client = connect(&url).expect("connect");
+            client.batch_execute("CREATE TABLE schema_version (version BIGINT NOT NULL)").expect("version table");
+            for sql in &MIGRATIONS[..version] {
+                client.batch_execute(sql).expect("old migration");
+            }
+            client.execute("INSERT INTO schema_version (version) VALUES ($1)", &[&as_i64(version as u64)]).expect("version");
+            for (id, body) in &cases {
+                client
+                    .execute(
+                        "INSERT INTO tickets (id, state, category, created_at, version, body) VALUES ($1, 'dispatched', 'E0102', 0, 1, $2)",
+                        &[id, body],
+                    )
+                    .expect("old case");
+            }
+        })
+        .join()
+        .expect("thread");
+        db
     }
 }

@@ -15,15 +15,15 @@ use gridd_core::assessment::Entry;
 use gridd_core::category::CategoryCode;
 use gridd_core::dedup::KnownCase;
 use gridd_core::ids::{Reference, SquadId, TicketId};
-use gridd_core::report::Channel;
+use gridd_core::report::{Channel, ReportSummary};
 use gridd_core::ticket::{FeedKind, Ticket, TicketState, Timer};
 use gridd_core::time::Timestamp;
 use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, params_from_iter};
 use tokio::sync::watch;
 
 use crate::codec::{
-    OPEN_STATES_SQL, as_i64, cameras_from_json, cameras_json, channel_from, corrupt, feed_kind_from, feed_kind_text, seq, ticket_from_json,
-    timer_kind_from, timer_kind_text,
+    ALL_REPORTS_SQL, OPEN_STATES_SQL, REPORT_ENDS_SQL, as_i64, cameras_from_json, cameras_json, channel_from, corrupt, feed_kind_from,
+    feed_kind_text, report_changes, report_from_json, report_json, seq, ticket_from_json, ticket_json, timer_kind_from, timer_kind_text,
 };
 use crate::{
     Account, AuditEntry, FeedEntry, FrozenPeriod, IntakeKeyEntry, LedgerLine, LiveCounts, LogRecord, MachineKey, Photo, ReadTx,
@@ -37,6 +37,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0004_terminal_and_console.sql"),
     include_str!("../migrations/sqlite/0005_assessment.sql"),
     include_str!("../migrations/sqlite/0006_router_cases_by_place.sql"),
+    include_str!("../migrations/sqlite/0007_case_reports.sql"),
 ];
 const READERS: usize = 4;
 
@@ -291,6 +292,31 @@ struct Tx<'c> {
 }
 
 impl Tx<'_> {
+    /// A case's body, its reports not yet read.
+    fn ticket_body(&self, id: &TicketId) -> Result<Option<Ticket>, StoreError> {
+        let body: Option<String> =
+            self.conn.prepare_cached("SELECT body FROM tickets WHERE id = ?1")?.query_row([id.as_str()], |r| r.get(0)).optional()?;
+        body.as_deref().map(ticket_from_json).transpose()
+    }
+
+    /// A case's reports that `sql` selects, oldest first.
+    fn case_reports(&self, sql: &str, id: &TicketId) -> Result<Vec<ReportSummary>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(sql)?;
+        let bodies = stmt.query_map([id.as_str()], |r| r.get::<_, String>(0))?;
+        bodies.map(|b| report_from_json(&b?)).collect()
+    }
+
+    /// Cases from their bodies, with all their reports.
+    fn tickets_with_reports(&self, bodies: impl Iterator<Item = rusqlite::Result<String>>) -> Result<Vec<Ticket>, StoreError> {
+        let mut tickets = Vec::new();
+        for body in bodies {
+            let mut t = ticket_from_json(&body?)?;
+            t.reports = self.case_reports(ALL_REPORTS_SQL, &t.id)?;
+            tickets.push(t);
+        }
+        Ok(tickets)
+    }
+
     fn known_cases(&self, sql: &str, params: impl rusqlite::Params) -> Result<Vec<KnownCase>, StoreError> {
         let mut stmt = self.conn.prepare_cached(sql)?;
         let rows = stmt.query_map(params, |r| {
@@ -399,10 +425,11 @@ impl ReadTx for Tx<'_> {
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
-    fn read_log_by_key(&mut self, topic: &str, key: &str) -> Result<Vec<LogRecord>, StoreError> {
-        let mut stmt =
-            self.conn.prepare_cached("SELECT seq, key, payload, appended_at FROM log WHERE topic = ?1 AND key = ?2 ORDER BY seq")?;
-        let rows = stmt.query_map(params![topic, key], |r| {
+    fn read_log_by_key(&mut self, topic: &str, key: &str, after_seq: u64, limit: usize) -> Result<Vec<LogRecord>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT seq, key, payload, appended_at FROM log WHERE topic = ?1 AND key = ?2 AND seq > ?3 ORDER BY seq LIMIT ?4",
+        )?;
+        let rows = stmt.query_map(params![topic, key, as_i64(after_seq), as_i64(limit as u64)], |r| {
             Ok(LogRecord { seq: seq(r.get(0)?), key: r.get(1)?, payload: r.get(2)?, appended_at: Timestamp::from_millis(r.get(3)?) })
         })?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
@@ -454,9 +481,15 @@ impl ReadTx for Tx<'_> {
     }
 
     fn ticket(&mut self, id: &TicketId) -> Result<Option<Ticket>, StoreError> {
-        let body: Option<String> =
-            self.conn.prepare_cached("SELECT body FROM tickets WHERE id = ?1")?.query_row([id.as_str()], |r| r.get(0)).optional()?;
-        body.as_deref().map(ticket_from_json).transpose()
+        let Some(mut t) = self.ticket_body(id)? else { return Ok(None) };
+        t.reports = self.case_reports(ALL_REPORTS_SQL, id)?;
+        Ok(Some(t))
+    }
+
+    fn ticket_ends(&mut self, id: &TicketId) -> Result<Option<Ticket>, StoreError> {
+        let Some(mut t) = self.ticket_body(id)? else { return Ok(None) };
+        t.reports = self.case_reports(REPORT_ENDS_SQL, id)?;
+        Ok(Some(t))
     }
 
     fn list_tickets(&mut self, filter: &TicketFilter) -> Result<Vec<Ticket>, StoreError> {
@@ -504,14 +537,14 @@ impl ReadTx for Tx<'_> {
         sql.push_str(&format!(" ORDER BY created_at DESC, id DESC LIMIT ?{}", args.len()));
         let mut stmt = self.conn.prepare_cached(&sql)?;
         let bodies = stmt.query_map(params_from_iter(args.iter()), |r| r.get::<_, String>(0))?;
-        bodies.map(|b| ticket_from_json(&b?)).collect()
+        self.tickets_with_reports(bodies)
     }
 
     fn tickets_created(&mut self, from: Option<Timestamp>, to: Option<Timestamp>) -> Result<Vec<Ticket>, StoreError> {
         let mut stmt = self.conn.prepare_cached("SELECT body FROM tickets WHERE created_at >= ?1 AND created_at < ?2")?;
         let (from, to) = (from.map_or(i64::MIN, Timestamp::millis), to.map_or(i64::MAX, Timestamp::millis));
         let bodies = stmt.query_map([from, to], |r| r.get::<_, String>(0))?;
-        bodies.map(|b| ticket_from_json(&b?)).collect()
+        self.tickets_with_reports(bodies)
     }
 
     fn feed(&mut self, squad: &SquadId, after_seq: u64, limit: usize) -> Result<Vec<FeedEntry>, StoreError> {
@@ -817,8 +850,8 @@ impl WriteTx for Tx<'_> {
         Ok(())
     }
 
-    fn put_ticket(&mut self, t: &Ticket) -> Result<(), StoreError> {
-        let body = serde_json::to_string(t).map_err(|e| corrupt("ticket serialisation", e))?;
+    fn put_ticket(&mut self, before: Option<&Ticket>, t: &Ticket) -> Result<(), StoreError> {
+        let body = ticket_json(t)?;
         self.conn
             .prepare_cached(
                 "INSERT INTO tickets (id, state, squad, street, category, created_at, deadline, version, body) \
@@ -837,6 +870,18 @@ impl WriteTx for Tx<'_> {
                 as_i64(t.version),
                 body,
             ])?;
+        let (left, joined) = report_changes(before, t);
+        let mut remove = self.conn.prepare_cached("DELETE FROM case_reports WHERE ticket_id = ?1 AND reference = ?2")?;
+        for reference in left {
+            remove.execute([t.id.as_str(), reference.as_str()])?;
+        }
+        let mut add = self.conn.prepare_cached(
+            "INSERT INTO case_reports (ticket_id, ordinal, reference, body) \
+             VALUES (?1, (SELECT COALESCE(MAX(ordinal), 0) + 1 FROM case_reports WHERE ticket_id = ?1), ?2, ?3)",
+        )?;
+        for report in joined {
+            add.execute(params![t.id.as_str(), report.reference.as_str(), report_json(report)?])?;
+        }
         Ok(())
     }
 
@@ -1035,5 +1080,26 @@ impl WriteTx for Tx<'_> {
             )?
             .execute(params![f.period, f.frozen_at.millis(), f.frozen_by, as_i64(f.last_seq), f.sheet])?;
         Ok(inserted == 1)
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A database file at schema `version`, holding cases as (id, body) in that version's form.
+    pub(crate) fn at_schema(path: &Path, version: usize, cases: &[(&str, &str)]) {
+        let conn = Connection::open(path).expect("create");
+        for sql in &MIGRATIONS[..version] {
+            conn.execute_batch(sql).expect("old migration");
+        }
+        conn.pragma_update(None, "user_version", as_i64(version as u64)).expect("version");
+        for (id, body) in cases {
+            conn.execute(
+                "INSERT INTO tickets (id, state, category, created_at, version, body) VALUES (?1, 'dispatched', 'E0102', 0, 1, ?2)",
+                params![id, body],
+            )
+            .expect("old case");
+        }
     }
 }

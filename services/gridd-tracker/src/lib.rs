@@ -116,7 +116,7 @@ pub fn record(
     transition: &Transition,
 ) -> Result<(), StoreError> {
     let t = &transition.ticket;
-    tx.put_ticket(t)?;
+    tx.put_ticket(before, t)?;
     let rules = assessment::Rules { offset: city.calendar.offset(), ladder: &city.ladder };
     let lines = assessment::entries(before, transition, now, rules);
     // Most changes (a reminder, a note) count for nothing: no statement for them.
@@ -177,7 +177,9 @@ pub fn apply_decision(tx: &mut dyn WriteTx, city: &CityConfig, now: Timestamp, d
             tx.link_report(&report.reference, &decision.ticket_id, "filed", caller_key(report).as_deref())?;
         }
         Outcome::Attach { reason } => {
-            let Some(t) = tx.ticket(&decision.ticket_id)? else {
+            // Taking in a report appends it, and needs none of the case's other reports: a case
+            // a camera repeats thousands of times costs each merge the same.
+            let Some(t) = tx.ticket_ends(&decision.ticket_id)? else {
                 return Ok(Verdict::Poison(format!("merge into unknown ticket {}", decision.ticket_id)));
             };
             let command = Command::Attach { report: report.summary(), reason: reason.clone() };

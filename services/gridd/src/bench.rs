@@ -377,7 +377,7 @@ async fn reads(run: &Run, channel: Signed, n: u64) {
     let tickets = listed.into_inner().tickets;
     if let Some(t) = tickets.get((n % tickets.len().max(1) as u64) as usize) {
         let started = Instant::now();
-        let read = dispatch.get_ticket(v1::GetTicketRequest { id: t.id.clone(), include_history: false }).await;
+        let read = dispatch.get_ticket(v1::GetTicketRequest { id: t.id.clone(), include_history: false, ..Default::default() }).await;
         run.recorder.record("get ticket", started, &read);
     }
     let started = Instant::now();

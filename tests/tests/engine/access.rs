@@ -154,9 +154,11 @@ where
         Operation::StreamCameraAlerts => {
             c.intake.stream_camera_alerts(tokio_stream::iter(vec![camera_alert(&key, "CAM-0001")])).await.map(drop)
         }
-        Operation::GetTicket => {
-            c.dispatch.get_ticket(v1::GetTicketRequest { id: NO_SUCH_CASE.into(), include_history: false }).await.map(drop)
-        }
+        Operation::GetTicket => c
+            .dispatch
+            .get_ticket(v1::GetTicketRequest { id: NO_SUCH_CASE.into(), include_history: false, ..Default::default() })
+            .await
+            .map(drop),
         Operation::ListTickets => c.dispatch.list_tickets(v1::ListTicketsRequest::default()).await.map(drop),
         Operation::WatchTickets => c.dispatch.watch_tickets(v1::WatchTicketsRequest { after_seq: 0 }).await.map(drop),
         Operation::Dispatch => c
@@ -457,7 +459,7 @@ async fn a_squad_member_neither_sees_nor_acts_on_another_squads_tasks() {
         let refused = two.squad.return_task(back).await.expect_err("not their task to return");
         assert_eq!(refused.code(), Code::PermissionDenied, "ReturnTask naming {squad:?}: {refused:?}");
     }
-    let read = two.dispatch.get_ticket(v1::GetTicketRequest { id: case.id.clone(), include_history: true }).await;
+    let read = two.dispatch.get_ticket(v1::GetTicketRequest { id: case.id.clone(), include_history: true, ..Default::default() }).await;
     assert_eq!(read.expect_err("another squad's case").code(), Code::PermissionDenied);
     let listed = two.dispatch.list_tickets(v1::ListTicketsRequest { squad_id: "sq-1".into(), ..Default::default() }).await;
     assert_eq!(listed.expect_err("another squad's list").code(), Code::PermissionDenied);
@@ -481,7 +483,11 @@ async fn a_squad_member_neither_sees_nor_acts_on_another_squads_tasks() {
     let assigned = tokio::time::timeout(PATIENCE, feed.message()).await.expect("in time").expect("stream ok").expect("an event");
     assert_eq!((assigned.kind(), assigned.squad_id.as_str()), (v1::TaskEventKind::Assigned, "sq-1"));
     assert_eq!(assigned.ticket.map(|t| t.id), Some(case.id.clone()));
-    let seen = one.dispatch.get_ticket(v1::GetTicketRequest { id: case.id.clone(), include_history: false }).await.expect("own case");
+    let seen = one
+        .dispatch
+        .get_ticket(v1::GetTicketRequest { id: case.id.clone(), include_history: false, ..Default::default() })
+        .await
+        .expect("own case");
     assert_eq!(seen.into_inner().ticket.map(|t| t.id), Some(case.id.clone()));
     let accepted = one.squad.accept_task(Clients::task("", &case.id)).await.expect("sign for own task").into_inner();
     assert_eq!(accepted.state(), v1::TicketState::Accepted);

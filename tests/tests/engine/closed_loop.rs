@@ -99,7 +99,7 @@ async fn a_call_is_verified_filed_closed_and_every_caller_gets_a_reply() {
     assert_eq!(merged.id, waiting.id);
 
     let actions = |r: v1::GetTicketResponse| r.allowed_actions;
-    let get = |id: &str| v1::GetTicketRequest { id: id.into(), include_history: false };
+    let get = |id: &str| v1::GetTicketRequest { id: id.into(), include_history: false, ..Default::default() };
     let offered = actions(p.supervisor.dispatch.get_ticket(get(&waiting.id)).await.expect("get").into_inner());
     assert_eq!(offered, ["verify_confirm", "verify_refuse"], "a supervisor verifies; nothing else applies before filing");
     let filed = verify(&mut p.supervisor, &waiting.id, v1::VerifyOutcome::Confirmed, "").await.expect("confirmed");

@@ -341,3 +341,50 @@ async fn extend_deadline_takes_only_exactly_spelled_extensions() {
     assert_eq!(history.iter().filter(|e| e.kind == "extended").count(), 1, "{history:#?}");
     app.stop().await;
 }
+
+/// A camera repeating one detection merges every alert into one case, and no answer about
+/// that case grows with the storm: its view lists the opening report and the newest 99 with
+/// the count of them all, and its history comes in pages that chain to the end. Paging that
+/// asks for too much or brings a forged token is refused naming the field.
+#[tokio::test]
+async fn a_camera_storm_case_is_read_in_bounded_views_and_history_pages() {
+    const ALERTS: usize = 150;
+    const PAGE: usize = 40;
+    let app = spawn_app().await;
+    let mut admin = app.clients.clone();
+    let alerts: Vec<_> = (0..ALERTS).map(|i| alert_at(&format!("storm-{i:03}"), now())).collect();
+    let response = admin.intake.stream_camera_alerts(tokio_stream::iter(alerts)).await.expect("stream accepted").into_inner();
+    assert_eq!(response.accepted.len(), ALERTS);
+    let (first, newest) = (&response.accepted[0].reference, &response.accepted[ALERTS - 1].reference);
+    let opened = admin.ticket_of(first).await;
+    let (case, _) = admin.wait_for(&opened.id, "every alert merged", |t, _| t.report_count as usize == ALERTS).await;
+    assert_eq!(case.reports.len(), 100, "the opening report and the newest 99");
+    assert_eq!((&case.reports[0].reference, &case.reports[99].reference), (first, newest));
+
+    let page = |token: &str, size: u32| v1::GetTicketRequest {
+        id: case.id.clone(),
+        include_history: true,
+        history_page: Some(v1::PageRequest { page_size: size, page_token: token.into() }),
+    };
+    let (mut seqs, mut token, mut pages) = (Vec::new(), String::new(), 0);
+    loop {
+        let answer = admin.dispatch.get_ticket(page(&token, PAGE as u32)).await.expect("a page").into_inner();
+        assert!(answer.history.len() <= PAGE, "a page holds at most its size: {}", answer.history.len());
+        seqs.extend(answer.history.iter().map(|e| e.seq));
+        pages += 1;
+        token = answer.history_next_page_token;
+        if token.is_empty() {
+            break;
+        }
+    }
+    let (_, whole) = admin.history(&case.id).await;
+    assert!(whole.len() > ALERTS, "filed, dispatched and one merge an alert: {}", whole.len());
+    assert_eq!(seqs, whole.iter().map(|e| e.seq).collect::<Vec<_>>(), "the pages chain to the whole history, in order");
+    assert_eq!(pages, whole.len() / PAGE + 1, "full pages, then the page that ends it");
+
+    let too_big = admin.dispatch.get_ticket(page("", 501)).await.expect_err("501 entries a page");
+    assert_names_field(&too_big, "history_page.page_size", "page of 501");
+    let forged = admin.dispatch.get_ticket(page("not-a-seq", 10)).await.expect_err("forged token");
+    assert_names_field(&forged, "history_page.page_token", "forged token");
+    app.stop().await;
+}

@@ -219,7 +219,11 @@ async fn the_centre_reclassifies_and_presses_a_case_and_the_squad_answers() {
     let mut member = app.clients_with(&app.sign_in_as("m.centre", "squad_member", Some("sq-1")).await);
     let receipt = admin.hotline("centre-1", "E0102", Some(XINAN)).await.expect("accepted");
     let case = admin.ticket_of(&receipt.reference).await;
-    let offered = leader.dispatch.get_ticket(v1::GetTicketRequest { id: case.id.clone(), include_history: false }).await.expect("get");
+    let offered = leader
+        .dispatch
+        .get_ticket(v1::GetTicketRequest { id: case.id.clone(), include_history: false, ..Default::default() })
+        .await
+        .expect("get");
     let offered = offered.into_inner().allowed_actions;
     assert!(offered.contains(&"reclassify".to_owned()) && offered.contains(&"press".to_owned()), "{offered:?}");
 

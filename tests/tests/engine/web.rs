@@ -113,7 +113,7 @@ async fn operations_over_http_answer_like_grpc() {
     let grpc_answer = app
         .clients_with(&dispatcher)
         .dispatch
-        .get_ticket(v1::GetTicketRequest { id: reference.clone(), include_history: false })
+        .get_ticket(v1::GetTicketRequest { id: reference.clone(), include_history: false, ..Default::default() })
         .await
         .expect("GetTicket over gRPC")
         .into_inner();

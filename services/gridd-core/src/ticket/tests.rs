@@ -435,6 +435,8 @@ proptest! {
             }
             // The case's own report never leaves it; a case merged away is void.
             prop_assert_eq!(t.reports[0].reference.as_str(), "261123-00000001");
+            // The count the store keeps in the case's body agrees with the reports themselves.
+            prop_assert_eq!(t.report_count as usize, t.reports.len());
             if t.lineage.iter().any(|l| matches!(l, CaseLink::MergedInto(_))) {
                 prop_assert_eq!((t.state, t.cancel_reason), (TicketState::Cancelled, Some(CancelReason::Duplicate)));
             }

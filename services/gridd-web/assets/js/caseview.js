@@ -181,7 +181,7 @@ export class CaseView {
     if (resolution) body.append(resolution);
     const replies = this.renderReplies(tk);
     if (replies) body.append(replies);
-    body.append(this.renderHistory(d.history || []));
+    body.append(this.renderHistory(d.history || [], d.historyNextPageToken));
     body.scrollTop = scrollTop;
   }
 
@@ -753,7 +753,34 @@ export class CaseView {
         ].filter(Boolean).join(' · '))));
     }
     s.append(list);
+    // A camera's repeats can run to thousands: the view lists the opening report and the
+    // newest, and says how many there are in all.
+    const count = Number(tk.reportCount || reports.length);
+    if (count > reports.length) {
+      s.append(h('p.muted.small', { testid: 'case-reports-shown' }, t('case.reportsShown', { count, shown: reports.length - 1 })));
+    }
     return s;
+  }
+
+  /** Fetches the next page of the history and shows it below the entries already shown. */
+  async moreHistory(button) {
+    const d = this.data || {};
+    const id = d.ticket && d.ticket.id;
+    if (!id || !d.historyNextPageToken) return;
+    button.disabled = true;
+    button.textContent = t('case.historyLoading');
+    try {
+      const resp = await api.dispatch('GetTicket', { id, includeHistory: true, historyPage: { pageToken: d.historyNextPageToken } });
+      if (this.data !== d) return;
+      d.history = (d.history || []).concat((resp && resp.history) || []);
+      d.historyNextPageToken = (resp && resp.historyNextPageToken) || '';
+      this.render();
+    } catch (err) {
+      button.disabled = false;
+      button.textContent = t('case.historyMore');
+      this.message = { kind: 'error', err };
+      this.render();
+    }
   }
 
   renderPhotos(tk) {
@@ -866,7 +893,7 @@ export class CaseView {
     return section('case-replies', 'case.replies', list);
   }
 
-  renderHistory(history) {
+  renderHistory(history, nextPageToken) {
     const s = section('case-history', 'case.history');
     if (!history.length) {
       s.append(h('p.muted', t('case.noHistory')));
@@ -881,6 +908,11 @@ export class CaseView {
         ev.detail ? h('div.tl-detail.small.muted', ev.detail) : null));
     }
     s.append(list);
+    if (nextPageToken) {
+      const more = h('button.btn.small', { type: 'button', testid: 'history-more' }, t('case.historyMore'));
+      more.addEventListener('click', () => this.moreHistory(more));
+      s.append(more);
+    }
     return s;
   }
 }

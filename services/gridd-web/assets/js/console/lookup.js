@@ -171,7 +171,11 @@ export class Lookup {
       return;
     }
     const tk = answer.ticket;
-    const merged = tk.id !== ref && (tk.reports || []).some((r) => r.reference === ref && r.reference !== tk.id);
+    // A view lists at most the opening report and the newest 99 (reportCount counts them
+    // all): a reference found by GetTicket but not listed is one of the others.
+    const listed = tk.reports || [];
+    const complete = listed.length >= Number(tk.reportCount || 0);
+    const merged = tk.id !== ref && (!complete || listed.some((r) => r.reference === ref && r.reference !== tk.id));
     const reply = (tk.reports || []).some((r) => r.replyRequired);
     el.append(h('div.lookup-case', { testid: 'lookup-case', dataset: { ticketId: tk.id, state: tk.state || '' } },
       h('div.lookup-title',
@@ -187,7 +191,7 @@ export class Lookup {
         h('dt', t('lookup.filedAt')), h('dd', fmtTime(tk.createdAt)),
         h('dt', t('lookup.squad')), h('dd', tk.squadName || tk.squadId || '—'),
         h('dt', t('lookup.deadline')), h('dd', fmtTime(tk.handlingDeadline))),
-      h('h4', `${t('lookup.reports')} (${(tk.reports || []).length})`),
+      h('h4', `${t('lookup.reports')} (${Number(tk.reportCount || listed.length)})`),
       h('ul.plain.lookup-reports', (tk.reports || []).map((r) => h('li', { testid: 'lookup-report', dataset: { reference: r.reference } },
         h('span.mono', r.reference), ' ',
         h('span.muted', `${tEnum('channel', r.channel)} · ${fmtTime(r.receivedAt)}`),

@@ -398,10 +398,14 @@ export class TaskView {
   renderReports(tk) {
     const reports = tk.reports || [];
     if (!reports.length) return section('task-reports', 'term.task.reports', h('p.muted', t('term.task.noReports')));
+    // A camera's repeats are counted, not all listed: a task carries the opening report and
+    // the newest, a case view at most 100.
+    const count = Number(tk.reportCount || reports.length);
     return section('task-reports', 'term.task.reports', h('ul.reports', reports.map((r) => h('li.report', { testid: 'task-report', dataset: { reference: r.reference || '' } },
       h('div.report-top', h('span.badge', tEnum('channel', r.channel || 'CHANNEL_UNSPECIFIED')), h('span.muted.small', fmtTime(r.receivedAt))),
       h('div.mono.small.muted', [r.reference, r.contactMasked].filter(Boolean).join(' · ')),
-      this.photoGrid(r.photoUrls || [], 'task-report-photo')))));
+      this.photoGrid(r.photoUrls || [], 'task-report-photo')))),
+      count > reports.length ? h('p.muted.small', { testid: 'task-report-count' }, t('term.task.reportCount', { count, shown: reports.length })) : null);
   }
 
   renderResolution(tk) {
