@@ -504,7 +504,7 @@ async fn a_terminal_whose_gateway_is_killed_resumes_on_another_and_misses_nothin
     assert_eq!(places.len(), TASKS, "{TASKS} places of squad {squad} on the lattice");
 
     let mut terminal = first.clients().await;
-    let watch = |after_seq| v1::WatchTasksRequest { squad_id: squad.clone(), after_seq };
+    let watch = |after_seq| v1::WatchTasksRequest { squad_id: squad.clone(), after_seq, ..Default::default() };
     let mut feed = terminal.squad.watch_tasks(watch(0)).await.expect("watch").into_inner();
     let mut seen: Vec<v1::TaskEvent> = Vec::new();
     let send = |place: usize| {

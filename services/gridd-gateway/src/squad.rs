@@ -115,7 +115,15 @@ impl<S: Store> v1::squad_service_server::SquadService for SquadGrpc<S> {
         let grant = grant(&request)?;
         let req = request.into_inner();
         let squad = self.squad(&grant, &req.squad_id)?;
-        Ok(Response::new(watch_feed(self.store.clone(), squad, req.after_seq, self.shutdown.clone())))
+        let after_seq = match (req.from_end, req.after_seq) {
+            (false, after_seq) => after_seq,
+            (true, 0) => {
+                let squad = squad.clone();
+                self.store.read(move |tx: &mut dyn ReadTx| tx.feed_end(&squad)).await.map_err(|e| store_status(&e))?
+            }
+            (true, _) => return Err(invalid(FieldError::new("from_end", "starts at the feed's end: leave after_seq at 0"))),
+        };
+        Ok(Response::new(watch_feed(self.store.clone(), squad, after_seq, self.shutdown.clone())))
     }
 
     async fn accept_task(&self, request: Request<v1::TaskCommand>) -> Result<Response<v1::Ticket>, Status> {

@@ -411,6 +411,8 @@ pub trait ReadTx {
     fn tickets_created(&mut self, from: Option<Timestamp>, to: Option<Timestamp>) -> Result<Vec<Ticket>, StoreError>;
     /// Squad feed entries after `after_seq`, oldest first.
     fn feed(&mut self, squad: &SquadId, after_seq: u64, limit: usize) -> Result<Vec<FeedEntry>, StoreError>;
+    /// The seq of a squad feed's last entry (0 when it has none).
+    fn feed_end(&mut self, squad: &SquadId) -> Result<u64, StoreError>;
     /// Timers due at or before `now`, earliest first.
     fn due_timers(&mut self, now: Timestamp, limit: usize) -> Result<Vec<(TicketId, Timer)>, StoreError>;
     /// The earliest timer, if any.

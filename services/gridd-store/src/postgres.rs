@@ -638,6 +638,10 @@ impl ReadTx for Tx<'_, '_> {
         self.tickets_with_reports(&rows)
     }
 
+    fn feed_end(&mut self, squad: &SquadId) -> Result<u64, StoreError> {
+        Ok(seq(self.one("SELECT COALESCE(MAX(seq), 0) FROM squad_feed WHERE squad = $1", &[&squad.as_str()])?.get(0)))
+    }
+
     fn feed(&mut self, squad: &SquadId, after_seq: u64, limit: usize) -> Result<Vec<FeedEntry>, StoreError> {
         let rows = self.query(
             "SELECT f.seq, f.ticket_id, f.kind, f.at, l.payload FROM squad_feed f \

@@ -547,6 +547,11 @@ impl ReadTx for Tx<'_> {
         self.tickets_with_reports(bodies)
     }
 
+    fn feed_end(&mut self, squad: &SquadId) -> Result<u64, StoreError> {
+        let mut stmt = self.conn.prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM squad_feed WHERE squad = ?1")?;
+        Ok(seq(stmt.query_row([squad.as_str()], |r| r.get(0))?))
+    }
+
     fn feed(&mut self, squad: &SquadId, after_seq: u64, limit: usize) -> Result<Vec<FeedEntry>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT f.seq, f.ticket_id, f.kind, f.at, l.payload FROM squad_feed f \

@@ -105,7 +105,8 @@ pub async fn tasks<S: Store, K: IntakeSink>(
 ) -> Response {
     use v1::squad_service_server::SquadService as _;
     let after_seq = last_event_id(&headers).or(q.after).unwrap_or(0);
-    let mut request = tonic::Request::new(v1::WatchTasksRequest { squad_id: q.squad_id.unwrap_or_default(), after_seq });
+    let mut request =
+        tonic::Request::new(v1::WatchTasksRequest { squad_id: q.squad_id.unwrap_or_default(), after_seq, ..Default::default() });
     request.extensions_mut().insert(grant);
     match services.squad.watch_tasks(request).await {
         Ok(stream) => sse(stream.into_inner(), "task", |e: &v1::TaskEvent| e.seq),

@@ -242,8 +242,10 @@ async fn watch_feeds(run: &Arc<Run>) -> anyhow::Result<()> {
     let squads: Vec<String> = run.city.responsibility.squads().map(|s| s.id.to_string()).collect();
     for (i, squad) in squads.into_iter().enumerate() {
         let mut client = SquadServiceClient::new(run.channel(i));
-        // Earlier tasks replay first; only the bench's own are waited for.
-        let mut stream = client.watch_tasks(v1::WatchTasksRequest { squad_id: squad.clone(), after_seq: 0 }).await?.into_inner();
+        // From the feed's end: a store seeded with a million cases holds as many tasks, and
+        // only the bench's own are waited for.
+        let request = v1::WatchTasksRequest { squad_id: squad.clone(), from_end: true, ..Default::default() };
+        let mut stream = client.watch_tasks(request).await?.into_inner();
         let run = run.clone();
         tokio::spawn(async move {
             while let Ok(Some(event)) = stream.message().await {

@@ -410,7 +410,7 @@ impl Actors {
     async fn squad(self, squad: String, seed: u64) {
         let Some(channel) = self.ids.squads.get(&squad).cloned() else { return };
         let mut client = SquadServiceClient::new(channel);
-        let request = v1::WatchTasksRequest { squad_id: squad.clone(), after_seq: 0 };
+        let request = v1::WatchTasksRequest { squad_id: squad.clone(), after_seq: 0, ..Default::default() };
         let Ok(response) = client.watch_tasks(request).await else { return };
         let mut feed = response.into_inner();
         let mut rng = StdRng::seed_from_u64(seed);

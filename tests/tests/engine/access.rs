@@ -260,7 +260,9 @@ where
             })
             .await
             .map(drop),
-        Operation::WatchTasks => c.squad.watch_tasks(v1::WatchTasksRequest { squad_id: "sq-1".into(), after_seq: 0 }).await.map(drop),
+        Operation::WatchTasks => {
+            c.squad.watch_tasks(v1::WatchTasksRequest { squad_id: "sq-1".into(), after_seq: 0, ..Default::default() }).await.map(drop)
+        }
         Operation::AcceptTask => c.squad.accept_task(Clients::task("sq-1", NO_SUCH_CASE)).await.map(drop),
         Operation::StartTask => c.squad.start_task(Clients::task("sq-1", NO_SUCH_CASE)).await.map(drop),
         Operation::ResolveTask => {
@@ -448,7 +450,7 @@ async fn a_squad_member_neither_sees_nor_acts_on_another_squads_tasks() {
     assert_eq!(case.squad_id, "sq-1", "the call in 新安街道 is 一中队's case");
 
     let mut two = app.clients_with(&app.sign_in_as("m.two", "squad_member", Some("sq-2")).await);
-    let watch = two.squad.watch_tasks(v1::WatchTasksRequest { squad_id: "sq-1".into(), after_seq: 0 }).await;
+    let watch = two.squad.watch_tasks(v1::WatchTasksRequest { squad_id: "sq-1".into(), after_seq: 0, ..Default::default() }).await;
     let refused = watch.expect_err("another squad's feed");
     assert_eq!(refused.code(), Code::PermissionDenied, "{refused:?}");
     assert!(refused.message().contains("sq-1") && refused.message().contains("sq-2"), "{}", refused.message());
@@ -478,8 +480,12 @@ async fn a_squad_member_neither_sees_nor_acts_on_another_squads_tasks() {
     assert_eq!(history.iter().map(|e| e.kind.as_str()).collect::<Vec<_>>(), ["filed", "dispatched"]);
 
     let mut one = app.clients_with(&app.sign_in_as("m.one", "squad_member", Some("sq-1")).await);
-    let mut feed =
-        one.squad.watch_tasks(v1::WatchTasksRequest { squad_id: String::new(), after_seq: 0 }).await.expect("own feed").into_inner();
+    let mut feed = one
+        .squad
+        .watch_tasks(v1::WatchTasksRequest { squad_id: String::new(), after_seq: 0, ..Default::default() })
+        .await
+        .expect("own feed")
+        .into_inner();
     let assigned = tokio::time::timeout(PATIENCE, feed.message()).await.expect("in time").expect("stream ok").expect("an event");
     assert_eq!((assigned.kind(), assigned.squad_id.as_str()), (v1::TaskEventKind::Assigned, "sq-1"));
     assert_eq!(assigned.ticket.map(|t| t.id), Some(case.id.clone()));

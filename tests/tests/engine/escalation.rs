@@ -23,7 +23,12 @@ async fn an_overdue_case_escalates_level_by_level_until_closed() {
     assert!(history.iter().any(|e| e.detail.contains("局 told")), "the red card goes to the bureau");
     assert_eq!((red.light(), red.overdue), (v1::Light::Red, true));
     // The squad's terminal was told of every step on its task.
-    let mut feed = c.squad.watch_tasks(v1::WatchTasksRequest { squad_id: "sq-1".into(), after_seq: 1 }).await.expect("watch").into_inner();
+    let mut feed = c
+        .squad
+        .watch_tasks(v1::WatchTasksRequest { squad_id: "sq-1".into(), after_seq: 1, ..Default::default() })
+        .await
+        .expect("watch")
+        .into_inner();
     for _ in 0..4 {
         assert_eq!(feed.message().await.expect("ok").expect("event").kind(), v1::TaskEventKind::Escalated);
     }

@@ -32,7 +32,12 @@ async fn a_failed_check_sends_the_case_back_as_rework_until_it_passes() {
         .expect("verify")
         .into_inner();
     assert_eq!((failed.state(), failed.rework_count, failed.squad_id.as_str()), (v1::TicketState::Rework, 1, "sq-1"));
-    let feed = c.squad.watch_tasks(v1::WatchTasksRequest { squad_id: "sq-1".into(), after_seq: 1 }).await.expect("watch").into_inner();
+    let feed = c
+        .squad
+        .watch_tasks(v1::WatchTasksRequest { squad_id: "sq-1".into(), after_seq: 1, ..Default::default() })
+        .await
+        .expect("watch")
+        .into_inner();
     let rework = tokio::time::timeout(gridd_tests::PATIENCE, async move {
         let mut feed = feed;
         feed.message().await
@@ -81,10 +86,20 @@ async fn a_returned_case_is_redispatched_to_another_squad() {
         .expect("dispatch")
         .into_inner();
     assert_eq!((redispatched.state(), redispatched.squad_id.as_str(), redispatched.return_count), (v1::TicketState::Dispatched, "sq-2", 1));
-    let mut feed2 = c.squad.watch_tasks(v1::WatchTasksRequest { squad_id: "sq-2".into(), after_seq: 0 }).await.expect("watch").into_inner();
+    let mut feed2 = c
+        .squad
+        .watch_tasks(v1::WatchTasksRequest { squad_id: "sq-2".into(), after_seq: 0, ..Default::default() })
+        .await
+        .expect("watch")
+        .into_inner();
     let assigned = feed2.message().await.expect("ok").expect("event");
     assert_eq!((assigned.kind(), assigned.ticket.map(|t| t.id)), (v1::TaskEventKind::Assigned, Some(id.clone())));
-    let mut feed1 = c.squad.watch_tasks(v1::WatchTasksRequest { squad_id: "sq-1".into(), after_seq: 1 }).await.expect("watch").into_inner();
+    let mut feed1 = c
+        .squad
+        .watch_tasks(v1::WatchTasksRequest { squad_id: "sq-1".into(), after_seq: 1, ..Default::default() })
+        .await
+        .expect("watch")
+        .into_inner();
     assert_eq!(feed1.message().await.expect("ok").expect("event").kind(), v1::TaskEventKind::Withdrawn);
     // The new squad can work it; the old one cannot.
     let stale = c.squad.accept_task(Clients::task("sq-1", &id)).await.expect_err("not theirs any more");
@@ -133,7 +148,12 @@ async fn illegal_commands_are_refused_and_change_nothing() {
 async fn a_terminal_that_reconnects_misses_nothing() {
     let app = spawn_app().await;
     let mut c = app.clients.clone();
-    let mut feed = c.squad.watch_tasks(v1::WatchTasksRequest { squad_id: "sq-1".into(), after_seq: 0 }).await.expect("watch").into_inner();
+    let mut feed = c
+        .squad
+        .watch_tasks(v1::WatchTasksRequest { squad_id: "sq-1".into(), after_seq: 0, ..Default::default() })
+        .await
+        .expect("watch")
+        .into_inner();
     let first = c.hotline("feed-0", "E0102", Some(XINAN)).await.expect("accepted");
     let event = feed.message().await.expect("ok").expect("event");
     assert_eq!(event.ticket.as_ref().map(|t| t.id.as_str()), Some(first.reference.as_str()));
@@ -150,8 +170,12 @@ async fn a_terminal_that_reconnects_misses_nothing() {
         }
     }
     c.dispatch.suspend(v1::SuspendRequest { ticket_id: first.reference.clone(), context: Clients::operator() }).await.expect("suspend");
-    let mut feed =
-        c.squad.watch_tasks(v1::WatchTasksRequest { squad_id: "sq-1".into(), after_seq: last_seen }).await.expect("watch").into_inner();
+    let mut feed = c
+        .squad
+        .watch_tasks(v1::WatchTasksRequest { squad_id: "sq-1".into(), after_seq: last_seen, ..Default::default() })
+        .await
+        .expect("watch")
+        .into_inner();
     let mut seqs = Vec::new();
     let mut assigned = Vec::new();
     for _ in 0..missed.len() + 1 {
@@ -164,6 +188,35 @@ async fn a_terminal_that_reconnects_misses_nothing() {
     let expected: Vec<u64> = (last_seen + 1..=last_seen + seqs.len() as u64).collect();
     assert_eq!(seqs, expected, "contiguous from where the terminal left off");
     assert_eq!(assigned, missed);
+    app.stop().await;
+}
+
+/// A client that lists a squad's open tasks itself (a load tool, a wall screen) watches from
+/// the feed's end: it gets what is written after its call, not the feed's history. Asking for
+/// the end and a resume point at once is refused naming `from_end`.
+#[tokio::test]
+async fn a_watch_from_the_feed_end_skips_the_history() {
+    let app = spawn_app().await;
+    let mut c = app.clients.clone();
+    // Apart by more than the city's 50 m duplicate radius, so that the new report is a case
+    // of its own.
+    for i in 1..=3 {
+        let (lon, lat) = (XINAN.0 + 0.0008 * i as f64, XINAN.1);
+        let r = c.hotline(&format!("old-{i}"), "E0102", Some((lon, lat))).await.expect("accepted");
+        c.ticket_of(&r.reference).await;
+    }
+    let from_end = v1::WatchTasksRequest { squad_id: "sq-1".into(), from_end: true, ..Default::default() };
+    let mut feed = c.squad.watch_tasks(from_end.clone()).await.expect("watch").into_inner();
+    let new = c.hotline("new-0", "E0102", Some(XINAN)).await.expect("accepted");
+    let event = tokio::time::timeout(gridd_tests::PATIENCE, feed.message()).await.expect("in time").expect("ok").expect("event");
+    assert_eq!(event.ticket.as_ref().map(|t| t.id.as_str()), Some(new.reference.as_str()), "the first entry is the new task");
+    let history = c.squad.watch_tasks(v1::WatchTasksRequest { squad_id: "sq-1".into(), ..Default::default() }).await;
+    let mut history = history.expect("watch").into_inner();
+    let oldest = history.message().await.expect("ok").expect("event");
+    assert!(oldest.seq < event.seq, "the feed's history was there to skip: {} < {}", oldest.seq, event.seq);
+    let both = c.squad.watch_tasks(v1::WatchTasksRequest { after_seq: 1, ..from_end }).await.expect_err("both");
+    assert_eq!(both.code(), Code::InvalidArgument);
+    assert!(both.message().starts_with("from_end: "), "{}", both.message());
     app.stop().await;
 }
 

@@ -7,7 +7,12 @@ use gridd_tests::{XINAN, spawn_app};
 async fn a_hotline_call_in_xinan_becomes_a_case_of_its_squad_pushed_to_its_terminal() {
     let app = spawn_app().await;
     let mut c = app.clients.clone();
-    let mut feed = c.squad.watch_tasks(v1::WatchTasksRequest { squad_id: "sq-1".into(), after_seq: 0 }).await.expect("watch").into_inner();
+    let mut feed = c
+        .squad
+        .watch_tasks(v1::WatchTasksRequest { squad_id: "sq-1".into(), after_seq: 0, ..Default::default() })
+        .await
+        .expect("watch")
+        .into_inner();
     let receipt = c.hotline("xinan-1", "E0102", Some(XINAN)).await.expect("accepted");
     let ticket = c.ticket_of(&receipt.reference).await;
     assert_eq!(ticket.state(), v1::TicketState::Dispatched);

@@ -480,12 +480,12 @@ async fn tokens_of_the_city_identity_provider_are_trusted() {
     assert_eq!((me.subject.as_str(), me.role.as_str(), me.squad_id.as_str()), ("li.na", "squad_member", "sq-1"));
     member
         .squad
-        .watch_tasks(v1::WatchTasksRequest { squad_id: "sq-1".into(), after_seq: 0 })
+        .watch_tasks(v1::WatchTasksRequest { squad_id: "sq-1".into(), after_seq: 0, ..Default::default() })
         .await
         .expect("a squad member watches their own squad's tasks");
     let other = member
         .squad
-        .watch_tasks(v1::WatchTasksRequest { squad_id: "sq-2".into(), after_seq: 0 })
+        .watch_tasks(v1::WatchTasksRequest { squad_id: "sq-2".into(), after_seq: 0, ..Default::default() })
         .await
         .expect_err("a squad member may not watch another squad's tasks");
     assert_eq!(other.code(), Code::PermissionDenied, "{other:?}");
