@@ -16,6 +16,9 @@
 # CLIENTS (64), SECONDS_LOAD (20), DRAIN_LIMIT (120 s of catching up at most), PARTITIONS
 # (topic partitions; default the larger of 4, ROUTERS and TRACKERS), SETTLE (2 s more once
 # every consumer has its partitions), SCENARIO (intake). PostgreSQL and the broker come from
+# KILL (a process name, e.g. router-1) and KILL_AT (seconds into the load, default 10): kill
+# that process with SIGKILL then, and report the longest stretch of once-a-second samples
+# after it in which nothing was placed while reports waited. PostgreSQL and the broker come from
 # tests/services.sh and stay up afterwards; the next run finds them again through
 # target/bench/cluster/services.env (or GRIDD_TEST_POSTGRES_URL / GRIDD_TEST_KAFKA_BROKERS
 # when they are set).
@@ -35,6 +38,8 @@ SECONDS_LOAD="${SECONDS_LOAD:-20}"
 DRAIN_LIMIT="${DRAIN_LIMIT:-120}"
 SETTLE="${SETTLE:-2}"
 SCENARIO="${SCENARIO:-intake}"
+KILL="${KILL:-}"
+KILL_AT="${KILL_AT:-10}"
 # At most one consumer per partition does work: fewer partitions than processes would leave
 # some routers or trackers idle.
 PARTITIONS="${PARTITIONS:-$(printf '%s\n' 4 "$ROUTERS" "$TRACKERS" | sort -n | tail -n 1)}"
@@ -150,7 +155,7 @@ EOF
 
 # Starts `gridd run --role <roles>` as process <name>; its HTTP port is remembered for the
 # readiness check.
-declare -A HTTP_PORT
+declare -A HTTP_PORT PID_OF
 start_process() {
     local name="$1" roles="$2" grpc http
     grpc="$(free_port)"
@@ -158,6 +163,7 @@ start_process() {
     write_config "$DIR/$name.toml" "$grpc" "$http"
     "$GRIDD_BIN" --config "$DIR/$name.toml" --role "$roles" --node 0 run </dev/null >"$DIR/$name.log" 2>&1 &
     PIDS+=("$!")
+    PID_OF[$name]="$!"
     HTTP_PORT[$name]="$http"
     if [ "$name" = gateway ]; then GRPC_PORT="$grpc"; fi
     log "started $name (roles $roles, pid $!, gRPC 127.0.0.1:$grpc, HTTP 127.0.0.1:$http)"
@@ -223,17 +229,41 @@ cleanup() {
     exit "$status"
 }
 
-# One look at the reports table, into ACCEPTED, PLACED, OLDEST_AGE (how long the oldest report
+# SIGKILL to process $1, which is then no longer one to check or stop.
+kill_one() {
+    local victim="${PID_OF[$1]:-}" pid kept=()
+    [ -n "$victim" ] || die "KILL=$1: no such process (router-N, tracker-N or gateway)"
+    kill -KILL "$victim"
+    T_KILL="$(now)"
+    for pid in "${PIDS[@]}"; do [ "$pid" = "$victim" ] || kept+=("$pid"); done
+    PIDS=("${kept[@]}")
+    printf -- '--- killed %s (pid %s) at t=%ss ---\n' "$1" "$victim" "$(calc "$T_KILL - $T0")"
+}
+
+# Seconds from the kill until another process logged partitions assigned to it (the killed
+# one's, handed over); empty if none did.
+handed_over_after_kill() {
+    local ts epoch
+    while read -r ts; do
+        epoch="$(date -d "$ts" +%s.%N)"
+        if [ "$(calc "$epoch > $T_KILL" 0)" = 1 ]; then
+            calc "$epoch - $T_KILL" 1
+            return
+        fi
+    done < <(sed 's/\x1b\[[0-9;]*m//g' "$DIR"/router-*.log "$DIR"/tracker-*.log | awk '/partitions assigned/ { print $1 }' | sort)
+}
+
+# One look at the reports table, into ACCEPTED, ROUTED (decided by a router), PLACED, OLDEST_AGE (how long the oldest report
 # not yet in a case has waited) and SAMPLED_AT. A report has a row once intake has acknowledged
 # it (or a router has decided it), and a ticket id once a tracker has filed or merged it.
 take_sample() {
     local out oldest db_now
-    out="$(sql "SELECT count(*), count(ticket_id),
+    out="$(sql "SELECT count(*), count(decision), count(ticket_id),
                        coalesce(min(received_at) FILTER (WHERE ticket_id IS NULL), 0),
                        (extract(epoch FROM clock_timestamp()) * 1000)::bigint
                 FROM reports")"
     SAMPLED_AT="$(now)"
-    read -r ACCEPTED PLACED oldest db_now <<<"$out"
+    read -r ACCEPTED ROUTED PLACED oldest db_now <<<"$out"
     OLDEST_AGE="-"
     if [ "$oldest" != 0 ]; then OLDEST_AGE="$(calc "($db_now - $oldest) / 1000")s"; fi
 }
@@ -327,18 +357,33 @@ main() {
 
     # Once a second, on the second counted from the start of the load (so sampling does not
     # drift), while the load runs and then until the backlog is gone or DRAIN_LIMIT has passed.
-    local n=0 last_placed=0 rate backlog
-    T_END="" T_ZERO="" PLACED_AT_END=""
+    local n=0 last_placed=0 last_routed=0 rate routed_rate backlog stalled=0 unrouted=0
+    T_END="" T_ZERO="" PLACED_AT_END="" T_KILL="" LONGEST_STALL=0 LONGEST_UNROUTED=0
     while :; do
         n=$((n + 1))
         sleep_until "$(calc "$T0 + $n" 6)"
+        if [ -n "$KILL" ] && [ -z "$T_KILL" ] && [ "$n" -ge "$KILL_AT" ]; then kill_one "$KILL"; fi
         check_alive
         take_sample
         backlog=$((ACCEPTED - PLACED))
         rate=$((PLACED - last_placed))
+        routed_rate=$((ROUTED - last_routed))
         last_placed=$PLACED
-        printf 't=%ss accepted=%d placed=%d rate=%d/s backlog=%d oldest_unplaced=%s\n' \
-            "$(calc "$SAMPLED_AT - $T0")" "$ACCEPTED" "$PLACED" "$rate" "$backlog" "$OLDEST_AGE"
+        last_routed=$ROUTED
+        if [ -n "$T_KILL" ] && [ "$rate" = 0 ] && [ "$backlog" -gt 0 ]; then
+            stalled=$((stalled + 1))
+            [ "$stalled" -gt "$LONGEST_STALL" ] && LONGEST_STALL=$stalled
+        else
+            stalled=0
+        fi
+        if [ -n "$T_KILL" ] && [ "$routed_rate" = 0 ] && [ "$ACCEPTED" -gt "$ROUTED" ]; then
+            unrouted=$((unrouted + 1))
+            [ "$unrouted" -gt "$LONGEST_UNROUTED" ] && LONGEST_UNROUTED=$unrouted
+        else
+            unrouted=0
+        fi
+        printf 't=%ss accepted=%d routed=%d (%d/s) placed=%d rate=%d/s backlog=%d oldest_unplaced=%s\n' \
+            "$(calc "$SAMPLED_AT - $T0")" "$ACCEPTED" "$ROUTED" "$routed_rate" "$PLACED" "$rate" "$backlog" "$OLDEST_AGE"
         if [ -n "$T_END" ] && [ "$backlog" -le 0 ] && [ "$ACCEPTED" -gt 0 ]; then
             T_ZERO="$SAMPLED_AT"
             break
@@ -395,6 +440,10 @@ summary() {
         echo "catch-up after the load:     backlog $((accepted - placed)) left after ${DRAIN_LIMIT} s"
     fi
     echo "intake→placed lag (filed):   p50 ${p50:-?} s, p90 ${p90:-?} s, p99 ${p99:-?} s, max ${pmax:-?} s"
+    if [ -n "$T_KILL" ]; then
+        echo "after killing $KILL:  ${LONGEST_UNROUTED} s at most with nothing routed, ${LONGEST_STALL} s with nothing placed, while reports waited (once-a-second samples)"
+        echo "its partitions:              assigned to another process $(handed_over_after_kill) s after the kill (from their logs)"
+    fi
     echo "logs and configs:            $DIR (database $RUN kept until the next run)"
 }
 

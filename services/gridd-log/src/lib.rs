@@ -351,6 +351,8 @@ impl ConsumerContext for GroupMember {
 /// How often a consumer heartbeats; a rebalance another member started reaches it with the
 /// next heartbeat.
 const HEARTBEAT: Duration = Duration::from_secs(1);
+/// How long the group waits for a silent member before its partitions go to the others.
+const SESSION_TIMEOUT: Duration = Duration::from_secs(4);
 /// A stopping consumer leaves once its group has been settled this long (two heartbeats
 /// without news of a rebalance)…
 const SETTLED_FOR: Duration = Duration::from_secs(2);
@@ -377,8 +379,12 @@ impl KafkaConsumer {
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
             .set("auto.commit.interval.ms", "1000")
-            .set("session.timeout.ms", "10000")
+            // A member that stops heartbeating (killed, frozen) loses its partitions after
+            // this long; the others keep theirs throughout (cooperative, not eager, so a
+            // rebalance moves only the partitions that change hands).
+            .set("session.timeout.ms", SESSION_TIMEOUT.as_millis().to_string())
             .set("heartbeat.interval.ms", HEARTBEAT.as_millis().to_string())
+            .set("partition.assignment.strategy", "cooperative-sticky")
             .set("statistics.interval.ms", STATISTICS_INTERVAL.as_millis().to_string())
             .create_with_context(GroupMember {
                 group: group.to_owned(),
