@@ -351,8 +351,6 @@ impl ConsumerContext for GroupMember {
 /// How often a consumer heartbeats; a rebalance another member started reaches it with the
 /// next heartbeat.
 const HEARTBEAT: Duration = Duration::from_secs(1);
-/// How long the group waits for a silent member before its partitions go to the others.
-const SESSION_TIMEOUT: Duration = Duration::from_secs(4);
 /// A stopping consumer leaves once its group has been settled this long (two heartbeats
 /// without news of a rebalance)…
 const SETTLED_FOR: Duration = Duration::from_secs(2);
@@ -379,12 +377,11 @@ impl KafkaConsumer {
             .set("enable.auto.offset.store", "false")
             .set("auto.offset.reset", "earliest")
             .set("auto.commit.interval.ms", "1000")
-            // A member that stops heartbeating (killed, frozen) loses its partitions after
-            // this long; the others keep theirs throughout (cooperative, not eager, so a
-            // rebalance moves only the partitions that change hands).
-            .set("session.timeout.ms", SESSION_TIMEOUT.as_millis().to_string())
+            // The default eager assignment. cooperative-sticky kept the survivors of a killed
+            // member at work (benches/README), but on tansu a member that stopped while the
+            // others were joining once left a partition with no owner for over a minute.
+            .set("session.timeout.ms", "10000")
             .set("heartbeat.interval.ms", HEARTBEAT.as_millis().to_string())
-            .set("partition.assignment.strategy", "cooperative-sticky")
             .set("statistics.interval.ms", STATISTICS_INTERVAL.as_millis().to_string())
             .create_with_context(GroupMember {
                 group: group.to_owned(),
