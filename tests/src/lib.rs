@@ -11,7 +11,7 @@ use std::time::Duration;
 
 use gridd::engine::Engine;
 use gridd_access::client::Bearer;
-use gridd_config::{AuthConfig, EngineConfig, load_city};
+use gridd_config::{AuthConfig, EngineConfig, LogRetention, load_city};
 use gridd_core::time::SystemClock;
 use gridd_proto::tonic::service::interceptor::InterceptedService;
 use gridd_proto::tonic::transport::{Channel, Endpoint};
@@ -234,6 +234,7 @@ pub fn engine_config(dir: &Path) -> EngineConfig {
         reload_poll: Duration::from_millis(100),
         auth: AuthConfig { intake_rate: TEST_INTAKE_RATE, intake_burst: TEST_INTAKE_RATE, ..AuthConfig::default() },
         tls: None,
+        retention: LogRetention::default(),
     }
 }
 

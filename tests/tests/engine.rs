@@ -13,6 +13,7 @@ mod engine {
     mod lifecycle;
     mod open311;
     mod reload;
+    mod retention;
     mod routing;
     mod service;
     mod terminal_console;

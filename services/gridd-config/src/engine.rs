@@ -29,6 +29,9 @@
 //! key = "tls/server.key"
 //! client_ca = "tls/clients-ca.pem"  # optional: verify client certificates of machines
 //! client_auth = "optional"      # or "required"
+//! [retention]                   # embedded log: consumed records kept this long (clock time)
+//! intake = "72h"
+//! dispatch = "72h"
 //! [distributed]                 # present: roles run on PostgreSQL and Kafka, not SQLite
 //! postgres = "postgres://gridd@db/gridd"
 //! kafka = "kafka-0:9092,kafka-1:9092"
@@ -63,6 +66,8 @@ struct File {
     auth: AuthEntry,
     #[serde(default)]
     tls: Option<TlsEntry>,
+    #[serde(default)]
+    retention: Option<RetentionEntry>,
 }
 
 #[derive(Deserialize)]
@@ -282,6 +287,45 @@ pub struct DistributedConfig {
     pub replication: i32,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RetentionEntry {
+    #[serde(default = "default_log_retention")]
+    intake: LimitSpec,
+    #[serde(default = "default_log_retention")]
+    dispatch: LimitSpec,
+}
+
+/// How long consumed records are kept unless configured: long enough to look back at a
+/// weekend's traffic on a Monday.
+const DEFAULT_LOG_RETENTION_HOURS: u64 = 72;
+
+fn default_log_retention() -> LimitSpec {
+    LimitSpec { milli_amount: DEFAULT_LOG_RETENTION_HOURS * 1000, unit: LimitUnit::Hours }
+}
+
+/// How long the embedded log keeps records its roles have consumed.
+///
+/// Intake and dispatch records are transport: once the router has placed a report and the
+/// tracker has filed its decision, the report, its decision and the case are in their own
+/// tables, so the records are only kept to look back at recent traffic. Records a role has
+/// not yet read are kept whatever their age. The ticket-event log is the cases' history and
+/// is never trimmed. In the distributed mode the broker's topic retention applies instead.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LogRetention {
+    /// How long consumed intake records are kept.
+    pub intake: Duration,
+    /// How long consumed dispatch records are kept.
+    pub dispatch: Duration,
+}
+
+impl Default for LogRetention {
+    fn default() -> Self {
+        let keep = Duration::from_secs(DEFAULT_LOG_RETENTION_HOURS * 3600);
+        Self { intake: keep, dispatch: keep }
+    }
+}
+
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields)]
 struct IntakeEntry {
@@ -311,6 +355,8 @@ pub struct EngineConfig {
     pub auth: AuthConfig,
     /// TLS on both listeners; `None` serves plain text (loopback only, or behind a proxy).
     pub tls: Option<TlsConfig>,
+    /// How long the embedded log keeps consumed records.
+    pub retention: LogRetention,
 }
 
 /// Loads `gridd.toml`.
@@ -338,6 +384,7 @@ pub fn load_engine(path: &Path) -> Result<EngineConfig, ConfigError> {
             })
         })
         .transpose()?;
+    let retention = retention(path, file.retention, distributed.is_some())?;
     let sqlite = match (file.store.sqlite, &distributed) {
         (Some(p), _) => dir.join(p),
         (None, Some(_)) => PathBuf::new(),
@@ -353,6 +400,24 @@ pub fn load_engine(path: &Path) -> Result<EngineConfig, ConfigError> {
         reload_poll,
         auth,
         tls,
+        retention,
+    })
+}
+
+/// The embedded log's retention; refused in the distributed mode, where the log is the
+/// broker's and so is its retention.
+fn retention(path: &Path, entry: Option<RetentionEntry>, distributed: bool) -> Result<LogRetention, ConfigError> {
+    let Some(entry) = entry else { return Ok(LogRetention::default()) };
+    if distributed {
+        return Err(ConfigError::new(
+            path,
+            "retention",
+            "applies to the embedded log only; with [distributed], set retention.ms on the broker's topics",
+        ));
+    }
+    Ok(LogRetention {
+        intake: clock_time(path, "retention.intake", entry.intake)?,
+        dispatch: clock_time(path, "retention.dispatch", entry.dispatch)?,
     })
 }
 
@@ -412,4 +477,37 @@ fn tls_config(path: &Path, dir: &Path, t: TlsEntry) -> Result<TlsConfig, ConfigE
         return Err(ConfigError::new(path, "tls.client_auth", "\"required\" needs tls.client_ca"));
     }
     Ok(TlsConfig { cert: dir.join(t.cert), key: dir.join(t.key), client_ca: t.client_ca.map(|c| dir.join(c)), client_auth: t.client_auth })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn load(text: &str) -> Result<EngineConfig, ConfigError> {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("gridd.toml");
+        std::fs::write(&path, text).expect("write");
+        load_engine(&path)
+    }
+
+    const BASE: &str = "city = \"city.toml\"\n[server]\ngrpc = \"127.0.0.1:0\"\nhttp = \"127.0.0.1:0\"\n[store]\nsqlite = \"gridd.db\"\n";
+
+    #[test]
+    fn consumed_log_records_are_kept_three_days_unless_configured() {
+        assert_eq!(load(BASE).expect("loads").retention, LogRetention::default());
+        assert_eq!(LogRetention::default().intake, Duration::from_secs(72 * 3600));
+        let configured = load(&format!("{BASE}[retention]\nintake = \"30min\"\ndispatch = \"1.5h\"\n")).expect("loads");
+        assert_eq!(configured.retention, LogRetention { intake: Duration::from_secs(1800), dispatch: Duration::from_secs(5400) });
+    }
+
+    #[test]
+    fn a_retention_in_working_time_or_for_case_history_is_refused_by_name() {
+        let e = load(&format!("{BASE}[retention]\ndispatch = \"2WD\"\n")).expect_err("working days are not clock time");
+        assert_eq!(e.item, "retention.dispatch");
+        let e = load(&format!("{BASE}[retention]\nticket_events = \"1h\"\n")).expect_err("case history is never trimmed");
+        assert!(e.to_string().contains("ticket_events"), "{e}");
+        let distributed = "[distributed]\npostgres = \"postgres://db/gridd\"\nkafka = \"k:9092\"\n";
+        let e = load(&format!("{BASE}{distributed}[retention]\nintake = \"1h\"\n")).expect_err("the broker keeps the log");
+        assert_eq!(e.item, "retention");
+    }
 }

@@ -16,7 +16,7 @@ pub mod geojson;
 mod squads;
 
 pub use city::{Camera, CityConfig, load_city, load_grid, reload_city};
-pub use engine::{AuthConfig, ClientAuth, DistributedConfig, EngineConfig, OidcConfig, TlsConfig, load_engine};
+pub use engine::{AuthConfig, ClientAuth, DistributedConfig, EngineConfig, LogRetention, OidcConfig, TlsConfig, load_engine};
 pub use error::ConfigError;
 
 /// Parses a TOML file into `T`, naming the file in errors.

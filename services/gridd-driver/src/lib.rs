@@ -14,6 +14,10 @@
 //! - **Metrics**: batch sizes and times, retries and dead letters per role, and in the
 //!   embedded mode how far the role is behind its log (`gridd_log_lag`).
 //! - Repeated failures are logged once a second with a count of the lines held back.
+//! - **Retention** ([`retention`]): in the embedded mode, consumed records are deleted from the
+//!   store's log once older than their topic's retention.
+
+pub mod retention;
 
 use std::future::Future;
 use std::time::{Duration, Instant};

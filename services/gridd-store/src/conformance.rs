@@ -144,6 +144,43 @@ pub(crate) async fn log_positions_and_signals<S: Store>(store: S) {
     assert_eq!(pos, 3);
 }
 
+pub(crate) async fn a_log_is_trimmed_from_its_start_and_only_where_read<S: Store>(store: S) {
+    // Intake records 1..=10, appended at 100, 200, … 1000 ms.
+    store
+        .write(|tx| -> Result<_, StoreError> {
+            for i in 1..=10 {
+                tx.append_log(topics::INTAKE, &format!("k{i}"), b"r", Timestamp::from_millis(i * 100))?;
+            }
+            Ok(())
+        })
+        .await
+        .expect("append");
+    let trim = |before: i64, limit: usize| store.write(move |tx| tx.trim_log(topics::INTAKE, Timestamp::from_millis(before), limit));
+    let seqs = || async {
+        let records = store.read(|tx| tx.read_log(topics::INTAKE, 0, 100)).await.expect("read");
+        records.iter().map(|r| r.seq).collect::<Vec<_>>()
+    };
+    assert_eq!(trim(10_000, 100).await.expect("trim"), 0, "no consumer has a position: nothing is read, nothing goes");
+
+    store.write(|tx| tx.set_position("router", topics::INTAKE, 5)).await.expect("position");
+    store.write(|tx| tx.set_position("auditor", topics::INTAKE, 8)).await.expect("position");
+    assert_eq!(trim(10_000, 2).await.expect("trim"), 2, "at most the limit");
+    assert_eq!(seqs().await, (3..=10).collect::<Vec<_>>(), "from the start");
+    assert_eq!(trim(10_000, 100).await.expect("trim"), 2, "never what the slowest consumer has not read");
+    assert_eq!(seqs().await, (5..=10).collect::<Vec<_>>());
+
+    store.write(|tx| tx.set_position("router", topics::INTAKE, 11)).await.expect("position");
+    store.write(|tx| tx.set_position("auditor", topics::INTAKE, 11)).await.expect("position");
+    assert_eq!(trim(650, 100).await.expect("trim"), 2, "only records appended before the cutoff");
+    assert_eq!(seqs().await, (7..=10).collect::<Vec<_>>());
+    assert_eq!(trim(10_000, 100).await.expect("trim"), 3, "all read and old, but the newest stays");
+    assert_eq!(seqs().await, [10]);
+
+    let next = store.write(|tx| tx.append_log(topics::INTAKE, "k11", b"r", Timestamp::from_millis(1100))).await.expect("append");
+    let dispatch = store.read(|tx| tx.log_end(topics::DISPATCH)).await.expect("read");
+    assert_eq!((next, dispatch), (11, 0), "seqs go on after a trim; other topics are untouched");
+}
+
 pub(crate) async fn failed_transactions_write_nothing<S: Store>(store: S) {
     #[derive(Debug)]
     struct Refused;
@@ -862,6 +899,11 @@ macro_rules! store_conformance {
             #[tokio::test]
             async fn a_case_keeps_its_reports_in_order_and_loads_their_ends() {
                 $crate::conformance::a_case_keeps_its_reports_in_order_and_loads_their_ends($make).await;
+            }
+
+            #[tokio::test]
+            async fn a_log_is_trimmed_from_its_start_and_only_where_read() {
+                $crate::conformance::a_log_is_trimmed_from_its_start_and_only_where_read($make).await;
             }
 
             #[tokio::test]

@@ -472,6 +472,12 @@ pub trait WriteTx: ReadTx {
     fn append_log(&mut self, topic: &str, key: &str, payload: &[u8], at: Timestamp) -> Result<u64, StoreError>;
     /// Sets the next seq `consumer` reads on `topic`.
     fn set_position(&mut self, consumer: &str, topic: &str, next_seq: u64) -> Result<(), StoreError>;
+    /// Deletes the oldest records of `topic`, at most `limit`, and returns how many: those
+    /// before the first one appended at or after `appended_before` (a log is trimmed from its
+    /// start), that every consumer with a position on `topic` has read. Nothing is deleted
+    /// from a topic no consumer has a position on, and its newest record is always kept, so
+    /// seqs go on from it.
+    fn trim_log(&mut self, topic: &str, appended_before: Timestamp, limit: usize) -> Result<u64, StoreError>;
     /// Records an idempotency key.
     fn put_intake_key(&mut self, key: &str, entry: &IntakeKeyEntry) -> Result<(), StoreError>;
     /// Records an accepted report (pending); nothing if it is recorded already.

@@ -874,6 +874,17 @@ impl WriteTx for Tx<'_, '_> {
         Ok(())
     }
 
+    fn trim_log(&mut self, topic: &str, appended_before: Timestamp, limit: usize) -> Result<u64, StoreError> {
+        self.execute(
+            "DELETE FROM log WHERE topic = $1 AND seq < LEAST( \
+               COALESCE((SELECT MIN(next_seq) FROM consumer_positions WHERE topic = $1), 0), \
+               COALESCE((SELECT seq FROM log WHERE topic = $1 AND appended_at >= $2 ORDER BY seq LIMIT 1), 9223372036854775807), \
+               (SELECT COALESCE(MAX(seq), 0) FROM log WHERE topic = $1), \
+               (SELECT COALESCE(MIN(seq), 0) FROM log WHERE topic = $1) + $3)",
+            &[&topic, &appended_before.millis(), &as_i64(limit as u64)],
+        )
+    }
+
     fn put_intake_key(&mut self, key: &str, entry: &IntakeKeyEntry) -> Result<(), StoreError> {
         self.execute(
             "INSERT INTO intake_keys (idem_key, fingerprint, reference, received_at) VALUES ($1, $2, $3, $4)",

@@ -817,6 +817,22 @@ impl WriteTx for Tx<'_> {
         Ok(())
     }
 
+    fn trim_log(&mut self, topic: &str, appended_before: Timestamp, limit: usize) -> Result<u64, StoreError> {
+        // The bounds are uncorrelated subqueries, evaluated once; the delete is a range of
+        // the primary key.
+        let deleted = self
+            .conn
+            .prepare_cached(
+                "DELETE FROM log WHERE topic = ?1 AND seq < MIN( \
+                   COALESCE((SELECT MIN(next_seq) FROM consumer_positions WHERE topic = ?1), 0), \
+                   COALESCE((SELECT seq FROM log WHERE topic = ?1 AND appended_at >= ?2 ORDER BY seq LIMIT 1), 9223372036854775807), \
+                   (SELECT COALESCE(MAX(seq), 0) FROM log WHERE topic = ?1), \
+                   (SELECT COALESCE(MIN(seq), 0) FROM log WHERE topic = ?1) + ?3)",
+            )?
+            .execute(params![topic, appended_before.millis(), as_i64(limit as u64)])?;
+        Ok(deleted as u64)
+    }
+
     fn put_intake_key(&mut self, key: &str, entry: &IntakeKeyEntry) -> Result<(), StoreError> {
         self.conn
             .prepare_cached("INSERT INTO intake_keys (idem_key, fingerprint, reference, received_at) VALUES (?1, ?2, ?3, ?4)")?

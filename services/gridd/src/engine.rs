@@ -24,8 +24,9 @@ use axum::extract::connect_info::Connected;
 use axum::serve::IncomingStream;
 use gridd_access::Access;
 use gridd_access::layer::GrpcAccessLayer;
-use gridd_config::{AuthConfig, CityConfig, CityHandle, DistributedConfig, EngineConfig};
+use gridd_config::{AuthConfig, CityConfig, CityHandle, DistributedConfig, EngineConfig, LogRetention};
 use gridd_core::time::Clock;
+use gridd_driver::retention::{Retention, keep_logs_trimmed};
 use gridd_ingest::{Intake, IntakeSink, KafkaLog, StoreLog};
 use gridd_log::{KafkaConsumer, KafkaProducer, KafkaSettings, topics};
 use gridd_proto::v1::auth_service_server::{self, AuthServiceServer};
@@ -156,7 +157,7 @@ impl Engine {
             None => {
                 let store = open_sqlite(config)?;
                 let access = open_access(store.clone(), &shared).await?;
-                start_embedded(&mut tasks, store, access, grpc, &shared);
+                start_embedded(&mut tasks, store, access, grpc, config.retention, &shared);
                 ready.store(true, Ordering::Release);
                 tracing::info!(%grpc_addr, %http_addr, sqlite = %config.sqlite.display(), "gridd started (embedded)");
             }
@@ -253,7 +254,14 @@ async fn open_access<S: Store>(store: S, s: &Shared) -> anyhow::Result<Access<S>
 }
 
 /// Every role on the SQLite store, work passing through the store's log.
-fn start_embedded(tasks: &mut JoinSet<TaskResult>, store: SqliteStore, access: Access<SqliteStore>, grpc: TcpListener, s: &Shared) {
+fn start_embedded(
+    tasks: &mut JoinSet<TaskResult>,
+    store: SqliteStore,
+    access: Access<SqliteStore>,
+    grpc: TcpListener,
+    retention: LogRetention,
+    s: &Shared,
+) {
     let (st, c, t) = (store.clone(), s.city.clone(), s.shutdown.clone());
     tasks.spawn(named("router", async move {
         gridd_driver::run_embedded(gridd_router::Router::embedded(st, c), t).await;
@@ -267,6 +275,15 @@ fn start_embedded(tasks: &mut JoinSet<TaskResult>, store: SqliteStore, access: A
     let (st, c, k, t) = (store.clone(), s.city.clone(), s.clock.clone(), s.shutdown.clone());
     tasks.spawn(named("tracker-timers", async move { Ok(gridd_tracker::run_timers(st, c, k, gridd_tracker::MAX_TIMER_SLEEP, t).await?) }));
     tasks.spawn(named("gauges", refresh_gauges(store.clone(), s.clock.clone(), s.shutdown.clone())));
+    let rules = vec![
+        Retention { topic: gridd_store::topics::INTAKE, keep: retention.intake },
+        Retention { topic: gridd_store::topics::DISPATCH, keep: retention.dispatch },
+    ];
+    let (st, k, t) = (store.clone(), s.clock.clone(), s.shutdown.clone());
+    tasks.spawn(named("log-retention", async move {
+        keep_logs_trimmed(st, k, rules, t).await;
+        Ok(())
+    }));
     let services = GrpcServices { store: store.clone(), access, intake: Some(StoreLog(store)), gateway: true };
     tasks.spawn(named("grpc", serve_grpc(grpc, services, s.clone())));
 }
