@@ -18,7 +18,10 @@
 # every consumer has its partitions), SCENARIO (intake). PostgreSQL and the broker come from
 # KILL (a process name, e.g. router-1) and KILL_AT (seconds into the load, default 10): kill
 # that process with SIGKILL then, and report the longest stretch of once-a-second samples
-# after it in which nothing was placed while reports waited. PostgreSQL and the broker come from
+# after it in which nothing was placed while reports waited. FREEZE_BROKER_AT (seconds into the
+# load) and FREEZE_FOR (default 5): stop the broker with SIGSTOP then, resume it with SIGCONT
+# FREEZE_FOR seconds later, and report the same stretches from the resumption. PostgreSQL and
+# the broker come from
 # tests/services.sh and stay up afterwards; the next run finds them again through
 # target/bench/cluster/services.env (or GRIDD_TEST_POSTGRES_URL / GRIDD_TEST_KAFKA_BROKERS
 # when they are set).
@@ -40,6 +43,8 @@ SETTLE="${SETTLE:-2}"
 SCENARIO="${SCENARIO:-intake}"
 KILL="${KILL:-}"
 KILL_AT="${KILL_AT:-10}"
+FREEZE_BROKER_AT="${FREEZE_BROKER_AT:-}"
+FREEZE_FOR="${FREEZE_FOR:-5}"
 # At most one consumer per partition does work: fewer partitions than processes would leave
 # some routers or trackers idle.
 PARTITIONS="${PARTITIONS:-$(printf '%s\n' 4 "$ROUTERS" "$TRACKERS" | sort -n | tail -n 1)}"
@@ -214,6 +219,8 @@ cleanup() {
     local status=$? pid
     trap - EXIT
     set +e
+    # A broker left frozen would hang the next run and the tests.
+    [ -n "${BROKER_PID:-}" ] && kill -CONT "$BROKER_PID" 2>/dev/null
     if [ "${#PIDS[@]}" -gt 0 ]; then
         for pid in "${PIDS[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
         for _ in $(seq 1 50); do
@@ -238,6 +245,27 @@ kill_one() {
     for pid in "${PIDS[@]}"; do [ "$pid" = "$victim" ] || kept+=("$pid"); done
     PIDS=("${kept[@]}")
     printf -- '--- killed %s (pid %s) at t=%ss ---\n' "$1" "$victim" "$(calc "$T_KILL - $T0")"
+}
+
+# The broker's process: the one listening on its port.
+broker_pid() {
+    local port="${GRIDD_TEST_KAFKA_BROKERS##*:}"
+    ss -ltnpH "sport = :$port" | grep -o 'pid=[0-9]*' | head -n 1 | cut -d= -f2
+}
+
+# SIGSTOP to the broker; `thaw_broker` resumes it and starts the stall count (T_KILL) there.
+freeze_broker() {
+    BROKER_PID="$(broker_pid)"
+    [ -n "$BROKER_PID" ] || die "FREEZE_BROKER_AT: no process listens on $GRIDD_TEST_KAFKA_BROKERS"
+    kill -STOP "$BROKER_PID"
+    T_FROZEN="$(now)"
+    printf -- '--- froze the broker (pid %s) at t=%ss ---\n' "$BROKER_PID" "$(calc "$T_FROZEN - $T0")"
+}
+
+thaw_broker() {
+    kill -CONT "$BROKER_PID"
+    T_KILL="$(now)"
+    printf -- '--- resumed the broker at t=%ss ---\n' "$(calc "$T_KILL - $T0")"
 }
 
 # Seconds from the kill until another process logged partitions assigned to it (the killed
@@ -358,11 +386,13 @@ main() {
     # Once a second, on the second counted from the start of the load (so sampling does not
     # drift), while the load runs and then until the backlog is gone or DRAIN_LIMIT has passed.
     local n=0 last_placed=0 last_routed=0 rate routed_rate backlog stalled=0 unrouted=0
-    T_END="" T_ZERO="" PLACED_AT_END="" T_KILL="" LONGEST_STALL=0 LONGEST_UNROUTED=0
+    T_END="" T_ZERO="" PLACED_AT_END="" T_KILL="" T_FROZEN="" LONGEST_STALL=0 LONGEST_UNROUTED=0
     while :; do
         n=$((n + 1))
         sleep_until "$(calc "$T0 + $n" 6)"
         if [ -n "$KILL" ] && [ -z "$T_KILL" ] && [ "$n" -ge "$KILL_AT" ]; then kill_one "$KILL"; fi
+        if [ -n "$FREEZE_BROKER_AT" ] && [ -z "$T_FROZEN" ] && [ "$n" -ge "$FREEZE_BROKER_AT" ]; then freeze_broker; fi
+        if [ -n "$T_FROZEN" ] && [ -z "$T_KILL" ] && [ "$n" -ge "$((FREEZE_BROKER_AT + FREEZE_FOR))" ]; then thaw_broker; fi
         check_alive
         take_sample
         backlog=$((ACCEPTED - PLACED))
@@ -440,7 +470,9 @@ summary() {
         echo "catch-up after the load:     backlog $((accepted - placed)) left after ${DRAIN_LIMIT} s"
     fi
     echo "intake→placed lag (filed):   p50 ${p50:-?} s, p90 ${p90:-?} s, p99 ${p99:-?} s, max ${pmax:-?} s"
-    if [ -n "$T_KILL" ]; then
+    if [ -n "$T_FROZEN" ]; then
+        echo "after the broker resumed:    ${LONGEST_UNROUTED} s at most with nothing routed, ${LONGEST_STALL} s with nothing placed, while reports waited (once-a-second samples; frozen ${FREEZE_FOR} s)"
+    elif [ -n "$T_KILL" ]; then
         echo "after killing $KILL:  ${LONGEST_UNROUTED} s at most with nothing routed, ${LONGEST_STALL} s with nothing placed, while reports waited (once-a-second samples)"
         echo "its partitions:              assigned to another process $(handed_over_after_kill) s after the kill (from their logs)"
     fi

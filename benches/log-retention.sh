@@ -1,0 +1,64 @@
+#!/usr/bin/env bash
+# What log retention costs and saves in the embedded mode. Runs `gridd bench --scenario intake`
+# twice on a fresh database each, the same binary and load: once with the shipped retention
+# (72 h: nothing is trimmed during the run) and once with `[retention]` at $KEEP. Every 10 s it
+# prints the database's size with its WAL and the records on the intake and dispatch logs; at
+# the end, each run's intake rate and p99 as the tool printed them.
+#
+#   GRIDD_BIN=target/release/gridd SECONDS_LOAD=120 KEEP=20s bash benches/log-retention.sh
+#
+# Nothing else heavy should run meanwhile: the engine, the tool and this script share the
+# machine.
+
+set -euo pipefail
+export LC_ALL=C
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+GRIDD_BIN="${GRIDD_BIN:-target/release/gridd}"
+SECONDS_LOAD="${SECONDS_LOAD:-120}"
+KEEP="${KEEP:-20s}"
+CLIENTS="${CLIENTS:-64}"
+DB=target/bench/gridd.db
+HTTP=http://127.0.0.1:9474
+
+mkdir -p target/bench
+# The bench configuration, moved next to its database (paths are relative to the file).
+SHIPPED=target/bench/retention-shipped.toml
+TRIMMED=target/bench/retention-trimmed.toml
+sed 's#"\.\./#"../../#' benches/gridd-bench.toml > "$SHIPPED"
+{ cat "$SHIPPED"; printf '\n[retention]\nintake = "%s"\ndispatch = "%s"\n' "$KEEP" "$KEEP"; } > "$TRIMMED"
+
+records() {
+    sqlite3 "file:$DB?mode=ro" "SELECT topic, COUNT(*) FROM log WHERE topic IN ('intake', 'dispatch') GROUP BY topic" 2>/dev/null |
+        tr '\n' ' '
+}
+
+run() {
+    local name=$1 config=$2
+    rm -f "$DB" "$DB"-wal "$DB"-shm
+    local key
+    key=$("$GRIDD_BIN" --config "$config" key create administrator --name retention 2>/dev/null | grep -o 'gk_[0-9a-f_]*' | head -1)
+    "$GRIDD_BIN" --config "$config" run > "target/bench/retention-$name.log" 2>&1 &
+    local engine=$!
+    for _ in $(seq 1 60); do curl -sf -o /dev/null "$HTTP/metrics" && break; sleep 0.5; done
+    GRIDD_BENCH_KEY="$key" "$GRIDD_BIN" --config "$config" bench --target http://127.0.0.1:50061 --scenario intake \
+        --clients "$CLIENTS" --seconds "$SECONDS_LOAD" 2>&1 | tr '\r' '\n' | grep -E '^(intake|errors|operation)' \
+        > "target/bench/retention-$name.out" &
+    local tool=$!
+    local t=0
+    while kill -0 "$tool" 2>/dev/null; do
+        sleep 10
+        t=$((t + 10))
+        echo "$name t=${t}s: database with WAL $(du -cb "$DB"* | tail -1 | cut -f1) bytes; records $(records)"
+    done
+    wait "$tool" || true
+    sed "s/^/$name: /" "target/bench/retention-$name.out"
+    kill "$engine"
+    wait "$engine" 2>/dev/null || true
+    echo "$name after stop: database $(du -cb "$DB"* | tail -1 | cut -f1) bytes; records $(records)"
+}
+
+run shipped "$SHIPPED"
+run "keep-$KEEP" "$TRIMMED"
