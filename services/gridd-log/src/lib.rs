@@ -16,6 +16,12 @@
 //!   member), is `gridd_log_group_lag{group, topic, partition}` ([`group_lag`]); and
 //!   a stopping consumer waits out a rebalance in progress (up to 15 s) before it leaves its
 //!   group.
+//! - Static membership, when a process is given a stable name ([`KafkaSettings::instance`]):
+//!   it joins its groups as `group.instance.id`, so after a broker freeze longer than the
+//!   session, or a restart under the same name within it, the group takes it back as the member
+//!   it was instead of waiting for its old membership to expire. A static member does not leave
+//!   its group when it stops: its partitions wait for the session timeout (10 s) unless it
+//!   comes back, so it suits processes with fixed names (a StatefulSet, a systemd unit).
 //!
 //! Payloads are the protobuf messages of `proto/`, encoded by the roles.
 
@@ -65,12 +71,15 @@ pub struct KafkaSettings {
     pub prefix: String,
     /// How long a send may wait for the broker before failing.
     pub delivery_timeout: Duration,
+    /// This process's stable name in its consumer groups (static membership); `None` joins
+    /// as a new member each time.
+    pub instance: Option<String>,
 }
 
 impl KafkaSettings {
     /// Settings for `brokers` with the default prefix and a 10 s delivery timeout.
     pub fn new(brokers: impl Into<String>) -> Self {
-        Self { brokers: brokers.into(), prefix: "gridd.".into(), delivery_timeout: Duration::from_secs(10) }
+        Self { brokers: brokers.into(), prefix: "gridd.".into(), delivery_timeout: Duration::from_secs(10), instance: None }
     }
 
     fn topic(&self, name: &str) -> String {
@@ -370,8 +379,11 @@ impl KafkaConsumer {
     /// broker under different prefixes never share a group), from the earliest offset when the
     /// group has none.
     pub fn new(settings: &KafkaSettings, group: &str, topics: &[&str]) -> Result<Self, LogError> {
-        let consumer: StreamConsumer<GroupMember> = settings
-            .client()
+        let mut client = settings.client();
+        if let Some(instance) = &settings.instance {
+            client.set("group.instance.id", instance);
+        }
+        let consumer: StreamConsumer<GroupMember> = client
             .set("group.id", settings.topic(group))
             .set("enable.auto.commit", "true")
             .set("enable.auto.offset.store", "false")
