@@ -20,8 +20,7 @@
 # that process with SIGKILL then, and report the longest stretch of once-a-second samples
 # after it in which nothing was placed while reports waited. FREEZE_BROKER_AT (seconds into the
 # load) and FREEZE_FOR (default 5): stop the broker with SIGSTOP then, resume it with SIGCONT
-# FREEZE_FOR seconds later, and report the same stretches from the resumption. STATIC=1 starts
-# each process under its name (`--instance`, static membership). PostgreSQL and
+# FREEZE_FOR seconds later, and report the same stretches from the resumption. PostgreSQL and
 # the broker come from
 # tests/services.sh and stay up afterwards; the next run finds them again through
 # target/bench/cluster/services.env (or GRIDD_TEST_POSTGRES_URL / GRIDD_TEST_KAFKA_BROKERS
@@ -45,7 +44,6 @@ SCENARIO="${SCENARIO:-intake}"
 KILL="${KILL:-}"
 KILL_AT="${KILL_AT:-10}"
 FREEZE_BROKER_AT="${FREEZE_BROKER_AT:-}"
-STATIC="${STATIC:-0}"
 FREEZE_FOR="${FREEZE_FOR:-5}"
 # At most one consumer per partition does work: fewer partitions than processes would leave
 # some routers or trackers idle.
@@ -168,9 +166,7 @@ start_process() {
     grpc="$(free_port)"
     http="$(free_port)"
     write_config "$DIR/$name.toml" "$grpc" "$http"
-    local named=()
-    [ "$STATIC" = 1 ] && named=(--instance "$name")
-    "$GRIDD_BIN" --config "$DIR/$name.toml" --role "$roles" --node 0 "${named[@]}" run </dev/null >"$DIR/$name.log" 2>&1 &
+    "$GRIDD_BIN" --config "$DIR/$name.toml" --role "$roles" --node 0 run </dev/null >"$DIR/$name.log" 2>&1 &
     PIDS+=("$!")
     PID_OF[$name]="$!"
     HTTP_PORT[$name]="$http"
@@ -460,7 +456,7 @@ summary() {
     echo "=== gridd bench output ==="
     cat "$DIR/bench.out"
     echo
-    echo "=== summary: $ROUTERS routers, $TRACKERS trackers, $PARTITIONS partitions, $CLIENTS clients, ${SECONDS_LOAD} s $SCENARIO$([ "$STATIC" = 1 ] && echo ", static membership") ==="
+    echo "=== summary: $ROUTERS routers, $TRACKERS trackers, $PARTITIONS partitions, $CLIENTS clients, ${SECONDS_LOAD} s $SCENARIO ==="
     echo "intake (gridd bench):        ${intake_rate:-?} reports/s (${intake_count:-?} acknowledged in ${bench_s} s)"
     echo "accepted (database):         $accepted reports; placed $placed (filed $filed, merged $merged), dead letters $dead"
     echo "placed during the load:      $(calc "$PLACED_AT_END / $bench_s") reports/s ($PLACED_AT_END by its end, t=${load_s}s)"

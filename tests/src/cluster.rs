@@ -80,15 +80,6 @@ impl Cluster {
         process
     }
 
-    /// [`Cluster::start`] under a fixed name in the consumer groups (`--instance`: static
-    /// membership).
-    pub async fn start_as(&self, roles: &str, node: u8, instance: &str) -> EngineProcess {
-        let process =
-            EngineProcess::spawn(&self.config, &["--role", roles, "--node", &node.to_string(), "--instance", instance], &self.key);
-        process.wait_ready().await;
-        process
-    }
-
     /// [`Cluster::start`] without waiting for readiness: returns once the process listens.
     pub fn spawn(&self, roles: &str, node: u8) -> EngineProcess {
         EngineProcess::spawn(&self.config, &["--role", roles, "--node", &node.to_string()], &self.key)

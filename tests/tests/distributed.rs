@@ -349,47 +349,25 @@ impl Burst {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn router_and_tracker_killed_mid_burst_lose_nothing_and_repeat_nothing() {
-    kill_router_and_tracker_mid_burst(None).await;
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn router_and_tracker_with_fixed_names_killed_and_restarted_under_them_lose_nothing_and_repeat_nothing() {
-    // Static membership: each comes back as the member it was, not as a new one.
-    kill_router_and_tracker_mid_burst(Some(("router-a", "tracker-a"))).await;
-}
-
-/// A burst during which the router, then the tracker, then both are killed (SIGKILL) and
-/// restarted at once, under `names` (`--instance`) when given.
-async fn kill_router_and_tracker_mid_burst(names: Option<(&str, &str)>) {
     const PLACES: usize = 150;
     let cluster = Cluster::new();
-    let start = |role: &'static str| {
-        let name = names.map(|(router, tracker)| if role == "router" { router } else { tracker });
-        let cluster = &cluster;
-        async move {
-            match name {
-                Some(name) => cluster.start_as(role, 0, name).await,
-                None => cluster.start(role, 0).await,
-            }
-        }
-    };
     let gateway = cluster.start("ingest,gateway", 0).await;
-    let mut router = start("router").await;
-    let mut tracker = start("tracker").await;
+    let mut router = cluster.start("router", 0).await;
+    let mut tracker = cluster.start("tracker", 0).await;
 
     let (burst, senders) = Burst::send(PLACES, front(&[gateway.grpc_addr]), 6, Duration::ZERO, &cluster.key);
     // SIGKILL the router a quarter of the way in and the tracker half-way, each restarted at
     // once; then both together at three quarters.
     burst.until_acked(PLACES / 2).await;
     router.kill_9();
-    router = start("router").await;
+    router = cluster.start("router", 0).await;
     burst.until_acked(PLACES).await;
     tracker.kill_9();
-    tracker = start("tracker").await;
+    tracker = cluster.start("tracker", 0).await;
     burst.until_acked(PLACES * 3 / 2).await;
     router.kill_9();
     tracker.kill_9();
-    let (_router, _tracker) = (start("router").await, start("tracker").await);
+    let (_router, _tracker) = (cluster.start("router", 0).await, cluster.start("tracker", 0).await);
 
     assert_eq!(burst.refusals(), [], "intake answers while routers and trackers die");
     burst.assert_one_case_per_place(senders, &mut gateway.clients().await).await;

@@ -285,9 +285,6 @@ pub struct DistributedConfig {
     pub partitions: i32,
     /// Replication factor of each topic created by gridd.
     pub replication: i32,
-    /// This process's stable name in its consumer groups (static membership), given on the
-    /// command line (`--instance`), never in the shared file; `None` joins as a new member.
-    pub instance: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -384,7 +381,6 @@ pub fn load_engine(path: &Path) -> Result<EngineConfig, ConfigError> {
                 topic_prefix: d.topic_prefix,
                 partitions: d.partitions,
                 replication: d.replication,
-                instance: None,
             })
         })
         .transpose()?;

@@ -16,12 +16,6 @@
 //!   member), is `gridd_log_group_lag{group, topic, partition}` ([`group_lag`]); and
 //!   a stopping consumer waits out a rebalance in progress (up to 15 s) before it leaves its
 //!   group.
-//! - Static membership, when a process is given a stable name ([`KafkaSettings::instance`]):
-//!   it joins its groups as `group.instance.id`, so after a broker freeze longer than the
-//!   session, or a restart under the same name within it, the group takes it back as the member
-//!   it was instead of waiting for its old membership to expire. A static member does not leave
-//!   its group when it stops: its partitions wait for the session timeout (10 s) unless it
-//!   comes back, so it suits processes with fixed names (a StatefulSet, a systemd unit).
 //!
 //! Payloads are the protobuf messages of `proto/`, encoded by the roles.
 
@@ -71,15 +65,12 @@ pub struct KafkaSettings {
     pub prefix: String,
     /// How long a send may wait for the broker before failing.
     pub delivery_timeout: Duration,
-    /// This process's stable name in its consumer groups (static membership); `None` joins
-    /// as a new member each time.
-    pub instance: Option<String>,
 }
 
 impl KafkaSettings {
     /// Settings for `brokers` with the default prefix and a 10 s delivery timeout.
     pub fn new(brokers: impl Into<String>) -> Self {
-        Self { brokers: brokers.into(), prefix: "gridd.".into(), delivery_timeout: Duration::from_secs(10), instance: None }
+        Self { brokers: brokers.into(), prefix: "gridd.".into(), delivery_timeout: Duration::from_secs(10) }
     }
 
     fn topic(&self, name: &str) -> String {
@@ -379,11 +370,8 @@ impl KafkaConsumer {
     /// broker under different prefixes never share a group), from the earliest offset when the
     /// group has none.
     pub fn new(settings: &KafkaSettings, group: &str, topics: &[&str]) -> Result<Self, LogError> {
-        let mut client = settings.client();
-        if let Some(instance) = &settings.instance {
-            client.set("group.instance.id", instance);
-        }
-        let consumer: StreamConsumer<GroupMember> = client
+        let consumer: StreamConsumer<GroupMember> = settings
+            .client()
             .set("group.id", settings.topic(group))
             .set("enable.auto.commit", "true")
             .set("enable.auto.offset.store", "false")
@@ -392,6 +380,8 @@ impl KafkaConsumer {
             // The default eager assignment. cooperative-sticky kept the survivors of a killed
             // member at work (benches/README), but on tansu a member that stopped while the
             // others were joining once left a partition with no owner for over a minute.
+            // Dynamic membership too: with `group.instance.id`, tansu 0.6 never expired a
+            // killed static member, and its partitions stayed with it (benches/README).
             .set("session.timeout.ms", "10000")
             .set("heartbeat.interval.ms", HEARTBEAT.as_millis().to_string())
             .set("statistics.interval.ms", STATISTICS_INTERVAL.as_millis().to_string())

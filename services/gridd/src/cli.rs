@@ -26,12 +26,6 @@ pub struct Cli {
     /// every ingest process of a deployment needs its own.
     #[arg(long, global = true, env = "GRIDD_INTAKE_NODE", value_parser = clap::value_parser!(u8).range(0..32))]
     pub node: Option<u8>,
-    /// This process's stable name in its consumer groups (distributed mode; static
-    /// membership): a router or tracker that comes back under the same name, or outlives a
-    /// broker stall, keeps its partitions without waiting for its old membership to expire.
-    /// Distinct per process, and the same across its restarts (a StatefulSet pod's name).
-    #[arg(long, global = true, env = "GRIDD_INSTANCE", value_parser = instance_name)]
-    pub instance: Option<String>,
     /// What to do (default: run).
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -185,14 +179,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if let Some(node) = cli.node {
                 engine.intake_node = node;
             }
-            if let Some(instance) = cli.instance {
-                let Some(distributed) = engine.distributed.as_mut() else {
-                    anyhow::bail!(
-                        "--instance names a member of the distributed mode's consumer groups; this configuration has no [distributed] section"
-                    );
-                };
-                distributed.instance = Some(instance);
-            }
             runtime.block_on(run_engine(engine, city, roles(&cli.role)))
         }
         Command::Demo(args) => runtime.block_on(crate::demo::run(&cli.config, args)),
@@ -222,16 +208,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
             if grid_check(&file, divisions.as_deref(), boundary.as_deref())? { Ok(()) } else { std::process::exit(1) }
         }
     }
-}
-
-/// A `--instance` name: what Kafka takes as a `group.instance.id`, kept to the characters of a
-/// host or pod name.
-fn instance_name(name: &str) -> Result<String, String> {
-    let allowed = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-');
-    if name.is_empty() || name.len() > 200 || !name.chars().all(allowed) {
-        return Err("1 to 200 characters of A-Z, a-z, 0-9, '.', '_' and '-'".into());
-    }
-    Ok(name.to_owned())
 }
 
 fn admin(runtime: &tokio::runtime::Runtime, config: &Path, command: crate::admin::AdminCommand) -> anyhow::Result<()> {

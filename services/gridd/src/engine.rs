@@ -298,7 +298,6 @@ async fn run_distributed(
 ) -> anyhow::Result<()> {
     let mut settings = KafkaSettings::new(config.kafka.clone());
     settings.prefix = config.topic_prefix.clone();
-    settings.instance = config.instance.clone();
     let url = config.postgres.clone();
     let Some(store) = until_reached("PostgreSQL", &s.shutdown, || connect_postgres(url.clone())).await else { return Ok(()) };
     let access = open_access(store.clone(), &s).await?;

@@ -193,18 +193,3 @@ fn the_load_tool_drives_whole_lifecycles_and_reports_percentiles() {
     assert!(out.contains("p50 ms") && out.contains("p99 ms"), "{out}");
     engine.terminate();
 }
-
-#[test]
-fn an_instance_name_is_refused_when_malformed_or_without_a_distributed_section() {
-    let run = |instance: &str| {
-        let out = Command::new(gridd_binary())
-            .args(["--config", &repo("config/gridd.toml"), "--instance", instance, "run"])
-            .output()
-            .expect("run gridd");
-        (out.status.success(), String::from_utf8_lossy(&out.stderr).into_owned())
-    };
-    let (ok, error) = run("router 1");
-    assert!(!ok && error.contains("--instance") && error.contains("A-Z"), "{error}");
-    let (ok, error) = run("router-1");
-    assert!(!ok && error.contains("--instance") && error.contains("[distributed]"), "the embedded mode has no groups: {error}");
-}
