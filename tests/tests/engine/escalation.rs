@@ -4,7 +4,19 @@
 use std::time::Duration;
 
 use gridd_proto::v1;
-use gridd_tests::{Clients, XINAN, spawn_app};
+use gridd_tests::{Clients, XINAN, http_get_as, spawn_app};
+
+/// The `le` bounds and counts of the timer-lateness histogram on `/metrics`, in order.
+fn lateness_buckets(metrics: &str) -> Vec<(String, u64)> {
+    metrics
+        .lines()
+        .filter_map(|line| line.strip_prefix("gridd_timer_lateness_seconds_bucket{le=\""))
+        .filter_map(|rest| {
+            let (bound, count) = rest.split_once("\"} ")?;
+            Some((bound.to_owned(), count.trim().parse().ok()?))
+        })
+        .collect()
+}
 
 fn escalations(history: &[v1::TicketEvent]) -> Vec<&str> {
     history.iter().filter(|e| e.kind == "escalated").map(|e| e.detail.split(':').next().unwrap_or_default()).collect()
@@ -46,6 +58,17 @@ async fn an_overdue_case_escalates_level_by_level_until_closed() {
     let level = |name: &str| stats.escalations_by_level.iter().find(|c| c.label == name).map_or(0, |c| c.count);
     assert_eq!((level("reminder"), level("pressing"), level("yellow_card"), level("red_card")), (1, 1, 1, 1));
     assert!(level("red_card_repeat") >= 1);
+
+    // Monitoring sees how late every timer was handled, as cumulative buckets up to 1 s and
+    // beyond (the promise is "within 1 s").
+    let (status, metrics) = http_get_as(app.http_addr, "/metrics", &app.admin_key).await;
+    assert_eq!(status, 200);
+    let buckets = lateness_buckets(&metrics);
+    assert!(buckets.iter().any(|(bound, _)| bound == "1"), "a bucket at 1 s: {buckets:?}");
+    let (last_bound, handled) = buckets.last().cloned().expect("buckets");
+    assert_eq!(last_bound, "+Inf");
+    assert!(handled >= 5, "every escalation's timer counted: {buckets:?}");
+    assert!(buckets.windows(2).all(|w| w[0].1 <= w[1].1), "cumulative: {buckets:?}");
     app.stop().await;
 }
 
