@@ -58,6 +58,7 @@ fn describe() {
     metrics::describe_histogram!("gridd_log_send_seconds", metrics::Unit::Seconds, "Time from handing records to the broker to its answer");
     metrics::describe_histogram!("gridd_driver_batch_records", "Records per batch a router or tracker applied together");
     metrics::describe_histogram!("gridd_driver_batch_seconds", metrics::Unit::Seconds, "Time to apply one batch, per role");
+    metrics::describe_counter!("gridd_log_trimmed_records_total", "Consumed records deleted from the embedded log by retention, per topic");
     metrics::describe_counter!("gridd_driver_retries_total", "Batches tried again after a failure that may pass, per role");
     metrics::describe_histogram!(
         TIMER_LATENESS,
