@@ -17,24 +17,16 @@ export LC_ALL=C
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-GRIDD_BIN="${GRIDD_BIN:-target/release/gridd}"
+. benches/engine.sh
 ALERTS="${ALERTS:-10000}"
-CONFIG=benches/gridd-bench.toml
 DB=target/bench/gridd.db
-HTTP=http://127.0.0.1:9474
 STREAMS=$(( (ALERTS + 499) / 500 ))
 WANT=$(( STREAMS * 500 ))
 
 rm -f "$DB" "$DB"-wal "$DB"-shm
 mkdir -p target/bench
-KEY=$("$GRIDD_BIN" --config "$CONFIG" key create administrator --name storm 2>/dev/null | grep -o 'gk_[0-9a-f_]*' | head -1)
-"$GRIDD_BIN" --config "$CONFIG" run > target/bench/storm-engine.log 2>&1 &
-ENGINE=$!
-trap 'kill $ENGINE 2>/dev/null || true' EXIT
-for _ in $(seq 1 60); do curl -sf -o /dev/null "$HTTP/metrics" && break; sleep 0.5; done
-
-GRIDD_BENCH_KEY="$KEY" "$GRIDD_BIN" --config "$CONFIG" bench --target http://127.0.0.1:50061 --scenario camera \
-    --clients 1 --cameras 1 --batch 500 --requests "$STREAMS" --seconds 3600 2>&1 | tr '\r' '\n' | grep -E '^(camera|errors|operation)'
+start_engine benches/gridd-bench.toml target/bench/storm-engine.log
+bench --scenario camera --clients 1 --cameras 1 --batch 500 --requests "$STREAMS" --seconds 3600
 
 rpc() {
     curl -sf -X POST -H "authorization: Bearer $KEY" -H 'content-type: application/json' \
@@ -56,6 +48,5 @@ done
 echo "all $WANT alerts in $cases case(s), $(awk -v a="$started" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }') s after the load ended"
 echo "case view with history (its first page): $(rpc GetTicket "{\"id\":\"$case\",\"includeHistory\":true}" | wc -c) bytes"
 echo "database with its WAL, running: $(du -cb "$DB"* | tail -1 | cut -f1) bytes"
-kill "$ENGINE"
-wait "$ENGINE" 2>/dev/null || true
+stop_engine
 echo "database after the engine stopped: $(du -cb "$DB"* | tail -1 | cut -f1) bytes"

@@ -18,12 +18,11 @@ export LC_ALL=C
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-GRIDD_BIN="${GRIDD_BIN:-target/release/gridd}"
+. benches/engine.sh
 SECONDS_LOAD="${SECONDS_LOAD:-60}"
 SECONDS_AFTER="${SECONDS_AFTER:-90}"
 CLIENTS="${CLIENTS:-64}"
 WORK=target/bench/lateness
-HTTP=http://127.0.0.1:9474
 
 rm -rf "$WORK"
 mkdir -p "$WORK"
@@ -34,14 +33,8 @@ grep -E '^(dispatch_normal|accept|check_urban|check_rural|verify) = "1min"' "$WO
     { echo "escalation-lateness.sh: the stage limits of config/xinyi/city.toml were not found" >&2; exit 1; }
 sed -e 's#^city = .*#city = "city/city.toml"#' -e 's#^sqlite = .*#sqlite = "gridd.db"#' benches/gridd-bench.toml > "$WORK/gridd.toml"
 
-KEY=$("$GRIDD_BIN" --config "$WORK/gridd.toml" key create administrator --name lateness 2>/dev/null | grep -o 'gk_[0-9a-f_]*' | head -1)
-"$GRIDD_BIN" --config "$WORK/gridd.toml" run > "$WORK/engine.log" 2>&1 &
-ENGINE=$!
-trap 'kill $ENGINE 2>/dev/null || true' EXIT
-for _ in $(seq 1 60); do curl -sf -o /dev/null "$HTTP/metrics" && break; sleep 0.5; done
-
-GRIDD_BENCH_KEY="$KEY" "$GRIDD_BIN" --config "$WORK/gridd.toml" bench --target http://127.0.0.1:50061 --scenario intake \
-    --clients "$CLIENTS" --seconds "$SECONDS_LOAD" 2>&1 | tr '\r' '\n' | grep -E '^(intake|errors|operation)'
+start_engine "$WORK/gridd.toml" "$WORK/engine.log"
+bench --scenario intake --clients "$CLIENTS" --seconds "$SECONDS_LOAD"
 sleep "$SECONDS_AFTER"
 
 curl -sf "$HTTP/metrics" | awk '
@@ -54,5 +47,4 @@ curl -sf "$HTTP/metrics" | awk '
         printf "timers handled: %d (escalations fired: %d); mean lateness %.1f ms\n", total, escalations, 1000 * sum / total
         for (i = 1; i <= n; i++) printf "  within %-5s s: %9d  (%.3f %%)\n", bound[i], count[i], 100 * count[i] / total
     }'
-kill "$ENGINE"
-wait "$ENGINE" 2>/dev/null || true
+stop_engine

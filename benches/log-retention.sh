@@ -16,12 +16,11 @@ export LC_ALL=C
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-GRIDD_BIN="${GRIDD_BIN:-target/release/gridd}"
+. benches/engine.sh
 SECONDS_LOAD="${SECONDS_LOAD:-120}"
 KEEP="${KEEP:-20s}"
 CLIENTS="${CLIENTS:-64}"
 DB=target/bench/gridd.db
-HTTP=http://127.0.0.1:9474
 
 mkdir -p target/bench
 # The bench configuration, moved next to its database (paths are relative to the file).
@@ -38,14 +37,8 @@ records() {
 run() {
     local name=$1 config=$2
     rm -f "$DB" "$DB"-wal "$DB"-shm
-    local key
-    key=$("$GRIDD_BIN" --config "$config" key create administrator --name retention 2>/dev/null | grep -o 'gk_[0-9a-f_]*' | head -1)
-    "$GRIDD_BIN" --config "$config" run > "target/bench/retention-$name.log" 2>&1 &
-    local engine=$!
-    for _ in $(seq 1 60); do curl -sf -o /dev/null "$HTTP/metrics" && break; sleep 0.5; done
-    GRIDD_BENCH_KEY="$key" "$GRIDD_BIN" --config "$config" bench --target http://127.0.0.1:50061 --scenario intake \
-        --clients "$CLIENTS" --seconds "$SECONDS_LOAD" 2>&1 | tr '\r' '\n' | grep -E '^(intake|errors|operation)' \
-        > "target/bench/retention-$name.out" &
+    start_engine "$config" "target/bench/retention-$name.log"
+    bench --scenario intake --clients "$CLIENTS" --seconds "$SECONDS_LOAD" > "target/bench/retention-$name.out" &
     local tool=$!
     local t=0
     while kill -0 "$tool" 2>/dev/null; do
@@ -55,8 +48,7 @@ run() {
     done
     wait "$tool" || true
     sed "s/^/$name: /" "target/bench/retention-$name.out"
-    kill "$engine"
-    wait "$engine" 2>/dev/null || true
+    stop_engine
     echo "$name after stop: database $(du -cb "$DB"* | tail -1 | cut -f1) bytes; records $(records)"
 }
 
