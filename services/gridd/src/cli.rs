@@ -279,7 +279,15 @@ fn check_config(config: &Path) -> anyhow::Result<()> {
         city.detections.len()
     );
     match &engine.distributed {
-        None => println!("  embedded: store {}, gRPC {}, HTTP {}", engine.sqlite.display(), engine.grpc_addr, engine.http_addr),
+        None => {
+            println!("  embedded: store {}, gRPC {}, HTTP {}", engine.sqlite.display(), engine.grpc_addr, engine.http_addr);
+            let hours = |d: std::time::Duration| d.as_secs_f64() / 3600.0;
+            println!(
+                "  log retention: consumed intake records kept {} h, dispatch records {} h; case histories kept",
+                hours(engine.retention.intake),
+                hours(engine.retention.dispatch)
+            );
+        }
         Some(d) => println!(
             "  distributed: Kafka {} (topics {}*, {} partitions, replication {}), gRPC {}, HTTP {}",
             d.kafka, d.topic_prefix, d.partitions, d.replication, engine.grpc_addr, engine.http_addr

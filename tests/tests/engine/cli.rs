@@ -193,3 +193,11 @@ fn the_load_tool_drives_whole_lifecycles_and_reports_percentiles() {
     assert!(out.contains("p50 ms") && out.contains("p99 ms"), "{out}");
     engine.terminate();
 }
+
+#[test]
+fn check_config_says_how_long_the_log_keeps_consumed_records() {
+    let out = Command::new(gridd_binary()).args(["--config", &repo("config/gridd.toml"), "check-config"]).output().expect("run gridd");
+    let printed = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{printed}");
+    assert!(printed.contains("log retention: consumed intake records kept 72 h, dispatch records 72 h; case histories kept"), "{printed}");
+}
