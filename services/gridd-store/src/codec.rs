@@ -6,7 +6,7 @@ use std::collections::HashSet;
 
 use gridd_core::ids::Reference;
 use gridd_core::report::{Channel, ReportSummary};
-use gridd_core::ticket::{FeedKind, Ticket, TimerKind};
+use gridd_core::ticket::{FeedKind, Ticket, TicketState, TimerKind};
 
 use crate::StoreError;
 
@@ -104,5 +104,12 @@ pub(crate) const ALL_REPORTS_SQL: &str = "SELECT body FROM case_reports WHERE ti
 pub(crate) const REPORT_ENDS_SQL: &str = "SELECT body FROM case_reports WHERE ticket_id = $1 AND ordinal IN \
      ((SELECT MIN(ordinal) FROM case_reports WHERE ticket_id = $1), (SELECT MAX(ordinal) FROM case_reports WHERE ticket_id = $1)) \
      ORDER BY ordinal";
+
+/// Counts the cases not finished yet (suspended ones included) per state, through the state
+/// index; which states those are is the core's [`TicketState::is_terminal`].
+pub(crate) fn unfinished_by_state_sql() -> String {
+    let states: Vec<String> = TicketState::ALL.into_iter().filter(|s| !s.is_terminal()).map(|s| format!("'{}'", s.name())).collect();
+    format!("SELECT state, COUNT(*) FROM tickets WHERE state IN ({}) GROUP BY state", states.join(","))
+}
 
 pub(crate) const OPEN_STATES_SQL: &str = "('registered','dispatched','accepted','in_progress','returned','checking','rework','verifying')";

@@ -338,6 +338,30 @@ pub(crate) async fn tickets_filter_and_page<S: Store>(store: S) {
     assert_eq!(overdue.len(), 6);
     let counts = store.read(|tx| tx.live_counts(Timestamp::from_millis(0))).await.expect("counts");
     assert_eq!(counts.by_state.iter().map(|(_, n)| n).sum::<u64>(), 6);
+
+    // The gauges' counts: a closed case is finished; a suspended one is not, but its clock
+    // stands still, so it is never overdue.
+    store
+        .write(|tx| -> Result<_, StoreError> {
+            for (id, state) in [("C1", TicketState::Closed), ("S1", TicketState::Suspended)] {
+                let mut t = new_ticket(id, Some("sq-1"), 20_000);
+                t.state = state;
+                tx.put_ticket(None, &t)?;
+            }
+            Ok(())
+        })
+        .await
+        .expect("write");
+    let far_later = Timestamp::from_millis(10_i64.pow(12));
+    let (open, live) = store
+        .read(move |tx| -> Result<_, StoreError> { Ok((tx.open_ticket_counts(far_later)?, tx.live_counts(far_later)?)) })
+        .await
+        .expect("counts");
+    let count_of = |state| open.by_state.iter().find(|(s, _)| *s == state).map_or(0, |(_, n)| *n);
+    assert_eq!(open.by_state.iter().map(|(_, n)| n).sum::<u64>(), 7, "six open and one suspended: {open:?}");
+    assert_eq!((count_of(TicketState::Suspended), count_of(TicketState::Closed)), (1, 0));
+    assert_eq!(open.overdue, 6, "the suspended case is not overdue");
+    assert_eq!(live.overdue_open, open.overdue, "the summary and the gauges agree");
 }
 
 /// A report as a camera alert merging into a case sends it.

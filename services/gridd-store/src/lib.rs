@@ -210,6 +210,16 @@ pub struct LiveCounts {
     pub merged_reports: u64,
 }
 
+/// The cases not finished yet, as the gauges sample them every few seconds.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OpenTicketCounts {
+    /// Cases per state that is not terminal, suspended included (states with none are left
+    /// out).
+    pub by_state: Vec<(TicketState, u64)>,
+    /// Cases past their running deadline (a suspended case's clock stands still).
+    pub overdue: u64,
+}
+
 /// A person's local account. `role` and `squad` are opaque strings here (the access crate
 /// parses them).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -429,6 +439,10 @@ pub trait ReadTx {
     fn known_cases_for_camera(&mut self, camera_key: &str) -> Result<Vec<KnownCase>, StoreError>;
     /// Counts for the live summary at `now`.
     fn live_counts(&mut self, now: Timestamp) -> Result<LiveCounts, StoreError>;
+    /// Unfinished cases per state and how many are overdue, from the tickets' state index alone:
+    /// cheap enough to sample every few seconds on a store of a million cases, which
+    /// [`ReadTx::live_counts`] (it also counts every report) is not.
+    fn open_ticket_counts(&mut self, now: Timestamp) -> Result<OpenTicketCounts, StoreError>;
     /// Dead letters of `topic`: (seq, reason), oldest first.
     fn dead_letters(&mut self, topic: &str) -> Result<Vec<(u64, String)>, StoreError>;
     /// An account by username (case-sensitive). In a write transaction it stays locked until

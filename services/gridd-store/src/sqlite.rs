@@ -24,10 +24,11 @@ use tokio::sync::watch;
 use crate::codec::{
     ALL_REPORTS_SQL, OPEN_STATES_SQL, REPORT_ENDS_SQL, as_i64, cameras_from_json, cameras_json, channel_from, corrupt, feed_kind_from,
     feed_kind_text, report_changes, report_from_json, report_json, seq, ticket_from_json, ticket_json, timer_kind_from, timer_kind_text,
+    unfinished_by_state_sql,
 };
 use crate::{
-    Account, AuditEntry, FeedEntry, FrozenPeriod, IntakeKeyEntry, LedgerLine, LiveCounts, LogRecord, MachineKey, Photo, ReadTx,
-    ReportStatus, Session, Signal, Signals, Store, StoreError, TicketFilter, WriteTx, assessment_totals, units_column,
+    Account, AuditEntry, FeedEntry, FrozenPeriod, IntakeKeyEntry, LedgerLine, LiveCounts, LogRecord, MachineKey, OpenTicketCounts, Photo,
+    ReadTx, ReportStatus, Session, Signal, Signals, Store, StoreError, TicketFilter, WriteTx, assessment_totals, units_column,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -626,11 +627,7 @@ impl ReadTx for Tx<'_> {
             .into_iter()
             .filter_map(|(s, n)| TicketState::from_name(&s).map(|s| (s, n)))
             .collect();
-        let overdue_open: i64 = self.conn.query_row(
-            &format!("SELECT COUNT(*) FROM tickets WHERE deadline <= ?1 AND state IN {OPEN_STATES_SQL}"),
-            [now.millis()],
-            |r| r.get(0),
-        )?;
+        let overdue_open = self.open_ticket_counts(now)?.overdue;
         let intake_by_channel = self
             .count_by("SELECT channel, COUNT(*) FROM reports GROUP BY channel", None)?
             .into_iter()
@@ -639,7 +636,20 @@ impl ReadTx for Tx<'_> {
         let escalations_by_name = self.count_by("SELECT name, COUNT(*) FROM escalations GROUP BY name ORDER BY MIN(level)", None)?;
         let merged: i64 =
             self.conn.prepare_cached("SELECT COUNT(*) FROM reports WHERE disposition = 'merged'")?.query_row([], |r| r.get(0))?;
-        Ok(LiveCounts { by_state, overdue_open: seq(overdue_open), intake_by_channel, escalations_by_name, merged_reports: seq(merged) })
+        Ok(LiveCounts { by_state, overdue_open, intake_by_channel, escalations_by_name, merged_reports: seq(merged) })
+    }
+
+    fn open_ticket_counts(&mut self, now: Timestamp) -> Result<OpenTicketCounts, StoreError> {
+        let by_state = self
+            .count_by(&unfinished_by_state_sql(), None)?
+            .into_iter()
+            .filter_map(|(s, n)| TicketState::from_name(&s).map(|s| (s, n)))
+            .collect();
+        let overdue: i64 = self
+            .conn
+            .prepare_cached(&format!("SELECT COUNT(*) FROM tickets WHERE deadline <= ?1 AND state IN {OPEN_STATES_SQL}"))?
+            .query_row([now.millis()], |r| r.get(0))?;
+        Ok(OpenTicketCounts { by_state, overdue: seq(overdue) })
     }
 
     fn account(&mut self, username: &str) -> Result<Option<Account>, StoreError> {

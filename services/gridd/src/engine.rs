@@ -25,6 +25,7 @@ use axum::serve::IncomingStream;
 use gridd_access::Access;
 use gridd_access::layer::GrpcAccessLayer;
 use gridd_config::{AuthConfig, CityConfig, CityHandle, DistributedConfig, EngineConfig, LogRetention};
+use gridd_core::ticket::TicketState;
 use gridd_core::time::Clock;
 use gridd_driver::retention::{Retention, keep_logs_trimmed};
 use gridd_ingest::{Intake, IntakeSink, KafkaLog, StoreLog};
@@ -684,11 +685,13 @@ async fn serve_http(
 async fn refresh_gauges<S: Store>(store: S, clock: Arc<dyn Clock>, shutdown: CancellationToken) -> anyhow::Result<()> {
     loop {
         let now = clock.now();
-        let counts = store.read(move |tx: &mut dyn ReadTx| tx.live_counts(now)).await?;
-        for (state, n) in &counts.by_state {
-            metrics::gauge!("gridd_tickets_open", "state" => state.name()).set(*n as f64);
+        let counts = store.read(move |tx: &mut dyn ReadTx| tx.open_ticket_counts(now)).await?;
+        // Every unfinished state, so a state whose last case moved on reads 0, not its last count.
+        for state in TicketState::ALL.into_iter().filter(|s| !s.is_terminal()) {
+            let open = counts.by_state.iter().find(|(s, _)| *s == state).map_or(0, |(_, n)| *n);
+            metrics::gauge!("gridd_tickets_open", "state" => state.name()).set(open as f64);
         }
-        metrics::gauge!("gridd_tickets_overdue").set(counts.overdue_open as f64);
+        metrics::gauge!("gridd_tickets_overdue").set(counts.overdue as f64);
         tokio::select! {
             () = tokio::time::sleep(GAUGE_PERIOD) => {}
             () = shutdown.cancelled() => return Ok(()),

@@ -49,7 +49,7 @@ fn describe() {
     metrics::describe_gauge!("gridd_log_lag", "Records a consumer has not processed yet (per topic partition in the distributed mode)");
     metrics::describe_counter!("gridd_escalations_total", "Escalations fired, per ladder level");
     metrics::describe_counter!("gridd_dead_letters_total", "Records kept as dead letters, per topic");
-    metrics::describe_gauge!("gridd_tickets_open", "Tickets per open state");
+    metrics::describe_gauge!("gridd_tickets_open", "Cases not finished yet, per state (suspended included)");
     metrics::describe_gauge!("gridd_tickets_overdue", "Open tickets past their running deadline");
     metrics::describe_gauge!(
         "gridd_log_group_lag",
