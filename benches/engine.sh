@@ -3,7 +3,7 @@
 # benches/gridd-bench.toml's, a fresh administrator key, and the tool pointed at it.
 #
 #   start_engine <config> <log file>   sets KEY and ENGINE, returns once /metrics answers
-#   bench <gridd bench options…>       runs the tool against it with KEY, progress lines dropped
+#   bench <gridd bench options…>       runs the tool against it with KEY, its progress lines dropped
 #   stop_engine                        stops it and waits for it to exit
 
 GRIDD_BIN="${GRIDD_BIN:-target/release/gridd}"
@@ -24,7 +24,7 @@ start_engine() {
 
 bench() {
     GRIDD_BENCH_KEY="$KEY" "$GRIDD_BIN" --config "$ENGINE_CONFIG" bench --target "$GRPC" "$@" 2>&1 |
-        tr '\r' '\n' | grep -E '^(intake|camera|lifecycle|errors|operation)'
+        tr '\r' '\n' | grep -v -e '^\[' -e '^$'
 }
 
 stop_engine() {
