@@ -114,6 +114,12 @@ impl TicketState {
         matches!(self, TicketState::Closed | TicketState::Cancelled | TicketState::NotFiled)
     }
 
+    /// The states of a case not finished yet (every one but the terminal ones, suspended
+    /// included), in lifecycle order.
+    pub fn unfinished() -> impl Iterator<Item = TicketState> {
+        Self::ALL.into_iter().filter(|s| !s.is_terminal())
+    }
+
     /// True once the case is filed (立案): not while it waits for verification, nor when
     /// verification refused it.
     pub fn is_filed(self) -> bool {

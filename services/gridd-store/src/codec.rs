@@ -106,9 +106,9 @@ pub(crate) const REPORT_ENDS_SQL: &str = "SELECT body FROM case_reports WHERE ti
      ORDER BY ordinal";
 
 /// Counts the cases not finished yet (suspended ones included) per state, through the state
-/// index; which states those are is the core's [`TicketState::is_terminal`].
+/// index; which states those are is the core's [`TicketState::unfinished`].
 pub(crate) fn unfinished_by_state_sql() -> String {
-    let states: Vec<String> = TicketState::ALL.into_iter().filter(|s| !s.is_terminal()).map(|s| format!("'{}'", s.name())).collect();
+    let states: Vec<String> = TicketState::unfinished().map(|s| format!("'{}'", s.name())).collect();
     format!("SELECT state, COUNT(*) FROM tickets WHERE state IN ({}) GROUP BY state", states.join(","))
 }
 

@@ -380,6 +380,13 @@ impl Tx<'_, '_> {
             .collect()
     }
 
+    /// Open cases past their running deadline at `now` (a suspended case's clock stands still).
+    fn overdue_open(&mut self, now: Timestamp) -> Result<u64, StoreError> {
+        let sql = format!("SELECT COUNT(*) FROM tickets WHERE deadline <= $1 AND state IN {OPEN_STATES_SQL}");
+        let overdue: i64 = self.one(&sql, &[&now.millis()])?.get(0);
+        Ok(seq(overdue))
+    }
+
     fn count_by(&mut self, sql: &str) -> Result<Vec<(String, u64)>, StoreError> {
         Ok(self.query(sql, &[])?.into_iter().map(|r| (r.get::<_, String>(0), seq(r.get(1)))).collect())
     }
@@ -717,7 +724,7 @@ impl ReadTx for Tx<'_, '_> {
             .into_iter()
             .filter_map(|(s, n)| TicketState::from_name(&s).map(|s| (s, n)))
             .collect();
-        let overdue_open = self.open_ticket_counts(now)?.overdue;
+        let overdue_open = self.overdue_open(now)?;
         let intake_by_channel = self
             .count_by("SELECT channel, COUNT(*) FROM reports GROUP BY channel")?
             .into_iter()
@@ -734,10 +741,7 @@ impl ReadTx for Tx<'_, '_> {
             .into_iter()
             .filter_map(|(s, n)| TicketState::from_name(&s).map(|s| (s, n)))
             .collect();
-        let overdue: i64 = self
-            .one(&format!("SELECT COUNT(*) FROM tickets WHERE deadline <= $1 AND state IN {OPEN_STATES_SQL}"), &[&now.millis()])?
-            .get(0);
-        Ok(OpenTicketCounts { by_state, overdue: seq(overdue) })
+        Ok(OpenTicketCounts { by_state, overdue: self.overdue_open(now)? })
     }
 
     fn dead_letters(&mut self, topic: &str) -> Result<Vec<(u64, String)>, StoreError> {

@@ -346,6 +346,13 @@ impl Tx<'_> {
         Ok(out)
     }
 
+    /// Open cases past their running deadline at `now` (a suspended case's clock stands still).
+    fn overdue_open(&self, now: Timestamp) -> Result<u64, StoreError> {
+        let sql = format!("SELECT COUNT(*) FROM tickets WHERE deadline <= ?1 AND state IN {OPEN_STATES_SQL}");
+        let overdue: i64 = self.conn.prepare_cached(&sql)?.query_row([now.millis()], |r| r.get(0))?;
+        Ok(seq(overdue))
+    }
+
     fn count_by(&self, sql: &str, now: Option<i64>) -> Result<Vec<(String, u64)>, StoreError> {
         let mut stmt = self.conn.prepare_cached(sql)?;
         let map = |r: &rusqlite::Row<'_>| Ok((r.get::<_, String>(0)?, seq(r.get(1)?)));
@@ -627,7 +634,7 @@ impl ReadTx for Tx<'_> {
             .into_iter()
             .filter_map(|(s, n)| TicketState::from_name(&s).map(|s| (s, n)))
             .collect();
-        let overdue_open = self.open_ticket_counts(now)?.overdue;
+        let overdue_open = self.overdue_open(now)?;
         let intake_by_channel = self
             .count_by("SELECT channel, COUNT(*) FROM reports GROUP BY channel", None)?
             .into_iter()
@@ -645,11 +652,7 @@ impl ReadTx for Tx<'_> {
             .into_iter()
             .filter_map(|(s, n)| TicketState::from_name(&s).map(|s| (s, n)))
             .collect();
-        let overdue: i64 = self
-            .conn
-            .prepare_cached(&format!("SELECT COUNT(*) FROM tickets WHERE deadline <= ?1 AND state IN {OPEN_STATES_SQL}"))?
-            .query_row([now.millis()], |r| r.get(0))?;
-        Ok(OpenTicketCounts { by_state, overdue: seq(overdue) })
+        Ok(OpenTicketCounts { by_state, overdue: self.overdue_open(now)? })
     }
 
     fn account(&mut self, username: &str) -> Result<Option<Account>, StoreError> {

@@ -687,7 +687,7 @@ async fn refresh_gauges<S: Store>(store: S, clock: Arc<dyn Clock>, shutdown: Can
         let now = clock.now();
         let counts = store.read(move |tx: &mut dyn ReadTx| tx.open_ticket_counts(now)).await?;
         // Every unfinished state, so a state whose last case moved on reads 0, not its last count.
-        for state in TicketState::ALL.into_iter().filter(|s| !s.is_terminal()) {
+        for state in TicketState::unfinished() {
             let open = counts.by_state.iter().find(|(s, _)| *s == state).map_or(0, |(_, n)| *n);
             metrics::gauge!("gridd_tickets_open", "state" => state.name()).set(open as f64);
         }
