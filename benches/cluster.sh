@@ -15,16 +15,18 @@
 # Settings (environment): GRIDD_BIN (default target/release/gridd), ROUTERS (2), TRACKERS (2),
 # CLIENTS (64), SECONDS_LOAD (20), DRAIN_LIMIT (120 s of catching up at most), PARTITIONS
 # (topic partitions; default the larger of 4, ROUTERS and TRACKERS), SETTLE (2 s more once
-# every consumer has its partitions), SCENARIO (intake). PostgreSQL and the broker come from
-# KILL (a process name, e.g. router-1) and KILL_AT (seconds into the load, default 10): kill
-# that process with SIGKILL then, and report the longest stretch of once-a-second samples
-# after it in which nothing was placed while reports waited. FREEZE_BROKER_AT (seconds into the
-# load) and FREEZE_FOR (default 5): stop the broker with SIGSTOP then, resume it with SIGCONT
-# FREEZE_FOR seconds later, and report the same stretches from the resumption. PostgreSQL and
-# the broker come from
-# tests/services.sh and stay up afterwards; the next run finds them again through
-# target/bench/cluster/services.env (or GRIDD_TEST_POSTGRES_URL / GRIDD_TEST_KAFKA_BROKERS
-# when they are set).
+# every consumer has its partitions), SCENARIO (intake).
+#
+# Faults: KILL (a process name, e.g. router-1) and KILL_AT (seconds into the load, default 10):
+# kill that process with SIGKILL then, and report the longest stretches of once-a-second
+# samples after it with nothing routed, and with nothing placed, while reports waited.
+# FREEZE_BROKER_AT (seconds into the load) and FREEZE_FOR (default 5): stop the broker with
+# SIGSTOP then, resume it with SIGCONT FREEZE_FOR seconds later, and report the same stretches
+# from the resumption.
+#
+# PostgreSQL and the broker come from tests/services.sh and stay up afterwards; the next run
+# finds them again through target/bench/cluster/services.env (or GRIDD_TEST_POSTGRES_URL /
+# GRIDD_TEST_KAFKA_BROKERS when they are set).
 
 set -euo pipefail
 # Decimal points, not commas, in $EPOCHREALTIME and awk.
