@@ -277,7 +277,7 @@ impl<S: Store> v1::dispatch_service_server::DispatchService for DispatchGrpc<S> 
                 };
                 let Some(t) = ticket else { return Ok(Lookup::Missing) };
                 let history = match history_page {
-                    Some((after, limit)) => tx.read_log_by_key(topics::TICKET_EVENTS, t.id.as_str(), after, limit)?,
+                    Some((after, limit)) => tx.ticket_history(&t.id, after, limit)?,
                     None => Vec::new(),
                 };
                 Ok(Lookup::Found(Box::new(t), history))

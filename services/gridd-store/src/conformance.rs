@@ -112,33 +112,30 @@ pub(crate) async fn log_positions_and_signals<S: Store>(store: S) {
     assert_eq!(records.len(), 1);
     assert_eq!((records[0].seq, records[0].payload.as_slice()), (2, b"two".as_slice()));
     assert_eq!((pos, end), (1, 2));
-    store.write(|tx| tx.append_log(topics::INTAKE, "k1", b"again", Timestamp::from_millis(5))).await.expect("append");
-    let last = store
-        .read(|tx| -> Result<_, StoreError> {
-            Ok((
-                tx.last_appended_at(topics::INTAKE, "k1")?,
-                tx.last_appended_at(topics::INTAKE, "k2")?,
-                tx.last_appended_at(topics::DISPATCH, "k1")?,
-                tx.last_appended_at(topics::INTAKE, "k9")?,
-            ))
+    // A case's history: its ticket events, read by case; records of other topics with the
+    // same key are not part of it.
+    let (c1, c2) = (TicketId::new("C1"), TicketId::new("C2"));
+    store
+        .write(|tx| -> Result<_, StoreError> {
+            tx.append_log(topics::TICKET_EVENTS, "C1", b"opened", Timestamp::from_millis(4))?;
+            tx.append_log(topics::TICKET_EVENTS, "C2", b"opened", Timestamp::from_millis(5))?;
+            tx.append_log(topics::DISPATCH, "C1", b"decision", Timestamp::from_millis(6))?;
+            tx.append_log(topics::TICKET_EVENTS, "C1", b"dispatched", Timestamp::from_millis(7))
+        })
+        .await
+        .expect("append");
+    let (last, pages) = store
+        .read(move |tx| -> Result<_, StoreError> {
+            let seqs = |records: Vec<crate::LogRecord>| records.iter().map(|r| r.seq).collect::<Vec<_>>();
+            let last = (tx.last_ticket_change_at(&c1)?, tx.last_ticket_change_at(&c2)?, tx.last_ticket_change_at(&TicketId::new("C9"))?);
+            let pages = (seqs(tx.ticket_history(&c1, 0, 1)?), seqs(tx.ticket_history(&c1, 1, 10)?), seqs(tx.ticket_history(&c1, 3, 10)?));
+            Ok((last, pages))
         })
         .await
         .expect("read");
     let at = |ms| Some(Timestamp::from_millis(ms));
-    assert_eq!(last, (at(5), at(2), None, None), "the last append of a key, per topic");
-    // A key's records page: k1 has seqs 1 and 3 on intake.
-    let pages = store
-        .read(|tx| -> Result<_, StoreError> {
-            let seqs = |records: Vec<crate::LogRecord>| records.iter().map(|r| r.seq).collect::<Vec<_>>();
-            Ok((
-                seqs(tx.read_log_by_key(topics::INTAKE, "k1", 0, 1)?),
-                seqs(tx.read_log_by_key(topics::INTAKE, "k1", 1, 10)?),
-                seqs(tx.read_log_by_key(topics::INTAKE, "k1", 3, 10)?),
-            ))
-        })
-        .await
-        .expect("read");
-    assert_eq!(pages, (vec![1], vec![3], vec![]), "a key's records after a seq, at most a limit");
+    assert_eq!(last, (at(7), at(5), None), "a case's last change is its last ticket event");
+    assert_eq!(pages, (vec![1], vec![3], vec![]), "a case's history after a seq, at most a limit");
     store.write(|tx| tx.set_position("router", topics::INTAKE, 3)).await.expect("position");
     let pos = store.read(|tx| tx.position("router", topics::INTAKE)).await.expect("read");
     assert_eq!(pos, 3);

@@ -394,12 +394,13 @@ fn hex(bytes: &[u8]) -> String {
 pub trait ReadTx {
     /// Records of `topic` after `after_seq`, oldest first, at most `limit`.
     fn read_log(&mut self, topic: &str, after_seq: u64, limit: usize) -> Result<Vec<LogRecord>, StoreError>;
-    /// Records of `topic` with `key` after `after_seq`, oldest first, at most `limit` (a page of
-    /// a ticket's history on ticket-events).
-    fn read_log_by_key(&mut self, topic: &str, key: &str, after_seq: u64, limit: usize) -> Result<Vec<LogRecord>, StoreError>;
-    /// When the last record of `topic` with `key` was appended (on ticket-events: the ticket's
-    /// last change), without reading the records; `None` when there is none.
-    fn last_appended_at(&mut self, topic: &str, key: &str) -> Result<Option<Timestamp>, StoreError>;
+    /// A page of a case's history: its records on ticket-events after `after_seq`, oldest
+    /// first, at most `limit`. Ticket events are the only records read by key, so only they
+    /// are indexed by key.
+    fn ticket_history(&mut self, id: &TicketId, after_seq: u64, limit: usize) -> Result<Vec<LogRecord>, StoreError>;
+    /// When a case last changed (its last ticket event was appended), without reading its
+    /// history; `None` when it has none.
+    fn last_ticket_change_at(&mut self, id: &TicketId) -> Result<Option<Timestamp>, StoreError>;
     /// The last seq of `topic` (0 when empty). In a write transaction the end stays locked
     /// until commit, so `log_end + 1` is the seq this transaction's next append to `topic`
     /// gets, however many processes append at once.

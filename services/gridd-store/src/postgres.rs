@@ -535,16 +535,17 @@ impl ReadTx for Tx<'_, '_> {
         Ok(rows.iter().map(log_record).collect())
     }
 
-    fn read_log_by_key(&mut self, topic: &str, key: &str, after_seq: u64, limit: usize) -> Result<Vec<LogRecord>, StoreError> {
+    fn ticket_history(&mut self, id: &TicketId, after_seq: u64, limit: usize) -> Result<Vec<LogRecord>, StoreError> {
         let rows = self.query(
-            "SELECT seq, key, payload, appended_at FROM log WHERE topic = $1 AND key = $2 AND seq > $3 ORDER BY seq LIMIT $4",
-            &[&topic, &key, &as_i64(after_seq), &as_i64(limit as u64)],
+            "SELECT seq, key, payload, appended_at FROM log WHERE topic = 'ticket-events' AND key = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+            &[&id.as_str(), &as_i64(after_seq), &as_i64(limit as u64)],
         )?;
         Ok(rows.iter().map(log_record).collect())
     }
 
-    fn last_appended_at(&mut self, topic: &str, key: &str) -> Result<Option<Timestamp>, StoreError> {
-        let row = self.opt("SELECT appended_at FROM log WHERE topic = $1 AND key = $2 ORDER BY seq DESC LIMIT 1", &[&topic, &key])?;
+    fn last_ticket_change_at(&mut self, id: &TicketId) -> Result<Option<Timestamp>, StoreError> {
+        let row =
+            self.opt("SELECT appended_at FROM log WHERE topic = 'ticket-events' AND key = $1 ORDER BY seq DESC LIMIT 1", &[&id.as_str()])?;
         Ok(row.map(|r| Timestamp::from_millis(r.get(0))))
     }
 

@@ -39,6 +39,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0005_assessment.sql"),
     include_str!("../migrations/sqlite/0006_router_cases_by_place.sql"),
     include_str!("../migrations/sqlite/0007_case_reports.sql"),
+    include_str!("../migrations/sqlite/0008_ticket_events_by_case.sql"),
 ];
 const READERS: usize = 4;
 
@@ -433,19 +434,26 @@ impl ReadTx for Tx<'_> {
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
-    fn read_log_by_key(&mut self, topic: &str, key: &str, after_seq: u64, limit: usize) -> Result<Vec<LogRecord>, StoreError> {
+    fn ticket_history(&mut self, id: &TicketId, after_seq: u64, limit: usize) -> Result<Vec<LogRecord>, StoreError> {
+        // The topic is written out, not bound: a partial index serves only a statement that
+        // names its topic. The index is named too: left to itself, the planner prefers the
+        // primary key (topic, seq), which reads every ticket event after `after_seq`.
         let mut stmt = self.conn.prepare_cached(
-            "SELECT seq, key, payload, appended_at FROM log WHERE topic = ?1 AND key = ?2 AND seq > ?3 ORDER BY seq LIMIT ?4",
+            "SELECT seq, key, payload, appended_at FROM log INDEXED BY ticket_events_by_case \
+             WHERE topic = 'ticket-events' AND key = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
         )?;
-        let rows = stmt.query_map(params![topic, key, as_i64(after_seq), as_i64(limit as u64)], |r| {
+        let rows = stmt.query_map(params![id.as_str(), as_i64(after_seq), as_i64(limit as u64)], |r| {
             Ok(LogRecord { seq: seq(r.get(0)?), key: r.get(1)?, payload: r.get(2)?, appended_at: Timestamp::from_millis(r.get(3)?) })
         })?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
-    fn last_appended_at(&mut self, topic: &str, key: &str) -> Result<Option<Timestamp>, StoreError> {
-        let mut stmt = self.conn.prepare_cached("SELECT appended_at FROM log WHERE topic = ?1 AND key = ?2 ORDER BY seq DESC LIMIT 1")?;
-        Ok(stmt.query_row(params![topic, key], |r| r.get(0)).optional()?.map(Timestamp::from_millis))
+    fn last_ticket_change_at(&mut self, id: &TicketId) -> Result<Option<Timestamp>, StoreError> {
+        let mut stmt = self.conn.prepare_cached(
+            "SELECT appended_at FROM log INDEXED BY ticket_events_by_case \
+             WHERE topic = 'ticket-events' AND key = ?1 ORDER BY seq DESC LIMIT 1",
+        )?;
+        Ok(stmt.query_row([id.as_str()], |r| r.get(0)).optional()?.map(Timestamp::from_millis))
     }
 
     fn log_end(&mut self, topic: &str) -> Result<u64, StoreError> {

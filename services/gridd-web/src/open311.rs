@@ -87,7 +87,7 @@ use gridd_core::time::Timestamp;
 use gridd_ingest::IntakeSink;
 use gridd_proto::tonic::{self, Code, Status};
 use gridd_proto::v1;
-use gridd_store::{ReadTx, ReportStatus, Store, StoreError, TicketFilter, topics};
+use gridd_store::{ReadTx, ReportStatus, Store, StoreError, TicketFilter};
 
 use crate::Services;
 
@@ -831,7 +831,7 @@ fn with_last_change(tx: &mut dyn ReadTx, tickets: Vec<Ticket>) -> Result<Vec<(Ti
     tickets
         .into_iter()
         .map(|t| {
-            let last = tx.last_appended_at(topics::TICKET_EVENTS, t.id.as_str())?;
+            let last = tx.last_ticket_change_at(&t.id)?;
             Ok((t, last))
         })
         .collect()
