@@ -1,4 +1,4 @@
-# Sourced by the bench scripts that drive one embedded engine (camera-storm.sh,
+# Sourced by the bench scripts that drive one embedded engine (camera-storm.sh, writer-load.sh,
 # log-retention.sh, escalation-lateness.sh): the engine on a configuration whose HTTP port is
 # benches/gridd-bench.toml's, a fresh administrator key, and the tool pointed at it.
 #

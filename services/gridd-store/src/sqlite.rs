@@ -73,11 +73,20 @@ impl std::fmt::Debug for SqliteStore {
 /// Prepared statements a connection keeps: more than gridd's fixed statements.
 const STATEMENT_CACHE: usize = 256;
 
+/// Page cache of the one writer, in KiB. SQLite's default (2 MiB) is less than the pages the
+/// writer touches again and again (the right edges of the logs, the indexes by reference and
+/// by key), so under load it kept reading them back from the file.
+const WRITER_CACHE_KIB: i64 = 64 * 1024;
+
 fn connect(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path).map_err(|e| StoreError::Backend(format!("cannot open {}: {e}", path.display())))?;
     conn.busy_timeout(std::time::Duration::from_secs(10))?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
+    // Every write of a group runs in a savepoint, whose undo pages SQLite keeps in a temporary
+    // file once they pass 64 KiB: a temporary file written (and closed) on every group. They
+    // are needed only until the group commits, so they stay in memory.
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     // Plans that never depend on bound values: without this, the bundled SQLite (built with
     // STAT4) compiles a statement again whenever a parameter compared to an indexed column
     // changes, which was most of the writer's time under load.
@@ -110,6 +119,7 @@ impl SqliteStore {
     /// Opens (creating if needed) the database at `path` and brings its schema up to date.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
         let mut writer = connect(path)?;
+        writer.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
         migrate(&mut writer)?;
         let readers = (0..READERS).map(|_| connect(path).map(Mutex::new)).collect::<Result<Vec<_>, _>>()?;
         let signals = Signals::new();
