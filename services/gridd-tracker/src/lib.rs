@@ -106,7 +106,8 @@ pub fn event_snapshot(mut ticket: v1::Ticket) -> v1::Ticket {
 }
 
 /// Records a transition of `before` (`None` when it opened the case): the ticket, its events,
-/// feed entries, escalations, timers and its lines of the 考核 ledger.
+/// feed entries, escalations, timers and its lines of the 考核 ledger. Returns the level names
+/// of the escalations it recorded, for the caller to count once they are durable.
 pub fn record(
     tx: &mut dyn WriteTx,
     city: &CityConfig,
@@ -114,7 +115,7 @@ pub fn record(
     actor: &Actor,
     before: Option<&Ticket>,
     transition: &Transition,
-) -> Result<(), StoreError> {
+) -> Result<Vec<String>, StoreError> {
     let t = &transition.ticket;
     tx.put_ticket(before, t)?;
     let rules = assessment::Rules { offset: city.calendar.offset(), ladder: &city.ladder };
@@ -124,6 +125,7 @@ pub fn record(
         tx.book_assessment(&lines, now)?;
     }
     let snapshot = event_snapshot(view(city, t, now));
+    let mut escalations = Vec::new();
     for change in &transition.changes {
         let seq = tx.log_end(topics::TICKET_EVENTS)? + 1;
         let event = v1::TicketEvent {
@@ -149,12 +151,13 @@ pub fn record(
         if let Some(fired) = change.escalation {
             let name = city.ladder.level_name(fired.level);
             if tx.record_escalation(&t.id, fired.generation, fired.level, &name, now)? {
-                metrics::counter!("gridd_escalations_total", "level" => name).increment(1);
+                escalations.push(name);
             }
         }
         tracing::info!(ticket_id = %t.id, kind = change.kind.name(), state = %t.state, "{}", change.detail);
     }
-    tx.replace_timers(&t.id, &desired_timers(t, policy(city)))
+    tx.replace_timers(&t.id, &desired_timers(t, policy(city)))?;
+    Ok(escalations)
 }
 
 /// Files or merges one router decision. Idempotent: a decision already applied changes
@@ -184,7 +187,9 @@ pub fn apply_decision(tx: &mut dyn WriteTx, city: &CityConfig, now: Timestamp, d
             };
             let command = Command::Attach { report: report.summary(), reason: reason.clone() };
             match ticket::apply(&t, &command, &Actor::Router, now, policy(city)) {
-                Ok(transition) => record(tx, city, now, &Actor::Router, Some(&t), &transition)?,
+                Ok(transition) => {
+                    record(tx, city, now, &Actor::Router, Some(&t), &transition)?;
+                }
                 Err(e) => return Ok(Verdict::Poison(e.to_string())),
             }
             tx.link_report(&report.reference, &decision.ticket_id, "merged", caller_key(report).as_deref())?;
@@ -255,22 +260,31 @@ impl<S: Store> Role for Tracker<S> {
     }
 }
 
+/// What one round of [`fire_due`] did.
+#[derive(Debug, Default)]
+pub struct TimersFired {
+    /// When each timer taken was due.
+    pub due: Vec<Timestamp>,
+    /// The level names of the escalations recorded.
+    pub escalations: Vec<String>,
+}
+
 /// Fires up to `max` timers due at `now`, in one transaction. A timer the ticket no longer
-/// needs (the clock moved on) is dropped by re-deriving the ticket's timers. Returns when each
-/// timer taken was due.
-pub fn fire_due(tx: &mut dyn WriteTx, city: &CityConfig, now: Timestamp, max: usize) -> Result<Vec<Timestamp>, StoreError> {
+/// needs (the clock moved on) is dropped by re-deriving the ticket's timers.
+pub fn fire_due(tx: &mut dyn WriteTx, city: &CityConfig, now: Timestamp, max: usize) -> Result<TimersFired, StoreError> {
     let due = tx.due_timers(now, max)?;
+    let mut escalations = Vec::new();
     for (id, timer) in &due {
         let Some(t) = tx.ticket(id)? else {
             tx.replace_timers(id, &[])?;
             continue;
         };
         match ticket::apply(&t, &Command::Fire(*timer), &Actor::Timer, now, policy(city)) {
-            Ok(transition) => record(tx, city, now, &Actor::Timer, Some(&t), &transition)?,
+            Ok(transition) => escalations.extend(record(tx, city, now, &Actor::Timer, Some(&t), &transition)?),
             Err(_) => tx.replace_timers(id, &desired_timers(&t, policy(city)))?,
         }
     }
-    Ok(due.iter().map(|(_, timer)| timer.due).collect())
+    Ok(TimersFired { due: due.iter().map(|(_, timer)| timer.due).collect(), escalations })
 }
 
 /// The timer loop: fire what is due, then sleep until the earliest timer or a change (at most
@@ -287,12 +301,16 @@ pub async fn run_timers<S: Store>(
         changed.borrow_and_update();
         let (current, now) = (city.current(), clock.now());
         let fired = store.write(move |tx| fire_due(tx, &current, now, TIMER_BATCH)).await?;
-        // How late each was handled, once it is durable: escalations are due to the minute.
+        // Counted once durable: a group that is rolled back fired nothing, and its timers fire
+        // again later. How late each was handled: escalations are due to the minute.
         let handled = clock.now();
-        for due in &fired {
+        for due in &fired.due {
             metrics::histogram!("gridd_timer_lateness_seconds").record(handled.millis_since(*due).max(0) as f64 / 1000.0);
         }
-        if fired.len() == TIMER_BATCH {
+        for level in fired.escalations {
+            metrics::counter!("gridd_escalations_total", "level" => level).increment(1);
+        }
+        if fired.due.len() == TIMER_BATCH {
             continue;
         }
         let next = store.read(|tx: &mut dyn ReadTx| tx.next_timer_due()).await?;

@@ -69,6 +69,13 @@ async fn an_overdue_case_escalates_level_by_level_until_closed() {
     assert_eq!(last_bound, "+Inf");
     assert!(handled >= 5, "every escalation's timer counted: {buckets:?}");
     assert!(buckets.windows(2).all(|w| w[0].1 <= w[1].1), "cumulative: {buckets:?}");
+    // ... and counts each escalation once, as the case's history has it.
+    let counted: u64 = metrics
+        .lines()
+        .filter_map(|line| line.strip_prefix("gridd_escalations_total{"))
+        .filter_map(|rest| rest.rsplit_once(' ')?.1.trim().parse::<u64>().ok())
+        .sum();
+    assert_eq!(counted, escalations(&history).len() as u64, "gridd_escalations_total against the history");
     app.stop().await;
 }
 
