@@ -75,8 +75,9 @@ const STATEMENT_CACHE: usize = 256;
 
 /// Page cache of the one writer, in KiB. SQLite's default (2 MiB) is less than the pages the
 /// writer touches again and again (the right edges of the logs, the indexes by reference and
-/// by key), so under load it kept reading them back from the file.
-const WRITER_CACHE_KIB: i64 = 64 * 1024;
+/// by key), so under load it kept reading them back from the file. 64 MiB read no fewer back
+/// than 16, and cost more at every commit, where SQLite walks its cache to drop pages.
+const WRITER_CACHE_KIB: i64 = 16 * 1024;
 
 fn connect(path: &Path) -> Result<Connection, StoreError> {
     let conn = Connection::open(path).map_err(|e| StoreError::Backend(format!("cannot open {}: {e}", path.display())))?;
