@@ -3,6 +3,7 @@
 //! types.
 
 use std::collections::HashSet;
+use std::sync::LazyLock;
 
 use gridd_core::ids::Reference;
 use gridd_core::report::{Channel, ReportSummary};
@@ -105,11 +106,25 @@ pub(crate) const REPORT_ENDS_SQL: &str = "SELECT body FROM case_reports WHERE ti
      ((SELECT MIN(ordinal) FROM case_reports WHERE ticket_id = $1), (SELECT MAX(ordinal) FROM case_reports WHERE ticket_id = $1)) \
      ORDER BY ordinal";
 
-/// Counts the cases not finished yet (suspended ones included) per state, through the state
-/// index; which states those are is the core's [`TicketState::unfinished`].
-pub(crate) fn unfinished_by_state_sql() -> String {
-    let states: Vec<String> = TicketState::unfinished().map(|s| format!("'{}'", s.name())).collect();
-    format!("SELECT state, COUNT(*) FROM tickets WHERE state IN ({}) GROUP BY state", states.join(","))
+/// `('a','b',…)`, for `state IN …`: the states' stored names.
+fn states_in(states: impl Iterator<Item = TicketState>) -> String {
+    let names: Vec<String> = states.map(|s| format!("'{}'", s.name())).collect();
+    format!("({})", names.join(","))
 }
 
-pub(crate) const OPEN_STATES_SQL: &str = "('registered','dispatched','accepted','in_progress','returned','checking','rework','verifying')";
+/// Counts the cases not finished yet (suspended ones included) per state, through the state
+/// index; which states those are is the core's [`TicketState::unfinished`].
+pub(crate) static UNFINISHED_BY_STATE_SQL: LazyLock<String> =
+    LazyLock::new(|| format!("SELECT state, COUNT(*) FROM tickets WHERE state IN {} GROUP BY state", states_in(TicketState::unfinished())));
+
+/// Counts the unfinished cases past their running deadline (the parameter is `now`, in both
+/// dialects). A suspended case's clock stands still, so it is never overdue.
+pub(crate) static OVERDUE_OPEN_SQL: LazyLock<String> = LazyLock::new(|| {
+    let running = TicketState::unfinished().filter(|s| *s != TicketState::Suspended);
+    format!("SELECT COUNT(*) FROM tickets WHERE deadline <= $1 AND state IN {}", states_in(running))
+});
+
+/// Cases per state as a `GROUP BY state` gives them; a name this build does not know is left out.
+pub(crate) fn counts_by_state(rows: Vec<(String, u64)>) -> Vec<(TicketState, u64)> {
+    rows.into_iter().filter_map(|(s, n)| TicketState::from_name(&s).map(|s| (s, n))).collect()
+}

@@ -28,9 +28,9 @@ use postgres::{Client, NoTls, Statement, Transaction};
 use tokio::sync::watch;
 
 use crate::codec::{
-    ALL_REPORTS_SQL, OPEN_STATES_SQL, REPORT_ENDS_SQL, as_i64, cameras_from_json, cameras_json, channel_from, corrupt, feed_kind_from,
-    feed_kind_text, report_changes, report_from_json, report_json, seq, ticket_from_json, ticket_json, timer_kind_from, timer_kind_text,
-    unfinished_by_state_sql,
+    ALL_REPORTS_SQL, OVERDUE_OPEN_SQL, REPORT_ENDS_SQL, UNFINISHED_BY_STATE_SQL, as_i64, cameras_from_json, cameras_json, channel_from,
+    corrupt, counts_by_state, feed_kind_from, feed_kind_text, report_changes, report_from_json, report_json, seq, ticket_from_json,
+    ticket_json, timer_kind_from, timer_kind_text,
 };
 use crate::{
     Account, AuditEntry, FeedEntry, FrozenPeriod, IntakeKeyEntry, LedgerLine, LiveCounts, LogRecord, MachineKey, OpenTicketCounts, Photo,
@@ -382,8 +382,7 @@ impl Tx<'_, '_> {
 
     /// Open cases past their running deadline at `now` (a suspended case's clock stands still).
     fn overdue_open(&mut self, now: Timestamp) -> Result<u64, StoreError> {
-        let sql = format!("SELECT COUNT(*) FROM tickets WHERE deadline <= $1 AND state IN {OPEN_STATES_SQL}");
-        let overdue: i64 = self.one(&sql, &[&now.millis()])?.get(0);
+        let overdue: i64 = self.one(&OVERDUE_OPEN_SQL, &[&now.millis()])?.get(0);
         Ok(seq(overdue))
     }
 
@@ -720,11 +719,7 @@ impl ReadTx for Tx<'_, '_> {
     }
 
     fn live_counts(&mut self, now: Timestamp) -> Result<LiveCounts, StoreError> {
-        let by_state = self
-            .count_by("SELECT state, COUNT(*) FROM tickets GROUP BY state")?
-            .into_iter()
-            .filter_map(|(s, n)| TicketState::from_name(&s).map(|s| (s, n)))
-            .collect();
+        let by_state = counts_by_state(self.count_by("SELECT state, COUNT(*) FROM tickets GROUP BY state")?);
         let overdue_open = self.overdue_open(now)?;
         let intake_by_channel = self
             .count_by("SELECT channel, COUNT(*) FROM reports GROUP BY channel")?
@@ -737,11 +732,7 @@ impl ReadTx for Tx<'_, '_> {
     }
 
     fn open_ticket_counts(&mut self, now: Timestamp) -> Result<OpenTicketCounts, StoreError> {
-        let by_state = self
-            .count_by(&unfinished_by_state_sql())?
-            .into_iter()
-            .filter_map(|(s, n)| TicketState::from_name(&s).map(|s| (s, n)))
-            .collect();
+        let by_state = counts_by_state(self.count_by(&UNFINISHED_BY_STATE_SQL)?);
         Ok(OpenTicketCounts { by_state, overdue: self.overdue_open(now)? })
     }
 

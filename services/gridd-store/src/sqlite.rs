@@ -22,9 +22,9 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, param
 use tokio::sync::watch;
 
 use crate::codec::{
-    ALL_REPORTS_SQL, OPEN_STATES_SQL, REPORT_ENDS_SQL, as_i64, cameras_from_json, cameras_json, channel_from, corrupt, feed_kind_from,
-    feed_kind_text, report_changes, report_from_json, report_json, seq, ticket_from_json, ticket_json, timer_kind_from, timer_kind_text,
-    unfinished_by_state_sql,
+    ALL_REPORTS_SQL, OVERDUE_OPEN_SQL, REPORT_ENDS_SQL, UNFINISHED_BY_STATE_SQL, as_i64, cameras_from_json, cameras_json, channel_from,
+    corrupt, counts_by_state, feed_kind_from, feed_kind_text, report_changes, report_from_json, report_json, seq, ticket_from_json,
+    ticket_json, timer_kind_from, timer_kind_text,
 };
 use crate::{
     Account, AuditEntry, FeedEntry, FrozenPeriod, IntakeKeyEntry, LedgerLine, LiveCounts, LogRecord, MachineKey, OpenTicketCounts, Photo,
@@ -360,8 +360,7 @@ impl Tx<'_> {
 
     /// Open cases past their running deadline at `now` (a suspended case's clock stands still).
     fn overdue_open(&self, now: Timestamp) -> Result<u64, StoreError> {
-        let sql = format!("SELECT COUNT(*) FROM tickets WHERE deadline <= ?1 AND state IN {OPEN_STATES_SQL}");
-        let overdue: i64 = self.conn.prepare_cached(&sql)?.query_row([now.millis()], |r| r.get(0))?;
+        let overdue: i64 = self.conn.prepare_cached(&OVERDUE_OPEN_SQL)?.query_row([now.millis()], |r| r.get(0))?;
         Ok(seq(overdue))
     }
 
@@ -648,11 +647,7 @@ impl ReadTx for Tx<'_> {
     }
 
     fn live_counts(&mut self, now: Timestamp) -> Result<LiveCounts, StoreError> {
-        let by_state = self
-            .count_by("SELECT state, COUNT(*) FROM tickets GROUP BY state", None)?
-            .into_iter()
-            .filter_map(|(s, n)| TicketState::from_name(&s).map(|s| (s, n)))
-            .collect();
+        let by_state = counts_by_state(self.count_by("SELECT state, COUNT(*) FROM tickets GROUP BY state", None)?);
         let overdue_open = self.overdue_open(now)?;
         let intake_by_channel = self
             .count_by("SELECT channel, COUNT(*) FROM reports GROUP BY channel", None)?
@@ -666,11 +661,7 @@ impl ReadTx for Tx<'_> {
     }
 
     fn open_ticket_counts(&mut self, now: Timestamp) -> Result<OpenTicketCounts, StoreError> {
-        let by_state = self
-            .count_by(&unfinished_by_state_sql(), None)?
-            .into_iter()
-            .filter_map(|(s, n)| TicketState::from_name(&s).map(|s| (s, n)))
-            .collect();
+        let by_state = counts_by_state(self.count_by(&UNFINISHED_BY_STATE_SQL, None)?);
         Ok(OpenTicketCounts { by_state, overdue: self.overdue_open(now)? })
     }
 
