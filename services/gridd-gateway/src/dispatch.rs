@@ -223,6 +223,25 @@ fn similar_query(
     Ok((category, point, radius))
 }
 
+/// The indicators of a set of cases: per squad (`""` for the manual queue), per street (`""`
+/// for cases not located) and city-wide.
+#[derive(Default)]
+struct KpiGroups {
+    by_squad: BTreeMap<String, Kpi>,
+    by_street: BTreeMap<String, Kpi>,
+    all: Kpi,
+}
+
+impl KpiGroups {
+    fn add(&mut self, t: &Ticket, now: Timestamp) {
+        self.all.add(t, now);
+        let squad = t.squad.as_ref().map(ToString::to_string).unwrap_or_default();
+        self.by_squad.entry(squad).or_default().add(t, now);
+        let street = t.cell.as_ref().map(|c| c.street_code.to_string()).unwrap_or_default();
+        self.by_street.entry(street).or_default().add(t, now);
+    }
+}
+
 fn kpi_message(key: String, name: String, k: &Kpi) -> v1::Kpi {
     v1::Kpi {
         key,
@@ -419,20 +438,16 @@ impl<S: Store> v1::dispatch_service_server::DispatchService for DispatchGrpc<S> 
         let req = request.into_inner();
         let (from, to) = time_range(("from", req.from.as_ref()), ("to", req.to.as_ref())).map_err(invalid)?;
         let now = self.now();
-        let (tickets, live) = self
+        let (KpiGroups { by_squad, by_street, all }, live) = self
             .store
-            .read(move |tx: &mut dyn ReadTx| -> Result<_, StoreError> { Ok((tx.tickets_created(from, to)?, tx.live_counts(now)?)) })
+            .read(move |tx: &mut dyn ReadTx| -> Result<_, StoreError> {
+                let mut groups = KpiGroups::default();
+                tx.each_ticket_created(from, to, &mut |t| groups.add(&t, now))?;
+                Ok((groups, tx.live_counts(now)?))
+            })
             .await
             .map_err(|e| store_status(&e))?;
         let city = self.city.current();
-        let (mut by_squad, mut by_street, mut all) = (BTreeMap::new(), BTreeMap::new(), Kpi::default());
-        for t in &tickets {
-            all.add(t, now);
-            let squad = t.squad.as_ref().map(ToString::to_string).unwrap_or_default();
-            by_squad.entry(squad).or_insert_with(Kpi::default).add(t, now);
-            let street = t.cell.as_ref().map(|c| c.street_code.to_string()).unwrap_or_default();
-            by_street.entry(street).or_insert_with(Kpi::default).add(t, now);
-        }
         let squad_name = |id: &str| {
             if id.is_empty() {
                 return "指挥中心 (manual queue)".to_string();

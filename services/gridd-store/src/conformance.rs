@@ -292,6 +292,33 @@ pub(crate) async fn a_report_keeps_its_first_decision<S: Store>(store: S) {
     assert_eq!(status, ReportStatus::Pending, "deciding does not link the report to a case");
 }
 
+pub(crate) async fn cases_created_in_a_range_are_read_one_by_one<S: Store>(store: S) {
+    store
+        .write(|tx| -> Result<_, StoreError> {
+            for (id, created) in [("C1", 1_000), ("C2", 2_000), ("C3", 3_000)] {
+                tx.put_ticket(None, &new_ticket(id, Some("sq-1"), created))?;
+            }
+            Ok(())
+        })
+        .await
+        .expect("write");
+    let created = |from: Option<i64>, to: Option<i64>| {
+        store.read(move |tx| -> Result<_, StoreError> {
+            let mut seen = Vec::new();
+            let (from, to) = (from.map(Timestamp::from_millis), to.map(Timestamp::from_millis));
+            tx.each_ticket_created(from, to, &mut |t| seen.push((t.id.to_string(), t.report_count, t.reports.len())))?;
+            seen.sort();
+            Ok(seen)
+        })
+    };
+    let all = created(None, None).await.expect("read");
+    assert_eq!(all, [("C1".to_string(), 1, 0), ("C2".to_string(), 1, 0), ("C3".to_string(), 1, 0)], "every case, without its reports");
+    let ids = |seen: Vec<(String, u32, usize)>| seen.into_iter().map(|(id, ..)| id).collect::<Vec<_>>();
+    assert_eq!(ids(created(Some(2_000), Some(3_000)).await.expect("read")), ["C2"], "from inclusive, to exclusive");
+    assert_eq!(ids(created(Some(1_500), None).await.expect("read")), ["C2", "C3"]);
+    assert!(created(Some(4_000), None).await.expect("read").is_empty());
+}
+
 pub(crate) async fn tickets_filter_and_page<S: Store>(store: S) {
     store
         .write(|tx| -> Result<_, StoreError> {
@@ -923,6 +950,11 @@ macro_rules! store_conformance {
             }
 
             #[tokio::test]
+            async fn cases_created_in_a_range_are_read_one_by_one() {
+                $crate::conformance::cases_created_in_a_range_are_read_one_by_one($make).await;
+            }
+
+            #[tokio::test]
             async fn a_log_is_trimmed_from_its_start_and_only_where_read() {
                 $crate::conformance::a_log_is_trimmed_from_its_start_and_only_where_read($make).await;
             }
@@ -1063,6 +1095,10 @@ pub(crate) mod backends {
         let (old, body) = super::body_before_case_reports();
         crate::sqlite::tests::at_schema(&path, 6, &[("OLD1", &body)]);
         super::upgraded_case_keeps_its_reports(SqliteStore::open(&path).expect("upgrade"), old).await;
+        // Migration 0009: a case's row (about 1.2 KB) no longer takes an overflow page of its own.
+        let conn = rusqlite::Connection::open(&path).expect("open");
+        let rowid: i64 = conn.query_row("SELECT rowid FROM tickets WHERE id = 'OLD1'", [], |r| r.get(0)).expect("tickets have rowids");
+        assert_eq!(rowid, 1);
     }
 
     #[tokio::test]

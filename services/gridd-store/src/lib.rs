@@ -418,8 +418,15 @@ pub trait ReadTx {
     fn ticket_ends(&mut self, id: &TicketId) -> Result<Option<Ticket>, StoreError>;
     /// Tickets matching `filter`, newest first, with all their reports.
     fn list_tickets(&mut self, filter: &TicketFilter) -> Result<Vec<Ticket>, StoreError>;
-    /// Tickets created in `[from, to)`, with all their reports.
-    fn tickets_created(&mut self, from: Option<Timestamp>, to: Option<Timestamp>) -> Result<Vec<Ticket>, StoreError>;
+    /// Calls `each` with every ticket created in `[from, to)`, one at a time and without its
+    /// reports: a month of a large city's cases is more than memory should hold at once, and
+    /// the indicators read none of the reports.
+    fn each_ticket_created(
+        &mut self,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+        each: &mut dyn FnMut(Ticket),
+    ) -> Result<(), StoreError>;
     /// Squad feed entries after `after_seq`, oldest first.
     fn feed(&mut self, squad: &SquadId, after_seq: u64, limit: usize) -> Result<Vec<FeedEntry>, StoreError>;
     /// The seq of a squad feed's last entry (0 when it has none).

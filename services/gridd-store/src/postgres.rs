@@ -23,6 +23,7 @@ use gridd_core::ids::{Reference, SquadId, TicketId};
 use gridd_core::report::{Channel, ReportSummary};
 use gridd_core::ticket::{FeedKind, Ticket, TicketState, Timer};
 use gridd_core::time::Timestamp;
+use postgres::fallible_iterator::FallibleIterator;
 use postgres::types::ToSql;
 use postgres::{Client, NoTls, Statement, Transaction};
 use tokio::sync::watch;
@@ -640,10 +641,20 @@ impl ReadTx for Tx<'_, '_> {
         self.tickets_with_reports(&rows)
     }
 
-    fn tickets_created(&mut self, from: Option<Timestamp>, to: Option<Timestamp>) -> Result<Vec<Ticket>, StoreError> {
+    fn each_ticket_created(
+        &mut self,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+        each: &mut dyn FnMut(Ticket),
+    ) -> Result<(), StoreError> {
         let (from, to) = (from.map_or(i64::MIN, Timestamp::millis), to.map_or(i64::MAX, Timestamp::millis));
-        let rows = self.query("SELECT body FROM tickets WHERE created_at >= $1 AND created_at < $2", &[&from, &to])?;
-        self.tickets_with_reports(&rows)
+        let statement = self.statement("SELECT body FROM tickets WHERE created_at >= $1 AND created_at < $2")?;
+        // Rows are decoded as they arrive, not gathered first.
+        let mut rows = self.tx.query_raw(&statement, [&from as &(dyn ToSql + Sync), &to]).map_err(pg)?;
+        while let Some(row) = rows.next().map_err(pg)? {
+            each(ticket_from_json(row.get::<_, &str>(0))?);
+        }
+        Ok(())
     }
 
     fn feed_end(&mut self, squad: &SquadId) -> Result<u64, StoreError> {

@@ -40,6 +40,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0006_router_cases_by_place.sql"),
     include_str!("../migrations/sqlite/0007_case_reports.sql"),
     include_str!("../migrations/sqlite/0008_ticket_events_by_case.sql"),
+    include_str!("../migrations/sqlite/0009_tickets_with_rowids.sql"),
 ];
 const READERS: usize = 4;
 
@@ -566,11 +567,19 @@ impl ReadTx for Tx<'_> {
         self.tickets_with_reports(bodies)
     }
 
-    fn tickets_created(&mut self, from: Option<Timestamp>, to: Option<Timestamp>) -> Result<Vec<Ticket>, StoreError> {
+    fn each_ticket_created(
+        &mut self,
+        from: Option<Timestamp>,
+        to: Option<Timestamp>,
+        each: &mut dyn FnMut(Ticket),
+    ) -> Result<(), StoreError> {
         let mut stmt = self.conn.prepare_cached("SELECT body FROM tickets WHERE created_at >= ?1 AND created_at < ?2")?;
         let (from, to) = (from.map_or(i64::MIN, Timestamp::millis), to.map_or(i64::MAX, Timestamp::millis));
-        let bodies = stmt.query_map([from, to], |r| r.get::<_, String>(0))?;
-        self.tickets_with_reports(bodies)
+        let mut rows = stmt.query([from, to])?;
+        while let Some(row) = rows.next()? {
+            each(ticket_from_json(row.get_ref(0)?.as_str().map_err(|e| corrupt("ticket body", e))?)?);
+        }
+        Ok(())
     }
 
     fn feed_end(&mut self, squad: &SquadId) -> Result<u64, StoreError> {
