@@ -1,6 +1,7 @@
 # Sourced by the bench scripts that drive one embedded engine (camera-storm.sh, writer-load.sh,
-# log-retention.sh, escalation-lateness.sh): the engine on a configuration whose HTTP port is
-# benches/gridd-bench.toml's, a fresh administrator key, and the tool pointed at it.
+# log-retention.sh, escalation-lateness.sh, dashboard-stats.sh): the engine on a configuration
+# whose HTTP port is benches/gridd-bench.toml's, a fresh administrator key, and the tool pointed
+# at it.
 #
 #   start_engine <config> <log file>   sets KEY and ENGINE, returns once /metrics answers
 #   bench <gridd bench options…>       runs the tool against it with KEY, its progress lines dropped

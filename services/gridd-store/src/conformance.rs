@@ -521,13 +521,34 @@ pub(crate) async fn known_cases_follow_ticket_state<S: Store>(store: S) {
         last_seen_at: Timestamp::from_millis(1000),
         open: true,
     };
-    store.write(move |tx| tx.put_known_case(&case, Some("CAM-1/exposed_garbage"))).await.expect("write");
+    // Around it, one case outside the box or the window on each count.
+    let others = [
+        ("LON", "E0102", 118.37, 34.37, 1000),
+        ("LAT", "E0102", 118.35, 34.39, 1000),
+        ("CAT", "E0104", 118.35, 34.37, 1000),
+        ("OLD", "E0102", 118.35, 34.37, 100),
+    ]
+    .map(|(id, category, lon, lat, opened)| KnownCase {
+        ticket_id: TicketId::new(id),
+        category: CategoryCode::parse(category).expect("code"),
+        location: Some(Point::new(lon, lat)),
+        opened_at: Timestamp::from_millis(opened),
+        last_seen_at: Timestamp::from_millis(opened),
+        open: true,
+    });
+    store
+        .write(move |tx| -> Result<_, StoreError> {
+            tx.put_known_case(&case, Some("CAM-1/exposed_garbage"))?;
+            others.iter().try_for_each(|c| tx.put_known_case(c, None))
+        })
+        .await
+        .expect("write");
     let near = |store: S| async move {
         store
             .read(|tx| {
                 tx.known_cases_near(
                     &CategoryCode::parse("E0102").expect("code"),
-                    Timestamp::from_millis(0),
+                    Timestamp::from_millis(500),
                     Point::new(118.34, 34.36),
                     Point::new(118.36, 34.38),
                 )
@@ -536,7 +557,7 @@ pub(crate) async fn known_cases_follow_ticket_state<S: Store>(store: S) {
             .expect("read")
     };
     let found = near(store.clone()).await;
-    assert_eq!(found.len(), 1);
+    assert_eq!(found.iter().map(|c| c.ticket_id.as_str()).collect::<Vec<_>>(), ["K1"], "the category's cases in the box and the window");
     assert!(found[0].open, "a case the tracker has not filed yet counts as open");
     let mut t = new_ticket("K1", Some("sq-1"), 1000);
     t.state = TicketState::Closed;

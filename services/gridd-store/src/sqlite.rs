@@ -638,10 +638,15 @@ impl ReadTx for Tx<'_> {
         min: Point<f64>,
         max: Point<f64>,
     ) -> Result<Vec<KnownCase>, StoreError> {
+        // The box is matched in the index alone; only the cases inside it are read from the
+        // table. Asked in one, SQLite reads the table row of every case in the latitude band
+        // (a WITHOUT ROWID table has no deferred seek), about 77 per lookup under load, where
+        // about one is in the box: 70-92 µs per lookup against 20-23 µs this way.
         self.known_cases(
             "SELECT rc.ticket_id, rc.category, rc.lon, rc.lat, rc.opened_at, rc.last_seen_at, t.state \
              FROM router_cases rc LEFT JOIN tickets t ON t.id = rc.ticket_id \
-             WHERE rc.category = ?1 AND rc.opened_at >= ?2 AND rc.lon BETWEEN ?3 AND ?4 AND rc.lat BETWEEN ?5 AND ?6",
+             WHERE rc.ticket_id IN (SELECT ticket_id FROM router_cases INDEXED BY router_cases_by_place \
+             WHERE category = ?1 AND opened_at >= ?2 AND lon BETWEEN ?3 AND ?4 AND lat BETWEEN ?5 AND ?6)",
             params![category.as_str(), since.millis(), min.x(), max.x(), min.y(), max.y()],
         )
     }
