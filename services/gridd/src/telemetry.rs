@@ -58,6 +58,12 @@ fn describe() {
     metrics::describe_histogram!("gridd_log_send_seconds", metrics::Unit::Seconds, "Time from handing records to the broker to its answer");
     metrics::describe_histogram!("gridd_driver_batch_records", "Records per batch a router or tracker applied together");
     metrics::describe_histogram!("gridd_driver_batch_seconds", metrics::Unit::Seconds, "Time to apply one batch, per role");
+    metrics::describe_histogram!(
+        "gridd_store_commit_seconds",
+        metrics::Unit::Seconds,
+        "Time the embedded store's one writer took to run and commit one group of writes, fsync included"
+    );
+    metrics::describe_histogram!("gridd_store_group_writes", "Writes the embedded store committed together in one group");
     metrics::describe_counter!("gridd_log_trimmed_records_total", "Consumed records deleted from the embedded log by retention, per topic");
     metrics::describe_counter!("gridd_driver_retries_total", "Batches tried again after a failure that may pass, per role");
     metrics::describe_histogram!(
