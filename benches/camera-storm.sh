@@ -23,8 +23,7 @@ DB=target/bench/gridd.db
 STREAMS=$(( (ALERTS + 499) / 500 ))
 WANT=$(( STREAMS * 500 ))
 
-rm -f "$DB" "$DB"-wal "$DB"-shm
-mkdir -p target/bench
+fresh_database "$DB"
 start_engine benches/gridd-bench.toml target/bench/storm-engine.log
 bench --scenario camera --clients 1 --cameras 1 --batch 500 --requests "$STREAMS" --seconds 3600
 

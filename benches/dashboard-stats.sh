@@ -19,28 +19,22 @@ cd "$ROOT"
 CALLS="${CALLS:-5}"
 DB=target/bench/gridd.db
 
-rm -f "$DB" "$DB"-wal "$DB"-shm
-mkdir -p target/bench
-if [ -n "${SEEDED:-}" ]; then
-    cp "$SEEDED" "$DB"
-fi
+fresh_database "$DB" "${SEEDED:-}"
 start_engine benches/gridd-bench.toml target/bench/dashboard-stats-engine.log
 
-engine_cpu_seconds() {
-    awk -v hz="$(getconf CLK_TCK)" '{ printf "%.3f", ($14 + $15) / hz }' "/proc/$ENGINE/stat"
-}
 # Times $CALLS GetStats calls with body $2; prints "<range>: median …, slowest …, CPU … per call".
 ask() {
-    local label=$1 body=$2 times=() cpu_before cpu_after
-    cpu_before=$(engine_cpu_seconds)
+    local label=$1 body=$2 times=() ticks_before ticks_after cpu
+    ticks_before=$(engine_cpu_ticks)
     for _ in $(seq 1 "$CALLS"); do
         times+=("$(curl -sf -o /dev/null -w '%{time_total}' -X POST -H "authorization: Bearer $KEY" \
             -H 'content-type: application/json' "$HTTP/v1/rpc/gridd.v1.DispatchService/GetStats" -d "$body")")
     done
-    cpu_after=$(engine_cpu_seconds)
-    printf '%s\n' "${times[@]}" | sort -n | awk -v label="$label" -v n="$CALLS" -v cpu="$(awk -v a="$cpu_before" -v b="$cpu_after" 'BEGIN { print b - a }')" '
+    ticks_after=$(engine_cpu_ticks)
+    cpu=$(awk -v a="$ticks_before" -v b="$ticks_after" -v hz="$(getconf CLK_TCK)" -v n="$CALLS" 'BEGIN { print (b - a) / hz / n }')
+    printf '%s\n' "${times[@]}" | sort -n | awk -v label="$label" -v cpu="$cpu" '
         { t[NR] = $1 }
-        END { printf "%-11s median %.3f s, slowest %.3f s, engine CPU %.3f s per call\n", label ":", t[int((NR + 1) / 2)], t[NR], cpu / n }'
+        END { printf "%-11s median %.3f s, slowest %.3f s, engine CPU %.3f s per call\n", label ":", t[int((NR + 1) / 2)], t[NR], cpu }'
 }
 
 # The city's day and month (China Standard Time), as the page counts them.

@@ -3,13 +3,23 @@
 # whose HTTP port is benches/gridd-bench.toml's, a fresh administrator key, and the tool pointed
 # at it.
 #
+#   fresh_database <file> [<store>]    removes the database and its WAL, or puts a copy of <store> there
 #   start_engine <config> <log file>   sets KEY and ENGINE, returns once /metrics answers
 #   bench <gridd bench options…>       runs the tool against it with KEY, its progress lines dropped
+#   engine_cpu_ticks                   the engine's CPU time so far (user + system), in clock ticks
 #   stop_engine                        stops it and waits for it to exit
 
 GRIDD_BIN="${GRIDD_BIN:-target/release/gridd}"
 HTTP=http://127.0.0.1:9474
 GRPC=http://127.0.0.1:50061
+
+fresh_database() {
+    rm -f "$1" "$1"-wal "$1"-shm
+    mkdir -p "$(dirname "$1")"
+    if [ -n "${2:-}" ]; then
+        cp "$2" "$1"
+    fi
+}
 
 start_engine() {
     ENGINE_CONFIG=$1
@@ -26,6 +36,10 @@ start_engine() {
 bench() {
     GRIDD_BENCH_KEY="$KEY" "$GRIDD_BIN" --config "$ENGINE_CONFIG" bench --target "$GRPC" "$@" 2>&1 |
         tr '\r' '\n' | grep -v -e '^\[' -e '^$'
+}
+
+engine_cpu_ticks() {
+    awk '{ print $14 + $15 }' "/proc/$ENGINE/stat"
 }
 
 stop_engine() {

@@ -36,7 +36,7 @@ records() {
 
 run() {
     local name=$1 config=$2
-    rm -f "$DB" "$DB"-wal "$DB"-shm
+    fresh_database "$DB"
     start_engine "$config" "target/bench/retention-$name.log"
     bench --scenario intake --clients "$CLIENTS" --seconds "$SECONDS_LOAD" > "target/bench/retention-$name.out" &
     local tool=$!

@@ -26,19 +26,12 @@ CLIENTS="${CLIENTS:-64}"
 SECONDS_LOAD="${SECONDS_LOAD:-15}"
 DB=target/bench/gridd.db
 
-rm -f "$DB" "$DB"-wal "$DB"-shm
-mkdir -p target/bench
-if [ -n "${SEEDED:-}" ]; then
-    cp "$SEEDED" "$DB"
-fi
+fresh_database "$DB" "${SEEDED:-}"
 start_engine benches/gridd-bench.toml target/bench/writer-load-engine.log
 
 # Sum and count of the writer's histograms, as "name value" lines.
 writer_metrics() {
     curl -sf "$HTTP/metrics" | grep -E '^gridd_store_(commit_seconds|group_writes)_(sum|count) ' || true
-}
-engine_cpu_ticks() {
-    awk '{ print $14 + $15 }' "/proc/$ENGINE/stat"
 }
 
 before=$(writer_metrics)
