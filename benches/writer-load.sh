@@ -7,7 +7,9 @@
 #   and committing them (`gridd_store_commit_seconds`, `gridd_store_group_writes` on /metrics),
 #   as a share of the wall time: near 100 %, the writer is what bounds the engine;
 # - the tool's own CPU time, since the tool shares the machine;
-# - the engine's resident memory at the end, and its peak.
+# - the engine's resident memory at the end, and its peak;
+# - the database's size after the engine stopped.
+# DESCRIPTION_CHARS sets the reports' description length (`gridd bench --description-chars`).
 #
 #   GRIDD_BIN=target/release/gridd SCENARIO=intake CLIENTS=64 SECONDS_LOAD=15 bash benches/writer-load.sh
 #
@@ -39,7 +41,8 @@ cpu_before=$(engine_cpu_ticks)
 started=$EPOCHREALTIME
 # bash's own `time`: the user and system CPU of the tool (and of the two filters after it).
 TIMEFORMAT='%U %S'
-{ time bench --scenario "$SCENARIO" --clients "$CLIENTS" --seconds "$SECONDS_LOAD"; } 2> target/bench/writer-load-tool.time
+{ time bench --scenario "$SCENARIO" --clients "$CLIENTS" --seconds "$SECONDS_LOAD" \
+    --description-chars "${DESCRIPTION_CHARS:-0}"; } 2> target/bench/writer-load-tool.time
 ended=$EPOCHREALTIME
 cpu_after=$(engine_cpu_ticks)
 after=$(writer_metrics)
@@ -66,3 +69,4 @@ awk -v t0="$started" -v t1="$ended" -v c0="$cpu_before" -v c1="$cpu_after" -v hz
     }'
 echo "engine resident          $(awk '/^VmRSS/ { print $2, $3 }' "/proc/$ENGINE/status") (peak $(awk '/^VmHWM/ { print $2, $3 }' "/proc/$ENGINE/status"))"
 stop_engine
+echo "database after stop      $(du -cb "$DB"* | tail -1 | cut -f1) bytes"
