@@ -8,7 +8,8 @@
 //! reference would silently drop the second report.
 //!
 //! - [`Intake`]: the role's API, used by the gRPC adapter and by tests;
-//! - [`grpc::IntakeGrpc`]: `IntakeService` over tonic.
+//! - [`grpc::IntakeGrpc`]: `IntakeService` over tonic;
+//! - [`Coalesced`]: concurrent requests appended together, for the distributed sink.
 
 use std::sync::Arc;
 
@@ -23,9 +24,11 @@ use gridd_proto::v1;
 use gridd_store::{IntakeKeyEntry, Store, StoreError, WriteTx, topics};
 use std::future::Future;
 
+mod coalesce;
 pub mod grpc;
 mod refs;
 
+pub use coalesce::Coalesced;
 pub use refs::ReferenceGenerator;
 
 /// Longest client token (ids, idempotency keys).

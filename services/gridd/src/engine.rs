@@ -28,7 +28,7 @@ use gridd_config::{AuthConfig, CityConfig, CityHandle, DistributedConfig, Engine
 use gridd_core::ticket::TicketState;
 use gridd_core::time::Clock;
 use gridd_driver::retention::{Retention, keep_logs_trimmed};
-use gridd_ingest::{Intake, IntakeSink, KafkaLog, StoreLog};
+use gridd_ingest::{Coalesced, Intake, IntakeSink, KafkaLog, StoreLog};
 use gridd_log::{KafkaConsumer, KafkaProducer, KafkaSettings, topics};
 use gridd_proto::v1::auth_service_server::{self, AuthServiceServer};
 use gridd_proto::v1::dispatch_service_server::{self, DispatchServiceServer};
@@ -325,7 +325,7 @@ async fn run_distributed(
         spawn_log_roles(&mut tasks, roles, &store, producer, &settings, &s)?;
     }
     let intake = match (&producer, roles.ingest) {
-        (Some(p), true) => Some(KafkaLog::new(store.clone(), p.clone())),
+        (Some(p), true) => Some(Coalesced::new(KafkaLog::new(store.clone(), p.clone()))),
         _ => None,
     };
     let services = GrpcServices { store, access, intake, gateway: roles.gateway };
