@@ -239,7 +239,9 @@ fn skip_poisoned<R: Role>(tx: &mut dyn WriteTx, reason: &str) -> Result<Option<u
 }
 
 /// The embedded mode: applies the store's log to the role until shutdown, waiting for the
-/// next append when it has caught up.
+/// next append when it has caught up. Each batch moves the role's position in its own
+/// transaction, so a batch lost to a power cut is applied again: the batches are redoable
+/// writes ([`Store::write_redoable`]), which need not wait for the disk.
 pub async fn run_embedded<R: Role>(role: R, shutdown: CancellationToken) {
     let store = role.store().clone();
     let mut appended = store.subscribe(R::SIGNAL);
@@ -248,7 +250,7 @@ pub async fn run_embedded<R: Role>(role: R, shutdown: CancellationToken) {
         appended.borrow_and_update();
         let (max, started) = (size.next(), Instant::now());
         let r = role.clone();
-        match store.write(move |tx| step(&r, tx, max)).await {
+        match store.write_redoable(move |tx| step(&r, tx, max)).await {
             Ok(Stepped { consumed, dead_lettered }) => {
                 for reason in &dead_lettered {
                     count_dead_letter(R::NAME, R::TOPIC, reason);
@@ -268,7 +270,7 @@ pub async fn run_embedded<R: Role>(role: R, shutdown: CancellationToken) {
             }
             Err(Failure::Poison(reason)) => {
                 let skip = reason.clone();
-                match store.write(move |tx| skip_poisoned::<R>(tx, &skip)).await {
+                match store.write_redoable(move |tx| skip_poisoned::<R>(tx, &skip)).await {
                     Ok(_) => {
                         count_dead_letter(R::NAME, R::TOPIC, &reason);
                         size.done(1);

@@ -8,7 +8,7 @@ use gridd_core::ticket::{Actor, ApplicationKind, Command, FeedKind};
 use gridd_proto::prost::Message;
 use gridd_proto::tonic::{self, Request, Response, Status};
 use gridd_proto::v1;
-use gridd_store::{FeedEntry, ReadTx, Signal, Store};
+use gridd_store::{FeedEntry, ReadTx, Store};
 use gridd_tracker::Tracker;
 use tokio_util::sync::CancellationToken;
 
@@ -68,7 +68,7 @@ impl<S: Store> SquadGrpc<S> {
 /// Streams the feed `holder` (a squad, or a supervisor's) after `after_seq`: stored entries,
 /// then live ones.
 pub(crate) fn watch_feed<S: Store>(store: S, holder: SquadId, after_seq: u64, shutdown: CancellationToken) -> WatchStream<v1::TaskEvent> {
-    let changed = store.subscribe(Signal::SquadFeed);
+    let changed = store.subscribe_feed(&holder);
     spawn_watch(changed, shutdown, after_seq, move |after| {
         let (store, holder) = (store.clone(), holder.clone());
         async move {

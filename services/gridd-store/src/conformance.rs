@@ -88,6 +88,61 @@ pub(crate) fn new_ticket(id: &str, squad: Option<&str>, created: i64) -> Ticket 
     ticket::open(case, Timestamp::from_millis(created), terms.policy()).ticket
 }
 
+/// A role's batch: the engine's own waits wake when it commits, and the terminals' and
+/// dashboards' waits wake too, with nothing written after it, once it is durable. The batch,
+/// its position included, is kept.
+pub(crate) async fn a_roles_batch_wakes_every_wait<S: Store>(store: S) {
+    let (mut dispatch, mut events) = (store.subscribe(Signal::Dispatch), store.subscribe(Signal::TicketEvents));
+    let mut feed = store.subscribe_feed(&SquadId::new("sq-1"));
+    let (dispatch_before, events_before) = (*dispatch.borrow_and_update(), *events.borrow_and_update());
+    store
+        .write_redoable(|tx| -> Result<_, StoreError> {
+            tx.append_log(topics::DISPATCH, "C1", b"decision", Timestamp::from_millis(1))?;
+            let event = tx.append_log(topics::TICKET_EVENTS, "C1", b"opened", Timestamp::from_millis(2))?;
+            tx.append_feed(&SquadId::new("sq-1"), &TicketId::new("C1"), FeedKind::Assigned, Timestamp::from_millis(2), event)?;
+            tx.set_position("tracker", topics::DISPATCH, 2)
+        })
+        .await
+        .expect("the batch");
+    assert!(dispatch.has_changed().expect("sender alive"), "the roles wake as soon as the batch commits");
+    assert_ne!(*dispatch.borrow_and_update(), dispatch_before);
+    for (what, wait) in [("ticket events", &mut events), ("the squad's feed", &mut feed)] {
+        tokio::time::timeout(std::time::Duration::from_secs(5), wait.changed())
+            .await
+            .unwrap_or_else(|_| panic!("the watchers of {what} wake without another write"))
+            .expect("sender alive");
+    }
+    assert_ne!(*events.borrow_and_update(), events_before);
+    let (position, history) = store
+        .read(|tx| -> Result<_, StoreError> {
+            Ok((tx.position("tracker", topics::DISPATCH)?, tx.ticket_history(&TicketId::new("C1"), 0, 10)?))
+        })
+        .await
+        .expect("read");
+    assert_eq!(position, 2);
+    assert_eq!(history.iter().map(|r| r.payload.as_slice()).collect::<Vec<_>>(), [b"opened".as_slice()]);
+}
+
+/// A task for one squad wakes that squad's terminals, not every squad's.
+pub(crate) async fn a_feed_entry_wakes_the_watchers_of_its_feed_alone<S: Store>(store: S) {
+    let (mut ours, mut theirs) = (store.subscribe_feed(&SquadId::new("sq-1")), store.subscribe_feed(&SquadId::new("sq-2")));
+    let (also_ours, before) = (store.subscribe_feed(&SquadId::new("sq-1")), *ours.borrow_and_update());
+    theirs.borrow_and_update();
+    store
+        .write(|tx| tx.append_feed(&SquadId::new("sq-1"), &TicketId::new("C1"), FeedKind::Assigned, Timestamp::from_millis(1), 1))
+        .await
+        .expect("append");
+    assert!(ours.has_changed().expect("sender alive") && also_ours.has_changed().expect("sender alive"), "every watcher of sq-1 wakes");
+    assert_ne!(*ours.borrow_and_update(), before);
+    assert!(!theirs.has_changed().expect("sender alive"), "sq-2's watchers sleep on");
+    drop((ours, also_ours));
+    store
+        .write(|tx| tx.append_feed(&SquadId::new("sq-2"), &TicketId::new("C2"), FeedKind::Assigned, Timestamp::from_millis(2), 2))
+        .await
+        .expect("append");
+    assert!(theirs.has_changed().expect("sender alive"), "sq-2's turn");
+}
+
 pub(crate) async fn log_positions_and_signals<S: Store>(store: S) {
     let mut intake = store.subscribe(Signal::Intake);
     let before = *intake.borrow_and_update();
@@ -981,6 +1036,14 @@ macro_rules! store_conformance {
             }
 
             #[tokio::test]
+            async fn a_roles_batch_wakes_every_wait() {
+                $crate::conformance::a_roles_batch_wakes_every_wait($make).await;
+            }
+            #[tokio::test]
+            async fn a_feed_entry_wakes_the_watchers_of_its_feed_alone() {
+                $crate::conformance::a_feed_entry_wakes_the_watchers_of_its_feed_alone($make).await;
+            }
+            #[tokio::test]
             async fn log_positions_and_signals() {
                 $crate::conformance::log_positions_and_signals($make).await;
             }
@@ -1128,6 +1191,47 @@ pub(crate) mod backends {
         let url = crate::postgres::tests::at_schema(6, &[("OLD1", &body)]);
         let store = std::thread::spawn(move || crate::postgres::PostgresStore::connect(&url).expect("upgrade")).join().expect("thread");
         super::upgraded_case_keeps_its_reports(store, old).await;
+    }
+
+    /// A gateway's terminals and dashboards wake when a tracker in another process files a
+    /// task or a change, not at their next periodic look.
+    #[tokio::test]
+    async fn postgres_watchers_wake_on_what_another_process_appends() {
+        use crate::{Signal, Store, WriteTx, topics};
+        use gridd_core::ids::{SquadId, TicketId};
+        use gridd_core::ticket::FeedKind;
+        use gridd_core::time::Timestamp;
+        let url = postgres_url();
+        let connect =
+            |url: String| std::thread::spawn(move || crate::postgres::PostgresStore::connect(&url).expect("open")).join().expect("thread");
+        let (gateway, tracker) = (connect(url.clone()), connect(url));
+        let (mut feed, other_feed, events) = (
+            gateway.subscribe_feed(&SquadId::new("sq-1")),
+            gateway.subscribe_feed(&SquadId::new("sq-2")),
+            gateway.subscribe(Signal::TicketEvents),
+        );
+        // The gateway starts listening when first watched, on a connection of its own: a
+        // change committed before that is announced to nobody, so the tracker files again
+        // until the gateway has heard (only its listener can wake it).
+        for n in 1..=20 {
+            tracker
+                .write(move |tx: &mut dyn WriteTx| {
+                    let seq = tx.append_log(topics::TICKET_EVENTS, "C1", b"changed", Timestamp::from_millis(n))?;
+                    tx.append_feed(&SquadId::new("sq-1"), &TicketId::new("C1"), FeedKind::Updated, Timestamp::from_millis(n), seq)
+                })
+                .await
+                .expect("file");
+            if tokio::time::timeout(std::time::Duration::from_millis(500), feed.changed()).await.is_ok() {
+                break;
+            }
+        }
+        assert!(feed.has_changed().is_ok() && *feed.borrow_and_update() > 0, "the squad's feed: no wake from the other process");
+        let mut events = events;
+        tokio::time::timeout(std::time::Duration::from_secs(5), events.changed())
+            .await
+            .expect("the ticket events: no wake from the other process")
+            .expect("sender alive");
+        assert!(!other_feed.has_changed().expect("sender alive"), "another squad's terminals sleep on");
     }
 
     #[tokio::test]

@@ -14,7 +14,7 @@
 
 use std::future::Future;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use gridd_core::assessment::{Entry, Unit};
 use gridd_core::category::CategoryCode;
@@ -58,35 +58,75 @@ pub enum Signal {
     Dispatch,
     /// A ticket event was appended.
     TicketEvents,
-    /// A squad-feed entry was appended.
-    SquadFeed,
     /// Timers changed.
     Timers,
 }
 
-/// One watch channel per [`Signal`], shared by a store's clones: bumped after each commit
-/// that touched it, subscribed to by waits.
-struct Signals(Vec<(Signal, tokio::sync::watch::Sender<u64>)>);
+/// What a transaction changed that waits wake on: signals, and the squad feeds it appended to
+/// (each feed has a wait of its own, see [`Store::subscribe_feed`]).
+#[derive(Debug, Default)]
+struct Touched {
+    signals: HashSet<Signal>,
+    feeds: HashSet<SquadId>,
+}
+
+impl Touched {
+    fn extend(&mut self, other: Touched) {
+        self.signals.extend(other.signals);
+        self.feeds.extend(other.feeds);
+    }
+
+    /// Takes out what people outside the engine wait on: terminals on their squad's feed,
+    /// dashboards on the ticket events. What is left wakes the engine's own roles and timers,
+    /// which may read a commit before it is durable, since what they write after it can be no
+    /// more durable than it (a log's commits reach the disk in order).
+    fn take_outside(&mut self) -> Touched {
+        let ticket_events = self.signals.remove(&Signal::TicketEvents);
+        Touched { signals: ticket_events.then_some(Signal::TicketEvents).into_iter().collect(), feeds: std::mem::take(&mut self.feeds) }
+    }
+}
+
+/// One watch channel per [`Signal`], and one per squad feed someone watches, shared by a
+/// store's clones: bumped after each commit that touched it, subscribed to by waits. Feeds
+/// have a channel each so that a task reaching one squad does not wake every terminal.
+struct Signals {
+    signals: Vec<(Signal, tokio::sync::watch::Sender<u64>)>,
+    feeds: std::sync::Mutex<std::collections::HashMap<SquadId, tokio::sync::watch::Sender<u64>>>,
+}
 
 impl Signals {
     fn new() -> Self {
-        Self(Signal::ALL.iter().map(|s| (*s, tokio::sync::watch::channel(0).0)).collect())
+        Self { signals: Signal::ALL.iter().map(|s| (*s, tokio::sync::watch::channel(0).0)).collect(), feeds: Default::default() }
     }
 
-    /// Wakes the waits on every signal in `touched`.
-    fn notify(&self, touched: &std::collections::HashSet<Signal>) {
-        for (_, sender) in self.0.iter().filter(|(s, _)| touched.contains(s)) {
-            sender.send_modify(|n| *n = n.wrapping_add(1));
+    /// Wakes the waits on everything in `touched`.
+    fn notify(&self, touched: &Touched) {
+        let bump = |sender: &tokio::sync::watch::Sender<u64>| sender.send_modify(|n| *n = n.wrapping_add(1));
+        self.signals.iter().filter(|(s, _)| touched.signals.contains(s)).for_each(|(_, sender)| bump(sender));
+        if !touched.feeds.is_empty() {
+            let feeds = self.feeds.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            touched.feeds.iter().filter_map(|squad| feeds.get(squad)).for_each(bump);
         }
     }
 
     fn subscribe(&self, signal: Signal) -> tokio::sync::watch::Receiver<u64> {
-        self.0.iter().find(|(s, _)| *s == signal).map(|(_, sender)| sender.subscribe()).unwrap_or_else(|| tokio::sync::watch::channel(0).1)
+        self.signals
+            .iter()
+            .find(|(s, _)| *s == signal)
+            .map(|(_, sender)| sender.subscribe())
+            .unwrap_or_else(|| tokio::sync::watch::channel(0).1)
+    }
+
+    /// A wait on `squad`'s feed. Channels nobody watches any more are dropped here.
+    fn subscribe_feed(&self, squad: &SquadId) -> tokio::sync::watch::Receiver<u64> {
+        let mut feeds = self.feeds.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        feeds.retain(|_, sender| sender.receiver_count() > 0);
+        feeds.entry(squad.clone()).or_insert_with(|| tokio::sync::watch::channel(0).0).subscribe()
     }
 }
 
 impl Signal {
-    const ALL: [Signal; 5] = [Signal::Intake, Signal::Dispatch, Signal::TicketEvents, Signal::SquadFeed, Signal::Timers];
+    const ALL: [Signal; 4] = [Signal::Intake, Signal::Dispatch, Signal::TicketEvents, Signal::Timers];
 
     fn of_topic(topic: &str) -> Option<Signal> {
         match topic {
@@ -574,6 +614,20 @@ pub trait Store: Clone + Send + Sync + 'static {
         R: Send + 'static,
         E: From<StoreError> + Send + 'static;
 
+    /// Like [`Store::write`], for a write its consumer redoes if it is lost: one that moves the
+    /// consumer's position on a log in the same transaction, answering no client. A backend may
+    /// commit it without waiting for the disk. It is durable once a later write is, or once
+    /// nothing else waits to be written, and only then wakes the waits on the signals that
+    /// reach outside the engine (squad feeds and ticket events). The default is [`Store::write`].
+    fn write_redoable<R, E, F>(&self, f: F) -> impl Future<Output = Result<R, E>> + Send
+    where
+        F: Fn(&mut dyn WriteTx) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.write(f)
+    }
+
     /// Runs `f` on a consistent read snapshot.
     fn read<R, E, F>(&self, f: F) -> impl Future<Output = Result<R, E>> + Send
     where
@@ -583,6 +637,9 @@ pub trait Store: Clone + Send + Sync + 'static {
 
     /// A receiver that changes after every commit touching `signal`.
     fn subscribe(&self, signal: Signal) -> tokio::sync::watch::Receiver<u64>;
+
+    /// A receiver that changes after every commit appending to `holder`'s feed.
+    fn subscribe_feed(&self, holder: &SquadId) -> tokio::sync::watch::Receiver<u64>;
 }
 
 #[cfg(test)]

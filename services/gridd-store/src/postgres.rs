@@ -12,7 +12,7 @@
 //!
 //! A few connections each live on a thread of their own; transactions are queued to them.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use geo::Point;
@@ -35,7 +35,7 @@ use crate::codec::{
 };
 use crate::{
     Account, AuditEntry, FeedEntry, FrozenPeriod, IntakeKeyEntry, LedgerLine, LiveCounts, LogRecord, MachineKey, OpenTicketCounts, Photo,
-    ReadTx, ReportStatus, Session, Signal, Signals, Store, StoreError, TicketFilter, WriteTx, assessment_totals, units_column,
+    ReadTx, ReportStatus, Session, Signal, Signals, Store, StoreError, TicketFilter, Touched, WriteTx, assessment_totals, units_column,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -92,7 +92,10 @@ impl Connection {
 
 struct Inner {
     jobs: Mutex<std::sync::mpsc::Sender<Job>>,
-    signals: Signals,
+    signals: Arc<Signals>,
+    url: String,
+    /// Started at the first wait on what other processes write ([`listen`]).
+    listening: std::sync::Once,
 }
 
 /// The PostgreSQL store. Cheap to clone; clones share the connection threads.
@@ -187,12 +190,24 @@ impl PostgresStore {
                 })
                 .map_err(|e| StoreError::Backend(format!("cannot start a PostgreSQL connection thread: {e}")))?;
         }
-        let signals = Signals::new();
-        Ok(Self { inner: Arc::new(Inner { jobs: Mutex::new(tx), signals }) })
+        let inner =
+            Inner { jobs: Mutex::new(tx), signals: Arc::new(Signals::new()), url: url.to_owned(), listening: std::sync::Once::new() };
+        Ok(Self { inner: Arc::new(inner) })
+    }
+
+    /// Starts listening for other processes' announcements, once per store.
+    fn listen_to_others(&self) {
+        self.inner.listening.call_once(|| {
+            let (url, signals) = (self.inner.url.clone(), self.inner.signals.clone());
+            let started = std::thread::Builder::new().name("gridd-postgres-listen".into()).spawn(move || listen(&url, &signals));
+            if let Err(e) = started {
+                tracing::error!(error = %e, "cannot start listening for other processes' changes; watches fall back to looking now and then");
+            }
+        });
     }
 
     /// Runs `f` on a connection thread, in a transaction, again on a conflict.
-    async fn run<R, E, F>(&self, write: bool, f: F) -> Result<(R, HashSet<Signal>), E>
+    async fn run<R, E, F>(&self, write: bool, f: F) -> Result<(R, Touched), E>
     where
         R: Send + 'static,
         E: From<StoreError> + Send + 'static,
@@ -222,7 +237,7 @@ fn transact<R, E: From<StoreError>>(
     statements: &mut HashMap<String, Statement>,
     write: bool,
     f: &impl Fn(&mut Tx<'_, '_>) -> Result<R, E>,
-) -> Result<(R, HashSet<Signal>), E> {
+) -> Result<(R, Touched), E> {
     let mut attempt = 0;
     loop {
         attempt += 1;
@@ -233,8 +248,8 @@ fn transact<R, E: From<StoreError>>(
                 tx.batch_execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").map_err(pg)?;
             }
             let (out, touched) = {
-                let mut stx = Tx { tx: &mut tx, statements: &mut *statements, heads: Heads::default(), write, touched: HashSet::new() };
-                let out = f(&mut stx).and_then(|out| stx.write_heads().map(|()| out).map_err(E::from));
+                let mut stx = Tx { tx: &mut tx, statements: &mut *statements, heads: Heads::default(), write, touched: Touched::default() };
+                let out = f(&mut stx).and_then(|out| stx.write_heads().and_then(|()| stx.announce()).map(|()| out).map_err(E::from));
                 (out, std::mem::take(&mut stx.touched))
             };
             let out = out?;
@@ -280,7 +295,84 @@ impl Store for PostgresStore {
     }
 
     fn subscribe(&self, signal: Signal) -> watch::Receiver<u64> {
+        if signal == Signal::TicketEvents {
+            self.listen_to_others();
+        }
         self.inner.signals.subscribe(signal)
+    }
+
+    fn subscribe_feed(&self, holder: &SquadId) -> watch::Receiver<u64> {
+        self.listen_to_others();
+        self.inner.signals.subscribe_feed(holder)
+    }
+}
+
+/// The channel on which transactions announce what they appended that people wait on.
+const CHANGES: &str = "gridd_changes";
+/// How an announcement names the ticket events, and the prefix before a squad's feed.
+const TICKET_EVENTS: &str = "ticket-events";
+const FEED: &str = "feed:";
+
+/// The announcements of what a transaction touched that people wait on.
+fn announcements(touched: &Touched) -> Vec<String> {
+    let ticket_events = touched.signals.contains(&Signal::TicketEvents).then(|| TICKET_EVENTS.to_owned());
+    ticket_events.into_iter().chain(touched.feeds.iter().map(|squad| format!("{FEED}{squad}"))).collect()
+}
+
+/// What an announcement says was touched; nothing for one this gridd does not know.
+fn announced(payload: &str) -> Touched {
+    let mut touched = Touched::default();
+    if payload == TICKET_EVENTS {
+        touched.signals.insert(Signal::TicketEvents);
+    } else if let Some(squad) = payload.strip_prefix(FEED) {
+        touched.feeds.insert(SquadId::new(squad));
+    }
+    touched
+}
+
+/// Wakes this process's watch streams (terminals' feeds, dashboards' ticket events) when
+/// another process appends what they wait on: its own connection LISTENs for the
+/// announcements, which PostgreSQL sends with each commit. Returns once the store is gone.
+/// A notification lost while reconnecting leaves the streams to their periodic look.
+fn listen(url: &str, signals: &Arc<Signals>) {
+    let store_alive = || Arc::strong_count(signals) > 1;
+    // Warned once per outage, not once per retry.
+    let mut failing = false;
+    while store_alive() {
+        let mut client =
+            match connect(url).and_then(|mut c| c.batch_execute(&format!("LISTEN {CHANGES}")).map(|()| c).map_err(StoreError::from)) {
+                Ok(client) => client,
+                Err(e) => {
+                    if !std::mem::replace(&mut failing, true) {
+                        tracing::warn!(error = %e, "cannot listen for other processes' changes; retrying every second");
+                    }
+                    std::thread::sleep(std::time::Duration::from_secs(1));
+                    continue;
+                }
+            };
+        if std::mem::replace(&mut failing, false) {
+            tracing::info!("listening for other processes' changes again");
+        }
+        while store_alive() && !client.is_closed() {
+            let mut notifications = client.notifications();
+            // A second at most, to see when the store is gone.
+            let first = notifications.timeout_iter(std::time::Duration::from_secs(1)).next();
+            match first {
+                Ok(Some(first)) => {
+                    let mut touched = announced(first.payload());
+                    // What else has arrived, in one wake.
+                    while let Ok(Some(more)) = notifications.iter().next() {
+                        touched.extend(announced(more.payload()));
+                    }
+                    signals.notify(&touched);
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    tracing::warn!(error = %e, "listening for other processes' changes failed; reconnecting");
+                    break;
+                }
+            }
+        }
     }
 }
 
@@ -292,7 +384,7 @@ struct Tx<'a, 't> {
     /// to one topic locks its head once and writes it once, at commit ([`Tx::write_heads`]).
     heads: Heads,
     write: bool,
-    touched: HashSet<Signal>,
+    touched: Touched,
 }
 
 /// Records a conflict so the transaction is retried, and converts the error.
@@ -321,6 +413,16 @@ impl Tx<'_, '_> {
     fn query(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<Vec<postgres::Row>, StoreError> {
         let statement = self.statement(sql)?;
         self.tx.query(&statement, params).map_err(pg)
+    }
+
+    /// Announces to the other processes on this database what this transaction appended that
+    /// people wait on ([`listen`]); PostgreSQL delivers it with the commit, or not at all.
+    fn announce(&mut self) -> Result<(), StoreError> {
+        let payloads = announcements(&self.touched);
+        if payloads.is_empty() {
+            return Ok(());
+        }
+        self.execute("SELECT pg_notify($1, payload) FROM unnest($2::text[]) AS payload", &[&CHANGES, &payloads]).map(drop)
     }
 
     fn execute(&mut self, sql: &str, params: &[&(dyn ToSql + Sync)]) -> Result<u64, StoreError> {
@@ -878,7 +980,7 @@ impl WriteTx for Tx<'_, '_> {
             &[&topic, &n, &key, &payload, &at.millis()],
         )?;
         if let Some(signal) = Signal::of_topic(topic) {
-            self.touched.insert(signal);
+            self.touched.signals.insert(signal);
         }
         Ok(seq(n))
     }
@@ -992,7 +1094,7 @@ impl WriteTx for Tx<'_, '_> {
             "INSERT INTO squad_feed (squad, seq, ticket_id, kind, at, event_seq) VALUES ($1, $2, $3, $4, $5, $6)",
             &[&squad.as_str(), &n, &ticket.as_str(), &feed_kind_text(kind), &at.millis(), &as_i64(event_seq)],
         )?;
-        self.touched.insert(Signal::SquadFeed);
+        self.touched.feeds.insert(squad.clone());
         Ok(seq(n))
     }
 
@@ -1008,7 +1110,7 @@ impl WriteTx for Tx<'_, '_> {
                 &[&ticket.as_str(), &generations, &kinds, &dues],
             )?;
         }
-        self.touched.insert(Signal::Timers);
+        self.touched.signals.insert(Signal::Timers);
         Ok(())
     }
 

@@ -1,12 +1,14 @@
 //! The embedded backend: one SQLite file in WAL mode with `synchronous = FULL`, so a commit
 //! is on disk before it is acknowledged and a crash (even `kill -9`) loses nothing committed.
+//! A group of the roles' writes alone ([`Store::write_redoable`]) is committed without waiting
+//! for the disk: a power cut could undo it, and the role would redo it from its position.
 //!
 //! SQLite has one writer at a time: writes go through one connection behind a mutex, which
 //! also serialises the roles' transactions. Reads use a small pool of their own connections
 //! and see a consistent snapshot while writes go on (WAL).
 
-use std::collections::HashSet;
-use std::path::Path;
+use std::fs::File;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 
@@ -28,7 +30,7 @@ use crate::codec::{
 };
 use crate::{
     Account, AuditEntry, FeedEntry, FrozenPeriod, IntakeKeyEntry, LedgerLine, LiveCounts, LogRecord, MachineKey, OpenTicketCounts, Photo,
-    ReadTx, ReportStatus, Session, Signal, Signals, Store, StoreError, TicketFilter, WriteTx, assessment_totals, units_column,
+    ReadTx, ReportStatus, Session, Signal, Signals, Store, StoreError, TicketFilter, Touched, WriteTx, assessment_totals, units_column,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -51,9 +53,9 @@ impl From<rusqlite::Error> for StoreError {
 }
 
 struct Inner {
-    writer: Mutex<Connection>,
+    writer: Mutex<Writer>,
     /// Writes waiting for the next group commit (see [`SqliteStore::commit_pending`]).
-    pending: Mutex<Vec<Job>>,
+    pending: Mutex<Vec<Queued>>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
     signals: Signals,
@@ -79,6 +81,12 @@ const STATEMENT_CACHE: usize = 256;
 /// by key), so under load it kept reading them back from the file. 64 MiB read no fewer back
 /// than 16, and cost more at every commit, where SQLite walks its cache to drop pages.
 const WRITER_CACHE_KIB: i64 = 16 * 1024;
+
+/// How long commits that did not wait for the disk may stay unsynced when nothing else is
+/// written. Under load a client's write follows a role's batch within a millisecond or two,
+/// and its fsync covers the batch, so waiting that long spares an fsync per batch; it also
+/// delays the pushes to terminals and dashboards that the batch holds by as much.
+const SYNC_DELAY: std::time::Duration = std::time::Duration::from_millis(2);
 
 /// Page size of a new database file. The log, the reports and most tables are WITHOUT ROWID
 /// tables, which keep a row on its B-tree page only up to about a quarter of the page: 1 KB
@@ -136,6 +144,7 @@ impl SqliteStore {
         migrate(&mut writer)?;
         let readers = (0..READERS).map(|_| connect(path).map(Mutex::new)).collect::<Result<Vec<_>, _>>()?;
         let signals = Signals::new();
+        let writer = Writer::new(writer, path);
         let inner =
             Inner { writer: Mutex::new(writer), pending: Mutex::new(Vec::new()), readers, next_reader: AtomicUsize::new(0), signals };
         Ok(Self { inner: Arc::new(inner) })
@@ -146,19 +155,25 @@ impl SqliteStore {
     /// A write that fails is rolled back to its savepoint and changes nothing; a failed commit
     /// fails every write of the group. Every writer comes here after queueing its job, so none
     /// is left waiting: if another drained the queue meanwhile, there is nothing to do.
-    fn commit_pending(&self) {
-        let mut conn = lock(&self.inner.writer);
+    ///
+    /// A group of redoable writes alone commits without the fsync; a later group's fsync
+    /// covers it. Returns true if such commits are left with nothing queued behind them and
+    /// no sync scheduled yet: the caller then schedules one ([`SqliteStore::sync_soon`]).
+    fn commit_pending(&self) -> bool {
+        let mut writer = lock(&self.inner.writer);
         loop {
-            let jobs = std::mem::take(&mut *self.inner.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner));
-            if jobs.is_empty() {
-                return;
+            let queued = std::mem::take(&mut *lock(&self.inner.pending));
+            if queued.is_empty() {
+                return writer.needs_sync();
             }
-            metrics::histogram!("gridd_store_group_writes").record(jobs.len() as f64);
+            let durable = queued.iter().any(|q| !q.redoable);
+            metrics::histogram!("gridd_store_group_writes").record(queued.len() as f64);
             let started = std::time::Instant::now();
-            let (outcome, finishes, touched) = run_group(&mut conn, jobs);
+            let (outcome, finishes, touched) = writer.run_group(queued.into_iter().map(|q| q.job), durable);
             metrics::histogram!("gridd_store_commit_seconds").record(started.elapsed().as_secs_f64());
             if outcome.is_ok() {
-                self.inner.signals.notify(&touched);
+                let woken = writer.committed(touched, durable);
+                self.inner.signals.notify(&woken);
             }
             for finish in finishes {
                 finish(outcome.as_ref().err());
@@ -166,70 +181,7 @@ impl SqliteStore {
         }
     }
 
-    fn reader(&self) -> MutexGuard<'_, Connection> {
-        let i = self.inner.next_reader.fetch_add(1, Ordering::Relaxed) % self.inner.readers.len();
-        lock(&self.inner.readers[i])
-    }
-}
-
-/// Locks a connection. A poisoned mutex only means another thread panicked while holding
-/// it; SQLite rolled that transaction back, so the connection is still usable.
-fn lock(m: &Mutex<Connection>) -> MutexGuard<'_, Connection> {
-    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
-}
-
-async fn blocking<R: Send + 'static, E: From<StoreError> + Send + 'static>(
-    f: impl FnOnce() -> Result<R, E> + Send + 'static,
-) -> Result<R, E> {
-    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| Err(StoreError::Backend(format!("store task failed: {e}")).into()))
-}
-
-/// A queued write: runs its closure in a savepoint and says how to answer once the group's
-/// commit is known, what it touched, and whether the transaction is still sound.
-type Job = Box<dyn FnOnce(&Connection) -> Ran + Send>;
-/// Answers a write with its result, or with the error of the commit that failed it.
-type Finish = Box<dyn FnOnce(Option<&StoreError>) + Send>;
-
-/// What running one queued write left.
-struct Ran {
-    finish: Finish,
-    touched: HashSet<Signal>,
-    /// False if a failed write could not be rolled back to its savepoint: then the whole
-    /// group is rolled back rather than commit part of it.
-    sound: bool,
-}
-
-/// Runs a group of writes in one transaction and commits it.
-fn run_group(conn: &mut Connection, jobs: Vec<Job>) -> (Result<(), StoreError>, Vec<Finish>, HashSet<Signal>) {
-    let mut finishes = Vec::with_capacity(jobs.len());
-    let mut touched = HashSet::new();
-    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
-        Ok(tx) => tx,
-        Err(e) => {
-            // The writes never ran; dropping them answers each that its transaction could not
-            // be started.
-            tracing::error!(error = %e, writes = jobs.len(), "could not begin a write transaction");
-            return (Err(StoreError::from(e)), finishes, touched);
-        }
-    };
-    let mut sound = true;
-    for job in jobs {
-        let ran = job(&tx);
-        finishes.push(ran.finish);
-        touched.extend(ran.touched);
-        sound &= ran.sound;
-    }
-    if !sound {
-        let rolled_back = tx.rollback().map_err(StoreError::from).err();
-        let e = rolled_back.unwrap_or_else(|| StoreError::Backend("a failed write could not be undone; its group was rolled back".into()));
-        return (Err(e), finishes, HashSet::new());
-    }
-    let outcome = tx.commit().map_err(StoreError::from);
-    (outcome, finishes, touched)
-}
-
-impl Store for SqliteStore {
-    fn write<R, E, F>(&self, f: F) -> impl Future<Output = Result<R, E>> + Send
+    fn queue_write<R, E, F>(&self, f: F, redoable: bool) -> impl Future<Output = Result<R, E>> + Send + use<R, E, F>
     where
         F: Fn(&mut dyn WriteTx) -> Result<R, E> + Send + 'static,
         R: Send + 'static,
@@ -251,15 +203,227 @@ impl Store for SqliteStore {
             };
             Ran { finish, touched, sound }
         });
-        self.inner.pending.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(job);
+        lock(&self.inner.pending).push(Queued { job, redoable });
         let store = self.clone();
         async move {
-            let committed = tokio::task::spawn_blocking(move || store.commit_pending()).await;
-            if let Err(e) = committed {
-                return Err(StoreError::Backend(format!("store task failed: {e}")).into());
+            match tokio::task::spawn_blocking({
+                let store = store.clone();
+                move || store.commit_pending()
+            })
+            .await
+            {
+                Ok(true) => store.sync_soon(),
+                Ok(false) => {}
+                Err(e) => return Err(StoreError::Backend(format!("store task failed: {e}")).into()),
             }
             answered.await.unwrap_or_else(|_| Err(StoreError::Backend("the write's transaction could not be started".into()).into()))
         }
+    }
+
+    /// Makes the commits that did not wait for the disk durable after [`SYNC_DELAY`], unless a
+    /// durable commit does it first, and wakes the waits they held.
+    fn sync_soon(&self) {
+        let store = self.clone();
+        tokio::spawn(async move {
+            tokio::time::sleep(SYNC_DELAY).await;
+            let synced = tokio::task::spawn_blocking(move || {
+                let woken = lock(&store.inner.writer).settle();
+                store.inner.signals.notify(&woken);
+            });
+            if let Err(e) = synced.await {
+                tracing::error!(error = %e, "syncing the write-ahead log failed");
+            }
+        });
+    }
+
+    fn reader(&self) -> MutexGuard<'_, Connection> {
+        let i = self.inner.next_reader.fetch_add(1, Ordering::Relaxed) % self.inner.readers.len();
+        lock(&self.inner.readers[i])
+    }
+}
+
+/// Locks a connection, the writer or the queue. A poisoned mutex only means another thread
+/// panicked while holding it; SQLite rolled that transaction back, so the connection is still
+/// usable.
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+async fn blocking<R: Send + 'static, E: From<StoreError> + Send + 'static>(
+    f: impl FnOnce() -> Result<R, E> + Send + 'static,
+) -> Result<R, E> {
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| Err(StoreError::Backend(format!("store task failed: {e}")).into()))
+}
+
+/// A queued write: runs its closure in a savepoint and says how to answer once the group's
+/// commit is known, what it touched, and whether the transaction is still sound.
+type Job = Box<dyn FnOnce(&Connection) -> Ran + Send>;
+/// Answers a write with its result, or with the error of the commit that failed it.
+type Finish = Box<dyn FnOnce(Option<&StoreError>) + Send>;
+
+/// A write waiting for the writer, and whether its group may commit without the fsync.
+struct Queued {
+    job: Job,
+    redoable: bool,
+}
+
+/// What running one queued write left.
+struct Ran {
+    finish: Finish,
+    touched: Touched,
+    /// False if a failed write could not be rolled back to its savepoint: then the whole
+    /// group is rolled back rather than commit part of it.
+    sound: bool,
+}
+
+/// The one writing connection, and what its commits left that is not yet on disk.
+struct Writer {
+    conn: Connection,
+    /// Its WAL file, where commits go first; `None` for a database without a file.
+    wal_path: Option<PathBuf>,
+    /// The WAL file, opened at the first sync of commits made without one.
+    wal: Option<File>,
+    /// `synchronous` as last set: true for FULL, the commit waits for the disk.
+    waits_for_disk: bool,
+    /// True if a commit since the last durable one did not wait for the disk.
+    unsynced: bool,
+    /// True while a sync of those commits is scheduled ([`SqliteStore::sync_soon`]).
+    sync_scheduled: bool,
+    /// What those commits touched that reaches outside the engine: woken once they are durable.
+    held: Touched,
+}
+
+impl Writer {
+    fn new(conn: Connection, path: &Path) -> Self {
+        // SQLite names the log after the database file; a database in memory has neither.
+        let wal_path = conn.path().filter(|p| !p.is_empty()).map(|_| {
+            let mut wal = path.as_os_str().to_owned();
+            wal.push("-wal");
+            PathBuf::from(wal)
+        });
+        Self { conn, wal_path, wal: None, waits_for_disk: true, unsynced: false, sync_scheduled: false, held: Touched::default() }
+    }
+
+    /// Runs a group of writes in one transaction and commits it, waiting for the disk if
+    /// `durable`.
+    fn run_group(&mut self, jobs: impl ExactSizeIterator<Item = Job>, durable: bool) -> (Result<(), StoreError>, Vec<Finish>, Touched) {
+        if let Err(e) = self.wait_for_disk(durable) {
+            tracing::error!(error = %e, writes = jobs.len(), "could not set how a write transaction commits");
+            return (Err(StoreError::from(e)), Vec::new(), Touched::default());
+        }
+        run_group(&mut self.conn, jobs)
+    }
+
+    /// Sets whether the next commit waits for the disk (`synchronous` FULL) or not (NORMAL:
+    /// the log's commits still reach the disk in order, so a later durable one covers it).
+    fn wait_for_disk(&mut self, wait: bool) -> rusqlite::Result<()> {
+        if self.waits_for_disk != wait {
+            self.conn.pragma_update(None, "synchronous", if wait { "FULL" } else { "NORMAL" })?;
+            self.waits_for_disk = wait;
+        }
+        Ok(())
+    }
+
+    /// What a commit wakes now: after a durable commit, everything it touched and everything
+    /// held before it; otherwise only the engine's own waits, the rest held.
+    fn committed(&mut self, mut touched: Touched, durable: bool) -> Touched {
+        if durable {
+            self.unsynced = false;
+            touched.extend(std::mem::take(&mut self.held));
+            return touched;
+        }
+        self.unsynced = true;
+        self.held.extend(touched.take_outside());
+        touched
+    }
+
+    /// True, once per stretch of commits that did not wait for the disk, when the queue is
+    /// empty behind them: then a sync has to be scheduled.
+    fn needs_sync(&mut self) -> bool {
+        let schedule = self.unsynced && !self.sync_scheduled;
+        self.sync_scheduled |= schedule;
+        schedule
+    }
+
+    /// Makes the commits that did not wait for the disk durable and returns the signals they
+    /// held. If the sync fails they stay held, and the next durable commit (whose own fsync
+    /// then has to succeed) or the next scheduled sync releases them.
+    fn settle(&mut self) -> Touched {
+        self.sync_scheduled = false;
+        if !self.unsynced {
+            return Touched::default();
+        }
+        match self.sync_wal() {
+            Ok(()) => {
+                self.unsynced = false;
+                std::mem::take(&mut self.held)
+            }
+            Err(e) => {
+                tracing::error!(error = %e, wal = ?self.wal_path, "could not sync the write-ahead log");
+                Touched::default()
+            }
+        }
+    }
+
+    /// fsync flushes a file's data whichever descriptor wrote it, so the WAL that SQLite
+    /// wrote is synced through a descriptor of our own.
+    fn sync_wal(&mut self) -> std::io::Result<()> {
+        let Some(path) = &self.wal_path else {
+            return Ok(());
+        };
+        if self.wal.is_none() {
+            self.wal = Some(File::open(path)?);
+        }
+        self.wal.as_ref().map_or(Ok(()), File::sync_data)
+    }
+}
+
+/// Runs a group of writes in one transaction and commits it.
+fn run_group(conn: &mut Connection, jobs: impl ExactSizeIterator<Item = Job>) -> (Result<(), StoreError>, Vec<Finish>, Touched) {
+    let mut finishes = Vec::with_capacity(jobs.len());
+    let mut touched = Touched::default();
+    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+        Ok(tx) => tx,
+        Err(e) => {
+            // The writes never ran; dropping them answers each that its transaction could not
+            // be started.
+            tracing::error!(error = %e, writes = jobs.len(), "could not begin a write transaction");
+            return (Err(StoreError::from(e)), finishes, touched);
+        }
+    };
+    let mut sound = true;
+    for job in jobs {
+        let ran = job(&tx);
+        finishes.push(ran.finish);
+        touched.extend(ran.touched);
+        sound &= ran.sound;
+    }
+    if !sound {
+        let rolled_back = tx.rollback().map_err(StoreError::from).err();
+        let e = rolled_back.unwrap_or_else(|| StoreError::Backend("a failed write could not be undone; its group was rolled back".into()));
+        return (Err(e), finishes, Touched::default());
+    }
+    let outcome = tx.commit().map_err(StoreError::from);
+    (outcome, finishes, touched)
+}
+
+impl Store for SqliteStore {
+    fn write<R, E, F>(&self, f: F) -> impl Future<Output = Result<R, E>> + Send
+    where
+        F: Fn(&mut dyn WriteTx) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.queue_write(f, false)
+    }
+
+    fn write_redoable<R, E, F>(&self, f: F) -> impl Future<Output = Result<R, E>> + Send
+    where
+        F: Fn(&mut dyn WriteTx) -> Result<R, E> + Send + 'static,
+        R: Send + 'static,
+        E: From<StoreError> + Send + 'static,
+    {
+        self.queue_write(f, true)
     }
 
     fn read<R, E, F>(&self, f: F) -> impl Future<Output = Result<R, E>> + Send
@@ -272,7 +436,7 @@ impl Store for SqliteStore {
         blocking(move || {
             let mut conn = store.reader();
             let tx = conn.transaction().map_err(StoreError::from)?;
-            let mut stx = Tx { conn: &tx, touched: HashSet::new() };
+            let mut stx = Tx { conn: &tx, touched: Touched::default() };
             f(&mut stx)
         })
     }
@@ -280,11 +444,15 @@ impl Store for SqliteStore {
     fn subscribe(&self, signal: Signal) -> watch::Receiver<u64> {
         self.inner.signals.subscribe(signal)
     }
+
+    fn subscribe_feed(&self, holder: &SquadId) -> watch::Receiver<u64> {
+        self.inner.signals.subscribe_feed(holder)
+    }
 }
 
 /// Runs one write in a savepoint: kept on success, rolled back to nothing on failure. The
 /// flag is false if that rollback itself failed.
-fn run_in_savepoint<R, E, F>(conn: &Connection, f: &F) -> (Result<R, E>, HashSet<Signal>, bool)
+fn run_in_savepoint<R, E, F>(conn: &Connection, f: &F) -> (Result<R, E>, Touched, bool)
 where
     F: Fn(&mut dyn WriteTx) -> Result<R, E>,
     E: From<StoreError>,
@@ -292,9 +460,9 @@ where
     // Cached like any statement: parsing them was a measurable part of every write.
     let run = |sql: &str| conn.prepare_cached(sql).and_then(|mut statement| statement.execute([])).map(drop);
     if let Err(e) = run("SAVEPOINT write") {
-        return (Err(StoreError::from(e).into()), HashSet::new(), false);
+        return (Err(StoreError::from(e).into()), Touched::default(), false);
     }
-    let mut tx = Tx { conn, touched: HashSet::new() };
+    let mut tx = Tx { conn, touched: Touched::default() };
     let result = f(&mut tx);
     let kept = match &result {
         Ok(_) => run("RELEASE write"),
@@ -303,17 +471,17 @@ where
     };
     match (result, kept) {
         (Ok(out), Ok(())) => (Ok(out), tx.touched, true),
-        (Err(e), Ok(())) => (Err(e), HashSet::new(), true),
+        (Err(e), Ok(())) => (Err(e), Touched::default(), true),
         (_, Err(e)) => {
             tracing::error!(error = %e, "could not end a write's savepoint");
-            (Err(StoreError::from(e).into()), HashSet::new(), false)
+            (Err(StoreError::from(e).into()), Touched::default(), false)
         }
     }
 }
 
 struct Tx<'c> {
     conn: &'c Connection,
-    touched: HashSet<Signal>,
+    touched: Touched,
 }
 
 impl Tx<'_> {
@@ -850,7 +1018,7 @@ impl WriteTx for Tx<'_> {
         )?;
         let n: i64 = stmt.query_row(params![topic, key, payload, at.millis()], |r| r.get(0))?;
         if let Some(signal) = Signal::of_topic(topic) {
-            self.touched.insert(signal);
+            self.touched.signals.insert(signal);
         }
         Ok(seq(n))
     }
@@ -968,7 +1136,7 @@ impl WriteTx for Tx<'_> {
         )?;
         let n: i64 =
             stmt.query_row(params![squad.as_str(), ticket.as_str(), feed_kind_text(kind), at.millis(), as_i64(event_seq)], |r| r.get(0))?;
-        self.touched.insert(Signal::SquadFeed);
+        self.touched.feeds.insert(squad.clone());
         Ok(seq(n))
     }
 
@@ -978,7 +1146,7 @@ impl WriteTx for Tx<'_> {
         for t in timers {
             insert.execute(params![ticket.as_str(), t.generation, timer_kind_text(t.kind), t.due.millis()])?;
         }
-        self.touched.insert(Signal::Timers);
+        self.touched.signals.insert(Signal::Timers);
         Ok(())
     }
 

@@ -61,9 +61,10 @@ fn describe() {
     metrics::describe_histogram!(
         "gridd_store_commit_seconds",
         metrics::Unit::Seconds,
-        "Time the embedded store's one writer took to run and commit one group of writes, fsync included"
+        "Time the embedded store's one writer took to run and commit one group of writes, its fsync included (a group of the roles' batches alone commits without one)"
     );
     metrics::describe_histogram!("gridd_store_group_writes", "Writes the embedded store committed together in one group");
+    metrics::describe_histogram!("gridd_intake_coalesced_requests", "Intake requests appended together in one call (distributed mode)");
     metrics::describe_counter!("gridd_log_trimmed_records_total", "Consumed records deleted from the embedded log by retention, per topic");
     metrics::describe_counter!("gridd_driver_retries_total", "Batches tried again after a failure that may pass, per role");
     metrics::describe_histogram!(
