@@ -15,7 +15,8 @@
 # Settings (environment): GRIDD_BIN (default target/release/gridd), ROUTERS (2), TRACKERS (2),
 # CLIENTS (64), SECONDS_LOAD (20), DRAIN_LIMIT (120 s of catching up at most), PARTITIONS
 # (topic partitions; default the larger of 4, ROUTERS and TRACKERS), SETTLE (2 s more once
-# every consumer has its partitions), SCENARIO (intake).
+# every consumer has its partitions), SCENARIO (intake), RATE (operations started per second
+# over all clients, `gridd bench --rate`; unset: as fast as the clients go).
 #
 # Faults: KILL (a process name, e.g. router-1) and KILL_AT (seconds into the load, default 10):
 # kill that process with SIGKILL then, and report the longest stretches of once-a-second
@@ -378,7 +379,7 @@ main() {
     log "administrator key: $key"
 
     local bench_cmd=("$GRIDD_BIN" --config "$DIR/gateway.toml" bench --target "http://127.0.0.1:$GRPC_PORT"
-        --scenario "$SCENARIO" --clients "$CLIENTS" --seconds "$SECONDS_LOAD")
+        --scenario "$SCENARIO" --clients "$CLIENTS" --seconds "$SECONDS_LOAD" ${RATE:+--rate "$RATE"})
     log "load: GRIDD_BENCH_KEY=… ${bench_cmd[*]}"
     T0="$(now)"
     GRIDD_BENCH_KEY="$key" "${bench_cmd[@]}" </dev/null >"$DIR/bench.out" 2>"$DIR/bench.progress" &

@@ -5,11 +5,16 @@
 //! - `intake`: hotline calls (`LogHotlineCall`) at points all over the city, as fast as the
 //!   clients in flight allow;
 //! - `camera`: camera gateways streaming alerts (`StreamCameraAlerts`) in batches;
+//! - `dispatch`: each client sends a patrol report and waits for the task to reach its squad's
+//!   live feed (report → terminal);
 //! - `lifecycle`: each client sends a patrol report, waits for the task to reach its squad's live feed
 //!   (report → terminal), then signs for it, starts, reports it handled and passes the check;
 //! - `mixed`: a quarter of the clients each of intake, lifecycles, camera streams and what a
 //!   dashboard reads (listing, a case, the KPIs), on connections that also carry the squads'
 //!   live feeds.
+//!
+//! `--rate` paces any scenario: the clients start at most that many operations per second
+//! between them, for latencies at a given load rather than at the most the clients can push.
 //!
 //! The key must be an administrator's machine key (`gridd key create administrator`), which
 //! may act for any squad; raise `[auth] intake_rate` in the engine's configuration for runs
@@ -46,6 +51,8 @@ pub enum Scenario {
     Intake,
     /// Camera alert streams.
     Camera,
+    /// Report → squad terminal.
+    Dispatch,
     /// Report → squad terminal → sign for → start → handled → checked.
     Lifecycle,
     /// Intake, lifecycles, reads and listings together, beside live feeds.
@@ -73,6 +80,12 @@ pub struct BenchArgs {
     /// Stop after this many operations (reports, lifecycles, camera streams), if sooner.
     #[arg(long)]
     requests: Option<u64>,
+    /// Operations started per second, over all clients: operation n starts no earlier than n
+    /// / rate seconds into the run. Without it, each client starts its next as soon as its
+    /// last is done. With too few clients for the rate, the run falls behind it; the figures
+    /// show the rate reached.
+    #[arg(long, value_parser = parse_rate)]
+    rate: Option<f64>,
     /// Connections the clients share.
     #[arg(long, default_value_t = 4)]
     connections: usize,
@@ -88,6 +101,14 @@ pub struct BenchArgs {
     /// Chinese sentence repeated to that length.
     #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u16).range(0..=2000))]
     description_chars: u16,
+}
+
+/// A `--rate`: a positive number of operations per second.
+fn parse_rate(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(rate) if rate.is_finite() && rate > 0.0 => Ok(rate),
+        _ => Err(format!("{text:?} is not a positive number of operations per second")),
+    }
 }
 
 /// The sentence a long description repeats.
@@ -151,6 +172,11 @@ struct Run {
     batch: usize,
     cameras: usize,
     requests: Option<u64>,
+    rate: Option<f64>,
+    /// When the clients started: operation n is due `n / rate` after it.
+    started: Instant,
+    /// When the run ends: no operation due later is started.
+    until: Instant,
     description: String,
 }
 
@@ -161,6 +187,18 @@ impl Run {
 
     fn running(&self) -> bool {
         !self.stop.load(Ordering::Relaxed)
+    }
+
+    /// Waits until operation `n` is due under `--rate` (at once without one); false if it is
+    /// due after the run's end, so it is not started.
+    async fn due(&self, n: u64) -> bool {
+        let Some(rate) = self.rate else { return true };
+        let at = self.started + Duration::from_secs_f64(n as f64 / rate);
+        if at > self.until {
+            return false;
+        }
+        tokio::time::sleep_until(at.into()).await;
+        true
     }
 
     /// A point in the city: the centre of a cell picked by `n`, spread over the whole grid.
@@ -209,6 +247,7 @@ pub async fn run(config: &std::path::Path, args: BenchArgs) -> anyhow::Result<()
         let channel = endpoint.connect().await.with_context(|| format!("connecting to {}", args.target))?;
         channels.push(InterceptedService::new(channel, bearer.clone()));
     }
+    let now = Instant::now();
     let run = Arc::new(Run {
         id: format!("{:x}", std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_millis())),
         city: Arc::new(city),
@@ -221,12 +260,15 @@ pub async fn run(config: &std::path::Path, args: BenchArgs) -> anyhow::Result<()
         batch: args.batch.max(1),
         cameras: args.cameras,
         requests: args.requests,
+        rate: args.rate,
+        started: now,
+        until: now + Duration::from_secs(args.seconds),
         description: description(args.description_chars),
     });
-    if matches!(args.scenario, Scenario::Lifecycle | Scenario::Mixed) {
+    if matches!(args.scenario, Scenario::Dispatch | Scenario::Lifecycle | Scenario::Mixed) {
         watch_feeds(&run).await?;
     }
-    let started = Instant::now();
+    let started = run.started;
     let mut clients = Vec::new();
     for i in 0..args.clients.max(1) {
         let role = match args.scenario {
@@ -288,6 +330,9 @@ async fn client(run: Arc<Run>, i: usize, role: Scenario) {
         if run.requests.is_some_and(|limit| n >= limit) {
             break;
         }
+        if !run.due(n).await {
+            break;
+        }
         match role {
             Scenario::Intake => {
                 let started = Instant::now();
@@ -295,6 +340,9 @@ async fn client(run: Arc<Run>, i: usize, role: Scenario) {
                 run.recorder.record("intake", started, &result);
             }
             Scenario::Camera => camera_batch(&run, channel.clone(), n).await,
+            Scenario::Dispatch => {
+                let _ = report_to_terminal(&run, channel.clone(), n).await;
+            }
             Scenario::Lifecycle => lifecycle(&run, channel.clone(), n).await,
             Scenario::Mixed => reads(&run, channel.clone(), n).await,
         }
@@ -341,18 +389,24 @@ async fn camera_batch(run: &Run, channel: Signed, n: u64) {
     }
 }
 
+/// A patrol report, timed until its task is on its squad's live feed; the case and the squad.
+async fn report_to_terminal(run: &Run, channel: Signed, n: u64) -> Option<(String, String)> {
+    let started = Instant::now();
+    let receipt = IntakeServiceClient::new(channel).submit_patrol_report(run.patrol_report(n)).await;
+    run.recorder.record("patrol report", started, &receipt);
+    let id = receipt.ok()?.into_inner().reference;
+    let Some(squad) = wait_pushed(run, &id, Duration::from_secs(10)).await else {
+        run.recorder.error("report → terminal", "not on a squad's feed within 10 s (merged, or the manual queue)");
+        return None;
+    };
+    run.recorder.took("report → terminal", started.elapsed(), 1);
+    Some((id, squad))
+}
+
 /// A case's whole life, each step timed, and the whole.
 async fn lifecycle(run: &Run, channel: Signed, n: u64) {
     let started = Instant::now();
-    let receipt = IntakeServiceClient::new(channel.clone()).submit_patrol_report(run.patrol_report(n)).await;
-    run.recorder.record("patrol report", started, &receipt);
-    let Ok(receipt) = receipt else { return };
-    let id = receipt.into_inner().reference;
-    let Some(squad) = wait_pushed(run, &id, Duration::from_secs(10)).await else {
-        run.recorder.error("report → terminal", "not on a squad's feed within 10 s (merged, or the manual queue)");
-        return;
-    };
-    run.recorder.took("report → terminal", started.elapsed(), 1);
+    let Some((id, squad)) = report_to_terminal(run, channel.clone(), n).await else { return };
     let mut squad_client = SquadServiceClient::new(channel.clone());
     let task = || v1::TaskCommand { squad_id: squad.clone(), ticket_id: id.clone(), ..Default::default() };
     let step = Instant::now();
@@ -460,7 +514,17 @@ fn report(run: &Run, args: &BenchArgs, elapsed: Duration) {
 
 #[cfg(test)]
 mod tests {
-    use super::description;
+    use super::{description, parse_rate};
+
+    #[test]
+    fn a_rate_is_a_positive_number_per_second() {
+        assert_eq!(parse_rate("1000"), Ok(1000.0));
+        assert_eq!(parse_rate("2.5"), Ok(2.5));
+        for bad in ["0", "-5", "NaN", "inf", "fast", ""] {
+            let refused = parse_rate(bad).expect_err(bad);
+            assert!(refused.contains("not a positive number of operations per second"), "{bad}: {refused}");
+        }
+    }
 
     #[test]
     fn a_long_description_has_the_characters_asked_for() {

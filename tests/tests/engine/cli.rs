@@ -195,6 +195,34 @@ fn the_load_tool_drives_whole_lifecycles_and_reports_percentiles() {
 }
 
 #[test]
+fn the_load_tool_paces_its_reports_at_the_rate_asked_for() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let engine = gridd_tests::EngineProcess::start(dir.path());
+    let target = format!("http://{}", engine.grpc_addr);
+    let config = dir.path().join("gridd.toml");
+    let args =
+        ["bench", "--scenario", "dispatch", "--rate", "20", "--clients", "4", "--seconds", "2", "--target", &target, "--key", &engine.key];
+    let out = gridd_tests::gridd_cli(&config, &args, "");
+    let count = |op: &str| -> u64 {
+        let row = out.lines().find(|l| l.starts_with(op)).unwrap_or_else(|| panic!("no {op} row in:\n{out}"));
+        row[op.len()..].split_whitespace().next().and_then(|n| n.parse().ok()).expect("a count")
+    };
+    // Report n is due n / 20 s into the run: those due within its 2 s are reports 0 to 40.
+    let reports = count("patrol report");
+    assert!((1..=41).contains(&reports), "at most 20 reports a second, as asked:\n{out}");
+    assert!(count("report → terminal") > 0, "the tasks reached the squads' feeds:\n{out}");
+    assert!(!out.lines().any(|l| l.starts_with("accept")), "the dispatch scenario stops at the terminal:\n{out}");
+    let refused = Command::new(gridd_binary())
+        .args(["--config", &config.display().to_string(), "bench", "--rate", "0", "--target", &target, "--key", &engine.key])
+        .output()
+        .expect("run gridd");
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(refused.status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("--rate") && stderr.contains("not a positive number of operations per second"), "{stderr}");
+    engine.terminate();
+}
+
+#[test]
 fn check_config_says_how_long_the_log_keeps_consumed_records() {
     let out = Command::new(gridd_binary()).args(["--config", &repo("config/gridd.toml"), "check-config"]).output().expect("run gridd");
     let printed = String::from_utf8_lossy(&out.stdout);
