@@ -30,7 +30,7 @@ sed 's#"\.\./#"../../#' benches/gridd-bench.toml > "$SHIPPED"
 { cat "$SHIPPED"; printf '\n[retention]\nintake = "%s"\ndispatch = "%s"\n' "$KEEP" "$KEEP"; } > "$TRIMMED"
 
 records() {
-    sqlite3 "file:$DB?mode=ro" "SELECT topic, COUNT(*) FROM log WHERE topic IN ('intake', 'dispatch') GROUP BY topic" 2>/dev/null |
+    sqlite3 "file:$DB?mode=ro" "SELECT 'intake', COUNT(*) FROM log_intake UNION ALL SELECT 'dispatch', COUNT(*) FROM log_dispatch" 2>/dev/null |
         tr '\n' ' '
 }
 

@@ -24,12 +24,22 @@ pub(crate) fn ticket_json(t: &Ticket) -> Result<String, StoreError> {
     serde_json::to_string(t).map_err(|e| corrupt("ticket serialisation", e))
 }
 
-pub(crate) fn report_from_json(body: &str) -> Result<ReportSummary, StoreError> {
-    serde_json::from_str(body).map_err(|e| corrupt("case report", e))
+/// A case's report from its row (`reference`, `body`). Rows written before the body left the
+/// reference out still hold it there too.
+pub(crate) fn report_from_json(reference: &str, body: &str) -> Result<ReportSummary, StoreError> {
+    let mut fields: serde_json::Map<String, serde_json::Value> = serde_json::from_str(body).map_err(|e| corrupt("case report", e))?;
+    fields.entry("reference").or_insert_with(|| serde_json::Value::String(reference.to_owned()));
+    serde_json::from_value(serde_json::Value::Object(fields)).map_err(|e| corrupt("case report", e))
 }
 
+/// A case's report as its row's body: without the reference, which the row holds in a column
+/// of its own. A camera storm's case has a row per alert, and each stored it twice.
 pub(crate) fn report_json(r: &ReportSummary) -> Result<String, StoreError> {
-    serde_json::to_string(r).map_err(|e| corrupt("case report serialisation", e))
+    let mut body = serde_json::to_value(r).map_err(|e| corrupt("case report serialisation", e))?;
+    if let Some(fields) = body.as_object_mut() {
+        fields.remove("reference");
+    }
+    serde_json::to_string(&body).map_err(|e| corrupt("case report serialisation", e))
 }
 
 /// What a change did to a case's reports, for the rows to follow: the references that left
@@ -99,10 +109,10 @@ pub(crate) fn channel_from(text: &str) -> Option<Channel> {
 }
 
 /// A case's reports, oldest first (the parameter is the case's id, in both dialects).
-pub(crate) const ALL_REPORTS_SQL: &str = "SELECT body FROM case_reports WHERE ticket_id = $1 ORDER BY ordinal";
+pub(crate) const ALL_REPORTS_SQL: &str = "SELECT reference, body FROM case_reports WHERE ticket_id = $1 ORDER BY ordinal";
 
 /// A case's opening and newest report: two index lookups however many it has.
-pub(crate) const REPORT_ENDS_SQL: &str = "SELECT body FROM case_reports WHERE ticket_id = $1 AND ordinal IN \
+pub(crate) const REPORT_ENDS_SQL: &str = "SELECT reference, body FROM case_reports WHERE ticket_id = $1 AND ordinal IN \
      ((SELECT MIN(ordinal) FROM case_reports WHERE ticket_id = $1), (SELECT MAX(ordinal) FROM case_reports WHERE ticket_id = $1)) \
      ORDER BY ordinal";
 

@@ -449,7 +449,7 @@ impl Tx<'_, '_> {
 
     /// A case's reports that `sql` selects, oldest first.
     fn case_reports(&mut self, sql: &str, id: &TicketId) -> Result<Vec<ReportSummary>, StoreError> {
-        self.query(sql, &[&id.as_str()])?.iter().map(|r| report_from_json(&r.get::<_, String>(0))).collect()
+        self.query(sql, &[&id.as_str()])?.iter().map(|r| report_from_json(r.get(0), r.get(1))).collect()
     }
 
     /// Cases from their bodies, with all their reports, read in one statement for them all.
@@ -457,8 +457,9 @@ impl Tx<'_, '_> {
         let mut tickets = rows.iter().map(|r| ticket_from_json(&r.get::<_, String>(0))).collect::<Result<Vec<_>, _>>()?;
         let ids: Vec<&str> = tickets.iter().map(|t| t.id.as_str()).collect();
         let mut reports: HashMap<String, Vec<ReportSummary>> = HashMap::new();
-        for row in self.query("SELECT ticket_id, body FROM case_reports WHERE ticket_id = ANY($1) ORDER BY ticket_id, ordinal", &[&ids])? {
-            reports.entry(row.get(0)).or_default().push(report_from_json(&row.get::<_, String>(1))?);
+        let sql = "SELECT ticket_id, reference, body FROM case_reports WHERE ticket_id = ANY($1) ORDER BY ticket_id, ordinal";
+        for row in self.query(sql, &[&ids])? {
+            reports.entry(row.get(0)).or_default().push(report_from_json(row.get(1), row.get(2))?);
         }
         for t in &mut tickets {
             t.reports = reports.remove(t.id.as_str()).unwrap_or_default();

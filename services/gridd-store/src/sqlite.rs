@@ -43,6 +43,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/sqlite/0007_case_reports.sql"),
     include_str!("../migrations/sqlite/0008_ticket_events_by_case.sql"),
     include_str!("../migrations/sqlite/0009_tickets_with_rowids.sql"),
+    include_str!("../migrations/sqlite/0010_log_table_per_topic.sql"),
 ];
 const READERS: usize = 4;
 
@@ -245,6 +246,52 @@ impl SqliteStore {
 /// Locks a connection, the writer or the queue. A poisoned mutex only means another thread
 /// panicked while holding it; SQLite rolled that transaction back, so the connection is still
 /// usable.
+/// The statements on one topic's table of the log. Each topic has a table of its own, its
+/// seq the rowid (migration 0010): every append lands at the right end of its B-tree.
+struct LogTable {
+    read: &'static str,
+    end: &'static str,
+    /// Appends with the next seq: SQLite gives a rowid one past the largest, and the newest
+    /// record is never trimmed, so seqs go on from the last one ever appended.
+    append: &'static str,
+    /// The bounds are uncorrelated subqueries, evaluated once; the delete is a range of the
+    /// rowid.
+    trim: &'static str,
+}
+
+// One statement per line reads better than the formatter's one argument per line.
+#[rustfmt::skip]
+macro_rules! log_table {
+    ($table:literal) => {
+        LogTable {
+            read: concat!("SELECT seq, key, payload, appended_at FROM ", $table, " WHERE seq > ?1 ORDER BY seq LIMIT ?2"),
+            end: concat!("SELECT COALESCE(MAX(seq), 0) FROM ", $table),
+            append: concat!("INSERT INTO ", $table, " (key, payload, appended_at) VALUES (?1, ?2, ?3) RETURNING seq"),
+            trim: concat!(
+                "DELETE FROM ", $table, " WHERE seq < MIN( \
+                   COALESCE((SELECT MIN(next_seq) FROM consumer_positions WHERE topic = ?1), 0), \
+                   COALESCE((SELECT seq FROM ", $table, " WHERE appended_at >= ?2 ORDER BY seq LIMIT 1), 9223372036854775807), \
+                   (SELECT COALESCE(MAX(seq), 0) FROM ", $table, "), \
+                   (SELECT COALESCE(MIN(seq), 0) FROM ", $table, ") + ?3)"
+            ),
+        }
+    };
+}
+
+const INTAKE_LOG: LogTable = log_table!("log_intake");
+const DISPATCH_LOG: LogTable = log_table!("log_dispatch");
+const TICKET_EVENTS_LOG: LogTable = log_table!("log_ticket_events");
+
+/// The table of `topic`; there is one per topic in [`crate::topics`].
+fn log_table(topic: &str) -> Result<&'static LogTable, StoreError> {
+    match topic {
+        crate::topics::INTAKE => Ok(&INTAKE_LOG),
+        crate::topics::DISPATCH => Ok(&DISPATCH_LOG),
+        crate::topics::TICKET_EVENTS => Ok(&TICKET_EVENTS_LOG),
+        other => Err(StoreError::Backend(format!("the embedded log has no topic {other:?}"))),
+    }
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
@@ -495,8 +542,12 @@ impl Tx<'_> {
     /// A case's reports that `sql` selects, oldest first.
     fn case_reports(&self, sql: &str, id: &TicketId) -> Result<Vec<ReportSummary>, StoreError> {
         let mut stmt = self.conn.prepare_cached(sql)?;
-        let bodies = stmt.query_map([id.as_str()], |r| r.get::<_, String>(0))?;
-        bodies.map(|b| report_from_json(&b?)).collect()
+        let rows = stmt.query_map([id.as_str()], |r| Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?)))?;
+        rows.map(|row| {
+            let (reference, body) = row?;
+            report_from_json(&reference, &body)
+        })
+        .collect()
     }
 
     /// Cases from their bodies, with all their reports.
@@ -615,22 +666,19 @@ impl ReadTx for Tx<'_> {
     }
 
     fn read_log(&mut self, topic: &str, after_seq: u64, limit: usize) -> Result<Vec<LogRecord>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached("SELECT seq, key, payload, appended_at FROM log WHERE topic = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3")?;
-        let rows = stmt.query_map(params![topic, as_i64(after_seq), as_i64(limit as u64)], |r| {
+        let mut stmt = self.conn.prepare_cached(log_table(topic)?.read)?;
+        let rows = stmt.query_map(params![as_i64(after_seq), as_i64(limit as u64)], |r| {
             Ok(LogRecord { seq: seq(r.get(0)?), key: r.get(1)?, payload: r.get(2)?, appended_at: Timestamp::from_millis(r.get(3)?) })
         })?;
         Ok(rows.collect::<Result<Vec<_>, _>>()?)
     }
 
     fn ticket_history(&mut self, id: &TicketId, after_seq: u64, limit: usize) -> Result<Vec<LogRecord>, StoreError> {
-        // The topic is written out, not bound: a partial index serves only a statement that
-        // names its topic. The index is named too: left to itself, the planner prefers the
-        // primary key (topic, seq), which reads every ticket event after `after_seq`.
+        // The index is named: left to itself, the planner may prefer the rowid, which reads
+        // every ticket event after `after_seq`.
         let mut stmt = self.conn.prepare_cached(
-            "SELECT seq, key, payload, appended_at FROM log INDEXED BY ticket_events_by_case \
-             WHERE topic = 'ticket-events' AND key = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
+            "SELECT seq, key, payload, appended_at FROM log_ticket_events INDEXED BY ticket_events_by_case \
+             WHERE key = ?1 AND seq > ?2 ORDER BY seq LIMIT ?3",
         )?;
         let rows = stmt.query_map(params![id.as_str(), as_i64(after_seq), as_i64(limit as u64)], |r| {
             Ok(LogRecord { seq: seq(r.get(0)?), key: r.get(1)?, payload: r.get(2)?, appended_at: Timestamp::from_millis(r.get(3)?) })
@@ -640,15 +688,14 @@ impl ReadTx for Tx<'_> {
 
     fn last_ticket_change_at(&mut self, id: &TicketId) -> Result<Option<Timestamp>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
-            "SELECT appended_at FROM log INDEXED BY ticket_events_by_case \
-             WHERE topic = 'ticket-events' AND key = ?1 ORDER BY seq DESC LIMIT 1",
+            "SELECT appended_at FROM log_ticket_events INDEXED BY ticket_events_by_case \
+             WHERE key = ?1 ORDER BY seq DESC LIMIT 1",
         )?;
         Ok(stmt.query_row([id.as_str()], |r| r.get(0)).optional()?.map(Timestamp::from_millis))
     }
 
     fn log_end(&mut self, topic: &str) -> Result<u64, StoreError> {
-        let end: i64 =
-            self.conn.prepare_cached("SELECT COALESCE(MAX(seq), 0) FROM log WHERE topic = ?1")?.query_row([topic], |r| r.get(0))?;
+        let end: i64 = self.conn.prepare_cached(log_table(topic)?.end)?.query_row([], |r| r.get(0))?;
         Ok(seq(end))
     }
 
@@ -769,7 +816,7 @@ impl ReadTx for Tx<'_> {
     fn feed(&mut self, squad: &SquadId, after_seq: u64, limit: usize) -> Result<Vec<FeedEntry>, StoreError> {
         let mut stmt = self.conn.prepare_cached(
             "SELECT f.seq, f.ticket_id, f.kind, f.at, l.payload FROM squad_feed f \
-             JOIN log l ON l.topic = 'ticket-events' AND l.seq = f.event_seq \
+             JOIN log_ticket_events l ON l.seq = f.event_seq \
              WHERE f.squad = ?1 AND f.seq > ?2 ORDER BY f.seq LIMIT ?3",
         )?;
         let rows = stmt.query_map(params![squad.as_str(), as_i64(after_seq), as_i64(limit as u64)], |r| {
@@ -1012,11 +1059,8 @@ impl WriteTx for Tx<'_> {
     }
 
     fn append_log(&mut self, topic: &str, key: &str, payload: &[u8], at: Timestamp) -> Result<u64, StoreError> {
-        let mut stmt = self.conn.prepare_cached(
-            "INSERT INTO log (topic, seq, key, payload, appended_at) \
-             VALUES (?1, (SELECT COALESCE(MAX(seq), 0) + 1 FROM log WHERE topic = ?1), ?2, ?3, ?4) RETURNING seq",
-        )?;
-        let n: i64 = stmt.query_row(params![topic, key, payload, at.millis()], |r| r.get(0))?;
+        let mut stmt = self.conn.prepare_cached(log_table(topic)?.append)?;
+        let n: i64 = stmt.query_row(params![key, payload, at.millis()], |r| r.get(0))?;
         if let Some(signal) = Signal::of_topic(topic) {
             self.touched.signals.insert(signal);
         }
@@ -1034,18 +1078,8 @@ impl WriteTx for Tx<'_> {
     }
 
     fn trim_log(&mut self, topic: &str, appended_before: Timestamp, limit: usize) -> Result<u64, StoreError> {
-        // The bounds are uncorrelated subqueries, evaluated once; the delete is a range of
-        // the primary key.
-        let deleted = self
-            .conn
-            .prepare_cached(
-                "DELETE FROM log WHERE topic = ?1 AND seq < MIN( \
-                   COALESCE((SELECT MIN(next_seq) FROM consumer_positions WHERE topic = ?1), 0), \
-                   COALESCE((SELECT seq FROM log WHERE topic = ?1 AND appended_at >= ?2 ORDER BY seq LIMIT 1), 9223372036854775807), \
-                   (SELECT COALESCE(MAX(seq), 0) FROM log WHERE topic = ?1), \
-                   (SELECT COALESCE(MIN(seq), 0) FROM log WHERE topic = ?1) + ?3)",
-            )?
-            .execute(params![topic, appended_before.millis(), as_i64(limit as u64)])?;
+        let deleted =
+            self.conn.prepare_cached(log_table(topic)?.trim)?.execute(params![topic, appended_before.millis(), as_i64(limit as u64)])?;
         Ok(deleted as u64)
     }
 
@@ -1338,6 +1372,44 @@ pub(crate) mod tests {
             )
             .expect("old case");
         }
+    }
+
+    #[tokio::test]
+    async fn the_upgrade_to_a_table_per_topic_keeps_every_record_its_seq_and_the_histories() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("old.db");
+        at_schema(&path, 9, &[]);
+        let conn = Connection::open(&path).expect("open");
+        let records = [
+            ("intake", 1, "R1"),
+            ("intake", 2, "R2"),
+            ("dispatch", 1, "R1"),
+            ("ticket-events", 1, "T1"),
+            ("ticket-events", 2, "T2"),
+            ("ticket-events", 3, "T1"),
+        ];
+        for (topic, seq, key) in records {
+            conn.execute(
+                "INSERT INTO log (topic, seq, key, payload, appended_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+                params![topic, seq, key, format!("{topic} {seq}").into_bytes(), seq * 10],
+            )
+            .expect("old record");
+        }
+        drop(conn);
+
+        let store = SqliteStore::open(&path).expect("upgrade");
+        let log = |topic: &'static str| store.read(move |tx: &mut dyn ReadTx| tx.read_log(topic, 0, 10));
+        let payloads =
+            |records: Vec<LogRecord>| records.into_iter().map(|r| String::from_utf8(r.payload).expect("text")).collect::<Vec<_>>();
+        assert_eq!(payloads(log(crate::topics::INTAKE).await.expect("intake")), ["intake 1", "intake 2"]);
+        assert_eq!(payloads(log(crate::topics::DISPATCH).await.expect("dispatch")), ["dispatch 1"]);
+        let history = store.read(|tx: &mut dyn ReadTx| tx.ticket_history(&TicketId::new("T1"), 0, 10)).await.expect("history");
+        assert_eq!(history.iter().map(|r| (r.seq, r.appended_at.millis())).collect::<Vec<_>>(), [(1, 10), (3, 30)]);
+        let next = store
+            .write(|tx: &mut dyn WriteTx| tx.append_log(crate::topics::INTAKE, "R3", b"intake 3", Timestamp::from_millis(40)))
+            .await
+            .expect("append");
+        assert_eq!(next, 3, "seqs go on from the records moved");
     }
 
     fn page_size(path: &Path) -> i64 {
