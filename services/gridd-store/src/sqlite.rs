@@ -243,9 +243,6 @@ impl SqliteStore {
     }
 }
 
-/// Locks a connection, the writer or the queue. A poisoned mutex only means another thread
-/// panicked while holding it; SQLite rolled that transaction back, so the connection is still
-/// usable.
 /// The statements on one topic's table of the log. Each topic has a table of its own, its
 /// seq the rowid (migration 0010): every append lands at the right end of its B-tree.
 struct LogTable {
@@ -292,6 +289,9 @@ fn log_table(topic: &str) -> Result<&'static LogTable, StoreError> {
     }
 }
 
+/// Locks a connection, the writer or the queue. A poisoned mutex only means another thread
+/// panicked while holding it; SQLite rolled that transaction back, so the connection is still
+/// usable.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
