@@ -78,6 +78,9 @@ pub trait Role: Clone + Send + Sync + 'static {
     const SIGNAL: Signal;
     /// Most records applied together.
     const BATCH: usize;
+    /// Embedded mode: how long the role, caught up, waits after an append before taking its
+    /// next batch, so that the appends of that time share one write transaction.
+    const LINGER: Duration = Duration::ZERO;
 
     /// The role's store.
     fn store(&self) -> &Self::Store;
@@ -290,6 +293,12 @@ pub async fn run_embedded<R: Role>(role: R, shutdown: CancellationToken) {
         tokio::select! {
             _ = appended.changed() => {}
             () = shutdown.cancelled() => return,
+        }
+        if !R::LINGER.is_zero() {
+            tokio::select! {
+                () = tokio::time::sleep(R::LINGER) => {}
+                () = shutdown.cancelled() => return,
+            }
         }
     }
 }

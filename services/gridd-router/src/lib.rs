@@ -377,6 +377,7 @@ impl<S: Store> Role for Router<S> {
     const TOPIC: &'static str = topics::INTAKE;
     const SIGNAL: Signal = Signal::Intake;
     const BATCH: usize = 256;
+    const LINGER: std::time::Duration = std::time::Duration::from_millis(1);
 
     fn store(&self) -> &S {
         &self.store
