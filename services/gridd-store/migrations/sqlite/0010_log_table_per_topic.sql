@@ -2,9 +2,9 @@
 -- keyed by (topic, seq), only the ticket events (the last topic in key order) were appended at
 -- the B-tree's right end, which SQLite fills page by page. The intake and dispatch records went
 -- in the middle of it, where every full page is split with its neighbours and left part empty:
--- after a storm of 10,000 camera alerts about a tenth of the log's pages was empty space, and
--- each append rewrote more pages than it filled. Appends now all land at a right end, and the
--- keys inside the tree are rowids, not topic names.
+-- replaying a camera storm's records (10,000 of each topic) left about a tenth of the table's
+-- pages empty space. Appends now all land at a right end, and the keys inside the tree are
+-- rowids, not topic names.
 CREATE TABLE log_intake (
     seq         INTEGER PRIMARY KEY,
     key         TEXT    NOT NULL,
