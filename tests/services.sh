@@ -93,7 +93,13 @@ install_open311_client() {
     if [ ! -x "$venv/bin/python" ]; then
         python3 -m venv "$venv"
     fi
-    if ! "$venv/bin/python" -c 'import importlib.metadata as m, sys; sys.exit(m.version("georeport") != "0.3.1")' 2>/dev/null; then
+    # Every pin, not only georeport's: the environment is shared with other tools, and a
+    # client without its libraries fails only when the round trip runs.
+    if ! "$venv/bin/python" - "${OPEN311_CLIENT_WHEELS[@]}" 2>/dev/null <<'PY'
+import importlib.metadata as m, sys
+sys.exit(any(m.version(name) != version for name, version in (pin.split("==") for pin in sys.argv[1:])))
+PY
+    then
         echo "tests/services.sh: installing ${OPEN311_CLIENT_WHEELS[*]}" >&2
         "$venv/bin/pip" install -q --disable-pip-version-check "${OPEN311_CLIENT_WHEELS[@]}"
     fi
