@@ -78,8 +78,9 @@ pub trait Role: Clone + Send + Sync + 'static {
     const SIGNAL: Signal;
     /// Most records applied together.
     const BATCH: usize;
-    /// Embedded mode: how long the role, caught up, waits after an append before taking its
-    /// next batch, so that the appends of that time share one write transaction.
+    /// Embedded mode: how long the role, caught up after a batch of fewer than [`TRICKLE`]
+    /// records, waits after an append before taking its next batch, so that the appends of
+    /// that time share one write transaction. Records arriving in bulk are taken at once.
     const LINGER: Duration = Duration::ZERO;
 
     /// The role's store.
@@ -173,6 +174,10 @@ fn observe_batch(role: &'static str, records: usize, started: Instant) {
     metrics::histogram!("gridd_driver_batch_seconds", "role" => role).record(started.elapsed().as_secs_f64());
 }
 
+/// Batches smaller than this are a trickle of records, which a role with a [`Role::LINGER`]
+/// lets gather before taking the next.
+pub const TRICKLE: usize = 16;
+
 /// How many records the next batch takes: after a batch failed as poison, one at a time until
 /// as many as the failed batch held are through, so the record at fault is found alone.
 struct BatchSize {
@@ -250,6 +255,7 @@ pub async fn run_embedded<R: Role>(role: R, shutdown: CancellationToken) {
     let mut appended = store.subscribe(R::SIGNAL);
     let mut size = BatchSize::new(R::BATCH);
     loop {
+        let trickle;
         appended.borrow_and_update();
         let (max, started) = (size.next(), Instant::now());
         let r = role.clone();
@@ -262,6 +268,7 @@ pub async fn run_embedded<R: Role>(role: R, shutdown: CancellationToken) {
                     observe_batch(R::NAME, consumed, started);
                 }
                 size.done(consumed);
+                trickle = consumed < TRICKLE;
                 if consumed == max {
                     continue;
                 }
@@ -294,7 +301,7 @@ pub async fn run_embedded<R: Role>(role: R, shutdown: CancellationToken) {
             _ = appended.changed() => {}
             () = shutdown.cancelled() => return,
         }
-        if !R::LINGER.is_zero() {
+        if trickle && !R::LINGER.is_zero() {
             tokio::select! {
                 () = tokio::time::sleep(R::LINGER) => {}
                 () = shutdown.cancelled() => return,
