@@ -3,14 +3,15 @@
 //! A group of the roles' writes alone ([`Store::write_redoable`]) is committed without waiting
 //! for the disk: a power cut could undo it, and the role would redo it from its position.
 //!
-//! SQLite has one writer at a time: writes go through one connection behind a mutex, which
-//! also serialises the roles' transactions. Reads use a small pool of their own connections
-//! and see a consistent snapshot while writes go on (WAL).
+//! SQLite has one writer at a time: writes go through one connection, owned by a thread of its
+//! own that commits them in groups, which also serialises the roles' transactions. Reads use a
+//! small pool of their own connections and see a consistent snapshot while writes go on (WAL).
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::Instant;
 
 use geo::Point;
 use gridd_core::assessment::Entry;
@@ -54,12 +55,25 @@ impl From<rusqlite::Error> for StoreError {
 }
 
 struct Inner {
-    writer: Mutex<Writer>,
-    /// Writes waiting for the next group commit (see [`SqliteStore::commit_pending`]).
-    pending: Mutex<Vec<Queued>>,
+    /// Writes waiting for the writer thread ([`write_loop`]).
+    writes: Arc<WriteQueue>,
+    /// The writer thread, joined when the store is dropped: the file is closed by then.
+    writer_thread: Option<std::thread::JoinHandle<()>>,
     readers: Vec<Mutex<Connection>>,
     next_reader: AtomicUsize,
-    signals: Signals,
+    signals: Arc<Signals>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        lock(&self.writes.queue).closed = true;
+        self.writes.work.notify_one();
+        let Some(thread) = self.writer_thread.take() else { return };
+        // A write's closure holding the last handle would drop it on the writer thread itself.
+        if thread.thread().id() != std::thread::current().id() && thread.join().is_err() {
+            tracing::error!("the SQLite writer thread panicked");
+        }
+    }
 }
 
 /// The SQLite store. Cheap to clone; clones share the connections.
@@ -144,42 +158,18 @@ impl SqliteStore {
         writer.pragma_update(None, "cache_size", -WRITER_CACHE_KIB)?;
         migrate(&mut writer)?;
         let readers = (0..READERS).map(|_| connect(path).map(Mutex::new)).collect::<Result<Vec<_>, _>>()?;
-        let signals = Signals::new();
+        let signals = Arc::new(Signals::new());
         let writer = Writer::new(writer, path);
-        let inner =
-            Inner { writer: Mutex::new(writer), pending: Mutex::new(Vec::new()), readers, next_reader: AtomicUsize::new(0), signals };
+        let writes = Arc::new(WriteQueue::default());
+        let writer_thread = std::thread::Builder::new()
+            .name("gridd-sqlite-writer".into())
+            .spawn({
+                let (writes, signals) = (writes.clone(), signals.clone());
+                move || write_loop(writer, &writes, &signals)
+            })
+            .map_err(|e| StoreError::Backend(format!("cannot start the SQLite writer thread: {e}")))?;
+        let inner = Inner { writes, writer_thread: Some(writer_thread), readers, next_reader: AtomicUsize::new(0), signals };
         Ok(Self { inner: Arc::new(inner) })
-    }
-
-    /// Group commit: whoever holds the writer runs every write waiting, each in a savepoint of
-    /// one transaction, commits once (one fsync for the group), and only then answers them all.
-    /// A write that fails is rolled back to its savepoint and changes nothing; a failed commit
-    /// fails every write of the group. Every writer comes here after queueing its job, so none
-    /// is left waiting: if another drained the queue meanwhile, there is nothing to do.
-    ///
-    /// A group of redoable writes alone commits without the fsync; a later group's fsync
-    /// covers it. Returns true if such commits are left with nothing queued behind them and
-    /// no sync scheduled yet: the caller then schedules one ([`SqliteStore::sync_soon`]).
-    fn commit_pending(&self) -> bool {
-        let mut writer = lock(&self.inner.writer);
-        loop {
-            let queued = std::mem::take(&mut *lock(&self.inner.pending));
-            if queued.is_empty() {
-                return writer.needs_sync();
-            }
-            let durable = queued.iter().any(|q| !q.redoable);
-            metrics::histogram!("gridd_store_group_writes").record(queued.len() as f64);
-            let started = std::time::Instant::now();
-            let (outcome, finishes, touched) = writer.run_group(queued.into_iter().map(|q| q.job), durable);
-            metrics::histogram!("gridd_store_commit_seconds").record(started.elapsed().as_secs_f64());
-            if outcome.is_ok() {
-                let woken = writer.committed(touched, durable);
-                self.inner.signals.notify(&woken);
-            }
-            for finish in finishes {
-                finish(outcome.as_ref().err());
-            }
-        }
     }
 
     fn queue_write<R, E, F>(&self, f: F, redoable: bool) -> impl Future<Output = Result<R, E>> + Send + use<R, E, F>
@@ -204,37 +194,10 @@ impl SqliteStore {
             };
             Ran { finish, touched, sound }
         });
-        lock(&self.inner.pending).push(Queued { job, redoable });
-        let store = self.clone();
+        self.inner.writes.push(Queued { job, redoable });
         async move {
-            match tokio::task::spawn_blocking({
-                let store = store.clone();
-                move || store.commit_pending()
-            })
-            .await
-            {
-                Ok(true) => store.sync_soon(),
-                Ok(false) => {}
-                Err(e) => return Err(StoreError::Backend(format!("store task failed: {e}")).into()),
-            }
-            answered.await.unwrap_or_else(|_| Err(StoreError::Backend("the write's transaction could not be started".into()).into()))
+            answered.await.unwrap_or_else(|_| Err(StoreError::Backend("the write's group failed before it was answered".into()).into()))
         }
-    }
-
-    /// Makes the commits that did not wait for the disk durable after [`SYNC_DELAY`], unless a
-    /// durable commit does it first, and wakes the waits they held.
-    fn sync_soon(&self) {
-        let store = self.clone();
-        tokio::spawn(async move {
-            tokio::time::sleep(SYNC_DELAY).await;
-            let synced = tokio::task::spawn_blocking(move || {
-                let woken = lock(&store.inner.writer).settle();
-                store.inner.signals.notify(&woken);
-            });
-            if let Err(e) = synced.await {
-                tracing::error!(error = %e, "syncing the write-ahead log failed");
-            }
-        });
     }
 
     fn reader(&self) -> MutexGuard<'_, Connection> {
@@ -323,6 +286,119 @@ struct Ran {
     sound: bool,
 }
 
+/// The writes waiting for the writer thread, and what wakes it.
+#[derive(Default)]
+struct WriteQueue {
+    queue: Mutex<Queue>,
+    /// Signalled when a write arrives while the writer waits, and when the store is dropped.
+    work: Condvar,
+}
+
+#[derive(Default)]
+struct Queue {
+    pending: Vec<Queued>,
+    /// True while the writer thread waits for work: only then does a new write wake it, so
+    /// writes that arrive during a group cost no system call.
+    idle: bool,
+    /// Set when the store is dropped: the writer runs what is queued and ends.
+    closed: bool,
+}
+
+/// What the writer thread does next.
+enum Next {
+    Group(Vec<Queued>),
+    /// Make the commits that did not wait for the disk durable.
+    Sync,
+    Stop,
+}
+
+impl WriteQueue {
+    fn push(&self, write: Queued) {
+        let mut queue = lock(&self.queue);
+        queue.pending.push(write);
+        if std::mem::take(&mut queue.idle) {
+            self.work.notify_one();
+        }
+    }
+
+    /// Waits for the writer's next task. Once the queue is empty behind commits that did not
+    /// wait for the disk (`unsynced`), their sync falls due [`SYNC_DELAY`] later, unless a
+    /// durable commit clears `sync_due` first; a due sync goes before the next group.
+    fn next(&self, sync_due: &mut Option<Instant>, unsynced: bool) -> Next {
+        let mut queue = lock(&self.queue);
+        loop {
+            if sync_due.is_some_and(|due| Instant::now() >= due) {
+                return Next::Sync;
+            }
+            if !queue.pending.is_empty() {
+                return Next::Group(std::mem::take(&mut queue.pending));
+            }
+            if queue.closed {
+                return Next::Stop;
+            }
+            if unsynced && sync_due.is_none() {
+                *sync_due = Some(Instant::now() + SYNC_DELAY);
+            }
+            queue.idle = true;
+            queue = match *sync_due {
+                Some(due) => {
+                    let wait = due.saturating_duration_since(Instant::now());
+                    self.work.wait_timeout(queue, wait).map_or_else(|poisoned| poisoned.into_inner().0, |(queue, _)| queue)
+                }
+                None => self.work.wait(queue).unwrap_or_else(std::sync::PoisonError::into_inner),
+            };
+            queue.idle = false;
+        }
+    }
+}
+
+/// The writer thread: group commit. Every write waiting runs in a savepoint of one
+/// transaction, which commits once (one fsync for the group); only then are they all answered.
+/// A write that fails is rolled back to its savepoint and changes nothing; a failed commit
+/// fails every write of the group. A group of redoable writes alone commits without the fsync;
+/// a later group's fsync, or a sync soon after the queue runs empty, covers it.
+fn write_loop(mut writer: Writer, writes: &WriteQueue, signals: &Signals) {
+    let mut sync_due = None;
+    loop {
+        match writes.next(&mut sync_due, writer.unsynced) {
+            Next::Group(group) => {
+                // A panicking write drops its group's answers, which fails each of those writes,
+                // and its transaction, which rolls back; the writer goes on with the next group.
+                let committed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| commit_group(&mut writer, group, signals)));
+                if committed.is_err() {
+                    tracing::error!("a write panicked; its group was rolled back and its writes failed");
+                }
+                if !writer.unsynced {
+                    sync_due = None;
+                }
+            }
+            Next::Sync => {
+                sync_due = None;
+                signals.notify(&writer.settle());
+            }
+            Next::Stop => {
+                writer.settle();
+                return;
+            }
+        }
+    }
+}
+
+/// Runs one group and answers its writes once its commit is known.
+fn commit_group(writer: &mut Writer, group: Vec<Queued>, signals: &Signals) {
+    let durable = group.iter().any(|q| !q.redoable);
+    metrics::histogram!("gridd_store_group_writes").record(group.len() as f64);
+    let started = std::time::Instant::now();
+    let (outcome, finishes, touched) = writer.run_group(group.into_iter().map(|q| q.job), durable);
+    metrics::histogram!("gridd_store_commit_seconds").record(started.elapsed().as_secs_f64());
+    if outcome.is_ok() {
+        signals.notify(&writer.committed(touched, durable));
+    }
+    for finish in finishes {
+        finish(outcome.as_ref().err());
+    }
+}
+
 /// The one writing connection, and what its commits left that is not yet on disk.
 struct Writer {
     conn: Connection,
@@ -334,8 +410,6 @@ struct Writer {
     waits_for_disk: bool,
     /// True if a commit since the last durable one did not wait for the disk.
     unsynced: bool,
-    /// True while a sync of those commits is scheduled ([`SqliteStore::sync_soon`]).
-    sync_scheduled: bool,
     /// What those commits touched that reaches outside the engine: woken once they are durable.
     held: Touched,
 }
@@ -348,7 +422,7 @@ impl Writer {
             wal.push("-wal");
             PathBuf::from(wal)
         });
-        Self { conn, wal_path, wal: None, waits_for_disk: true, unsynced: false, sync_scheduled: false, held: Touched::default() }
+        Self { conn, wal_path, wal: None, waits_for_disk: true, unsynced: false, held: Touched::default() }
     }
 
     /// Runs a group of writes in one transaction and commits it, waiting for the disk if
@@ -384,19 +458,10 @@ impl Writer {
         touched
     }
 
-    /// True, once per stretch of commits that did not wait for the disk, when the queue is
-    /// empty behind them: then a sync has to be scheduled.
-    fn needs_sync(&mut self) -> bool {
-        let schedule = self.unsynced && !self.sync_scheduled;
-        self.sync_scheduled |= schedule;
-        schedule
-    }
-
     /// Makes the commits that did not wait for the disk durable and returns the signals they
     /// held. If the sync fails they stay held, and the next durable commit (whose own fsync
     /// then has to succeed) or the next scheduled sync releases them.
     fn settle(&mut self) -> Touched {
-        self.sync_scheduled = false;
         if !self.unsynced {
             return Touched::default();
         }
