@@ -435,7 +435,7 @@ summary() {
     load_s="$(calc "$T_END - $T0")"
     # The tool loads the city and connects before its clock starts: its own duration is the
     # window in which reports came in.
-    bench_s="$(sed -n 's/.*, \([0-9.]*\) s against .*/\1/p' "$DIR/bench.out")"
+    bench_s="$(sed -n 's/.*, \([0-9.]*\) s of load .*/\1/p' "$DIR/bench.out")"
     bench_s="${bench_s:-$load_s}"
     intake_line="$(awk '$1 == "intake"' "$DIR/bench.out")"
     intake_count="$(awk '{print $2}' <<<"$intake_line")"

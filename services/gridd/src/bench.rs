@@ -285,6 +285,7 @@ pub async fn run(config: &std::path::Path, args: BenchArgs) -> anyhow::Result<()
     };
     let _ = tokio::time::timeout(Duration::from_secs(args.seconds), all_done).await;
     run.stop.store(true, Ordering::Relaxed);
+    let load = started.elapsed();
     // Those still in flight finish their operation; a handle already awaited is finished.
     for c in clients {
         if !c.is_finished() {
@@ -293,7 +294,7 @@ pub async fn run(config: &std::path::Path, args: BenchArgs) -> anyhow::Result<()
     }
     progress.abort();
     eprintln!();
-    report(&run, &args, started.elapsed());
+    report(&run, &args, load, started.elapsed());
     Ok(())
 }
 
@@ -477,11 +478,19 @@ async fn progress(run: Arc<Run>, started: Instant) {
     }
 }
 
-fn report(run: &Run, args: &BenchArgs, elapsed: Duration) {
-    let secs = elapsed.as_secs_f64();
+/// Prints each operation's count, rate and latencies. Rates are over the `load`, the time
+/// operations were started in: those in flight at its end only finish after it (a lifecycle
+/// waits up to 10 s for its task), which would otherwise count as time with nothing done.
+fn report(run: &Run, args: &BenchArgs, load: Duration, elapsed: Duration) {
+    let secs = load.as_secs_f64();
     println!(
-        "gridd bench — scenario {:?}, {} clients on {} connections, {:.1} s against {}",
-        args.scenario, args.clients, args.connections, secs, args.target
+        "gridd bench — scenario {:?}, {} clients on {} connections, {:.1} s of load ({:.1} s in all) against {}",
+        args.scenario,
+        args.clients,
+        args.connections,
+        secs,
+        elapsed.as_secs_f64(),
+        args.target
     );
     println!(
         "{:<22} {:>9} {:>10} {:>9} {:>9} {:>9} {:>9} {:>9}",

@@ -210,6 +210,14 @@ fn the_load_tool_paces_its_reports_at_the_rate_asked_for() {
     // Report n is due n / 20 s into the run: those due within its 2 s are reports 0 to 40.
     let reports = count("patrol report");
     assert!((1..=41).contains(&reports), "at most 20 reports a second, as asked:\n{out}");
+    // Rates are over the load's seconds, not the wait for the last tasks after it.
+    let load: f64 =
+        out.split(" s of load").next().and_then(|head| head.rsplit(' ').next()).and_then(|n| n.parse().ok()).expect("seconds of load");
+    assert!((2.0..2.5).contains(&load), "the load lasted the 2 s asked for:\n{out}");
+    let row = out.lines().find(|l| l.starts_with("patrol report")).expect("patrol report row");
+    let per_second: f64 = row["patrol report".len()..].split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect("a rate");
+    // The seconds are printed to a tenth, the rate to a tenth.
+    assert!((per_second - reports as f64 / load).abs() < 0.15, "{reports} reports over {load} s of load:\n{out}");
     assert!(count("report → terminal") > 0, "the tasks reached the squads' feeds:\n{out}");
     assert!(!out.lines().any(|l| l.starts_with("accept")), "the dispatch scenario stops at the terminal:\n{out}");
     let refused = Command::new(gridd_binary())
