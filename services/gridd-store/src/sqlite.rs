@@ -380,11 +380,11 @@ impl WriteQueue {
     }
 }
 
-/// The writer thread: group commit. Every write waiting runs in a savepoint of one
-/// transaction, which commits once (one fsync for the group); only then are they all answered.
-/// A write that fails is rolled back to its savepoint and changes nothing; a failed commit
-/// fails every write of the group. A group of redoable writes alone commits without the fsync;
-/// a later group's fsync, or a sync soon after the queue runs empty, covers it.
+/// The writer thread: group commit. Every write waiting runs in one transaction, which commits
+/// once (one fsync for the group); only then are they all answered. A write that fails changes
+/// nothing ([`run_group`]); a failed commit fails every write of the group. A group of redoable
+/// writes alone commits without the fsync; a later group's fsync, or a sync soon after the
+/// queue runs empty, covers it.
 fn write_loop(mut writer: Writer, writes: &WriteQueue, signals: &Signals) {
     let mut sync_due = None;
     loop {
