@@ -103,6 +103,10 @@ const WRITER_CACHE_KIB: i64 = 16 * 1024;
 /// delays the pushes to terminals and dashboards that the batch holds by as much.
 const SYNC_DELAY: std::time::Duration = std::time::Duration::from_millis(2);
 
+/// How long after a failed sync of those commits the writer tries again, if no durable commit
+/// has made them durable meanwhile.
+const SYNC_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Page size of a new database file. The log, the reports and most tables are WITHOUT ROWID
 /// tables, which keep a row on its B-tree page only up to about a quarter of the page: 1 KB
 /// with SQLite's default 4 KiB pages. A hotline call with a 300-character description makes
@@ -401,8 +405,9 @@ fn write_loop(mut writer: Writer, writes: &WriteQueue, signals: &Signals) {
                 }
             }
             Next::Sync => {
-                sync_due = None;
                 signals.notify(&writer.settle());
+                // A failed sync (logged) is tried again a second later, not every SYNC_DELAY.
+                sync_due = writer.unsynced.then(|| Instant::now() + SYNC_RETRY);
             }
             Next::Stop => {
                 writer.settle();
