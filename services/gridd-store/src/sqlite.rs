@@ -532,54 +532,37 @@ impl Writer {
 /// and the group runs again with each write in a savepoint of its own, so the failed one
 /// changes nothing and the others commit.
 fn run_group(conn: &mut Connection, writes: &mut [Box<dyn GroupedWrite>]) -> (Result<(), StoreError>, Touched) {
-    match run_writes(conn, writes, false) {
-        GroupRun::Done(outcome, touched) => (outcome, touched),
-        GroupRun::OneFailed => match run_writes(conn, writes, true) {
-            GroupRun::Done(outcome, touched) => (outcome, touched),
-            // Not from a run in savepoints, which goes on past a failed write.
-            GroupRun::OneFailed => {
-                (Err(StoreError::Backend("a write failed outside its savepoint; its group was rolled back".into())), Touched::default())
+    let mut alone = false;
+    'run: loop {
+        let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
+            Ok(tx) => tx,
+            Err(e) => {
+                tracing::error!(error = %e, writes = writes.len(), "could not begin a write transaction");
+                return (Err(StoreError::from(e)), Touched::default());
             }
-        },
-    }
-}
-
-/// How a run of a group ended.
-enum GroupRun {
-    /// Committed, or failed as a whole.
-    Done(Result<(), StoreError>, Touched),
-    /// A write failed outside a savepoint: the transaction was rolled back.
-    OneFailed,
-}
-
-/// Runs `writes` in one transaction, each in a savepoint of its own if `alone`, and commits.
-fn run_writes(conn: &mut Connection, writes: &mut [Box<dyn GroupedWrite>], alone: bool) -> GroupRun {
-    let mut touched = Touched::default();
-    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
-        Ok(tx) => tx,
-        Err(e) => {
-            tracing::error!(error = %e, writes = writes.len(), "could not begin a write transaction");
-            return GroupRun::Done(Err(StoreError::from(e)), touched);
+        };
+        let mut touched = Touched::default();
+        let mut sound = true;
+        for write in writes.iter_mut() {
+            let ran = write.run(&tx, alone);
+            if ran.failed && !alone {
+                if let Err(e) = tx.rollback() {
+                    return (Err(StoreError::from(e)), Touched::default());
+                }
+                alone = true;
+                continue 'run;
+            }
+            touched.extend(ran.touched);
+            sound &= ran.sound;
         }
-    };
-    let mut sound = true;
-    for write in writes.iter_mut() {
-        let ran = write.run(&tx, alone);
-        if ran.failed && !alone {
-            return match tx.rollback() {
-                Ok(()) => GroupRun::OneFailed,
-                Err(e) => GroupRun::Done(Err(StoreError::from(e)), Touched::default()),
-            };
+        if !sound {
+            let rolled_back = tx.rollback().map_err(StoreError::from).err();
+            let e =
+                rolled_back.unwrap_or_else(|| StoreError::Backend("a failed write could not be undone; its group was rolled back".into()));
+            return (Err(e), Touched::default());
         }
-        touched.extend(ran.touched);
-        sound &= ran.sound;
+        return (tx.commit().map_err(StoreError::from), touched);
     }
-    if !sound {
-        let rolled_back = tx.rollback().map_err(StoreError::from).err();
-        let e = rolled_back.unwrap_or_else(|| StoreError::Backend("a failed write could not be undone; its group was rolled back".into()));
-        return GroupRun::Done(Err(e), Touched::default());
-    }
-    GroupRun::Done(tx.commit().map_err(StoreError::from), touched)
 }
 
 impl Store for SqliteStore {

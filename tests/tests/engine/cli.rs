@@ -203,10 +203,12 @@ fn the_load_tool_paces_its_reports_at_the_rate_asked_for() {
     let args =
         ["bench", "--scenario", "dispatch", "--rate", "20", "--clients", "4", "--seconds", "2", "--target", &target, "--key", &engine.key];
     let out = gridd_tests::gridd_cli(&config, &args, "");
-    let count = |op: &str| -> u64 {
+    // An operation's row: its count, then its rate per second, then its latencies.
+    let figure = |op: &str, column: usize| -> f64 {
         let row = out.lines().find(|l| l.starts_with(op)).unwrap_or_else(|| panic!("no {op} row in:\n{out}"));
-        row[op.len()..].split_whitespace().next().and_then(|n| n.parse().ok()).expect("a count")
+        row[op.len()..].split_whitespace().nth(column).and_then(|n| n.parse().ok()).expect("a figure")
     };
+    let count = |op: &str| figure(op, 0) as u64;
     // Report n is due n / 20 s into the run: those due within its 2 s are reports 0 to 40.
     let reports = count("patrol report");
     assert!((1..=41).contains(&reports), "at most 20 reports a second, as asked:\n{out}");
@@ -214,8 +216,7 @@ fn the_load_tool_paces_its_reports_at_the_rate_asked_for() {
     let load: f64 =
         out.split(" s of load").next().and_then(|head| head.rsplit(' ').next()).and_then(|n| n.parse().ok()).expect("seconds of load");
     assert!((2.0..2.5).contains(&load), "the load lasted the 2 s asked for:\n{out}");
-    let row = out.lines().find(|l| l.starts_with("patrol report")).expect("patrol report row");
-    let per_second: f64 = row["patrol report".len()..].split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect("a rate");
+    let per_second = figure("patrol report", 1);
     // The seconds and the rate are both printed to a tenth: the load was within 0.05 s of the
     // printed figure, and the rate within 0.05 of the count over it.
     let (fewest, most) = (reports as f64 / (load + 0.05) - 0.05, reports as f64 / (load - 0.05) + 0.05);
