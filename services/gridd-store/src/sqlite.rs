@@ -123,9 +123,9 @@ fn connect(path: &Path) -> Result<Connection, StoreError> {
     conn.pragma_update(None, "page_size", PAGE_SIZE)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "FULL")?;
-    // Every write of a group runs in a savepoint, whose undo pages SQLite keeps in a temporary
-    // file once they pass 64 KiB: a temporary file written (and closed) on every group. They
-    // are needed only until the group commits, so they stay in memory.
+    // A group run again after a failed write runs each write in a savepoint, whose undo pages
+    // SQLite keeps in a temporary file once they pass 64 KiB: a file written (and closed) for
+    // that group. They are needed only until the group commits, so they stay in memory.
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     // Plans that never depend on bound values: without this, the bundled SQLite (built with
     // STAT4) compiles a statement again whenever a parameter compared to an indexed column
