@@ -629,6 +629,45 @@ pub(crate) async fn known_cases_follow_ticket_state<S: Store>(store: S) {
     assert_eq!(camera[0].last_seen_at, Timestamp::from_millis(5000));
 }
 
+pub(crate) async fn a_report_finds_the_cases_near_it_across_square_edges<S: Store>(store: S) {
+    // A 50 m box around a point a metre from the corner of four squares: its cases lie in all
+    // four. In the same squares, one case just outside the box and one opened before the window.
+    let point = Point::new(118.35001, 34.37001);
+    let (d_lon, d_lat) = (0.00055, 0.00045);
+    let at = |id: &str, lon: f64, lat: f64, opened: i64| KnownCase {
+        ticket_id: TicketId::new(id),
+        category: CategoryCode::parse("E0102").expect("code"),
+        location: Some(Point::new(lon, lat)),
+        opened_at: Timestamp::from_millis(opened),
+        last_seen_at: Timestamp::from_millis(opened),
+        open: true,
+    };
+    let cases = [
+        at("SW", 118.34996, 34.36996, 1000),
+        at("SE", 118.35004, 34.36996, 1000),
+        at("NW", 118.34996, 34.37004, 1000),
+        at("NE", 118.35004, 34.37004, 1000),
+        at("EDGE", 118.35001 + d_lon - 0.000001, 34.37001 - d_lat + 0.000001, 1000),
+        at("OUT", 118.35001 + d_lon + 0.00001, 34.37001, 1000),
+        at("EARLY", 118.35001, 34.37001, 499),
+    ];
+    store.write(move |tx| cases.iter().try_for_each(|c| tx.put_known_case(c, None))).await.expect("write");
+    let found = store
+        .read(move |tx| {
+            tx.known_cases_near(
+                &CategoryCode::parse("E0102").expect("code"),
+                Timestamp::from_millis(500),
+                Point::new(point.x() - d_lon, point.y() - d_lat),
+                Point::new(point.x() + d_lon, point.y() + d_lat),
+            )
+        })
+        .await
+        .expect("read");
+    let mut ids: Vec<&str> = found.iter().map(|c| c.ticket_id.as_str()).collect();
+    ids.sort_unstable();
+    assert_eq!(ids, ["EDGE", "NE", "NW", "SE", "SW"], "every case in the box and the window, whichever square holds it");
+}
+
 pub(crate) async fn concurrent_trackers_never_claim_a_timer_twice<S: Store>(store: S) {
     let timer = Timer { generation: 1, kind: TimerKind::Escalation { level: 1 }, due: Timestamp::from_millis(100) };
     store
@@ -1084,6 +1123,10 @@ macro_rules! store_conformance {
             #[tokio::test]
             async fn known_cases_follow_ticket_state() {
                 $crate::conformance::known_cases_follow_ticket_state($make).await;
+            }
+            #[tokio::test]
+            async fn a_report_finds_the_cases_near_it_across_square_edges() {
+                $crate::conformance::a_report_finds_the_cases_near_it_across_square_edges($make).await;
             }
             #[tokio::test]
             async fn accounts_round_trip_and_replace() {

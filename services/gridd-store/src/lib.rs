@@ -27,6 +27,7 @@ use gridd_core::time::Timestamp;
 mod codec;
 pub mod postgres;
 pub mod sqlite;
+mod squares;
 
 /// Log topic names. The embedded log and Kafka use the same names (Kafka with a prefix).
 pub mod topics {

@@ -33,6 +33,7 @@ use crate::codec::{
     corrupt, counts_by_state, feed_kind_from, feed_kind_text, report_changes, report_from_json, report_json, seq, ticket_from_json,
     ticket_json, timer_kind_from, timer_kind_text,
 };
+use crate::squares::{square_of, squares_covering};
 use crate::{
     Account, AuditEntry, FeedEntry, FrozenPeriod, IntakeKeyEntry, LedgerLine, LiveCounts, LogRecord, MachineKey, OpenTicketCounts, Photo,
     ReadTx, ReportStatus, Session, Signal, Signals, Store, StoreError, TicketFilter, Touched, WriteTx, assessment_totals, units_column,
@@ -46,6 +47,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("../migrations/postgres/0005_assessment.sql"),
     include_str!("../migrations/postgres/0006_router_cases_by_place.sql"),
     include_str!("../migrations/postgres/0007_case_reports.sql"),
+    include_str!("../migrations/postgres/0008_router_cases_by_square.sql"),
 ];
 /// Connection threads (and so connections) per store.
 const POOL: usize = 8;
@@ -818,8 +820,9 @@ impl ReadTx for Tx<'_, '_> {
         self.known_cases(
             "SELECT rc.ticket_id, rc.category, rc.lon, rc.lat, rc.opened_at, rc.last_seen_at, t.state \
              FROM router_cases rc LEFT JOIN tickets t ON t.id = rc.ticket_id \
-             WHERE rc.category = $1 AND rc.opened_at >= $2 AND rc.lon BETWEEN $3 AND $4 AND rc.lat BETWEEN $5 AND $6",
-            &[&category.as_str(), &since.millis(), &min.x(), &max.x(), &min.y(), &max.y()],
+             WHERE rc.category = $1 AND rc.square = ANY($2) AND rc.opened_at >= $3 \
+             AND rc.lon BETWEEN $4 AND $5 AND rc.lat BETWEEN $6 AND $7",
+            &[&category.as_str(), &squares_covering(min, max), &since.millis(), &min.x(), &max.x(), &min.y(), &max.y()],
         )
     }
 
@@ -1125,13 +1128,14 @@ impl WriteTx for Tx<'_, '_> {
 
     fn put_known_case(&mut self, case: &KnownCase, camera_key: Option<&str>) -> Result<(), StoreError> {
         self.execute(
-            "INSERT INTO router_cases (ticket_id, category, lon, lat, opened_at, last_seen_at, camera_key) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT (ticket_id) DO NOTHING",
+            "INSERT INTO router_cases (ticket_id, category, lon, lat, square, opened_at, last_seen_at, camera_key) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) ON CONFLICT (ticket_id) DO NOTHING",
             &[
                 &case.ticket_id.as_str(),
                 &case.category.as_str(),
                 &case.location.map(|p| p.x()),
                 &case.location.map(|p| p.y()),
+                &case.location.and_then(square_of),
                 &case.opened_at.millis(),
                 &case.last_seen_at.millis(),
                 &camera_key,
