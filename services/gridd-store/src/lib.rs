@@ -570,7 +570,10 @@ pub trait WriteTx: ReadTx {
     fn record_escalation(&mut self, ticket: &TicketId, generation: u32, level: u32, name: &str, at: Timestamp) -> Result<bool, StoreError>;
     /// Records a case the router opened.
     fn put_known_case(&mut self, case: &KnownCase, camera_key: Option<&str>) -> Result<(), StoreError>;
-    /// Notes another report joining a known case.
+    /// Notes another report joining a known case: its time becomes the case's last report if
+    /// later. Only a case found again by its key (`put_known_case`'s camera and detection, or
+    /// component) keeps it, since the camera's cooldown runs from it; nothing reads it of the
+    /// others, and leaving their rows alone spares a merge the write of one more page.
     fn touch_known_case(&mut self, ticket: &TicketId, at: Timestamp) -> Result<(), StoreError>;
     /// Keeps a record of `topic` that cannot be processed, with the reason, so that it is not
     /// lost; the consumer then moves past it.

@@ -1146,7 +1146,7 @@ impl WriteTx for Tx<'_, '_> {
 
     fn touch_known_case(&mut self, ticket: &TicketId, at: Timestamp) -> Result<(), StoreError> {
         self.execute(
-            "UPDATE router_cases SET last_seen_at = GREATEST(last_seen_at, $2) WHERE ticket_id = $1",
+            "UPDATE router_cases SET last_seen_at = GREATEST(last_seen_at, $2) WHERE ticket_id = $1 AND camera_key IS NOT NULL",
             &[&ticket.as_str(), &at.millis()],
         )?;
         Ok(())

@@ -1328,7 +1328,7 @@ impl WriteTx for Tx<'_> {
 
     fn touch_known_case(&mut self, ticket: &TicketId, at: Timestamp) -> Result<(), StoreError> {
         self.conn
-            .prepare_cached("UPDATE router_cases SET last_seen_at = MAX(last_seen_at, ?2) WHERE ticket_id = ?1")?
+            .prepare_cached("UPDATE router_cases SET last_seen_at = MAX(last_seen_at, ?2) WHERE ticket_id = ?1 AND camera_key IS NOT NULL")?
             .execute(params![ticket.as_str(), at.millis()])?;
         Ok(())
     }
