@@ -977,16 +977,20 @@ impl ReadTx for Tx<'_> {
         min: Point<f64>,
         max: Point<f64>,
     ) -> Result<Vec<KnownCase>, StoreError> {
-        // The squares go in as one JSON array: the statement stays one prepared statement for
-        // boxes of any size, and SQLite looks each square up in the index in turn.
-        let squares = serde_json::to_string(&squares_covering(min, max)).map_err(|e| StoreError::Backend(e.to_string()))?;
-        self.known_cases(
-            "SELECT rc.ticket_id, rc.category, rc.lon, rc.lat, rc.opened_at, rc.last_seen_at, t.state \
-             FROM router_cases rc INDEXED BY router_cases_by_square LEFT JOIN tickets t ON t.id = rc.ticket_id \
-             WHERE rc.category = ?1 AND rc.square IN (SELECT value FROM json_each(?2)) AND rc.opened_at >= ?3 \
-             AND rc.lon BETWEEN ?4 AND ?5 AND rc.lat BETWEEN ?6 AND ?7",
-            params![category.as_str(), squares, since.millis(), min.x(), max.x(), min.y(), max.y()],
-        )
+        // One statement per square, each an index equality and a range on the opening time.
+        // Asked as one `IN` list, SQLite builds a temporary table for the list on every lookup;
+        // a statement per square cost no more in the writer's profile, and needs no list.
+        let mut found = Vec::new();
+        for square in squares_covering(min, max) {
+            found.extend(self.known_cases(
+                "SELECT rc.ticket_id, rc.category, rc.lon, rc.lat, rc.opened_at, rc.last_seen_at, t.state \
+                 FROM router_cases rc INDEXED BY router_cases_by_square LEFT JOIN tickets t ON t.id = rc.ticket_id \
+                 WHERE rc.category = ?1 AND rc.square = ?2 AND rc.opened_at >= ?3 \
+                 AND rc.lon BETWEEN ?4 AND ?5 AND rc.lat BETWEEN ?6 AND ?7",
+                params![category.as_str(), square, since.millis(), min.x(), max.x(), min.y(), max.y()],
+            )?);
+        }
+        Ok(found)
     }
 
     fn known_cases_for_camera(&mut self, camera_key: &str) -> Result<Vec<KnownCase>, StoreError> {

@@ -1,10 +1,10 @@
--- Duplicate lookups move from a latitude band to squares of 0.001° (src/squares.rs): by
+-- Duplicate lookups move from a latitude band to squares of 0.002° (src/squares.rs): by
 -- category and latitude, a lookup read every case of the category in a band across the whole
 -- city, opened in any year; by category, square and opening time, it reads the cases of the
 -- few squares its box touches, opened in the merge window. The squares of a row are
 -- 1,000,000 apart.
 ALTER TABLE router_cases ADD COLUMN square BIGINT;
-UPDATE router_cases SET square = floor(lat * 1000)::BIGINT * 1000000 + floor(lon * 1000)::BIGINT
+UPDATE router_cases SET square = floor(lat * 500)::BIGINT * 1000000 + floor(lon * 500)::BIGINT
     WHERE lon IS NOT NULL AND lat IS NOT NULL;
 DROP INDEX router_cases_by_place;
 CREATE INDEX router_cases_by_square ON router_cases (category, square, opened_at);
