@@ -63,12 +63,15 @@ mod tests {
     }
 
     #[test]
-    fn a_50_m_box_touches_at_most_four_squares() {
-        // The demo city's radius, at its latitude: 0.00045° by 0.00055° each side of the point.
-        let point = Point::new(118.3549, 34.3699);
-        let around =
-            squares_covering(Point::new(point.x() - 0.00055, point.y() - 0.00045), Point::new(point.x() + 0.00055, point.y() + 0.00045));
-        assert!((1..=4).contains(&around.len()), "{around:?}");
+    fn a_50_m_box_touches_one_to_four_squares_wherever_it_lies() {
+        // The demo city's radius, at its latitude: 0.00045° by 0.00055° each side of the point,
+        // the point moved across a whole square in steps of a tenth.
+        let counts: Vec<usize> = (0..10)
+            .flat_map(|i| (0..10).map(move |j| Point::new(118.35 + 0.0002 * f64::from(i), 34.37 + 0.0002 * f64::from(j))))
+            .map(|p| squares_covering(Point::new(p.x() - 0.00055, p.y() - 0.00045), Point::new(p.x() + 0.00055, p.y() + 0.00045)).len())
+            .collect();
+        assert_eq!(counts.iter().min(), Some(&1), "a box inside one square asks for it alone");
+        assert_eq!(counts.iter().max(), Some(&4), "a box on a corner asks for the four around it");
     }
 
     #[test]
