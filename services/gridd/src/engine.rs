@@ -158,7 +158,7 @@ impl Engine {
             None => {
                 let store = open_sqlite(config)?;
                 let access = open_access(store.clone(), &shared).await?;
-                start_embedded(&mut tasks, store, access, grpc, config.retention, &shared);
+                start_embedded(&mut tasks, store, access, grpc, config.retention, &shared)?;
                 ready.store(true, Ordering::Release);
                 tracing::info!(%grpc_addr, %http_addr, sqlite = %config.sqlite.display(), "gridd started (embedded)");
             }
@@ -262,7 +262,7 @@ fn start_embedded(
     grpc: TcpListener,
     retention: LogRetention,
     s: &Shared,
-) {
+) -> anyhow::Result<()> {
     let (st, c, t) = (store.clone(), s.city.clone(), s.shutdown.clone());
     tasks.spawn(named("router", async move {
         gridd_driver::run_embedded(gridd_router::Router::embedded(st, c), t).await;
@@ -286,7 +286,8 @@ fn start_embedded(
         Ok(())
     }));
     let services = GrpcServices { store: store.clone(), access, intake: Some(StoreLog(store)), gateway: true };
-    tasks.spawn(named("grpc", serve_grpc(grpc, services, s.clone())));
+    tasks.spawn(named("grpc", serve_grpc(grpc, services, s.clone())?));
+    Ok(())
 }
 
 /// Reaches PostgreSQL and Kafka (retrying until they answer), then runs `roles` on them.
@@ -317,19 +318,21 @@ async fn run_distributed(
     };
 
     let (health, health_service) = tonic_health::server::health_reporter();
+    let intake = match (&producer, roles.ingest) {
+        (Some(p), true) => Some(Coalesced::new(KafkaLog::new(store.clone(), p.clone()))),
+        _ => None,
+    };
+    let services = GrpcServices { store: store.clone(), access, intake, gateway: roles.gateway };
+    // Built (HTTP routes set) before the first probe can report the process ready.
+    let grpc = serve_grpc_with(grpc, services, s.clone(), health.clone(), health_service)?;
     let mut tasks = JoinSet::new();
-    let probe = Probe { store: store.clone(), producer: producer.clone(), ready, health: health.clone(), roles };
+    let probe = Probe { store: store.clone(), producer: producer.clone(), ready, health, roles };
     probe.check().await;
     tasks.spawn(named("readiness", probe.run(s.shutdown.clone())));
     if let Some(producer) = &producer {
         spawn_log_roles(&mut tasks, roles, &store, producer, &settings, &s)?;
     }
-    let intake = match (&producer, roles.ingest) {
-        (Some(p), true) => Some(Coalesced::new(KafkaLog::new(store.clone(), p.clone()))),
-        _ => None,
-    };
-    let services = GrpcServices { store, access, intake, gateway: roles.gateway };
-    tasks.spawn(named("grpc", serve_grpc_with(grpc, services, s.clone(), health, health_service)));
+    tasks.spawn(named("grpc", grpc));
     tracing::info!(roles = roles.names(), "PostgreSQL and Kafka reached; roles running");
     join_first_failure(&mut tasks, &s.shutdown).await.map_or(Ok(()), Err)
 }
@@ -498,22 +501,33 @@ fn served_names(ingest: bool, gateway: bool) -> Vec<&'static str> {
 }
 
 /// Serves `services`, all reported serving from the start (the embedded mode has no
-/// dependency to wait for).
-async fn serve_grpc<S: Store, K: IntakeSink>(listener: TcpListener, services: GrpcServices<S, K>, s: Shared) -> anyhow::Result<()> {
+/// dependency to wait for). The HTTP routes are in place when this returns.
+fn serve_grpc<S: Store, K: IntakeSink>(
+    listener: TcpListener,
+    services: GrpcServices<S, K>,
+    s: Shared,
+) -> anyhow::Result<impl Future<Output = anyhow::Result<()>>> {
     let (health, health_service) = tonic_health::server::health_reporter();
-    for name in served_names(services.intake.is_some(), services.gateway) {
-        health.set_service_status(name, tonic_health::ServingStatus::Serving).await;
-    }
-    serve_grpc_with(listener, services, s, health, health_service).await
+    let names = served_names(services.intake.is_some(), services.gateway);
+    let serve = serve_grpc_with(listener, services, s, health.clone(), health_service)?;
+    Ok(async move {
+        for name in names {
+            health.set_service_status(name, tonic_health::ServingStatus::Serving).await;
+        }
+        serve.await
+    })
 }
 
-async fn serve_grpc_with<S: Store, K: IntakeSink>(
+/// Builds the services and sets the HTTP routes that share them, then returns the server to
+/// run. Building before returning matters: the process says it is running, and readiness turns
+/// true, only after this, so no request meets "waiting for the store" once it is up.
+fn serve_grpc_with<S: Store, K: IntakeSink>(
     listener: TcpListener,
     services: GrpcServices<S, K>,
     s: Shared,
     health: tonic_health::server::HealthReporter,
     health_service: tonic_health::pb::health_server::HealthServer<impl tonic_health::pb::health_server::Health>,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<impl Future<Output = anyhow::Result<()>>> {
     let tracker = gridd_tracker::Tracker::new(services.store.clone(), s.city.clone(), s.clock.clone());
     // One instance of each service, shared by the gRPC server and the HTTP routes.
     let intake = services.intake.map(|sink| {
@@ -575,25 +589,27 @@ async fn serve_grpc_with<S: Store, K: IntakeSink>(
         .add_optional_service(dispatch)
         .add_optional_service(squad)
         .add_optional_service(grid);
-    match &s.grpc_tls {
-        Some(config) => {
-            let incoming = crate::tls::accept_tls(listener, config.clone(), s.shutdown.clone());
-            let incoming = tokio_stream::StreamExt::map(tokio_stream::wrappers::ReceiverStream::new(incoming), |(stream, _)| {
-                Ok::<_, std::io::Error>(stream)
-            });
-            router.serve_with_incoming_shutdown(incoming, on_shutdown).await
+    Ok(async move {
+        match &s.grpc_tls {
+            Some(config) => {
+                let incoming = crate::tls::accept_tls(listener, config.clone(), s.shutdown.clone());
+                let incoming = tokio_stream::StreamExt::map(tokio_stream::wrappers::ReceiverStream::new(incoming), |(stream, _)| {
+                    Ok::<_, std::io::Error>(stream)
+                });
+                router.serve_with_incoming_shutdown(incoming, on_shutdown).await
+            }
+            None => {
+                // TCP_NODELAY: see the tls module.
+                let incoming = tokio_stream::StreamExt::map(tokio_stream::wrappers::TcpListenerStream::new(listener), |tcp| {
+                    tcp.inspect(|t| {
+                        let _ = t.set_nodelay(true);
+                    })
+                });
+                router.serve_with_incoming_shutdown(incoming, on_shutdown).await
+            }
         }
-        None => {
-            // TCP_NODELAY: see the tls module.
-            let incoming = tokio_stream::StreamExt::map(tokio_stream::wrappers::TcpListenerStream::new(listener), |tcp| {
-                tcp.inspect(|t| {
-                    let _ = t.set_nodelay(true);
-                })
-            });
-            router.serve_with_incoming_shutdown(incoming, on_shutdown).await
-        }
-    }
-    .context("gRPC server")
+        .context("gRPC server")
+    })
 }
 
 /// The HTTP routes behind the access layer: metrics, signing in, and, where the gateway role
