@@ -32,6 +32,7 @@
 //! [retention]                   # embedded log: consumed records kept this long (clock time)
 //! intake = "72h"
 //! dispatch = "72h"
+//! finished_cases = "8760h"      # optional: a finished case's history, after its last change
 //! [distributed]                 # present: roles run on PostgreSQL and Kafka, not SQLite
 //! postgres = "postgres://gridd@db/gridd"
 //! kafka = "kafka-0:9092,kafka-1:9092"
@@ -294,6 +295,7 @@ struct RetentionEntry {
     intake: LimitSpec,
     #[serde(default = "default_log_retention")]
     dispatch: LimitSpec,
+    finished_cases: Option<LimitSpec>,
 }
 
 /// How long consumed records are kept unless configured: long enough to look back at a
@@ -309,20 +311,27 @@ fn default_log_retention() -> LimitSpec {
 /// Intake and dispatch records are transport: once the router has placed a report and the
 /// tracker has filed its decision, the report, its decision and the case are in their own
 /// tables, so the records are only kept to look back at recent traffic. Records a role has
-/// not yet read are kept whatever their age. The ticket-event log is the cases' history and
-/// is never trimmed. In the distributed mode the broker's topic retention applies instead.
+/// not yet read are kept whatever their age.
+///
+/// The ticket-event log is the cases' history, which a city keeps as its case files: by
+/// default it is never trimmed. With `finished_cases` set, a case that is finished (closed,
+/// cancelled or not filed) loses its events that long after its last change; an open case
+/// keeps its whole history. In the distributed mode the broker's topic retention applies
+/// instead.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LogRetention {
     /// How long consumed intake records are kept.
     pub intake: Duration,
     /// How long consumed dispatch records are kept.
     pub dispatch: Duration,
+    /// How long a finished case's history is kept after its last change; `None`: for ever.
+    pub finished_cases: Option<Duration>,
 }
 
 impl Default for LogRetention {
     fn default() -> Self {
         let keep = Duration::from_secs(DEFAULT_LOG_RETENTION_HOURS * 3600);
-        Self { intake: keep, dispatch: keep }
+        Self { intake: keep, dispatch: keep, finished_cases: None }
     }
 }
 
@@ -418,6 +427,7 @@ fn retention(path: &Path, entry: Option<RetentionEntry>, distributed: bool) -> R
     Ok(LogRetention {
         intake: clock_time(path, "retention.intake", entry.intake)?,
         dispatch: clock_time(path, "retention.dispatch", entry.dispatch)?,
+        finished_cases: entry.finished_cases.map(|spec| clock_time(path, "retention.finished_cases", spec)).transpose()?,
     })
 }
 
@@ -497,14 +507,19 @@ mod tests {
         assert_eq!(load(BASE).expect("loads").retention, LogRetention::default());
         assert_eq!(LogRetention::default().intake, Duration::from_secs(72 * 3600));
         let configured = load(&format!("{BASE}[retention]\nintake = \"30min\"\ndispatch = \"1.5h\"\n")).expect("loads");
-        assert_eq!(configured.retention, LogRetention { intake: Duration::from_secs(1800), dispatch: Duration::from_secs(5400) });
+        let expected = LogRetention { intake: Duration::from_secs(1800), dispatch: Duration::from_secs(5400), finished_cases: None };
+        assert_eq!(configured.retention, expected, "finished cases keep their histories unless configured");
+        let configured = load(&format!("{BASE}[retention]\nfinished_cases = \"8760h\"\n")).expect("loads");
+        assert_eq!(configured.retention.finished_cases, Some(Duration::from_secs(365 * 24 * 3600)));
     }
 
     #[test]
-    fn a_retention_in_working_time_or_for_case_history_is_refused_by_name() {
+    fn a_retention_in_working_time_or_of_an_unknown_log_is_refused_by_name() {
         let e = load(&format!("{BASE}[retention]\ndispatch = \"2WD\"\n")).expect_err("working days are not clock time");
         assert_eq!(e.item, "retention.dispatch");
-        let e = load(&format!("{BASE}[retention]\nticket_events = \"1h\"\n")).expect_err("case history is never trimmed");
+        let e = load(&format!("{BASE}[retention]\nfinished_cases = \"30WD\"\n")).expect_err("working days are not clock time");
+        assert_eq!(e.item, "retention.finished_cases");
+        let e = load(&format!("{BASE}[retention]\nticket_events = \"1h\"\n")).expect_err("only finished cases' histories go");
         assert!(e.to_string().contains("ticket_events"), "{e}");
         let distributed = "[distributed]\npostgres = \"postgres://db/gridd\"\nkafka = \"k:9092\"\n";
         let e = load(&format!("{BASE}{distributed}[retention]\nintake = \"1h\"\n")).expect_err("the broker keeps the log");

@@ -8,8 +8,9 @@ use std::sync::LazyLock;
 use gridd_core::ids::Reference;
 use gridd_core::report::{Channel, ReportSummary};
 use gridd_core::ticket::{FeedKind, Ticket, TicketState, TimerKind};
+use gridd_core::time::Timestamp;
 
-use crate::StoreError;
+use crate::{HistoryTrim, StoreError};
 
 pub(crate) fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Corrupt(format!("{what}: {e}"))
@@ -126,6 +127,24 @@ fn states_in(states: impl Iterator<Item = TicketState>) -> String {
 /// index; which states those are is the core's [`TicketState::unfinished`].
 pub(crate) static UNFINISHED_BY_STATE_SQL: LazyLock<String> =
     LazyLock::new(|| format!("SELECT state, COUNT(*) FROM tickets WHERE state IN {} GROUP BY state", states_in(TicketState::unfinished())));
+
+/// Whether a finished case's history may go: its state (as stored) is a terminal one, and its
+/// last event (`last_seq`, appended at `last_at`) came before `finished_before` and below
+/// `keep_from`, the first seq that must stay (what a consumer has not read, the log's newest).
+pub(crate) fn history_may_go(state: &str, last_seq: i64, last_at: i64, finished_before: Timestamp, keep_from: i64) -> bool {
+    TicketState::from_name(state).is_some_and(TicketState::is_terminal) && last_at < finished_before.millis() && last_seq < keep_from
+}
+
+/// The cases of a window of ticket events, each once, in the order of their first event there.
+pub(crate) fn cases_of(window: &[(i64, String, i64)]) -> Vec<&str> {
+    let mut seen = HashSet::new();
+    window.iter().map(|(_, key, _)| key.as_str()).filter(|key| seen.insert(*key)).collect()
+}
+
+/// What a step of trimming histories reports: the deleted count and the window's last event.
+pub(crate) fn history_trim(deleted: u64, window: &[(i64, String, i64)]) -> HistoryTrim {
+    HistoryTrim { deleted, looked_to: window.last().map(|(s, _, at)| (seq(*s), Timestamp::from_millis(*at))) }
+}
 
 /// Counts the unfinished cases past their running deadline (the parameter is `now`, in both
 /// dialects). A suspended case's clock stands still, so it is never overdue.

@@ -233,6 +233,68 @@ pub(crate) async fn a_log_is_trimmed_from_its_start_and_only_where_read<S: Store
     assert_eq!((next, dispatch), (11, 0), "seqs go on after a trim; other topics are untouched");
 }
 
+pub(crate) async fn a_finished_case_loses_its_history_once_old_and_read<S: Store>(store: S) {
+    // Cases and their events, in seq order: (case, state, appended at).
+    let events = [
+        ("C1", TicketState::Closed, 100),
+        ("C2", TicketState::InProgress, 110),
+        ("C1", TicketState::Closed, 200),
+        ("C3", TicketState::Cancelled, 210),
+        ("C4", TicketState::NotFiled, 300),
+        ("C3", TicketState::Cancelled, 900),
+        ("C5", TicketState::Closed, 1_000),
+    ];
+    store
+        .write(move |tx| -> Result<_, StoreError> {
+            for (id, state, at) in events {
+                if tx.ticket(&TicketId::new(id))?.is_none() {
+                    tx.put_ticket(None, &Ticket { state, ..new_ticket(id, Some("sq-1"), 0) })?;
+                }
+                tx.append_log(topics::TICKET_EVENTS, id, b"changed", Timestamp::from_millis(at))?;
+            }
+            Ok(())
+        })
+        .await
+        .expect("file");
+    let step = |before: i64, after: u64, limit: usize| {
+        store.write(move |tx| tx.trim_finished_histories(Timestamp::from_millis(before), after, limit))
+    };
+    let seqs = || async {
+        let records = store.read(|tx| tx.read_log(topics::TICKET_EVENTS, 0, 100)).await.expect("read");
+        records.iter().map(|r| r.seq).collect::<Vec<_>>()
+    };
+    let at = |seq: u64, ms: i64| Some((seq, Timestamp::from_millis(ms)));
+
+    let first = step(500, 0, 2).await.expect("trim");
+    assert_eq!((first.deleted, first.looked_to), (2, at(2, 110)), "C1 closed before 500: its whole history, past the window too");
+    assert_eq!(seqs().await, [2, 4, 5, 6, 7]);
+    let second = step(500, 2, 2).await.expect("trim");
+    assert_eq!((second.deleted, second.looked_to), (1, at(5, 300)), "C3 changed after 500 and stays; C4 goes");
+    let third = step(500, 5, 2).await.expect("trim");
+    assert_eq!((third.deleted, third.looked_to), (0, at(7, 1_000)));
+    assert_eq!(step(500, 7, 2).await.expect("trim").looked_to, None, "nothing after the last event");
+    assert_eq!(seqs().await, [2, 4, 6, 7], "the open case keeps its history, however old");
+
+    store.write(|tx| tx.set_position("relay", topics::TICKET_EVENTS, 6)).await.expect("position");
+    assert_eq!(step(10_000, 0, 100).await.expect("trim").deleted, 0, "never what a consumer has not read");
+    store.write(|tx| tx.set_position("relay", topics::TICKET_EVENTS, 8)).await.expect("position");
+    assert_eq!(step(10_000, 0, 100).await.expect("trim").deleted, 2, "C3 once read; C5's event is the newest and stays");
+    assert_eq!(seqs().await, [2, 7]);
+
+    let (c1_history, c1) = store
+        .read(|tx| -> Result<_, StoreError> {
+            let id = TicketId::new("C1");
+            Ok((tx.ticket_history(&id, 0, 10)?, tx.ticket(&id)?))
+        })
+        .await
+        .expect("read");
+    assert!(c1_history.is_empty(), "{c1_history:?}");
+    assert_eq!(c1.map(|t| t.state), Some(TicketState::Closed), "the case itself stays");
+    let next =
+        store.write(|tx| tx.append_log(topics::TICKET_EVENTS, "C6", b"opened", Timestamp::from_millis(1_100))).await.expect("append");
+    assert_eq!(next, 8, "seqs go on after a trim");
+}
+
 pub(crate) async fn failed_transactions_write_nothing<S: Store>(store: S) {
     #[derive(Debug)]
     struct Refused;
@@ -1072,6 +1134,11 @@ macro_rules! store_conformance {
             #[tokio::test]
             async fn a_log_is_trimmed_from_its_start_and_only_where_read() {
                 $crate::conformance::a_log_is_trimmed_from_its_start_and_only_where_read($make).await;
+            }
+
+            #[tokio::test]
+            async fn a_finished_case_loses_its_history_once_old_and_read() {
+                $crate::conformance::a_finished_case_loses_its_history_once_old_and_read($make).await;
             }
 
             #[tokio::test]

@@ -236,6 +236,16 @@ pub struct DueTimer<'a> {
     pub timer: Timer,
 }
 
+/// What one step of [`WriteTx::trim_finished_histories`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct HistoryTrim {
+    /// Ticket events deleted.
+    pub deleted: u64,
+    /// The last ticket event looked at, and when it was appended; `None` when the step found
+    /// none after its start.
+    pub looked_to: Option<(u64, Timestamp)>,
+}
+
 /// Counts for the live summary.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LiveCounts {
@@ -541,6 +551,13 @@ pub trait WriteTx: ReadTx {
     /// from a topic no consumer has a position on, and its newest record is always kept, so
     /// seqs go on from it.
     fn trim_log(&mut self, topic: &str, appended_before: Timestamp, limit: usize) -> Result<u64, StoreError>;
+    /// One step of trimming finished cases' histories. Looks at the ticket events after
+    /// `after_seq`, at most `limit`, and deletes every event of each of their cases that is
+    /// finished (closed, cancelled or not filed) and whose last event was appended before
+    /// `finished_before`, has been read by every consumer with a position on ticket-events, and
+    /// is not the log's newest record (seqs go on from it). A case still open keeps its whole
+    /// history, however old.
+    fn trim_finished_histories(&mut self, finished_before: Timestamp, after_seq: u64, limit: usize) -> Result<HistoryTrim, StoreError>;
     /// Records an idempotency key.
     fn put_intake_key(&mut self, key: &str, entry: &IntakeKeyEntry) -> Result<(), StoreError>;
     /// Records an accepted report (pending); nothing if it is recorded already.

@@ -29,14 +29,15 @@ use postgres::{Client, NoTls, Statement, Transaction};
 use tokio::sync::watch;
 
 use crate::codec::{
-    ALL_REPORTS_SQL, OVERDUE_OPEN_SQL, REPORT_ENDS_SQL, UNFINISHED_BY_STATE_SQL, as_i64, cameras_from_json, cameras_json, channel_from,
-    corrupt, counts_by_state, feed_kind_from, feed_kind_text, report_changes, report_from_json, report_json, seq, ticket_from_json,
-    ticket_json, timer_kind_from, timer_kind_text,
+    ALL_REPORTS_SQL, OVERDUE_OPEN_SQL, REPORT_ENDS_SQL, UNFINISHED_BY_STATE_SQL, as_i64, cameras_from_json, cameras_json, cases_of,
+    channel_from, corrupt, counts_by_state, feed_kind_from, feed_kind_text, history_may_go, history_trim, report_changes, report_from_json,
+    report_json, seq, ticket_from_json, ticket_json, timer_kind_from, timer_kind_text,
 };
 use crate::squares::{square_of, squares_covering};
 use crate::{
-    Account, AuditEntry, FeedEntry, FrozenPeriod, IntakeKeyEntry, LedgerLine, LiveCounts, LogRecord, MachineKey, OpenTicketCounts, Photo,
-    ReadTx, ReportStatus, Session, Signal, Signals, Store, StoreError, TicketFilter, Touched, WriteTx, assessment_totals, units_column,
+    Account, AuditEntry, FeedEntry, FrozenPeriod, HistoryTrim, IntakeKeyEntry, LedgerLine, LiveCounts, LogRecord, MachineKey,
+    OpenTicketCounts, Photo, ReadTx, ReportStatus, Session, Signal, Signals, Store, StoreError, TicketFilter, Touched, WriteTx,
+    assessment_totals, units_column,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -1007,6 +1008,38 @@ impl WriteTx for Tx<'_, '_> {
                (SELECT COALESCE(MIN(seq), 0) FROM log WHERE topic = $1) + $3)",
             &[&topic, &appended_before.millis(), &as_i64(limit as u64)],
         )
+    }
+
+    fn trim_finished_histories(&mut self, finished_before: Timestamp, after_seq: u64, limit: usize) -> Result<HistoryTrim, StoreError> {
+        let window: Vec<(i64, String, i64)> = self
+            .query(
+                "SELECT seq, key, appended_at FROM log WHERE topic = 'ticket-events' AND seq > $1 ORDER BY seq LIMIT $2",
+                &[&as_i64(after_seq), &as_i64(limit as u64)],
+            )?
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2)))
+            .collect();
+        let keep_from: i64 = self
+            .one(
+                "SELECT LEAST(COALESCE((SELECT MIN(next_seq) FROM consumer_positions WHERE topic = 'ticket-events'), 9223372036854775807), \
+                              (SELECT COALESCE(MAX(seq), 0) FROM log WHERE topic = 'ticket-events'))",
+                &[],
+            )?
+            .get(0);
+        let mut deleted = 0;
+        for case in cases_of(&window) {
+            let last = self.opt(
+                "SELECT t.state, l.seq, l.appended_at FROM tickets t JOIN log l ON l.topic = 'ticket-events' AND l.key = t.id \
+                 WHERE t.id = $1 ORDER BY l.seq DESC LIMIT 1",
+                &[&case],
+            )?;
+            if let Some(row) = last
+                && history_may_go(row.get(0), row.get(1), row.get(2), finished_before, keep_from)
+            {
+                deleted += self.execute("DELETE FROM log WHERE topic = 'ticket-events' AND key = $1", &[&case])?;
+            }
+        }
+        Ok(history_trim(deleted, &window))
     }
 
     fn put_intake_key(&mut self, key: &str, entry: &IntakeKeyEntry) -> Result<(), StoreError> {

@@ -25,14 +25,15 @@ use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params, param
 use tokio::sync::watch;
 
 use crate::codec::{
-    ALL_REPORTS_SQL, OVERDUE_OPEN_SQL, REPORT_ENDS_SQL, UNFINISHED_BY_STATE_SQL, as_i64, cameras_from_json, cameras_json, channel_from,
-    corrupt, counts_by_state, feed_kind_from, feed_kind_text, report_changes, report_from_json, report_json, seq, ticket_from_json,
-    ticket_json, timer_kind_from, timer_kind_text,
+    ALL_REPORTS_SQL, OVERDUE_OPEN_SQL, REPORT_ENDS_SQL, UNFINISHED_BY_STATE_SQL, as_i64, cameras_from_json, cameras_json, cases_of,
+    channel_from, corrupt, counts_by_state, feed_kind_from, feed_kind_text, history_may_go, history_trim, report_changes, report_from_json,
+    report_json, seq, ticket_from_json, ticket_json, timer_kind_from, timer_kind_text,
 };
 use crate::squares::{square_of, squares_covering};
 use crate::{
-    Account, AuditEntry, FeedEntry, FrozenPeriod, IntakeKeyEntry, LedgerLine, LiveCounts, LogRecord, MachineKey, OpenTicketCounts, Photo,
-    ReadTx, ReportStatus, Session, Signal, Signals, Store, StoreError, TicketFilter, Touched, WriteTx, assessment_totals, units_column,
+    Account, AuditEntry, FeedEntry, FrozenPeriod, HistoryTrim, IntakeKeyEntry, LedgerLine, LiveCounts, LogRecord, MachineKey,
+    OpenTicketCounts, Photo, ReadTx, ReportStatus, Session, Signal, Signals, Store, StoreError, TicketFilter, Touched, WriteTx,
+    assessment_totals, units_column,
 };
 
 const MIGRATIONS: &[&str] = &[
@@ -1197,6 +1198,38 @@ impl WriteTx for Tx<'_> {
         let deleted =
             self.conn.prepare_cached(log_table(topic)?.trim)?.execute(params![topic, appended_before.millis(), as_i64(limit as u64)])?;
         Ok(deleted as u64)
+    }
+
+    fn trim_finished_histories(&mut self, finished_before: Timestamp, after_seq: u64, limit: usize) -> Result<HistoryTrim, StoreError> {
+        let window = self
+            .conn
+            .prepare_cached("SELECT seq, key, appended_at FROM log_ticket_events WHERE seq > ?1 ORDER BY seq LIMIT ?2")?
+            .query_map(params![as_i64(after_seq), as_i64(limit as u64)], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?
+            .collect::<Result<Vec<(i64, String, i64)>, _>>()?;
+        let keep_from: i64 = self
+            .conn
+            .prepare_cached(
+                "SELECT MIN(COALESCE((SELECT MIN(next_seq) FROM consumer_positions WHERE topic = 'ticket-events'), 9223372036854775807), \
+                        (SELECT COALESCE(MAX(seq), 0) FROM log_ticket_events))",
+            )?
+            .query_row([], |r| r.get(0))?;
+        let mut deleted = 0;
+        for case in cases_of(&window) {
+            let last = self
+                .conn
+                .prepare_cached(
+                    "SELECT t.state, l.seq, l.appended_at FROM tickets t, log_ticket_events l INDEXED BY ticket_events_by_case \
+                     WHERE t.id = ?1 AND l.key = ?1 ORDER BY l.seq DESC LIMIT 1",
+                )?
+                .query_row([case], |r| Ok((r.get::<_, String>(0)?, r.get(1)?, r.get(2)?)))
+                .optional()?;
+            if let Some((state, last_seq, last_at)) = last
+                && history_may_go(&state, last_seq, last_at, finished_before, keep_from)
+            {
+                deleted += self.conn.prepare_cached("DELETE FROM log_ticket_events WHERE key = ?1")?.execute([case])? as u64;
+            }
+        }
+        Ok(history_trim(deleted, &window))
     }
 
     fn put_intake_key(&mut self, key: &str, entry: &IntakeKeyEntry) -> Result<(), StoreError> {

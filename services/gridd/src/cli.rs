@@ -282,8 +282,12 @@ fn check_config(config: &Path) -> anyhow::Result<()> {
         None => {
             println!("  embedded: store {}, gRPC {}, HTTP {}", engine.sqlite.display(), engine.grpc_addr, engine.http_addr);
             let hours = |d: std::time::Duration| d.as_secs_f64() / 3600.0;
+            let histories = match engine.retention.finished_cases {
+                Some(keep) => format!("a finished case's history kept {} h after its last change", hours(keep)),
+                None => "case histories kept".to_owned(),
+            };
             println!(
-                "  log retention: consumed intake records kept {} h, dispatch records {} h; case histories kept",
+                "  log retention: consumed intake records kept {} h, dispatch records {} h; {histories}",
                 hours(engine.retention.intake),
                 hours(engine.retention.dispatch)
             );

@@ -282,7 +282,7 @@ fn start_embedded(
     ];
     let (st, k, t) = (store.clone(), s.clock.clone(), s.shutdown.clone());
     tasks.spawn(named("log-retention", async move {
-        keep_logs_trimmed(st, k, rules, t).await;
+        keep_logs_trimmed(st, k, rules, retention.finished_cases, t).await;
         Ok(())
     }));
     let services = GrpcServices { store: store.clone(), access, intake: Some(StoreLog(store)), gateway: true };

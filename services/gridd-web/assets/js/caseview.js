@@ -53,6 +53,9 @@ const ACTION_REFUSALS = {
   failed_precondition: 'error.stale',
   aborted: 'error.stale',
 };
+// The states a case ends in: closed, cancelled, not filed.
+const FINISHED_STATES = new Set(['TICKET_STATE_CLOSED', 'TICKET_STATE_CANCELLED', 'TICKET_STATE_NOT_FILED']);
+
 // A merge refused by the state of a case (closed, cancelled, not filed) is not a stale page.
 const LINK_REFUSALS = { ...ACTION_REFUSALS, failed_precondition: 'error.linkState' };
 
@@ -181,7 +184,7 @@ export class CaseView {
     if (resolution) body.append(resolution);
     const replies = this.renderReplies(tk);
     if (replies) body.append(replies);
-    body.append(this.renderHistory(d.history || [], d.historyNextPageToken));
+    body.append(this.renderHistory(d.history || [], d.historyNextPageToken, tk.state));
     body.scrollTop = scrollTop;
   }
 
@@ -893,10 +896,12 @@ export class CaseView {
     return section('case-replies', 'case.replies', list);
   }
 
-  renderHistory(history, nextPageToken) {
+  renderHistory(history, nextPageToken, state) {
     const s = section('case-history', 'case.history');
     if (!history.length) {
-      s.append(h('p.muted', t('case.noHistory')));
+      // A finished case always has a history unless the engine's retention
+      // (retention.finished_cases) deleted it: say so, not "none yet".
+      s.append(h('p.muted', { testid: 'case-no-history' }, t(FINISHED_STATES.has(state) ? 'case.historyRetired' : 'case.noHistory')));
       return s;
     }
     const list = h('ol.timeline', { testid: 'timeline' });
