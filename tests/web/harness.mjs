@@ -105,8 +105,9 @@ export class Gridd {
    * A new engine in a fresh temp dir, not started yet. `fixedPorts`: bind to chosen free ports
    * instead of port 0, so that a restarted engine comes back at the same address. `city`: the
    * city file (default the test city; VERIFY_CITY for the one that verifies reports first).
+   * `retention`: lines of the engine file's [retention] section (none: the shipped retention).
    */
-  static async create(name, { fixedPorts = false, city = TEST_CITY } = {}) {
+  static async create(name, { fixedPorts = false, city = TEST_CITY, retention = [] } = {}) {
     if (!fs.existsSync(GRIDD)) throw new Error(`${GRIDD} is missing: build it first (cargo build -p gridd --bins)`);
     const g = new Gridd();
     g.name = name;
@@ -128,6 +129,7 @@ export class Gridd {
       '[reload]',
       'poll = "1s"',
       '',
+      ...(retention.length ? ['[retention]', ...retention, ''] : []),
     ].join('\n'));
     g.log = path.join(OUTPUT, `gridd-${name}.log`);
     fs.writeFileSync(g.log, '');
