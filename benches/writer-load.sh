@@ -11,7 +11,7 @@
 # - the database's size after the engine stopped.
 # DESCRIPTION_CHARS sets the reports' description length (`gridd bench --description-chars`),
 # RATE the operations started per second over all clients (`gridd bench --rate`; unset: as
-# fast as the clients go).
+# fast as the clients go), BATCH the alerts per camera stream (`gridd bench --batch`).
 #
 #   GRIDD_BIN=target/release/gridd SCENARIO=intake CLIENTS=64 SECONDS_LOAD=15 bash benches/writer-load.sh
 #
@@ -44,7 +44,7 @@ started=$EPOCHREALTIME
 # bash's own `time`: the user and system CPU of the tool (and of the two filters after it).
 TIMEFORMAT='%U %S'
 { time bench --scenario "$SCENARIO" --clients "$CLIENTS" --seconds "$SECONDS_LOAD" \
-    --description-chars "${DESCRIPTION_CHARS:-0}" ${RATE:+--rate "$RATE"}; } 2> target/bench/writer-load-tool.time
+    --description-chars "${DESCRIPTION_CHARS:-0}" ${RATE:+--rate "$RATE"} ${BATCH:+--batch "$BATCH"}; } 2> target/bench/writer-load-tool.time
 ended=$EPOCHREALTIME
 cpu_after=$(engine_cpu_ticks)
 after=$(writer_metrics)
