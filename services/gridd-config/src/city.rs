@@ -9,7 +9,7 @@ use gridd_core::assessment::{RateKind, Weights};
 use gridd_core::calendar::{WorkCalendar, WorkingWindow};
 use gridd_core::category::{Catalogue, CategoryCode, LimitSpec, LimitUnit};
 use gridd_core::components::OwnerRegistry;
-use gridd_core::dedup::DedupPolicy;
+use gridd_core::dedup::{DedupPolicy, MAX_RADIUS_M};
 use gridd_core::escalation::{Ladder, LadderStep};
 use gridd_core::grid::{Grid, GridErrors, GridSet};
 use gridd_core::ids::CameraId;
@@ -220,7 +220,7 @@ pub fn load_city(path: &Path) -> Result<CityConfig, ConfigError> {
     let calendar = WorkCalendar::new(offset, windows, overrides, years).map_err(|r| err("working_windows", r))?;
     let ladder = Ladder::new(file.escalation.step, file.escalation.repeat_every).map_err(|r| err("escalation", r))?;
     let dedup = DedupPolicy {
-        radius_m: positive(file.dedup.radius_m).map_err(|r| err("dedup.radius_m", r))?,
+        radius_m: merge_radius(file.dedup.radius_m).map_err(|r| err("dedup.radius_m", r))?,
         window_ms: clock_millis(file.dedup.window).map_err(|r| err("dedup.window", r))?,
         camera_cooldown_ms: clock_millis(file.dedup.camera_cooldown).map_err(|r| err("dedup.camera_cooldown", r))?,
     };
@@ -407,6 +407,12 @@ fn positive(x: f64) -> Result<f64, String> {
     if x.is_finite() && x > 0.0 { Ok(x) } else { Err(format!("must be positive, got {x}")) }
 }
 
+/// A merge radius: positive and at most [`MAX_RADIUS_M`].
+fn merge_radius(x: f64) -> Result<f64, String> {
+    let x = positive(x)?;
+    if x <= MAX_RADIUS_M { Ok(x) } else { Err(format!("must be at most {MAX_RADIUS_M} metres (reports merge with cases nearby), got {x}")) }
+}
+
 fn clock_millis(spec: LimitSpec) -> Result<i64, String> {
     let unit_ms: u64 = match spec.unit {
         LimitUnit::Hours => 3_600_000,
@@ -474,6 +480,16 @@ mod tests {
         assert!(parse_offset("08:00").is_err());
         assert_eq!(clock_millis(LimitSpec::parse("30min").expect("valid")), Ok(1_800_000));
         assert!(clock_millis(LimitSpec::parse("2WH").expect("valid")).is_err());
+    }
+
+    #[test]
+    fn a_merge_radius_is_positive_and_at_most_a_kilometre() {
+        assert_eq!(merge_radius(50.0), Ok(50.0));
+        assert_eq!(merge_radius(1000.0), Ok(1000.0));
+        let city_wide = merge_radius(30_000.0).expect_err("a city-wide radius");
+        assert!(city_wide.contains("at most 1000 metres"), "{city_wide}");
+        assert!(merge_radius(0.0).is_err());
+        assert!(merge_radius(f64::NAN).is_err());
     }
 }
 

@@ -14,6 +14,12 @@ use crate::coords::distance_m;
 use crate::ids::TicketId;
 use crate::time::Timestamp;
 
+/// The longest merge radius, and the longest search for cases near a point, in metres. Each
+/// lookup reads the index squares its box touches (`gridd-store`'s `squares`), so their number
+/// grows with the square of the radius: about 120 at 1 km, where a city-wide radius would ask
+/// for thousands per report.
+pub const MAX_RADIUS_M: f64 = 1000.0;
+
 /// Thresholds for merging.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub struct DedupPolicy {

@@ -6,6 +6,7 @@ use gridd_access::{Grant, Role, grant};
 use gridd_config::CityHandle;
 use gridd_core::FieldError;
 use gridd_core::category::{CategoryCode, LimitSpec};
+use gridd_core::dedup::MAX_RADIUS_M;
 use gridd_core::error::quote;
 use gridd_core::ids::{Reference, SquadId, StreetCode, TicketId, validate_text};
 use gridd_core::kpi::Kpi;
@@ -202,8 +203,6 @@ fn listing_filter(req: &v1::ListTicketsRequest, city: &gridd_config::CityConfig,
     })
 }
 
-/// Longest radius of a similar-case search, in metres: a hint for one place, not a listing.
-const MAX_SIMILAR_RADIUS_M: f64 = 1000.0;
 /// Most similar cases answered.
 const MAX_SIMILAR: usize = 20;
 
@@ -217,8 +216,9 @@ fn similar_query(
     let point = gridd_proto::wgs84_point("location", req.location.as_ref())?.ok_or_else(|| FieldError::new("location", "is required"))?;
     let radius = match req.radius_m {
         0.0 => city.dedup.radius_m,
-        r if r.is_finite() && r > 0.0 && r <= MAX_SIMILAR_RADIUS_M => r,
-        _ => return Err(FieldError::new("radius_m", format!("must be between 0 and {MAX_SIMILAR_RADIUS_M} metres"))),
+        // A hint for one place, not a listing: no wider than the longest merge radius.
+        r if r.is_finite() && r > 0.0 && r <= MAX_RADIUS_M => r,
+        _ => return Err(FieldError::new("radius_m", format!("must be between 0 and {MAX_RADIUS_M} metres"))),
     };
     Ok((category, point, radius))
 }
