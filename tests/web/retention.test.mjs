@@ -1,20 +1,24 @@
 // A finished case whose history the engine's retention deleted (retention.finished_cases), as
-// the dashboard shows it: the case view says the history went with the retention period, not
-// that there is none yet, in Chinese and in English; a case still open lists its history.
+// the dashboard and the squad's terminal show it: the case says its history went with the
+// retention period, not that there is none yet, in Chinese and in English; a case still open
+// lists its history.
 
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startGridd, XINAN_POINTS, withBrowser, signInOnPage, openCaseBySearch, waitForCaseState, waitFor } from './harness.mjs';
+import {
+  startGridd, XINAN_POINTS, withBrowser, signInOnPage, signInTerminal, openCaseBySearch, waitForCaseState, waitFor,
+} from './harness.mjs';
 
 const DISPATCH = 'gridd.v1.DispatchService';
 const DASHBOARD = { width: 1366, height: 768 };
+const PHONE = { width: 390, height: 844, mobile: true };
 
 let gridd;
 let operator;
 let dispatcher;
 
 before(async () => {
-  gridd = await startGridd('retention', { users: ['op', 'disp'], retention: ['finished_cases = "1s"'] });
+  gridd = await startGridd('retention', { users: ['op', 'disp', 'm1'], retention: ['finished_cases = "1s"'] });
   operator = await gridd.signIn('op');
   dispatcher = await gridd.signIn('disp');
 });
@@ -67,5 +71,14 @@ test('a cancelled case past the retention says its history was deleted; an open 
     await page.getByTestId('timeline-entry').first().waitFor();
     assert.ok(await page.getByTestId('case-no-history').isHidden(), 'an open case shows its history');
     assert.ok((await history(open.id)).length > 0);
+  });
+
+  // The squad's member opens the same case on the terminal (XINAN_POINTS route to sq-1).
+  await withBrowser(gridd, PHONE, async (browser) => {
+    const { page } = browser;
+    await signInTerminal(page, gridd, 'm1');
+    await page.evaluate((id) => { location.hash = `#/task/${id}`; }, finished.id);
+    await page.locator(`[data-testid="task-head"][data-ticket-id="${finished.id}"]`).waitFor();
+    await page.getByTestId('task-no-history').filter({ hasText: '本案已办结，处理过程已按保留期限删除' }).waitFor();
   });
 });

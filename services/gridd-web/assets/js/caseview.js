@@ -7,7 +7,7 @@ import { t, tEnum, escalationLevelLabel, getLang } from './i18n.js';
 import { h, clear, loadingState, errorState, errorText, refusal, showRefusal, fmtTime, fmtDuration, showFieldError, clearFieldError } from './dom.js';
 import { drawMiniMap, miniMapBbox } from './map.js';
 import { Locator } from './lists.js';
-import { num, ts, RANK_NAME, lightRank, engineNow } from './store.js';
+import { num, ts, RANK_NAME, lightRank, engineNow, isOpen } from './store.js';
 
 // Centre actions in display order; squad actions (accept, start, resolve, return) are not shown.
 const CENTRE_ACTIONS = ['dispatch', 'verify_pass', 'verify_fail', 'decide', 'extend', 'suspend', 'resume', 'reclassify', 'press', 'merge', 'split', 'close', 'cancel'];
@@ -53,9 +53,6 @@ const ACTION_REFUSALS = {
   failed_precondition: 'error.stale',
   aborted: 'error.stale',
 };
-// The states a case ends in: closed, cancelled, not filed.
-const FINISHED_STATES = new Set(['TICKET_STATE_CLOSED', 'TICKET_STATE_CANCELLED', 'TICKET_STATE_NOT_FILED']);
-
 // A merge refused by the state of a case (closed, cancelled, not filed) is not a stale page.
 const LINK_REFUSALS = { ...ACTION_REFUSALS, failed_precondition: 'error.linkState' };
 
@@ -184,7 +181,7 @@ export class CaseView {
     if (resolution) body.append(resolution);
     const replies = this.renderReplies(tk);
     if (replies) body.append(replies);
-    body.append(this.renderHistory(d.history || [], d.historyNextPageToken, tk.state));
+    body.append(this.renderHistory(d.history || [], d.historyNextPageToken, tk));
     body.scrollTop = scrollTop;
   }
 
@@ -896,12 +893,12 @@ export class CaseView {
     return section('case-replies', 'case.replies', list);
   }
 
-  renderHistory(history, nextPageToken, state) {
+  renderHistory(history, nextPageToken, tk) {
     const s = section('case-history', 'case.history');
     if (!history.length) {
       // A finished case always has a history unless the engine's retention
       // (retention.finished_cases) deleted it: say so, not "none yet".
-      s.append(h('p.muted', { testid: 'case-no-history' }, t(FINISHED_STATES.has(state) ? 'case.historyRetired' : 'case.noHistory')));
+      s.append(h('p.muted', { testid: 'case-no-history' }, t(isOpen(tk) ? 'case.noHistory' : 'case.historyRetired')));
       return s;
     }
     const list = h('ol.timeline', { testid: 'timeline' });

@@ -14,6 +14,7 @@ import { actionsIn } from './outbox.js';
 import { preparePhoto, PhotoUrls } from './photos.js';
 import { TaskMap, distanceM, fmtDistance } from './minimap.js';
 import { toast } from './notify.js';
+import { isOpen } from '../store.js';
 
 const SQUAD_ACTIONS = ['accept', 'start', 'resolve', 'return'];
 const FORM_ACTIONS = new Set(['resolve', 'return']);
@@ -552,7 +553,12 @@ export class TaskView {
 
   renderHistory() {
     const history = (this.data && this.data.history) || [];
-    if (!history.length) return section('task-history', 'term.task.history', h('p.muted', t(this.cached ? 'term.task.cached' : 'term.task.noHistory')));
+    if (!history.length) {
+      // A finished task has a history unless the engine's retention deleted it.
+      const ticket = this.data && this.data.ticket;
+      const empty = this.cached ? 'term.task.cached' : ticket && !isOpen(ticket) ? 'case.historyRetired' : 'term.task.noHistory';
+      return section('task-history', 'term.task.history', h('p.muted', { testid: 'task-no-history' }, t(empty)));
+    }
     return section('task-history', 'term.task.history', h('ol.timeline', { testid: 'task-timeline' }, [...history].reverse().map((ev) => {
       const actor = ev.actor === 'router' || ev.actor === 'timer' ? t(`actor.${ev.actor}`) : ev.actor || '';
       return h('li', { testid: 'task-history-entry', dataset: { kind: ev.kind || '' } },
