@@ -5,6 +5,7 @@
 import * as api from '../api.js';
 import { t, tEnum } from '../i18n.js';
 import { h, clear, loadingState, emptyState, errorState, fmtTime } from '../dom.js';
+import { isOpen } from '../store.js';
 
 const $ = (id) => document.getElementById(id);
 // While a call is accepted but not yet placed, ask again this often (for up to a minute).
@@ -184,7 +185,7 @@ export class Lookup {
         h('button.btn.small.ghost', { type: 'button', testid: 'lookup-refresh', onclick: () => this.byRef(ref, Boolean(this.list)) }, t('lookup.refresh'))),
       merged ? h('p.lookup-merged', { testid: 'lookup-merged' }, t('lookup.mergedInto', { ref, id: tk.id })) : null,
       h('p.lookup-words', { testid: 'lookup-status' }, callerWords(tk)),
-      reply && !['TICKET_STATE_CLOSED', 'TICKET_STATE_CANCELLED', 'TICKET_STATE_NOT_FILED'].includes(tk.state) ? h('p.small.muted', t('words.reply')) : null,
+      reply && isOpen(tk) ? h('p.small.muted', t('words.reply')) : null,
       h('dl.fields',
         h('dt', t('lookup.category')), h('dd', tk.categoryName || tk.category || '—'),
         h('dt', t('lookup.address')), h('dd', tk.address || '—'),
