@@ -17,6 +17,11 @@ use tokio_util::sync::CancellationToken;
 /// intake goes on between two batches.
 const TRIM_BATCH: usize = 2_000;
 
+/// Ticket events looked at per transaction when trimming histories. Fewer than [`TRIM_BATCH`]:
+/// each case found there costs a lookup and a delete of its own, and the writer is held for
+/// all of them.
+const HISTORY_WINDOW: usize = 500;
+
 /// The longest wait between two trims.
 const LONGEST_PERIOD: Duration = Duration::from_secs(60);
 
@@ -96,7 +101,7 @@ async fn trim_finished_histories<S: Store>(store: S, now: Timestamp, keep: Durat
     let before = cutoff(now, keep);
     let (mut after, mut total) = (0, 0);
     loop {
-        let step = store.write(move |tx| tx.trim_finished_histories(before, after, TRIM_BATCH)).await?;
+        let step = store.write(move |tx| tx.trim_finished_histories(before, after, HISTORY_WINDOW)).await?;
         total += step.deleted;
         metrics::counter!("gridd_log_trimmed_records_total", "topic" => gridd_store::topics::TICKET_EVENTS).increment(step.deleted);
         match step.looked_to {
