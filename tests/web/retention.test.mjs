@@ -59,11 +59,14 @@ test('a cancelled case past the retention says its history was deleted; an open 
     assert.equal(await waitForCaseState(page, 'TICKET_STATE_CANCELLED'), '作废');
     assert.equal(await seen(page.getByTestId('case-no-history')), '本案已办结，处理过程已按保留期限删除');
     assert.equal(await page.getByTestId('timeline-entry').count(), 0);
+    await page.getByTestId('case-no-history').scrollIntoViewIfNeeded();
     await browser.screenshot('retention-history-deleted');
 
     await page.getByTestId('lang-switch').click();
     await page.locator('html[lang="en"]').waitFor({ state: 'attached' });
     await page.getByTestId('case-no-history').filter({ hasText: 'its history was deleted after the retention period' }).waitFor();
+    await page.getByTestId('case-no-history').scrollIntoViewIfNeeded();
+    await browser.screenshot('retention-history-deleted-en');
     await page.getByTestId('lang-switch').click();
     await page.locator('html[lang="zh-CN"]').waitFor({ state: 'attached' });
 
@@ -80,5 +83,7 @@ test('a cancelled case past the retention says its history was deleted; an open 
     await page.evaluate((id) => { location.hash = `#/task/${id}`; }, finished.id);
     await page.locator(`[data-testid="task-head"][data-ticket-id="${finished.id}"]`).waitFor();
     await page.getByTestId('task-no-history').filter({ hasText: '本案已办结，处理过程已按保留期限删除' }).waitFor();
+    await page.getByTestId('task-no-history').scrollIntoViewIfNeeded();
+    await browser.screenshot('retention-terminal');
   });
 });
